@@ -1,0 +1,50 @@
+"""Supported architectures, keyed by the checkpoint's `model_type`.
+
+Input names come from optimum-onnx's per-architecture ONNX configs (the same configs its exporter uses), so
+quirks such as DistilBERT/RoBERTa having no token_type_ids, or DeBERTa-v2 having them only when
+type_vocab_size > 0, are decided in one maintained place rather than re-listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import UserInputError
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
+
+
+@dataclass(frozen=True)
+class Architecture:
+    model_type: str
+    family: str
+
+    def onnx_input_names(self, hf_config: PretrainedConfig, task: str) -> list[str]:
+        import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configs)
+        from optimum.exporters.tasks import TasksManager
+
+        constructor = TasksManager.get_exporter_config_constructor(
+            exporter="onnx", model_type=self.model_type, task=task, library_name="transformers"
+        )
+        return list(constructor(hf_config, task=task).inputs)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.model_type: a
+    for a in (
+        Architecture("bert", "BERT / MiniLM"),
+        Architecture("distilbert", "DistilBERT"),
+        Architecture("roberta", "RoBERTa"),
+        Architecture("xlm-roberta", "XLM-RoBERTa"),
+        Architecture("deberta-v2", "DeBERTa-v2/v3"),
+        Architecture("electra", "ELECTRA"),
+    )
+}
+
+
+def get_architecture(model_type: str) -> Architecture:
+    if model_type not in ARCHITECTURES:
+        raise UserInputError(f"unsupported architecture '{model_type}'; supported: {', '.join(sorted(ARCHITECTURES))}")
+    return ARCHITECTURES[model_type]

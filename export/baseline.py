@@ -1,0 +1,38 @@
+"""The baseline every size is held against: what a user gets without this project.
+
+`optimum-cli export onnx --model M --task T OUT` then `optimum-cli onnxruntime quantize --onnx_model OUT
+--arm64`: optimum's exporter and ORTQuantizer with the arm64 dynamic int8 config, run here through the same
+Python APIs those commands call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Baseline:
+    model_path: Path
+    model_bytes: int
+
+
+def build_baseline(checkpoint_dir: Path, task: str, work: Path) -> Baseline:
+    from optimum.exporters.onnx import main_export
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    exported, quantized = work / "baseline-fp32", work / "baseline-int8"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        main_export(str(checkpoint_dir), output=exported, task=task, device="cpu")
+        quantizer = ORTQuantizer.from_pretrained(exported)
+        quantizer.quantize(
+            save_dir=quantized,
+            quantization_config=AutoQuantizationConfig.arm64(is_static=False, per_channel=False),
+        )
+    model_path = quantized / "model_quantized.onnx"
+    return Baseline(model_path, model_path.stat().st_size)

@@ -1,0 +1,104 @@
+"""Command line: arguments → ExportConfig → pipeline.run. Errors the user can fix are one line + exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .config import EmbeddingConfig, ExportConfig, QuantizeConfig
+from .errors import ParityError, UserInputError
+from .presets import load_preset, preset_names
+
+EXAMPLES = """\
+examples:
+  python -m export bert --target onnx-mobile                  # all-MiniLM-L6-v2 sentence embedder, offline
+  python -m export bert --model ../shared/models/minilm-l6-sst2 --out bundles/sst2
+  python -m export bert --embedding svd --ratio 8 --target onnx
+  python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
+
+exit codes: 0 done, 1 parity below the preset's tolerance, 2 bad input (nothing is written)
+"""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints the whole usage block by default
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .embedding import METHODS
+    from .quantize import QUANTIZE_MODES
+    from .targets import TARGETS
+    from .tasks import TASKS
+
+    parser = _OneLineParser(
+        prog="python -m export",
+        description="Export a BERT-family model to a small, validated ONNX Runtime bundle: model file, "
+        "tokenizer, bundle.json manifest, golden probe outputs and a size/parity report.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("preset", help=f"model family preset from models/: {', '.join(preset_names())}")
+    parser.add_argument("--target", default="onnx-mobile", help=_choices(TARGETS, "onnx-mobile"))
+    parser.add_argument("--model", help="hub id or local checkpoint folder (default: the preset's checkpoint)")
+    parser.add_argument("--task", choices=list(TASKS), help="default: text-classification if the checkpoint "
+                        "has a classification head, else feature-extraction")  # fmt: skip
+    parser.add_argument("--embedding", default="none", metavar="METHOD", help=_choices(METHODS, "none"))
+    parser.add_argument("--ratio", type=float, help="embedding compression ratio vs the fp32 table (methods "
+                        "that take one; default: the method's own)")  # fmt: skip
+    parser.add_argument(
+        "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZE_MODES, "int8-dynamic")
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for methods that train (default 0)")
+    parser.add_argument("--out", type=Path, help="bundle folder to create (default: bundles/PRESET-METHOD)")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--no-strict", dest="strict", action="store_false",
+                        help="keep the bundle even when parity is below the preset's tolerance")  # fmt: skip
+    return parser
+
+
+def _choices(registry: dict, default: str) -> str:
+    lines = [f"{name}: {entry.summary if hasattr(entry, 'summary') else entry}" for name, entry in registry.items()]
+    return "; ".join(lines) + f" (default: {default})"
+
+
+def to_config(args: argparse.Namespace) -> ExportConfig:
+    preset = load_preset(args.preset)
+    return ExportConfig(
+        preset=preset,
+        checkpoint=args.model or preset.checkpoint,
+        task=args.task,
+        target=args.target,
+        out=args.out or Path("bundles") / f"{preset.name}-{args.embedding}",
+        embedding=EmbeddingConfig(method=args.embedding, ratio=args.ratio, seed=args.seed),
+        quantize=QuantizeConfig(mode=args.quantize),
+        force=args.force,
+        strict=args.strict,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    _quiet_libraries()
+    from . import pipeline
+
+    try:
+        pipeline.run(to_config(args), console)
+    except (UserInputError, ParityError) as err:
+        console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        return err.exit_code
+    return 0
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()

@@ -1,0 +1,57 @@
+"""Typed configuration: one ExportConfig per run, each stage reads only its own slice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close the bundle must stay to the fp32 PyTorch model on the probe texts."""
+
+    min_cosine: float = 0.99
+    min_top1_agreement: float = 0.99
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults for one model family, read from models/<name>.toml."""
+
+    name: str
+    description: str
+    model_types: tuple[str, ...]
+    checkpoint: str
+    task: str
+    pooling: str
+    max_length: int
+    tolerance: Tolerance
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    method: str = "none"
+    ratio: float | None = None  # None: the method's own default (methods without a ratio refuse one)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    mode: str = "int8-dynamic"  # or "none"
+    # SmoothQuant-style rescaling before int8-dynamic, chosen per Linear group (see smooth.py).
+    smooth: bool = True
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    preset: Preset
+    checkpoint: str
+    task: str | None  # None: picked from the checkpoint
+    target: str
+    out: Path
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    force: bool = False
+    strict: bool = True
+    baseline: bool = True
+    opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set

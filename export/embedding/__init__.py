@@ -1,0 +1,20 @@
+"""Embedding compression methods, registered by name (selected with --embedding)."""
+
+from __future__ import annotations
+
+from ..errors import UserInputError
+from .base import CompressedEmbedding, EmbeddingMethod
+from .int8 import Int8RowEmbedding
+from .none import NoCompression
+from .svd import LowRankEmbedding
+
+METHODS: dict[str, EmbeddingMethod] = {m.name: m for m in (NoCompression(), Int8RowEmbedding(), LowRankEmbedding())}
+
+
+def get_method(name: str) -> EmbeddingMethod:
+    if name not in METHODS:
+        raise UserInputError(f"unknown embedding method '{name}'; choose one of: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+__all__ = ["METHODS", "CompressedEmbedding", "EmbeddingMethod", "get_method"]

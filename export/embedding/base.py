@@ -1,0 +1,66 @@
+"""The embedding-method interface: fit on the token table → an nn.Module that replaces the word embedding.
+
+The module decodes each token when it is looked up (never the whole table at load time), traces to standard
+ONNX ops, and stores everything it needs as buffers, so `stored_bytes()` is the honest size of what lands in
+the exported graph. The exporter re-measures that size from the graph itself (see onnx_graph.py).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..config import EmbeddingConfig
+from ..errors import UserInputError
+
+
+class CompressedEmbedding(nn.Module, ABC):
+    """token ids [batch, seq] (int64) → vectors [batch, seq, dim] (float32)."""
+
+    # May the encoder quantizer rewrite this module's nodes? Only for the uncompressed table.
+    quantizable: ClassVar[bool] = False
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+
+    @abstractmethod
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor: ...
+
+    def stored_bytes(self) -> int:
+        tensors = [*self.parameters(), *self.buffers()]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def describe(self) -> dict[str, Any]:
+        """Method-specific facts for the report (rank, bits, ...)."""
+        return {}
+
+
+class EmbeddingMethod(ABC):
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # Ratio used when --ratio is not given; None means the method has a fixed size and refuses --ratio.
+    default_ratio: ClassVar[float | None] = None
+
+    def resolve_ratio(self, ratio: float | None) -> float | None:
+        """Check --ratio for this method before any heavy work; returns the ratio to fit at."""
+        if ratio is None:
+            return self.default_ratio
+        if self.default_ratio is None:
+            raise UserInputError(f"--ratio does not apply to --embedding {self.name} (its size is fixed)")
+        if not math.isfinite(ratio) or ratio <= 1:
+            raise UserInputError(f"--ratio must be a number greater than 1 (got {ratio})")
+        return ratio
+
+    @abstractmethod
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig) -> CompressedEmbedding:
+        """Compress `table` [vocab, dim] (float32) at config.ratio (already resolved)."""
+
+
+def fp32_table_bytes(table: torch.Tensor) -> int:
+    return table.shape[0] * table.shape[1] * 4

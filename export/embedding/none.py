@@ -1,0 +1,28 @@
+"""`none`: the table as exported; the encoder quantizer then treats it as optimum + ORT would."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..config import EmbeddingConfig
+from .base import CompressedEmbedding, EmbeddingMethod
+
+
+class TableEmbedding(CompressedEmbedding):
+    quantizable = True
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__(*table.shape)
+        self.register_buffer("weight", table.detach().clone().float())
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(input_ids, self.weight)
+
+
+class NoCompression(EmbeddingMethod):
+    name = "none"
+    summary = "keep the fp32 table (int8-quantized with the rest, per tensor, as ORT does)"
+
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig) -> TableEmbedding:
+        return TableEmbedding(table)

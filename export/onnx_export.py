@@ -1,0 +1,66 @@
+"""Stage 3: trace the model (compressed embedding and task head included) to ONNX.
+
+Uses torch.onnx.export with the TorchScript exporter (dynamo=False) rather than optimum's exporter: our graph
+is the HF model wrapped with a task head and a swapped-in embedding module, which optimum's exporter does not
+model, and the TorchScript exporter keeps module-scoped node names that the quantizer and the size report rely
+on. The architecture's input names still come from optimum's per-architecture configs (architectures.py), and
+the baseline is built with optimum's exporter itself (baseline.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .onnx_graph import Scope
+
+# Two texts of different lengths so the traced graph sees padding; the axes are dynamic anyway.
+_TRACE_TEXTS = ["a short text", "a somewhat longer text that needs a few more tokens to encode"]
+
+
+@dataclass(frozen=True)
+class ExportedGraph:
+    path: Path
+    input_names: list[str]
+    output_name: str
+    embedding_scope: Scope
+
+
+def export_onnx(
+    graph: nn.Module,
+    tokenizer,
+    input_names: list[str],
+    output_name: str,
+    embedding: nn.Module,
+    path: Path,
+    opset: int,
+) -> ExportedGraph:
+    encoded = tokenizer(_TRACE_TEXTS, padding=True, return_tensors="pt")
+    args = tuple(encoded[name] for name in input_names)
+    dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
+    dynamic_axes[output_name] = {0: "batch"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about python-level shape checks in HF code
+        torch.onnx.export(
+            graph,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=[output_name],
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return ExportedGraph(path, input_names, output_name, Scope(module_path_of(graph, embedding)))
+
+
+def module_path_of(root: nn.Module, target: nn.Module) -> str:
+    for name, module in root.named_modules():
+        if module is target:
+            return name
+    raise ValueError("embedding module is not part of the exported graph")

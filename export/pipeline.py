@@ -1,0 +1,164 @@
+"""The export pipeline: load → compress → export → quantize → convert → validate → report.
+
+Each stage takes the previous stage's output and its own slice of the ExportConfig. Intermediate files live in
+a scratch folder; the bundle is assembled in a staging folder beside --out and moved into place only when
+complete (and, in strict mode, only when parity passes).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from . import bundle, report
+from .baseline import build_baseline
+from .config import ExportConfig
+from .embedding import get_method
+from .errors import ParityError
+from .load import load
+from .onnx_export import export_onnx
+from .onnx_graph import load_graph
+from .probes import encode_probes
+from .progress import Stages
+from .quantize import check_mode, quantize
+from .smooth import smooth
+from .targets import get_target
+from .validate import compare, export_max_abs_diff, ort_outputs, torch_outputs
+
+
+def check_config(config: ExportConfig) -> ExportConfig:
+    """Everything that can be refused without loading a model; returns the config with the ratio resolved."""
+    bundle.check_output_folder(config.out, config.force)
+    get_target(config.target)
+    check_mode(config.quantize.mode)
+    ratio = get_method(config.embedding.method).resolve_ratio(config.embedding.ratio)
+    return replace(config, embedding=replace(config.embedding, ratio=ratio))
+
+
+def run(config: ExportConfig, console: Console) -> dict[str, Any]:
+    config = check_config(config)
+    started = time.perf_counter()
+    stages = Stages(console)
+    with (
+        tempfile.TemporaryDirectory(prefix="bert-edge-") as scratch,
+        bundle.staging_folder(config.out) as staging,
+    ):
+        work = Path(scratch)
+        with stages("load", config.checkpoint):
+            loaded = load(config)
+            probes = encode_probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
+            reference = torch_outputs(loaded.graph(), probes)
+        with stages("compress", config.embedding.method):
+            table = loaded.model.get_input_embeddings().weight.detach().float()
+            embedding = get_method(config.embedding.method).fit(table, config.embedding)
+            loaded.model.set_input_embeddings(embedding)
+            graph = loaded.graph()
+        if config.quantize.mode == "int8-dynamic" and config.quantize.smooth:
+            with stages("smooth", "per-group SmoothQuant scales"):
+                smooth(graph, loaded.tokenizer, loaded.input_names, config.preset.max_length)
+        compressed_reference = torch_outputs(graph, probes)
+        with stages("export", f"opset {config.opset}"):
+            exported = export_onnx(
+                graph, loaded.tokenizer, loaded.input_names, loaded.task.output_name, embedding,
+                work / "model-fp32.onnx", config.opset,
+            )  # fmt: skip
+            export_diff = export_max_abs_diff(exported.path, compressed_reference, probes)
+        with stages("quantize", config.quantize.mode):
+            quantized = quantize(exported, config.quantize, embedding.quantizable, work / "model-quantized.onnx")
+        with stages("convert", config.target):
+            built = get_target(config.target).build(quantized, staging)
+            tokenizer_files = bundle.save_tokenizer(loaded.tokenizer, staging)
+        with stages("validate"):
+            batched, alone = ort_outputs(staging / built.model_file, probes)
+            parity = compare(reference, batched, alone, export_diff, loaded.labels is not None, config.preset.tolerance)
+        with stages("baseline", "optimum export + ORT int8 (arm64)"):
+            baseline = build_baseline(loaded.checkpoint_dir, loaded.task.name, work)
+        with stages("report"):
+            bundle.write_golden(staging, probes.texts, probes.token_ids, reference, batched)
+            manifest = _manifest(config, loaded, built, tokenizer_files)
+            bundle.write_manifest(staging, manifest)
+            sizes = _sizes(staging / built.model_file, quantized, exported, table, baseline.model_bytes)
+            result = _report(config, manifest, built, sizes, parity, embedding, stages.seconds, started)
+            report.write_reports(staging, result)
+        if not parity.passed and config.strict:
+            raise ParityError(
+                "parity check failed: " + "; ".join(parity.failures) + " (--no-strict keeps the bundle anyway)"
+            )
+        bundle.publish(staging, config.out)
+    report.print_summary(console, result, config.out)
+    if not parity.passed:
+        console.print("[yellow]warning:[/] parity failed; bundle kept because of --no-strict")
+    return result
+
+
+def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -> dict[str, Any]:
+    return {
+        "preset": config.preset.name,
+        "checkpoint": config.checkpoint,
+        "model_type": loaded.hf_config.model_type,
+        "task": loaded.task.name,
+        "labels": loaded.labels,
+        "pooling": loaded.pooling if loaded.labels is None else None,
+        "normalized": loaded.labels is None,
+        "max_length": config.preset.max_length,
+        "model": {
+            "file": built.model_file,
+            "format": built.model_format,
+            "inputs": [{"name": name, "dtype": "int64", "shape": ["batch", "sequence"]} for name in loaded.input_names],
+            "outputs": [{"name": loaded.task.output_name, "dtype": "float32", "shape": ["batch", "features"]}],
+        },
+        "tokenizer": {"file": "tokenizer.json", "files": tokenizer_files},
+        "embedding": {
+            "method": config.embedding.method,
+            "ratio_requested": config.embedding.ratio,
+            "seed": config.embedding.seed,
+        },
+        "quantize": config.quantize.mode,
+        "tolerance": {
+            "min_cosine": config.preset.tolerance.min_cosine,
+            "min_top1_agreement": config.preset.tolerance.min_top1_agreement,
+        },
+        "tools": bundle.tool_versions(),
+    }
+
+
+def _sizes(model_file: Path, quantized: Path, exported, table, baseline_bytes: int) -> dict[str, Any]:
+    embedding_bytes = exported.embedding_scope.stored_bytes(load_graph(quantized))
+    fp32 = table.numel() * 4
+    model_bytes = model_file.stat().st_size
+    return {
+        "model_bytes": model_bytes,
+        "embedding_bytes": embedding_bytes,
+        "embedding_fp32_bytes": fp32,
+        "embedding_ratio_vs_fp32": fp32 / embedding_bytes,
+        "embedding_ratio_vs_fp16": fp32 / 2 / embedding_bytes,
+        "embedding_ratio_vs_int8": fp32 / 4 / embedding_bytes,
+        "baseline_int8_model_bytes": baseline_bytes,
+        "model_ratio_vs_baseline": model_bytes / baseline_bytes,
+    }
+
+
+def _report(config, manifest, built, sizes, parity, embedding, stage_seconds, started) -> dict[str, Any]:
+    return {
+        "preset": config.preset.name,
+        "checkpoint": config.checkpoint,
+        "task": manifest["task"],
+        "target": config.target,
+        "quantize": config.quantize.mode,
+        "bundle": {"model_file": built.model_file, "format": built.model_format},
+        "embedding": {
+            "method": config.embedding.method,
+            "ratio_requested": config.embedding.ratio,
+            "module_bytes": embedding.stored_bytes(),
+            **embedding.describe(),
+        },
+        "size": sizes,
+        "parity": parity.to_json(),
+        "operators": built.operator_check,
+        "timing": {"export_seconds": time.perf_counter() - started, "stages": dict(stage_seconds)},
+    }

@@ -1,0 +1,23 @@
+"""Progress display: a spinner while a stage runs, a ✓ line with its time when it ends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+
+
+class Stages:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str, detail: str = "") -> Iterator[None]:
+        start = time.perf_counter()
+        with self.console.status(f"{name} {detail}".strip() + " …"):
+            yield
+        self.seconds[name] = time.perf_counter() - start
+        self.console.print(f"[green]✓[/] {name:<10} [dim]{self.seconds[name]:5.1f} s  {detail}[/]")

@@ -1,0 +1,67 @@
+"""report.json / report.md and the terminal summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .bundle import write_json
+
+
+def mb(n: int | None) -> str:
+    return "—" if n is None else f"{n / 1e6:.2f} MB"
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    size, parity = report["size"], report["parity"]
+    rows = [
+        ("model file", f"{mb(size['model_bytes'])}  ({report['bundle']['model_file']})"),
+        ("baseline (optimum + ORT int8)", mb(size["baseline_int8_model_bytes"])),
+        ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
+        ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']})"),
+        ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
+        ("min cosine vs fp32", f"{parity['min_cosine']:.5f}"),
+        ("max abs diff vs fp32", f"{parity['max_abs_diff']:.2e}"),
+    ]
+    if parity["top1_agreement"] is not None:
+        rows.append(("top-1 agreement", f"{parity['top1_agreement']:.3f}"))
+    rows.append(("parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
+    ops = report.get("operators")
+    if ops:
+        rows.append(("legacy mobile op set", "inside" if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
+    rows.append(("export time", f"{report['timing']['export_seconds']:.1f} s"))
+    return rows
+
+
+def _ratio(a: int, b: int | None) -> str:
+    return "—" if not b else f"{a / b:.3f}x"
+
+
+def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:
+    table = Table(title=f"bundle {out}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
+    console.print(table)
+
+
+def write_reports(folder: Path, report: dict[str, Any]) -> None:
+    write_json(folder / "report.json", report)
+    lines = [
+        f"# Export report: {report['checkpoint']}",
+        "",
+        f"preset `{report['preset']}`, task `{report['task']}`, target `{report['target']}`, "
+        f"embedding `{report['embedding']['method']}`, quantize `{report['quantize']}`",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in summary_rows(report)),
+        "",
+        "Timings per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report["timing"]["stages"].items()),
+        "",
+    ]
+    (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")

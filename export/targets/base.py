@@ -1,0 +1,25 @@
+"""The target interface: turn the quantized ONNX model into the files an app ships."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+@dataclass
+class TargetBuild:
+    model_file: str  # name inside the bundle
+    model_format: str  # "ort" or "onnx"
+    extra_files: list[str] = field(default_factory=list)
+    operator_check: dict[str, Any] | None = None
+
+
+class Target(ABC):
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    @abstractmethod
+    def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
+        """Write the model (and any side files) into bundle_dir."""

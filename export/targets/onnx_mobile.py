@@ -1,0 +1,89 @@
+"""`onnx-mobile`: ORT format (.ort, Fixed optimization style for arm) plus the operator configs a reduced
+ORT build needs, and a check of the graph's operators against ORT's legacy minimal mobile package op set.
+
+mobile_package.required_operators.config is copied from the onnxruntime 1.19.2 wheel
+(onnxruntime/tools/mobile_helpers/, MIT licence, (c) Microsoft), the last release that shipped it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .base import Target, TargetBuild
+
+LEGACY_MOBILE_OPS = Path(__file__).with_name("mobile_package.required_operators.config")
+OPS_CONFIG = "required_operators.config"
+OPS_AND_TYPES_CONFIG = "required_operators_and_types.config"
+
+
+class OnnxMobileTarget(Target):
+    name = "onnx-mobile"
+    summary = "model.ort for ONNX Runtime Mobile (Android/iOS), with required-operator configs"
+
+    def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
+        convert_to_ort(onnx_model, bundle_dir / "model.ort")
+        write_operator_configs(bundle_dir, "model.ort")
+        return TargetBuild(
+            model_file="model.ort",
+            model_format="ort",
+            extra_files=[OPS_CONFIG, OPS_AND_TYPES_CONFIG],
+            operator_check=check_against_legacy_mobile_ops(bundle_dir / OPS_CONFIG),
+        )
+
+
+def convert_to_ort(onnx_model: Path, ort_path: Path) -> None:
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "model.onnx"
+        shutil.copyfile(onnx_model, source)
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
+            convert_onnx_models_to_ort(
+                source,
+                output_dir=Path(work) / "out",
+                optimization_styles=[OptimizationStyle.Fixed],
+                target_platform="arm",
+            )
+        shutil.move(Path(work) / "out" / "model.ort", ort_path)
+
+
+def write_operator_configs(bundle_dir: Path, ort_name: str) -> None:
+    """Both configs, generated from the .ort; paths are relative so the files do not depend on the temp dir."""
+    from onnxruntime.tools.ort_format_model.utils import create_config_from_models
+
+    previous = Path.cwd()
+    os.chdir(bundle_dir)
+    try:
+        create_config_from_models([Path(ort_name)], Path(OPS_CONFIG), enable_type_reduction=False)
+        create_config_from_models([Path(ort_name)], Path(OPS_AND_TYPES_CONFIG), enable_type_reduction=True)
+    finally:
+        os.chdir(previous)
+
+
+def read_ops(config_file: Path) -> set[tuple[str, int, str]]:
+    """(domain, opset, op) triples from a required-operators config file."""
+    ops = set()
+    for line in config_file.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        domain, opsets, names = line.split(";")[:3]
+        for opset in opsets.split(","):
+            ops.update((domain, int(opset), name.split("{")[0]) for name in names.split(","))
+    return ops
+
+
+def check_against_legacy_mobile_ops(required: Path) -> dict[str, Any]:
+    allowed = read_ops(LEGACY_MOBILE_OPS)
+    outside = sorted(f"{d}:{op}@{v}" for d, v, op in read_ops(required) if (d, v, op) not in allowed)
+    return {
+        "op_set": "ORT legacy mobile package (onnxruntime 1.19 mobile_package.required_operators.config)",
+        "inside": not outside,
+        "outside": outside,
+    }

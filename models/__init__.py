@@ -1,0 +1,1 @@
+"""Model presets, one TOML file per model family; installed as the package data export.model_presets."""
