@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -97,8 +98,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _quiet_libraries() -> None:
+    """Library chatter (ORT's pre-processing hint, converter INFO lines, optimum's accelerate notice) would
+    bury the progress display; errors still come through."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging
+    from transformers.utils import logging as transformers_logging
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns on the root logger
+    for name in ("optimum", "ort_format_model", "onnxruntime"):
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_models import build
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SST2_MODEL = SHARED / "models" / "minilm-l6-sst2"
+SST2_DEV = SHARED / "data" / "glue" / "SST-2" / "dev.tsv"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """tiny_checkpoint(kind) → folder with a tiny random model of that kind (built once per session)."""
+    cache: dict[str, Path] = {}
+
+    def make(kind: str) -> Path:
+        if kind not in cache:
+            torch.manual_seed(0)
+            cache[kind] = build(kind, tmp_path_factory.mktemp(kind))
+        return cache[kind]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def shared_assets():
+    if not SST2_MODEL.is_dir() or not SST2_DEV.is_file():
+        pytest.fail(f"../shared is missing ({SHARED}); tests read the real model and data from there")
+    return SHARED

@@ -1,0 +1,115 @@
+"""Bad input: one-line error, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import GPT2Config
+
+from export.cli import main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(main(list(args)))
+    return exit_info.value.code, capsys.readouterr().err.strip()
+
+
+def assert_refused(code: int, err: str, expected: str) -> None:
+    """Exit 2 and exactly one message line (progress lines of stages that finished may precede it)."""
+    assert code == 2
+    lines = [line for line in err.splitlines() if not line.startswith("✓")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error:") and expected in lines[0], err
+
+
+def test_unknown_preset(capsys, tmp_path):
+    code, err = run_cli(capsys, "gpt-neo", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "unknown preset 'gpt-neo'")
+    assert not (tmp_path / "b").exists()
+
+
+def test_missing_folder(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "checkpoint folder not found")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unsupported_architecture(capsys, tmp_path):
+    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path / "gpt2")
+    code, err = run_cli(capsys, "bert", "--model", str(tmp_path / "gpt2"), "--out", str(tmp_path / "out" / "b"))
+    assert_refused(code, err, "unsupported architecture 'gpt2'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
+    code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("roberta")), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "use the matching preset")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--embedding", "svd", "--ratio", "0.5"], "--ratio must be a number greater than 1"),
+        (["--embedding", "svd", "--ratio", "nan"], "--ratio must be a number greater than 1"),
+        (["--embedding", "int8", "--ratio", "8"], "--ratio does not apply to --embedding int8"),
+        (["--embedding", "svd", "--ratio", "abc"], "invalid float value"),
+        (["--embedding", "zip"], "unknown embedding method 'zip'"),
+        (["--target", "tflite"], "unknown target 'tflite'"),
+        (["--quantize", "int3"], "unknown --quantize mode"),
+    ],
+)
+def test_bad_flags(capsys, tmp_path, args, expected):
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"), *args)
+    assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists()
+
+
+def test_svd_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint):
+    model = str(tiny_checkpoint("bert"))
+    code, err = run_cli(
+        capsys, "bert", "--model", model, "--embedding", "svd", "--ratio", "1000", "--out", str(tmp_path / "b")
+    )
+    assert_refused(code, err, "svd cannot reach ratio 1000")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_exists_without_force(capsys, tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "keep.txt").write_text("mine")
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "already exists; pass --force")
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["keep.txt"]
+
+
+def test_checkpoint_that_fails_to_load(capsys, tmp_path, tiny_checkpoint):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in tiny_checkpoint("bert").iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    code, err = run_cli(capsys, "bert", "--model", str(broken), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "failed to load")
+    assert not (tmp_path / "b").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b")]
+
+
+def test_exit_code_and_single_line_from_a_real_process(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "export", "bert", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "b")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: checkpoint folder not found: {tmp_path / 'missing'}"]
+
+
+def test_help_explains_the_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--quantize", "--no-strict", "exit codes"):
+        assert word in text

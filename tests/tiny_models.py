@@ -1,0 +1,114 @@
+"""Tiny random checkpoints for every preset architecture, each with a real tokenizer of its family.
+
+Tokenizers are trained in well under a second on the repo's calibration text, so each model has the token
+ids, special tokens and post-processing of its family (WordPiece, byte-level BPE, SentencePiece-style Unigram).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    BertModel,
+    DebertaV2Config,
+    DebertaV2Model,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    ElectraConfig,
+    ElectraModel,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaModel,
+    XLMRobertaConfig,
+    XLMRobertaModel,
+)
+
+CORPUS = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
+def _train(tokenizer: Tokenizer, trainer) -> Tokenizer:
+    tokenizer.train([str(CORPUS)], trainer)
+    return tokenizer
+
+
+def wordpiece() -> PreTrainedTokenizerFast:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    _train(tok, trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+    tok.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=512,
+    )  # fmt: skip
+
+
+def byte_level_bpe() -> PreTrainedTokenizerFast:
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    _train(tok, trainers.BpeTrainer(vocab_size=500, special_tokens=specials,
+                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))  # fmt: skip
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        cls_token="<s>", sep_token="</s>", mask_token="<mask>", model_max_length=512,
+    )  # fmt: skip
+
+
+def unigram(specials: list[str], cls: str, sep: str, pad: str, unk: str) -> PreTrainedTokenizerFast:
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    _train(tok, trainers.UnigramTrainer(vocab_size=400, special_tokens=specials, unk_token=unk))
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, cls_token=cls, sep_token=sep, pad_token=pad, unk_token=unk, model_max_length=512
+    )
+
+
+def build(kind: str, folder: Path) -> Path:
+    """Write a tiny checkpoint (config, weights, tokenizer) of `kind` into folder."""
+    labels = {"id2label": {0: "negative", 1: "positive"}, "label2id": {"negative": 0, "positive": 1}}
+    if kind in ("bert", "bert-classifier"):
+        tokenizer = wordpiece()
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, **labels)
+        model = (BertForSequenceClassification if kind == "bert-classifier" else BertModel)(config)
+    elif kind == "distilbert":
+        tokenizer = wordpiece()
+        config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64, **labels)
+        model = DistilBertForSequenceClassification(config)
+    elif kind == "electra":
+        tokenizer = wordpiece()
+        config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=32, **SMALL)
+        model = ElectraModel(config)
+    elif kind == "roberta":
+        tokenizer = byte_level_bpe()
+        config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
+                               pad_token_id=1, **SMALL)  # fmt: skip
+        model = RobertaModel(config)
+    elif kind == "xlm-roberta":
+        tokenizer = unigram(["<s>", "<pad>", "</s>", "<unk>"], "<s>", "</s>", "<pad>", "<unk>")
+        config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
+                                  pad_token_id=1, **SMALL)  # fmt: skip
+        model = XLMRobertaModel(config)
+    elif kind == "deberta-v2":
+        tokenizer = unigram(["[PAD]", "[CLS]", "[SEP]", "[UNK]"], "[CLS]", "[SEP]", "[PAD]", "[UNK]")
+        config = DebertaV2Config(vocab_size=len(tokenizer), hidden_size=32, type_vocab_size=0, relative_attention=True,
+                                 position_biased_input=False, pos_att_type=["p2c", "c2p"], **SMALL)  # fmt: skip
+        model = DebertaV2Model(config)
+    else:
+        raise ValueError(kind)
+    model.eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
