@@ -37,6 +37,7 @@ def bundle_outputs(bundle_dir: Path, texts: list[str]) -> np.ndarray:
     """Run a bundle the way an app does: its tokenizer files, its max length, its input names."""
     from transformers import AutoTokenizer
 
+    from .probes import encode_probes
     from .validate import ort_session
 
     manifest = json.loads((bundle_dir / "bundle.json").read_text())
@@ -45,9 +46,8 @@ def bundle_outputs(bundle_dir: Path, texts: list[str]) -> np.ndarray:
     names = [i["name"] for i in manifest["model"]["inputs"]]
     outputs = []
     for start in range(0, len(texts), BATCH):
-        encoded = tokenizer(texts[start : start + BATCH], padding=True, truncation=True,
-                            max_length=manifest["max_length"], return_tensors="np")  # fmt: skip
-        outputs.append(session.run(None, {n: encoded[n].astype(np.int64) for n in names})[0])
+        batch = encode_probes(tokenizer, names, manifest["max_length"], texts=texts[start : start + BATCH])
+        outputs.append(session.run(None, batch.inputs)[0])
     return np.concatenate(outputs)
 
 

@@ -113,8 +113,7 @@ def _capture_linear_inputs(graph: nn.Module, tokenizer, input_names: list[str], 
     # tensor's address could otherwise be reused by an unrelated tensor of the same shape.
     layer_norm_outputs: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
     groups: dict[tuple[str, ...], list[torch.Tensor]] = {}
-    seen: dict[tuple[int, tuple[int, ...]], list[str]] = {}  # one batch: input tensor → the Linears reading it
-    inputs: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+    seen: dict[tuple[int, tuple[int, ...]], list[str]] = {}  # one batch: LayerNorm output → the Linears reading it
 
     def after_layer_norm(_module, _args, output):
         layer_norm_outputs[(output.data_ptr(), tuple(output.shape))] = output
@@ -124,7 +123,6 @@ def _capture_linear_inputs(graph: nn.Module, tokenizer, input_names: list[str], 
         if key not in layer_norm_outputs:
             return
         seen.setdefault(key, []).append(names[module])
-        inputs[key] = args[0].detach().clone()
 
     hooks = [m.register_forward_hook(after_layer_norm) for m in graph.modules() if isinstance(m, nn.LayerNorm)]
     hooks += [m.register_forward_pre_hook(before_linear) for m in graph.modules() if isinstance(m, nn.Linear)]
@@ -137,11 +135,10 @@ def _capture_linear_inputs(graph: nn.Module, tokenizer, input_names: list[str], 
                     padding=True, truncation=True, max_length=max_length, return_tensors="pt",
                 )  # fmt: skip
                 seen.clear()
-                inputs.clear()
                 layer_norm_outputs.clear()
                 graph(*(encoded[name] for name in input_names))
                 for key, linear_names in seen.items():
-                    groups.setdefault(tuple(linear_names), []).append(inputs[key])
+                    groups.setdefault(tuple(linear_names), []).append(layer_norm_outputs[key].detach().clone())
     finally:
         for hook in hooks:
             hook.remove()
