@@ -137,13 +137,21 @@ def test_two_onnx_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
 
 
 def test_two_mobile_exports_differ_only_in_ort_serialization_order(tmp_path, tiny_checkpoint):
-    """ORT's .ort writer orders its kernel-type table differently on every run (upstream; see targets/onnx_mobile.py),
-    so model.ort is compared by behaviour: golden.json holds its outputs and must be byte-identical."""
+    """ORT's .ort writer lays its kernel-type table out differently on every run, sometimes with a different size
+    (upstream; see targets/onnx_mobile.py), so the two model.ort files are compared by behaviour: exactly equal
+    outputs on the probes."""
     (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"))
     for name in manifest["files"]:
         if name not in ("model.ort", "golden.json"):
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    assert (a / "model.ort").stat().st_size == (b / "model.ort").stat().st_size
+    input_names = [i["name"] for i in manifest["model"]["inputs"]]
+    for probe in json.loads((a / "golden.json").read_text())["probes"]:
+        ids = np.array([probe["input_ids"]], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        feed = {name: feed[name] for name in input_names}
+        outputs = [ort.InferenceSession(str(x / "model.ort"), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+                   for x in (a, b)]  # fmt: skip
+        assert np.array_equal(outputs[0], outputs[1])
     # golden.json was byte-identical in isolated runs but differed once inside the full suite (under
     # investigation, see the issue note), so its outputs are compared numerically here.
     golden = [json.loads((x / "golden.json").read_text())["probes"] for x in (a, b)]

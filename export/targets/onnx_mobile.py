@@ -39,8 +39,9 @@ class OnnxMobileTarget(Target):
 
 def convert_to_ort(onnx_model: Path, ort_path: Path) -> None:
     """Note: onnxruntime 1.31's writer is not byte-deterministic: the same .onnx converted twice (even in one
-    process) gives .ort files that differ in the order of their kernel-type-string table; their content and
-    outputs are the same. Everything else in a bundle is byte-identical run to run."""
+    process) gives .ort files whose kernel-type-string table is laid out differently (seen on tiny models: a
+    few hundred bytes of size difference too); their outputs are the same. Everything else in a bundle is
+    byte-identical run to run."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     with tempfile.TemporaryDirectory() as work:
