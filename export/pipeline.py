@@ -150,7 +150,7 @@ def _report(config, manifest, built, sizes, parity, embedding, stage_seconds, st
         "task": manifest["task"],
         "target": config.target,
         "quantize": config.quantize.mode,
-        "bundle": {"model_file": built.model_file, "format": built.model_format},
+        "bundle": {"model_file": built.model_file, "format": built.model_format, "reproducible": built.reproducible},
         "embedding": {
             "method": config.embedding.method,
             "ratio_requested": config.embedding.ratio,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
@@ -136,26 +135,10 @@ def test_two_onnx_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_two_mobile_exports_differ_only_in_ort_serialization_order(tmp_path, tiny_checkpoint):
-    """ORT's .ort writer lays its kernel-type table out differently on every run, sometimes with a different size
-    (upstream; see targets/onnx_mobile.py), so the two model.ort files are compared by behaviour: exactly equal
-    outputs on the probes."""
+def test_two_mobile_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
+    """model.ort included: the converter runs with ASLR off so ORT's hash-map order repeats (ort_convert.py)."""
     (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"))
+    assert json.loads((a / "report.json").read_text())["bundle"]["reproducible"] is True
+    assert (a / "bundle.json").read_bytes() == (b / "bundle.json").read_bytes()
     for name in manifest["files"]:
-        if name not in ("model.ort", "golden.json"):
-            assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    input_names = [i["name"] for i in manifest["model"]["inputs"]]
-    for probe in json.loads((a / "golden.json").read_text())["probes"]:
-        ids = np.array([probe["input_ids"]], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        feed = {name: feed[name] for name in input_names}
-        outputs = [ort.InferenceSession(str(x / "model.ort"), providers=["CPUExecutionProvider"]).run(None, feed)[0]
-                   for x in (a, b)]  # fmt: skip
-        assert np.array_equal(outputs[0], outputs[1])
-    # golden.json was byte-identical in isolated runs but differed once inside the full suite (under
-    # investigation, see the issue note), so its outputs are compared numerically here.
-    golden = [json.loads((x / "golden.json").read_text())["probes"] for x in (a, b)]
-    for first, second in zip(*golden, strict=True):
-        assert first["input_ids"] == second["input_ids"]
-        assert np.abs(np.array(first["reference"]) - np.array(second["reference"])).max() <= 1e-6
-        assert np.abs(np.array(first["bundle"]) - np.array(second["bundle"])).max() <= 1e-6
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name

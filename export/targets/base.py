@@ -14,6 +14,7 @@ class TargetBuild:
     model_format: str  # "ort" or "onnx"
     extra_files: list[str] = field(default_factory=list)
     operator_check: dict[str, Any] | None = None
+    reproducible: bool = True  # the same input gives the same model bytes (see ort_convert.py)
 
 
 class Target(ABC):

@@ -7,15 +7,12 @@ mobile_package.required_operators.config is copied from the onnxruntime 1.19.2 w
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from .base import Target, TargetBuild
+from .ort_convert import convert_to_ort
 
 LEGACY_MOBILE_OPS = Path(__file__).with_name("mobile_package.required_operators.config")
 OPS_CONFIG = "required_operators.config"
@@ -27,34 +24,15 @@ class OnnxMobileTarget(Target):
     summary = "model.ort for ONNX Runtime Mobile (Android/iOS), with required-operator configs"
 
     def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
-        convert_to_ort(onnx_model, bundle_dir / "model.ort")
+        reproducible = convert_to_ort(onnx_model, bundle_dir / "model.ort")
         write_operator_configs(bundle_dir, "model.ort")
         return TargetBuild(
             model_file="model.ort",
             model_format="ort",
+            reproducible=reproducible,
             extra_files=[OPS_CONFIG, OPS_AND_TYPES_CONFIG],
             operator_check=check_against_legacy_mobile_ops(bundle_dir / OPS_CONFIG),
         )
-
-
-def convert_to_ort(onnx_model: Path, ort_path: Path) -> None:
-    """Note: onnxruntime 1.31's writer is not byte-deterministic: the same .onnx converted twice (even in one
-    process) gives .ort files whose kernel-type-string table is laid out differently (seen on tiny models: a
-    few hundred bytes of size difference too); their outputs are the same. Everything else in a bundle is
-    byte-identical run to run."""
-    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
-
-    with tempfile.TemporaryDirectory() as work:
-        source = Path(work) / "model.onnx"
-        shutil.copyfile(onnx_model, source)
-        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
-            convert_onnx_models_to_ort(
-                source,
-                output_dir=Path(work) / "out",
-                optimization_styles=[OptimizationStyle.Fixed],
-                target_platform="arm",
-            )
-        shutil.move(Path(work) / "out" / "model.ort", ort_path)
 
 
 def write_operator_configs(bundle_dir: Path, ort_name: str) -> None:

@@ -1,0 +1,72 @@
+"""Convert an .onnx model to .ort in a child process with address-space randomisation off.
+
+Why a child process: onnxruntime 1.31 serialises its kernel-type-string table from absl hash maps, whose
+iteration order depends on heap addresses, so the same .onnx converted twice gives differently laid out .ort
+files (same outputs; on tiny models even a few hundred bytes of size difference). With ASLR off (Linux
+personality ADDR_NO_RANDOMIZE) a fresh process allocates at the same addresses every time, and the bytes repeat.
+Where that is not possible (not Linux, or a sandbox that refuses the call) the conversion still runs, only
+without the byte-for-byte guarantee; `convert_to_ort` says which happened.
+
+    python -m export.targets.ort_convert MODEL.onnx OUT.ort
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ADDR_NO_RANDOMIZE = 0x0040000
+_QUERY_PERSONALITY = 0xFFFFFFFF
+_ASLR_OFF_MARK = "BERT_EDGE_ASLR_OFF"
+
+
+def convert_to_ort(onnx_model: Path, ort_path: Path) -> bool:
+    """Returns True when the conversion ran with ASLR off, i.e. its bytes are reproducible."""
+    result = subprocess.run(
+        [sys.executable, "-m", __spec__.name, str(onnx_model), str(ort_path)],
+        capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != _ASLR_OFF_MARK},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"ORT conversion failed: {result.stderr.strip().splitlines()[-1:]}")
+    return result.stdout.strip() == "reproducible"
+
+
+def _restart_without_aslr() -> None:
+    """Re-exec this process with ASLR off; returns only if that is not possible."""
+    if sys.platform != "linux" or os.environ.get(_ASLR_OFF_MARK):
+        return
+    try:
+        personality = ctypes.CDLL(None, use_errno=True).personality
+        current = personality(_QUERY_PERSONALITY)
+        if current == -1 or personality(current | ADDR_NO_RANDOMIZE) == -1:
+            return
+    except (OSError, AttributeError):
+        return
+    os.execve(sys.executable, [sys.executable, "-m", __spec__.name, *sys.argv[1:]], {**os.environ, _ASLR_OFF_MARK: "1"})
+
+
+def _convert(onnx_model: Path, ort_path: Path) -> None:
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "model.onnx"
+        shutil.copyfile(onnx_model, source)
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
+            convert_onnx_models_to_ort(
+                source, output_dir=Path(work) / "out", optimization_styles=[OptimizationStyle.Fixed],
+                target_platform="arm",
+            )  # fmt: skip
+        shutil.move(Path(work) / "out" / "model.ort", ort_path)
+
+
+if __name__ == "__main__":
+    _restart_without_aslr()
+    _convert(Path(sys.argv[1]), Path(sys.argv[2]))
+    print("reproducible" if os.environ.get(_ASLR_OFF_MARK) else "not-reproducible")
