@@ -13,14 +13,18 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .targets import Target
+
 
 @dataclass(frozen=True)
 class Baseline:
-    model_path: Path
+    onnx_path: Path  # model_quantized.onnx as optimum writes it
+    onnx_bytes: int
+    model_path: Path  # the same model in the bundle's target format (.ort for onnx-mobile), as a user would ship it
     model_bytes: int
 
 
-def build_baseline(checkpoint_dir: Path, task: str, work: Path) -> Baseline:
+def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target) -> Baseline:
     from optimum.exporters.onnx import main_export
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
@@ -34,5 +38,7 @@ def build_baseline(checkpoint_dir: Path, task: str, work: Path) -> Baseline:
             save_dir=quantized,
             quantization_config=AutoQuantizationConfig.arm64(is_static=False, per_channel=False),
         )
-    model_path = quantized / "model_quantized.onnx"
-    return Baseline(model_path, model_path.stat().st_size)
+    onnx_path = quantized / "model_quantized.onnx"
+    model_path = work / f"baseline-{target.model_file}"
+    target.write_model(onnx_path, model_path)
+    return Baseline(onnx_path, onnx_path.stat().st_size, model_path, model_path.stat().st_size)

@@ -53,5 +53,4 @@ class ExportConfig:
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     force: bool = False
     strict: bool = True
-    baseline: bool = True
     opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set

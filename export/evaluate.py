@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-BATCH = 64
+TORCH_BATCH = 64  # fp32 PyTorch outputs do not depend on the batch (to ~1e-6), so batch for speed
+
+# Bundles are scored one text at a time, as an app runs them. ORT's dynamic int8 quantizes each MatMul's
+# activations with one range per call, so a text's result shifts with whatever else is in the batch (padding
+# rows included): measured on minilm-l6-sst2, SST-2 dev accuracy 0.8693 at batch 1 and 0.8647 at batch 64
+# for the same bundle (benchmarks/sst2_accuracy.py prints both).
+APP_BATCH = 1
 
 
 def read_sst2(path: Path) -> tuple[list[str], np.ndarray]:
@@ -26,14 +32,14 @@ def torch_logits(checkpoint: Path, texts: list[str], max_length: int) -> np.ndar
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
     outputs = []
     with torch.no_grad():
-        for start in range(0, len(texts), BATCH):
-            encoded = tokenizer(texts[start : start + BATCH], padding=True, truncation=True,
+        for start in range(0, len(texts), TORCH_BATCH):
+            encoded = tokenizer(texts[start : start + TORCH_BATCH], padding=True, truncation=True,
                                 max_length=max_length, return_tensors="pt")  # fmt: skip
             outputs.append(model(**encoded).logits.numpy())
     return np.concatenate(outputs)
 
 
-def bundle_outputs(bundle_dir: Path, texts: list[str]) -> np.ndarray:
+def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BATCH) -> np.ndarray:
     """Run a bundle the way an app does: its tokenizer files, its max length, its input names."""
     from transformers import AutoTokenizer
 
@@ -45,8 +51,8 @@ def bundle_outputs(bundle_dir: Path, texts: list[str]) -> np.ndarray:
     session = ort_session(bundle_dir / manifest["model"]["file"])
     names = [i["name"] for i in manifest["model"]["inputs"]]
     outputs = []
-    for start in range(0, len(texts), BATCH):
-        batch = encode_probes(tokenizer, names, manifest["max_length"], texts=texts[start : start + BATCH])
+    for start in range(0, len(texts), batch_size):
+        batch = encode_probes(tokenizer, names, manifest["max_length"], texts=texts[start : start + batch_size])
         outputs.append(session.run(None, batch.inputs)[0])
     return np.concatenate(outputs)
 

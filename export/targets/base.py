@@ -20,7 +20,13 @@ class TargetBuild:
 class Target(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
+    model_file: ClassVar[str]  # the model's name inside a bundle; its suffix is the format
 
     @abstractmethod
+    def write_model(self, onnx_model: Path, path: Path) -> bool:
+        """Write the model in this target's format; True when the bytes are reproducible."""
+
     def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
         """Write the model (and any side files) into bundle_dir."""
+        reproducible = self.write_model(onnx_model, bundle_dir / self.model_file)
+        return TargetBuild(self.model_file, Path(self.model_file).suffix[1:], reproducible=reproducible)

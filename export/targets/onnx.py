@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .base import Target, TargetBuild
+from .base import Target
 
 
 class OnnxTarget(Target):
     name = "onnx"
     summary = "plain model.onnx (desktop, server, onnxruntime-web)"
+    model_file = "model.onnx"
 
-    def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
-        shutil.copyfile(onnx_model, bundle_dir / "model.onnx")
-        return TargetBuild(model_file="model.onnx", model_format="onnx")
+    def write_model(self, onnx_model: Path, path: Path) -> bool:
+        shutil.copyfile(onnx_model, path)
+        return True

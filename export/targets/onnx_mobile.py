@@ -22,17 +22,17 @@ OPS_AND_TYPES_CONFIG = "required_operators_and_types.config"
 class OnnxMobileTarget(Target):
     name = "onnx-mobile"
     summary = "model.ort for ONNX Runtime Mobile (Android/iOS), with required-operator configs"
+    model_file = "model.ort"
+
+    def write_model(self, onnx_model: Path, path: Path) -> bool:
+        return convert_to_ort(onnx_model, path)
 
     def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
-        reproducible = convert_to_ort(onnx_model, bundle_dir / "model.ort")
-        write_operator_configs(bundle_dir, "model.ort")
-        return TargetBuild(
-            model_file="model.ort",
-            model_format="ort",
-            reproducible=reproducible,
-            extra_files=[OPS_CONFIG, OPS_AND_TYPES_CONFIG],
-            operator_check=check_against_legacy_mobile_ops(bundle_dir / OPS_CONFIG),
-        )
+        built = super().build(onnx_model, bundle_dir)
+        write_operator_configs(bundle_dir, self.model_file)
+        built.extra_files = [OPS_CONFIG, OPS_AND_TYPES_CONFIG]
+        built.operator_check = check_against_legacy_mobile_ops(bundle_dir / OPS_CONFIG)
+        return built
 
 
 def write_operator_configs(bundle_dir: Path, ort_name: str) -> None:
