@@ -19,6 +19,7 @@ from . import bundle, report
 from .baseline import build_baseline
 from .config import ExportConfig
 from .embedding import get_method
+from .embedding.token_stats import TokenStats
 from .errors import ParityError
 from .load import load
 from .onnx_export import export_onnx
@@ -55,7 +56,8 @@ def run(config: ExportConfig, console: Console) -> dict[str, Any]:
             reference = torch_outputs(loaded.graph(), probes)
         with stages("compress", config.embedding.method):
             table = loaded.model.get_input_embeddings().weight.detach().float()
-            embedding = get_method(config.embedding.method).fit(table, config.embedding)
+            stats = TokenStats(loaded.tokenizer, table.shape[0])
+            embedding = get_method(config.embedding.method).fit(table, config.embedding, stats)
             loaded.model.set_input_embeddings(embedding)
             graph = loaded.graph()
         if config.quantize.mode == "int8-dynamic" and config.quantize.smooth:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod
+from .int4 import Int4BlockEmbedding
 from .int8 import Int8RowEmbedding
+from .lighttoken import LightTokenEmbedding
 from .none import NoCompression
 from .svd import LowRankEmbedding
 
-METHODS: dict[str, EmbeddingMethod] = {m.name: m for m in (NoCompression(), Int8RowEmbedding(), LowRankEmbedding())}
+METHODS: dict[str, EmbeddingMethod] = {
+    m.name: m
+    for m in (NoCompression(), Int8RowEmbedding(), Int4BlockEmbedding(), LowRankEmbedding(), LightTokenEmbedding())
+}
 
 
 def get_method(name: str) -> EmbeddingMethod:

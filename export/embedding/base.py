@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import EmbeddingConfig
 from ..errors import UserInputError
+from .token_stats import TokenStats
 
 
 class CompressedEmbedding(nn.Module, ABC):
@@ -58,8 +59,9 @@ class EmbeddingMethod(ABC):
         return ratio
 
     @abstractmethod
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig) -> CompressedEmbedding:
-        """Compress `table` [vocab, dim] (float32) at config.ratio (already resolved)."""
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> CompressedEmbedding:
+        """Compress `table` [vocab, dim] (float32) at config.ratio (already resolved); `stats` tells how often
+        each token occurs in general text, for methods that weight their fit by it."""
 
 
 def fp32_table_bytes(table: torch.Tensor) -> int:

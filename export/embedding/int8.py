@@ -6,6 +6,7 @@ import torch
 
 from ..config import EmbeddingConfig
 from .base import CompressedEmbedding, EmbeddingMethod
+from .token_stats import TokenStats
 
 
 class Int8Rows(CompressedEmbedding):
@@ -29,5 +30,5 @@ class Int8RowEmbedding(EmbeddingMethod):
     name = "int8"
     summary = "per-row int8 codes + fp16 scales (~4x)"
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig) -> Int8Rows:
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> Int8Rows:
         return Int8Rows(*quantize_rows(table.float()))

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from ..config import EmbeddingConfig
 from .base import CompressedEmbedding, EmbeddingMethod
+from .token_stats import TokenStats
 
 
 class TableEmbedding(CompressedEmbedding):
@@ -24,5 +25,5 @@ class NoCompression(EmbeddingMethod):
     name = "none"
     summary = "keep the fp32 table (int8-quantized with the rest, per tensor, as ORT does)"
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig) -> TableEmbedding:
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> TableEmbedding:
         return TableEmbedding(table)

@@ -11,6 +11,7 @@ import torch
 from ..config import EmbeddingConfig
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, fp32_table_bytes
+from .token_stats import TokenStats
 
 
 class LowRank(CompressedEmbedding):
@@ -42,7 +43,7 @@ class LowRankEmbedding(EmbeddingMethod):
     summary = "truncated SVD, rank from --ratio (fp16 token factors, fp32 basis)"
     default_ratio = 8.0
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig) -> LowRank:
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> LowRank:
         vocab, dim = table.shape
         rank = rank_for_ratio(vocab, dim, config.ratio)
         if not 1 <= rank <= dim:

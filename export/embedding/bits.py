@@ -1,0 +1,78 @@
+"""Packed codes and their decode in standard ONNX ops.
+
+Codes are stored as uint8 rows and unpacked per looked-up token with a lookup table:
+Gather(codes) → Cast(int32) → Gather(LUT) → Reshape. ../shared/notes/onnx-runtime.md measured this form as
+fast as a plain embedding Gather, exact, and inside ORT's legacy mobile op set (BitShift/BitwiseAnd are not,
+and float arithmetic is twice as slow). Gather cannot index with uint8, hence the Cast.
+
+Weights that multiply the unpacked codes are stored as int8 with per-column fp32 scales and traced to one
+DequantizeLinear node (`dequantize`): a Cast + Mul on constants would be folded back into an fp32 copy by the
+exporter, doubling or quadrupling the bytes the method claims.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def pack_bits(bits: torch.Tensor) -> torch.Tensor:
+    """bool [rows, n·8] → uint8 [rows, n], most significant bit first (np.packbits order)."""
+    return torch.from_numpy(np.packbits(bits.numpy().astype(np.uint8), axis=1))
+
+
+def unpack_bits(packed: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(np.unpackbits(packed.numpy(), axis=1).astype(bool))
+
+
+def sign_lut() -> torch.Tensor:
+    """[256, 8] float32: row v holds the 8 bits of v, MSB first, as -1/+1."""
+    return torch.from_numpy(np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1)
+
+
+def nibble_lut() -> torch.Tensor:
+    """[256, 2] float32: row v holds (v >> 4) - 8 and (v & 15) - 8, the two signed 4-bit values of a byte."""
+    v = np.arange(256)
+    return torch.from_numpy(np.stack([(v >> 4) - 8, (v & 15) - 8], axis=1).astype(np.float32))
+
+
+def lookup(packed: torch.Tensor, lut: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """Unpack the looked-up rows: [..., n] uint8 → [..., n · lut_width] float32."""
+    return lut[packed[input_ids].int()].flatten(-2)
+
+
+class _Dequantize(torch.autograd.Function):
+    """q · scale, traced to DequantizeLinear so the int8 weight stays int8 in the graph."""
+
+    @staticmethod
+    def forward(ctx, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return q.float() * scale
+
+    @staticmethod
+    def symbolic(g, q, scale):
+        return g.op("DequantizeLinear", q, scale, axis_i=1)
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """int8 [rows, cols] with fp32 scales [cols] → float32 [rows, cols]."""
+    return _Dequantize.apply(q, scale)
+
+
+def quantize_columns(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-column int8 for a [rows, cols] float matrix."""
+    scale = (weight.abs().amax(dim=0) / 127).clamp(min=1e-12).float()
+    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale
+
+
+class Int8Matrix(nn.Module):
+    """A weight stored as int8 + per-column scale; `forward()` returns it dequantized."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        q, scale = quantize_columns(weight)
+        self.register_buffer("q", q)
+        self.register_buffer("scale", scale)
+
+    def forward(self) -> torch.Tensor:
+        return dequantize(self.q, self.scale)

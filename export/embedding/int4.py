@@ -1,0 +1,69 @@
+"""`int4`: per-block symmetric 4-bit codes with fp16 block scales, decoded per token with a nibble lookup table.
+
+The stand-in for ORT's GatherBlockQuantized (4 bits, block 32), written in standard ops so it runs on any ORT
+build and in the legacy mobile op set. Two codes per byte; a block's values are (code − 8) · scale.
+The block size sets the ratio: bytes per row = dim/2 + 2·dim/block, so ratio = 8 / (1 + 4/block) against fp32
+(block 32: 7.1x); --ratio picks the block size.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import EmbeddingConfig
+from ..errors import UserInputError
+from .base import CompressedEmbedding, EmbeddingMethod
+from .bits import lookup, nibble_lut
+from .token_stats import TokenStats
+
+BLOCKS = (8, 16, 32, 64, 128, 256)
+
+
+class Int4Blocks(CompressedEmbedding):
+    def __init__(self, codes: torch.Tensor, scales: torch.Tensor, dim: int) -> None:
+        super().__init__(codes.shape[0], dim)
+        self.block = dim // scales.shape[1]
+        self.register_buffer("codes", codes)  # uint8 [vocab, dim/2]
+        self.register_buffer("scales", scales)  # fp16 [vocab, dim/block]
+        self.register_buffer("lut", nibble_lut())  # fp32 [256, 2]
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        values = lookup(self.codes, self.lut, input_ids)  # [..., dim]
+        blocks = values.unflatten(-1, (-1, self.block)) * self.scales[input_ids].float().unsqueeze(-1)
+        return blocks.flatten(-2)
+
+    def describe(self) -> dict[str, int]:
+        return {"bits": 4, "block": self.block}
+
+
+def quantize_blocks(table: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+    vocab, dim = table.shape
+    blocks = table.reshape(vocab, dim // block, block)
+    scales = (blocks.abs().amax(dim=-1) / 7).clamp(min=1e-8).half()  # fp16 first, codes fitted to it
+    codes = torch.round(blocks / scales.float().unsqueeze(-1)).clamp(-7, 7).to(torch.int32) + 8
+    codes = codes.reshape(vocab, dim // 2, 2)
+    return (codes[..., 0] * 16 + codes[..., 1]).to(torch.uint8), scales
+
+
+def stored_bytes(vocab: int, dim: int, block: int) -> int:
+    """Codes + fp16 scales + the fp32 [256, 2] lookup table."""
+    return vocab * (dim // 2 + 2 * (dim // block)) + 256 * 2 * 4
+
+
+def ratio_of(vocab: int, dim: int, block: int) -> float:
+    return vocab * dim * 4 / stored_bytes(vocab, dim, block)
+
+
+class Int4BlockEmbedding(EmbeddingMethod):
+    name = "int4"
+    summary = "4-bit codes in blocks with fp16 scales (~7x at block 32); --ratio picks the block size"
+    default_ratio = 7.1
+
+    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> Int4Blocks:
+        vocab, dim = table.shape
+        fitting = [b for b in BLOCKS if dim % b == 0]
+        block = min(fitting, key=lambda b: abs(ratio_of(vocab, dim, b) / config.ratio - 1))
+        if abs(ratio_of(vocab, dim, block) / config.ratio - 1) > 0.05:
+            reachable = ", ".join(f"{ratio_of(vocab, dim, b):.2f}" for b in fitting)
+            raise UserInputError(f"int4 cannot reach ratio {config.ratio:g} within 5% (reachable: {reachable})")
+        return Int4Blocks(*quantize_blocks(table.float(), block), dim)
