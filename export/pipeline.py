@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from . import bundle, report
-from .baseline import build_baseline
+from .baseline import Baseline, build_baseline
 from .config import ExportConfig
 from .embedding import get_method
 from .embedding.token_stats import TokenStats
@@ -129,7 +129,7 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -
     }
 
 
-def _sizes(model_file: Path, quantized: Path, exported, table, baseline) -> dict[str, Any]:
+def _sizes(model_file: Path, quantized: Path, exported, table, baseline: Baseline) -> dict[str, Any]:
     embedding_bytes = exported.embedding_scope.stored_bytes(load_graph(quantized))
     fp32 = table.numel() * 4
     model_bytes = model_file.stat().st_size

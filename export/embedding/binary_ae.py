@@ -15,7 +15,6 @@ than length errors: an encoder's LayerNorm largely forgives a wrong length, not 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
@@ -23,12 +22,6 @@ TAU_START, TAU_END = 1.0, 0.1
 SATURATED = 0.9
 LEARNING_RATE = 3e-3
 BATCH = 4096
-
-
-@dataclass(frozen=True)
-class StageResult:
-    codes: torch.Tensor  # float ±1 [vocab, bits]
-    epochs: int  # epochs trained before the stop
 
 
 def direction_aware_loss(x: torch.Tensor, x_hat: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -44,14 +37,14 @@ def hard_sign(z: torch.Tensor) -> torch.Tensor:
 
 def train_stage(
     table: torch.Tensor, before: torch.Tensor, bits: int, weight: torch.Tensor, epochs: int, generator: torch.Generator
-) -> StageResult:
-    """Codes for the residual table − before, trained against the whole reconstruction."""
+) -> torch.Tensor:
+    """±1 codes [vocab, bits] for the residual table − before, trained against the whole reconstruction."""
     residual = table - before
     encoder, decoder = _initial_maps(residual, bits, generator)
     params = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.Adam(params, lr=LEARNING_RATE)
     vocab = table.shape[0]
-    steps, step, trained = epochs * math.ceil(vocab / BATCH), 0, 0
+    steps, step = epochs * math.ceil(vocab / BATCH), 0
     for _ in range(epochs):
         saturated = 0.0
         for rows in torch.randperm(vocab, generator=generator).split(BATCH):
@@ -65,11 +58,10 @@ def train_stage(
             optimizer.step()
             step += 1
             saturated += float((relaxed.detach().abs() > 0.99).float().sum()) / (vocab * bits)
-        trained += 1
         if saturated > SATURATED:
             break
     with torch.no_grad():
-        return StageResult(hard_sign(encoder(residual)), trained)
+        return hard_sign(encoder(residual))
 
 
 def _initial_maps(residual: torch.Tensor, bits: int, generator: torch.Generator):

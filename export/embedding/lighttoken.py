@@ -86,8 +86,7 @@ class LightTokenEmbedding(EmbeddingMethod):
         low_rank = factors.float() @ basis
         codes, reconstruction = [], low_rank
         for stage_bits in split_bits(bits, STAGES):
-            stage = train_stage(table, reconstruction, stage_bits, weight, EPOCHS, generator)
-            codes.append(stage.codes)
+            codes.append(train_stage(table, reconstruction, stage_bits, weight, EPOCHS, generator))
             all_codes = torch.cat(codes, 1)
             decoder, bias = fit_decoder(all_codes, table - low_rank, weight)
             reconstruction = low_rank + all_codes @ decoder + bias

@@ -48,7 +48,8 @@ class TokenStats:
             if token < self.vocab_size:
                 counts[token] = n
         # [CLS], [SEP] and the like occur in every input but never in word counts: weight them as the most
-        # frequent token (measured: with zero counts, the empty text's embedding fell to cosine 0.45 at 25x).
+        # frequent token (measured on all-MiniLM-L6-v2 at 25x: probe min cosine to fp32 0.43 with zero counts,
+        # 0.89 with this weight).
         special = [i for i in self.tokenizer.all_special_ids if i < self.vocab_size]
         counts[special] = counts.max()
         return counts

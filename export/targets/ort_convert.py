@@ -34,7 +34,8 @@ def convert_to_ort(onnx_model: Path, ort_path: Path) -> bool:
         capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != _ASLR_OFF_MARK},
     )  # fmt: skip
     if result.returncode != 0:
-        raise RuntimeError(f"ORT conversion failed: {result.stderr.strip().splitlines()[-1:]}")
+        last_line = (result.stderr.strip().splitlines() or ["no error output"])[-1]
+        raise RuntimeError(f"ORT conversion failed: {last_line}")
     return result.stdout.strip() == "reproducible"
 
 
