@@ -1,9 +1,9 @@
 """The bundle: the one contract between the exporter, runtime_py and the Android app.
 
 bundle.json lists every file a consumer needs with its sha256; golden.json carries the probes' token ids, the
-fp32 PyTorch outputs and the bundle's own outputs. The reports (report.json / report.md) describe the run,
-hold its timings, and are not part of the manifest, so everything in the manifest is byte-identical across
-runs with the same inputs and seed.
+fp32 PyTorch outputs (with and without the compressed embedding) and the bundle's own outputs. The reports
+(report.json / report.md) describe the run, hold its timings, and are not part of the manifest, so everything
+in the manifest is byte-identical across runs with the same inputs and seed.
 """
 
 from __future__ import annotations
@@ -95,17 +95,19 @@ def rounded(values: np.ndarray) -> list:
     return np.round(values.astype(np.float64), 8).tolist()
 
 
-def write_golden(folder: Path, texts, token_ids, reference: np.ndarray, bundle_outputs: np.ndarray) -> None:
-    probes = [
-        {"text": text, "input_ids": ids, "reference": rounded(ref), "bundle": rounded(out)}
-        for text, ids, ref, out in zip(texts, token_ids, reference, bundle_outputs, strict=True)
+def write_golden(folder: Path, probes, original: np.ndarray, reference: np.ndarray, outputs: np.ndarray) -> None:
+    rows = [
+        {"text": text, "input_ids": ids, "reference": rounded(ref), "original": rounded(orig), "bundle": rounded(out)}
+        for text, ids, ref, orig, out in zip(probes.texts, probes.token_ids, reference, original, outputs, strict=True)
     ]
     write_json(
         folder / "golden.json",
         {
             "format_version": FORMAT_VERSION,
-            "note": "reference: fp32 PyTorch (original model); bundle: this bundle's model in onnxruntime",
-            "probes": probes,
+            "note": "reference: fp32 PyTorch with the bundle's compressed embedding, what the bundle is held to "
+            "within its tolerance; original: fp32 PyTorch, the checkpoint as loaded (equal to reference when the "
+            "embedding is not compressed); bundle: this bundle's model in onnxruntime",
+            "probes": rows,
         },
     )
 

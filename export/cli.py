@@ -18,6 +18,7 @@ EXAMPLES = """\
 examples:
   python -m export bert --target onnx-mobile                  # all-MiniLM-L6-v2 sentence embedder, offline
   python -m export bert --model ../shared/models/minilm-l6-sst2 --out bundles/sst2
+  python -m export bert --embedding lighttoken --ratio 50 --evaluate ../shared/data/glue/STS-B
   python -m export bert --embedding svd --ratio 8 --target onnx
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
 
@@ -56,10 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZE_MODES, "int8-dynamic")
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for methods that train (default 0)")
+    parser.add_argument("--evaluate", type=Path, metavar="GLUE_DIR",
+                        help="score the original model, the int8 baseline and the bundle on a labelled set in "
+                        "the GLUE TSV layout (a task folder such as glue/SST-2 or its dev.tsv): SST-2 accuracy "
+                        "for classifiers, STS-B Spearman for embedders; the result goes into report.json")  # fmt: skip
     parser.add_argument("--out", type=Path, help="bundle folder to create (default: bundles/PRESET-METHOD)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--no-strict", dest="strict", action="store_false",
-                        help="keep the bundle even when parity is below the preset's tolerance")  # fmt: skip
+                        help="keep the bundle even when export parity (bundle vs the PyTorch model carrying the "
+                        "same embedding) is below the preset's tolerance")  # fmt: skip
     return parser
 
 
@@ -78,6 +84,7 @@ def to_config(args: argparse.Namespace) -> ExportConfig:
         out=args.out or Path("bundles") / f"{preset.name}-{args.embedding}",
         embedding=EmbeddingConfig(method=args.embedding, ratio=args.ratio, seed=args.seed),
         quantize=QuantizeConfig(mode=args.quantize),
+        evaluate=args.evaluate,
         force=args.force,
         strict=args.strict,
     )
@@ -86,7 +93,7 @@ def to_config(args: argparse.Namespace) -> ExportConfig:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
-    _quiet_libraries()
+    quiet_libraries()
     from . import pipeline
 
     try:
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """Library chatter (ORT's pre-processing hint, converter INFO lines, optimum's accelerate notice) would
     bury the progress display; errors still come through."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

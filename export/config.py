@@ -51,6 +51,7 @@ class ExportConfig:
     out: Path
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    evaluate: Path | None = None  # a GLUE task folder or TSV (datasets.py); None: no accuracy step
     force: bool = False
     strict: bool = True
     opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set

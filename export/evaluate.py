@@ -1,61 +1,112 @@
-"""Accuracy on real labelled data (GLUE TSV layout), for the fp32 PyTorch model and for a bundle."""
+"""Stage: accuracy on a real labelled set (datasets.py) for three models run the same way on the same texts:
+the original fp32 PyTorch model, the optimum/ORT int8 baseline, and the bundle."""
 
 from __future__ import annotations
 
-import csv
 import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .datasets import LabelledSet
+from .probes import encode_probes
+
 TORCH_BATCH = 64  # fp32 PyTorch outputs do not depend on the batch (to ~1e-6), so batch for speed
 
-# Bundles are scored one text at a time, as an app runs them. ORT's dynamic int8 quantizes each MatMul's
+# ONNX models are scored one text at a time, as an app runs them. ORT's dynamic int8 quantizes each MatMul's
 # activations with one range per call, so a text's result shifts with whatever else is in the batch (padding
 # rows included): measured on minilm-l6-sst2, SST-2 dev accuracy 0.8693 at batch 1 and 0.8647 at batch 64
 # for the same bundle (benchmarks/sst2_accuracy.py prints both).
 APP_BATCH = 1
 
 
-def read_sst2(path: Path) -> tuple[list[str], np.ndarray]:
-    """GLUE SST-2 `sentence<TAB>label` with a header; QUOTE_NONE because sentences contain quotes."""
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    return [r[0] for r in rows], np.array([int(r[1]) for r in rows])
+@dataclass(frozen=True)
+class Accuracy:
+    dataset: str
+    metric: str
+    examples: int
+    original: float  # fp32 PyTorch, the checkpoint as loaded
+    baseline_int8: float | None  # optimum export + ORT dynamic int8 (arm64 config)
+    bundle: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
-def torch_logits(checkpoint: Path, texts: list[str], max_length: int) -> np.ndarray:
+@dataclass(frozen=True)
+class TextEncoder:
+    """How texts become model inputs: the tokenizer, the ONNX input names and the max length."""
+
+    tokenizer: object
+    input_names: list[str]
+    max_length: int
+
+    def batches(self, texts: list[str], size: int):
+        for start in range(0, len(texts), size):
+            yield encode_probes(self.tokenizer, self.input_names, self.max_length, texts=texts[start : start + size])
+
+
+def torch_outputs(graph, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
     outputs = []
     with torch.no_grad():
-        for start in range(0, len(texts), TORCH_BATCH):
-            encoded = tokenizer(texts[start : start + TORCH_BATCH], padding=True, truncation=True,
-                                max_length=max_length, return_tensors="pt")  # fmt: skip
-            outputs.append(model(**encoded).logits.numpy())
+        for batch in encoder.batches(texts, TORCH_BATCH):
+            outputs.append(graph(*(torch.from_numpy(v) for v in batch.inputs.values())).numpy())
     return np.concatenate(outputs)
+
+
+def ort_outputs(
+    model_path: Path,
+    encoder: TextEncoder,
+    texts: list[str],
+    batch_size: int = APP_BATCH,
+    postprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Runs the model's first output; `postprocess(output, attention_mask)` turns it into the task's output."""
+    from .validate import ort_session
+
+    session = ort_session(model_path)
+    wanted = {i.name for i in session.get_inputs()}
+    outputs = []
+    for batch in encoder.batches(texts, batch_size):
+        result = session.run(None, {k: v for k, v in batch.inputs.items() if k in wanted})[0]
+        outputs.append(postprocess(result, batch.inputs["attention_mask"]) if postprocess else result)
+    return np.concatenate(outputs)
+
+
+def pooled(pooling: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The bundle's pooling applied outside the graph, for the baseline (optimum exports last_hidden_state)."""
+
+    def pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if pooling == "cls":
+            vectors = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(hidden.dtype)
+            vectors = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+    return pool
 
 
 def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BATCH) -> np.ndarray:
-    """Run a bundle the way an app does: its tokenizer files, its max length, its input names."""
+    """Run a published bundle the way an app does: its tokenizer files, its max length, its input names."""
     from transformers import AutoTokenizer
 
-    from .probes import encode_probes
-    from .validate import ort_session
-
     manifest = json.loads((bundle_dir / "bundle.json").read_text())
-    tokenizer = AutoTokenizer.from_pretrained(bundle_dir)
-    session = ort_session(bundle_dir / manifest["model"]["file"])
     names = [i["name"] for i in manifest["model"]["inputs"]]
-    outputs = []
-    for start in range(0, len(texts), batch_size):
-        batch = encode_probes(tokenizer, names, manifest["max_length"], texts=texts[start : start + batch_size])
-        outputs.append(session.run(None, batch.inputs)[0])
-    return np.concatenate(outputs)
+    encoder = TextEncoder(AutoTokenizer.from_pretrained(bundle_dir), names, manifest["max_length"])
+    return ort_outputs(bundle_dir / manifest["model"]["file"], encoder, texts, batch_size)
 
 
-def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float((logits.argmax(-1) == labels).mean())
+def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | None, bundle: np.ndarray) -> Accuracy:
+    return Accuracy(
+        dataset=data.dataset,
+        metric=data.metric,
+        examples=data.examples,
+        original=data.score(original),
+        baseline_int8=None if baseline is None else data.score(baseline),
+        bundle=data.score(bundle),
+    )

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from . import bundle, report
+from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
 from .config import ExportConfig
+from .datasets import detect_kind, load_set, tsv_file
 from .embedding import get_method
 from .embedding.token_stats import TokenStats
 from .errors import ParityError
@@ -27,9 +28,10 @@ from .onnx_graph import load_graph
 from .probes import encode_probes
 from .progress import Stages
 from .quantize import check_mode, quantize
+from .references import References
 from .smooth import smooth
 from .targets import get_target
-from .validate import compare, export_max_abs_diff, ort_outputs, torch_outputs
+from .validate import compare, export_max_abs_diff, fidelity, ort_outputs, torch_outputs
 
 
 def check_config(config: ExportConfig) -> ExportConfig:
@@ -37,11 +39,17 @@ def check_config(config: ExportConfig) -> ExportConfig:
     bundle.check_output_folder(config.out, config.force)
     get_target(config.target)
     check_mode(config.quantize.mode)
+    if config.evaluate is not None:
+        detect_kind(tsv_file(config.evaluate))
     ratio = get_method(config.embedding.method).resolve_ratio(config.embedding.ratio)
     return replace(config, embedding=replace(config.embedding, ratio=ratio))
 
 
-def run(config: ExportConfig, console: Console) -> dict[str, Any]:
+def run(config: ExportConfig, console: Console, references: References | None = None) -> dict[str, Any]:
+    """Export one bundle. Pass `references` to share the baseline and reference scores between exports."""
+    if references is None:
+        with References() as own:
+            return run(config, console, own)
     config = check_config(config)
     started = time.perf_counter()
     stages = Stages(console)
@@ -53,11 +61,19 @@ def run(config: ExportConfig, console: Console) -> dict[str, Any]:
         with stages("load", config.checkpoint):
             loaded = load(config)
             probes = encode_probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
-            reference = torch_outputs(loaded.graph(), probes)
+            original = torch_outputs(loaded.graph(), probes)
+            encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
+            data = load_set(config.evaluate, loaded.task.name) if config.evaluate else None
+        if data is not None:
+            with stages("score fp32", f"{data.dataset}, {len(data.texts)} texts"):
+                original_scores = references.get(
+                    ("fp32 scores", loaded.checkpoint_dir, loaded.task.name, config.evaluate, encoder.max_length),
+                    lambda _: evaluate.torch_outputs(loaded.graph(), encoder, data.texts),
+                )
         with stages("compress", config.embedding.method):
             table = loaded.model.get_input_embeddings().weight.detach().float()
             stats = TokenStats(loaded.tokenizer, table.shape[0])
-            embedding = get_method(config.embedding.method).fit(table, config.embedding, stats)
+            embedding = get_method(config.embedding.method).compress(table, config.embedding, stats)
             loaded.model.set_input_embeddings(embedding)
             graph = loaded.graph()
         if config.quantize.mode == "int8-dynamic" and config.quantize.smooth:
@@ -77,15 +93,34 @@ def run(config: ExportConfig, console: Console) -> dict[str, Any]:
             tokenizer_files = bundle.save_tokenizer(loaded.tokenizer, staging)
         with stages("validate"):
             batched, alone = ort_outputs(staging / built.model_file, probes)
-            parity = compare(reference, batched, alone, export_diff, loaded.labels is not None, config.preset.tolerance)
+            classifier = loaded.labels is not None
+            parity = compare(compressed_reference, batched, alone, export_diff, classifier, config.preset.tolerance)
+            fidelity_ = fidelity(original, batched, alone, classifier)
+        baseline_key = ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
-            baseline = build_baseline(loaded.checkpoint_dir, loaded.task.name, work, get_target(config.target))
+            target = get_target(config.target)
+            baseline = references.get(
+                baseline_key, lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.name, folder, target)
+            )
+        accuracy = None
+        if data is not None:
+            with stages("evaluate", f"baseline and bundle, {len(data.texts)} texts one at a time"):
+                postprocess = None if classifier else evaluate.pooled(loaded.pooling)
+                baseline_scores = references.get(
+                    (*baseline_key, config.evaluate, encoder.max_length),
+                    lambda _: evaluate.ort_outputs(baseline.model_path, encoder, data.texts, postprocess=postprocess),
+                )
+                bundle_scores = evaluate.ort_outputs(staging / built.model_file, encoder, data.texts)
+                accuracy = evaluate.score_all(data, original_scores, baseline_scores, bundle_scores)
         with stages("report"):
-            bundle.write_golden(staging, probes.texts, probes.token_ids, reference, batched)
+            bundle.write_golden(staging, probes, original, compressed_reference, batched)
             manifest = _manifest(config, loaded, built, tokenizer_files)
             bundle.write_manifest(staging, manifest)
             sizes = _sizes(staging / built.model_file, quantized, exported, table, baseline)
             result = _report(config, manifest, built, sizes, parity, embedding, stages.seconds, started)
+            result["fidelity"] = asdict(fidelity_)
+            if accuracy is not None:
+                result["accuracy"] = accuracy.to_json()
             report.write_reports(staging, result)
         if not parity.passed and config.strict:
             raise ParityError(

@@ -16,23 +16,43 @@ def mb(n: int | None) -> str:
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
-    size, parity = report["size"], report["parity"]
+    size, parity, fidelity = report["size"], report["parity"], report["fidelity"]
     rows = [
         ("model file", f"{mb(size['model_bytes'])}  ({report['bundle']['model_file']})"),
         ("baseline (optimum + ORT int8)", mb(size["baseline_int8_model_bytes"])),
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
-        ("min cosine vs fp32", f"{parity['min_cosine']:.5f}"),
-        ("max abs diff vs fp32", f"{parity['max_abs_diff']:.2e}"),
+        ("export parity: min cosine", f"{parity['min_cosine']:.5f}  (vs PyTorch with the same embedding)"),
+        ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
     ]
     if parity["top1_agreement"] is not None:
-        rows.append(("top-1 agreement", f"{parity['top1_agreement']:.3f}"))
-    rows.append(("parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
+        undecided = parity.get("undecided_probes", 0)
+        left_out = f"  ({undecided} undecided probe(s) left out)" if undecided else ""
+        rows.append(("export parity: top-1 agreement", f"{parity['top1_agreement']:.3f}{left_out}"))
+    rows.append(("export parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
+    rows.append(("fidelity: min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}  "
+                 "(vs the original fp32 model)"))  # fmt: skip
+    if fidelity["top1_agreement"] is not None:
+        rows.append(("fidelity: top-1 agreement", f"{fidelity['top1_agreement']:.3f}"))
+    rows.extend(_accuracy_rows(report.get("accuracy")))
     ops = report.get("operators")
     if ops:
         rows.append(("legacy mobile op set", "inside" if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
     rows.append(("export time", f"{report['timing']['export_seconds']:.1f} s"))
+    return rows
+
+
+def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if accuracy is None:
+        return []
+    name = f"{accuracy['dataset']} {accuracy['metric']}"
+    baseline = accuracy["baseline_int8"]
+    rows = [(f"{name}: original fp32", f"{accuracy['original']:.4f}")]
+    if baseline is not None:
+        rows.append((f"{name}: baseline int8", f"{baseline:.4f}"))
+    versus = "" if baseline is None else f"  ({accuracy['bundle'] - baseline:+.4f} vs baseline)"
+    rows.append((f"{name}: bundle", f"{accuracy['bundle']:.4f}{versus}"))
     return rows
 
 

@@ -1,11 +1,13 @@
 """Stage 6: run the bundle's model in onnxruntime on the probes and compare with PyTorch.
 
-Three comparisons:
-- export check: the fp32 ONNX graph against the PyTorch model carrying the same (compressed) embedding, at a
-  strict tolerance; a failure means the export itself is wrong.
-- parity: the shipped (quantized, converted) model against the original fp32 PyTorch model, in one padded batch
-  and one probe at a time: max abs diff, min cosine, top-1 agreement for classifiers.
-- the preset's tolerance decides pass/fail.
+Two questions, answered apart:
+- parity (does the export do what the PyTorch model does?): the fp32 ONNX graph against the PyTorch model
+  carrying the same compressed embedding at EXPORT_ATOL, and the shipped (quantized, converted) model against
+  that same PyTorch model, in one padded batch and one probe at a time, at the preset's tolerance. A failure
+  means the export is wrong and, in strict mode, nothing is written.
+- fidelity (what does compression cost?): the shipped model against the original fp32 PyTorch model. Reported,
+  never a failure: accuracy on real data (evaluate.py) is the measure that matters.
+With --embedding none the two references are the same model.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .config import Tolerance
 from .probes import ProbeBatch, single
 
 EXPORT_ATOL = 1e-4
+DECIDED_MARGIN = 0.1
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Parity:
     export_max_abs_diff: float
     batch_vs_single_max_abs_diff: float
     tolerance: dict[str, float]
+    undecided_probes: int = 0  # classifier probes the reference model cannot tell apart (see decided_rows)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -38,6 +42,14 @@ class Parity:
 
     def to_json(self) -> dict:
         return {**asdict(self), "passed": self.passed}
+
+
+@dataclass
+class Fidelity:
+    min_cosine: float
+    mean_cosine: float
+    max_abs_diff: float
+    top1_agreement: float | None
 
 
 def torch_outputs(graph: torch.nn.Module, batch: ProbeBatch) -> np.ndarray:
@@ -66,6 +78,20 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
 
 
+def decided_rows(logits: np.ndarray) -> np.ndarray:
+    """Rows where the reference classifier has decided: top-two probabilities at least DECIDED_MARGIN apart.
+
+    On an undecided row, int8 noise of the size every other probe shows flips the label and, logits being
+    near zero, turns their cosine negative: measured on minilm-l6-sst2 with svd at 16x, the Chinese probe's
+    reference logits [0.070, -0.041] came out [-0.027, 0.081], an abs diff of 0.1 like the decided probes'.
+    Such rows say nothing about the export, so the classifier's cosine and agreement leave them out (the
+    count is reported; if every row is undecided all are kept). The fp32 export check covers every row."""
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities = np.sort(shifted / shifted.sum(-1, keepdims=True), axis=-1)
+    decided = probabilities[:, -1] - probabilities[:, -2] >= DECIDED_MARGIN
+    return decided if decided.any() else np.ones(len(logits), dtype=bool)
+
+
 def compare(
     reference: np.ndarray,
     batched: np.ndarray,
@@ -76,14 +102,16 @@ def compare(
 ) -> Parity:
     candidates = np.concatenate([batched, alone])
     references = np.concatenate([reference, reference])
-    top1 = float((candidates.argmax(-1) == references.argmax(-1)).mean()) if classifier else None
+    decided = decided_rows(references) if classifier else np.ones(len(references), dtype=bool)
+    top1 = float((candidates.argmax(-1) == references.argmax(-1))[decided].mean()) if classifier else None
     parity = Parity(
-        min_cosine=float(cosine_rows(candidates, references).min()),
+        min_cosine=float(cosine_rows(candidates, references)[decided].min()),
         max_abs_diff=float(np.abs(candidates - references).max()),
         top1_agreement=top1,
         export_max_abs_diff=export_diff,
         batch_vs_single_max_abs_diff=float(np.abs(batched - alone).max()),
         tolerance=asdict(tolerance),
+        undecided_probes=int((~decided).sum() // 2),
     )
     if export_diff > EXPORT_ATOL:
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
@@ -92,6 +120,18 @@ def compare(
     if top1 is not None and top1 < tolerance.min_top1_agreement:
         parity.failures.append(f"top-1 agreement {top1:.3f} < {tolerance.min_top1_agreement}")
     return parity
+
+
+def fidelity(original: np.ndarray, batched: np.ndarray, alone: np.ndarray, classifier: bool) -> Fidelity:
+    candidates = np.concatenate([batched, alone])
+    references = np.concatenate([original, original])
+    cosines = cosine_rows(candidates, references)
+    return Fidelity(
+        min_cosine=float(cosines.min()),
+        mean_cosine=float(cosines.mean()),
+        max_abs_diff=float(np.abs(candidates - references).max()),
+        top1_agreement=float((candidates.argmax(-1) == references.argmax(-1)).mean()) if classifier else None,
+    )
 
 
 def export_max_abs_diff(onnx_fp32: Path, compressed_reference: np.ndarray, batch: ProbeBatch) -> float:

@@ -10,7 +10,9 @@ from tiny_models import build
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SST2_MODEL = SHARED / "models" / "minilm-l6-sst2"
-SST2_DEV = SHARED / "data" / "glue" / "SST-2" / "dev.tsv"
+SST2_DIR = SHARED / "data" / "glue" / "SST-2"
+SST2_DEV = SST2_DIR / "dev.tsv"
+STSB_DIR = SHARED / "data" / "glue" / "STS-B"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

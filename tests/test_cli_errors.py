@@ -77,6 +77,26 @@ def test_svd_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_evaluation_data_not_found(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--evaluate", str(tmp_path / "glue"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "evaluation data")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluation_data_of_unknown_layout(capsys, tmp_path):
+    (tmp_path / "dev.tsv").write_text("text\tstars\nfine\t5\n")
+    code, err = run_cli(capsys, "bert", "--evaluate", str(tmp_path), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "match no known evaluation set")
+
+
+def test_evaluation_data_for_the_other_task(capsys, tmp_path, tiny_checkpoint):
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\ngood\t1\n")
+    model = str(tiny_checkpoint("bert"))  # an embedder: SST-2 scores classifiers
+    code, err = run_cli(capsys, "bert", "--model", model, "--evaluate", str(tmp_path), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "scores text-classification models; this export is feature-extraction")
+    assert not (tmp_path / "b").exists()
+
+
 def test_output_exists_without_force(capsys, tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "keep.txt").write_text("mine")
@@ -111,5 +131,6 @@ def test_help_explains_the_flags(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--quantize", "--no-strict", "exit codes"):
+    for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--quantize", "--evaluate", "--no-strict",
+                 "exit codes"):  # fmt: skip
         assert word in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod
+from .direction_ae import DirectionAEEmbedding
 from .int4 import Int4BlockEmbedding
 from .int8 import Int8RowEmbedding
 from .lighttoken import LightTokenEmbedding
@@ -12,7 +13,14 @@ from .svd import LowRankEmbedding
 
 METHODS: dict[str, EmbeddingMethod] = {
     m.name: m
-    for m in (NoCompression(), Int8RowEmbedding(), Int4BlockEmbedding(), LowRankEmbedding(), LightTokenEmbedding())
+    for m in (
+        NoCompression(),
+        Int8RowEmbedding(),
+        Int4BlockEmbedding(),
+        LowRankEmbedding(),
+        DirectionAEEmbedding(),
+        LightTokenEmbedding(),
+    )
 }
 
 

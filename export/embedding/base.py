@@ -18,6 +18,8 @@ from ..config import EmbeddingConfig
 from ..errors import UserInputError
 from .token_stats import TokenStats
 
+RATIO_TOLERANCE = 0.05  # --ratio R promises an achieved ratio within ±5% of R
+
 
 class CompressedEmbedding(nn.Module, ABC):
     """token ids [batch, seq] (int64) → vectors [batch, seq, dim] (float32)."""
@@ -61,7 +63,22 @@ class EmbeddingMethod(ABC):
     @abstractmethod
     def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> CompressedEmbedding:
         """Compress `table` [vocab, dim] (float32) at config.ratio (already resolved); `stats` tells how often
-        each token occurs in general text, for methods that weight their fit by it."""
+        each token occurs in general text, for methods that weight their fit by it. Methods size themselves
+        as close to the ratio as their granularity allows and refuse ratios they cannot reach."""
+
+    def compress(
+        self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None
+    ) -> CompressedEmbedding:
+        """fit(), then hold the result to the promise of --ratio: the achieved ratio within RATIO_TOLERANCE."""
+        module = self.fit(table, config, stats)
+        if self.default_ratio is not None:
+            achieved = fp32_table_bytes(table) / module.stored_bytes()
+            if abs(achieved / config.ratio - 1) > RATIO_TOLERANCE:
+                raise UserInputError(
+                    f"{self.name} reaches ratio {achieved:.1f}, not within {RATIO_TOLERANCE:.0%} of {config.ratio:g}"
+                    f" on a {table.shape[0]}x{table.shape[1]} table (its sizes come in steps; try {achieved:.1f})"
+                )
+        return module
 
 
 def fp32_table_bytes(table: torch.Tensor) -> int:

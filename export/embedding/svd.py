@@ -28,8 +28,8 @@ class LowRank(CompressedEmbedding):
 
 
 def rank_for_ratio(vocab: int, dim: int, ratio: float) -> int:
-    """Largest k whose stored bytes (2·vocab·k + 4·k·dim) stay within fp32_bytes / ratio."""
-    return int(vocab * dim * 4 / ratio // (2 * vocab + 4 * dim))
+    """The k whose stored bytes (2·vocab·k + 4·k·dim) come closest to fp32_bytes / ratio."""
+    return round(vocab * dim * 4 / ratio / (2 * vocab + 4 * dim))
 
 
 def truncated_svd(table: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,141 @@
+"""Sweep embedding methods x compression ratios on the real models; accuracy of each exported .ort bundle.
+
+    python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
+                               [--ratios 8 16 25 32 50 100 200] [--models stsb sst2]
+
+Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
+.ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
+(export/references.py). Writes sweep.csv (a row per point, appended as points finish, so a stopped run keeps
+what it measured), sweep.md (the table) and sweep.png (accuracy against ratio, one curve per method per model).
+A ratio a method's sizes cannot land within 5% of is recorded as unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from export import pipeline
+from export.cli import build_parser, quiet_libraries, to_config
+from export.errors import UserInputError
+from export.references import References
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@dataclass(frozen=True)
+class SweepModel:
+    name: str
+    checkpoint: str | None  # None: the preset's embedded default
+    data: Path
+
+
+MODELS = {
+    "stsb": SweepModel("all-MiniLM-L6-v2 (STS-B)", None, SHARED / "data/glue/STS-B"),
+    "sst2": SweepModel("minilm-l6-sst2 (SST-2)", str(SHARED / "models/minilm-l6-sst2"), SHARED / "data/glue/SST-2"),
+}
+FIELDS = ["model", "method", "ratio", "achieved_ratio", "metric", "bundle", "baseline_int8", "original",
+          "drop_vs_baseline", "model_mb", "fit_seconds", "fidelity_mean_cosine", "export_parity_min_cosine",
+          "note"]  # fmt: skip
+
+
+def export_point(model: SweepModel, method: str, ratio: float, references: References, console: Console) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        # --no-strict: a point whose int8 encoder misses the preset's export-parity tolerance is still measured
+        args = ["bert", "--embedding", method, "--ratio", f"{ratio:g}", "--evaluate", str(model.data), "--no-strict"]
+        args += ["--out", str(Path(folder) / "bundle")] + (["--model", model.checkpoint] if model.checkpoint else [])
+        try:
+            report = pipeline.run(to_config(build_parser().parse_args(args)), console, references)
+        except UserInputError as err:
+            return {"model": model.name, "method": method, "ratio": ratio, "note": str(err)}
+    accuracy, size = report["accuracy"], report["size"]
+    return {
+        "model": model.name,
+        "method": method,
+        "ratio": ratio,
+        "achieved_ratio": round(size["embedding_ratio_vs_fp32"], 2),
+        "metric": f"{accuracy['dataset']} {accuracy['metric']}",
+        "bundle": round(accuracy["bundle"], 4),
+        "baseline_int8": round(accuracy["baseline_int8"], 4),
+        "original": round(accuracy["original"], 4),
+        "drop_vs_baseline": round(accuracy["baseline_int8"] - accuracy["bundle"], 4),
+        "model_mb": round(size["model_bytes"] / 1e6, 2),
+        "fit_seconds": round(report["timing"]["stages"]["compress"], 1),
+        "fidelity_mean_cosine": round(report["fidelity"]["mean_cosine"], 4),
+        "export_parity_min_cosine": round(report["parity"]["min_cosine"], 4),
+        "note": "",
+    }
+
+
+def write_table(rows: list[dict], path: Path) -> None:
+    lines = ["| model | method | ratio | achieved | bundle | baseline int8 | drop | model MB | fit s |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        if r.get("note"):
+            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | unreachable | | | | | |")
+            continue
+        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['achieved_ratio']:.1f}x | "
+                     f"{r['bundle']:.4f} | {r['baseline_int8']:.4f} | {r['drop_vs_baseline']:+.4f} | "
+                     f"{r['model_mb']:.2f} | {r['fit_seconds']:.0f} |")  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = sorted({r["model"] for r in rows})
+    figure, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
+    for axis, model in zip(axes[0], models, strict=True):
+        points = [r for r in rows if r["model"] == model and not r.get("note")]
+        for method in sorted({r["method"] for r in points}):
+            curve = sorted((r["achieved_ratio"], r["bundle"]) for r in points if r["method"] == method)
+            axis.plot(*zip(*curve, strict=True), marker="o", label=method)
+        if points:
+            axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
+            axis.set_ylabel(points[0]["metric"])
+        axis.set_xscale("log")
+        axis.set_xlabel("embedding compression ratio vs fp32 (log)")
+        axis.set_title(model)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/sweep")
+    parser.add_argument("--methods", nargs="+", default=["svd", "direction-ae", "lighttoken"])
+    parser.add_argument("--ratios", nargs="+", type=float, default=[8, 16, 25, 32, 50, 100, 200])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    args = parser.parse_args()
+    quiet_libraries()
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path, console = args.out / "sweep.csv", Console(stderr=True, quiet=True)
+    rows = []
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        for key in args.models:
+            with References() as references:
+                for method in args.methods:
+                    for ratio in args.ratios:
+                        rows.append(export_point(MODELS[key], method, ratio, references, console))
+                        writer.writerow(rows[-1])
+                        f.flush()
+                        print(rows[-1], flush=True)
+    write_table(rows, args.out / "sweep.md")
+    write_plot(rows, args.out / "sweep.png")
+    print((args.out / "sweep.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
