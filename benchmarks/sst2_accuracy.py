@@ -10,9 +10,26 @@ import argparse
 import json
 from pathlib import Path
 
-from export.evaluate import accuracy, bundle_outputs, read_sst2, torch_logits
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from export.datasets import load_set
+from export.evaluate import bundle_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def fp32_logits(checkpoint: Path, texts: list[str], max_length: int) -> np.ndarray:
+    """The checkpoint as transformers runs it, independent of the exporter's own graph."""
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    with torch.no_grad():
+        return np.concatenate([
+            model(**tokenizer(texts[i : i + 64], padding=True, truncation=True, max_length=max_length,
+                              return_tensors="pt")).logits.numpy()
+            for i in range(0, len(texts), 64)
+        ])  # fmt: skip
 
 
 def main() -> None:
@@ -21,13 +38,13 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=ROOT.parent / "shared/models/minilm-l6-sst2")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/glue/SST-2/dev.tsv")
     args = parser.parse_args()
-    texts, labels = read_sst2(args.data)
+    data = load_set(args.data, "text-classification")
     max_length = json.loads((args.bundle / "bundle.json").read_text())["max_length"]
-    fp32 = accuracy(torch_logits(args.checkpoint, texts, max_length), labels)
-    print(f"| model | SST-2 dev accuracy (n={len(labels)}) | vs fp32 |\n|---|---|---|")
+    fp32 = data.score(fp32_logits(args.checkpoint, data.texts, max_length))
+    print(f"| model | SST-2 dev accuracy (n={data.examples}) | vs fp32 |\n|---|---|---|")
     print(f"| fp32 PyTorch ({args.checkpoint.name}) | {fp32:.4f} | |")
     for batch_size in (1, 64):  # 1 is how apps run it and what reports use; see export/evaluate.py
-        bundle = accuracy(bundle_outputs(args.bundle, texts, batch_size), labels)
+        bundle = data.score(bundle_outputs(args.bundle, data.texts, batch_size))
         print(f"| bundle, batch {batch_size} ({args.bundle}) | {bundle:.4f} | {100 * (bundle - fp32):+.2f} pt |")
 
 
