@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 class Architecture:
     model_type: str
     family: str
+    # RoBERTa-style position ids start after the padding index (padding_idx + 1 ... padding_idx + length).
+    positions_after_padding: bool = False
+
+    def position_rows(self, hf_config: PretrainedConfig, max_length: int) -> int:
+        """Rows of the absolute position table that inputs of up to max_length tokens can reach."""
+        return max_length + (hf_config.pad_token_id + 1 if self.positions_after_padding else 0)
 
     def onnx_input_names(self, hf_config: PretrainedConfig, task: str) -> list[str]:
         import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configs)
@@ -36,8 +42,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in (
         Architecture("bert", "BERT / MiniLM"),
         Architecture("distilbert", "DistilBERT"),
-        Architecture("roberta", "RoBERTa"),
-        Architecture("xlm-roberta", "XLM-RoBERTa"),
+        Architecture("roberta", "RoBERTa", positions_after_padding=True),
+        Architecture("xlm-roberta", "XLM-RoBERTa", positions_after_padding=True),
         Architecture("deberta-v2", "DeBERTa-v2/v3"),
         Architecture("electra", "ELECTRA"),
     )

@@ -90,6 +90,7 @@ def load(config: ExportConfig) -> LoadedModel:
     task = TASKS[config.task or detect_task(hf_config)]
     task.check(hf_config)
     model = _load_model(task, folder)
+    trim_position_table(model, architecture.position_rows(hf_config, config.preset.max_length))
     return LoadedModel(
         checkpoint_dir=folder,
         hf_config=hf_config,
@@ -101,6 +102,21 @@ def load(config: ExportConfig) -> LoadedModel:
         tokenizer=_load_tokenizer(folder),
         input_names=architecture.onnx_input_names(hf_config, task.name),
     )
+
+
+def trim_position_table(model: PreTrainedModel, rows: int) -> None:
+    """Keep only the position rows the bundle's max length can reach (256 of 512 for the bert preset: 98 KB
+    of int8 on all-MiniLM-L6-v2); outputs do not change. Architectures without an absolute position table
+    (DeBERTa-v2 with relative attention only) are left as they are."""
+    import torch
+
+    table = getattr(model.base_model.embeddings, "position_embeddings", None)
+    if not isinstance(table, torch.nn.Embedding) or table.num_embeddings <= rows:
+        return
+    trimmed = torch.nn.Embedding(rows, table.embedding_dim, padding_idx=table.padding_idx)
+    with torch.no_grad():
+        trimmed.weight.copy_(table.weight[:rows])
+    model.base_model.embeddings.position_embeddings = trimmed
 
 
 def _read_config(folder: Path) -> PretrainedConfig:

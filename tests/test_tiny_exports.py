@@ -158,3 +158,13 @@ def test_two_mobile_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
     assert (a / "bundle.json").read_bytes() == (b / "bundle.json").read_bytes()
     for name in manifest["files"]:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(("kind", "preset", "rows"), [("bert", "bert", 256), ("roberta", "roberta", 128 + 2)])
+def test_position_table_keeps_only_the_rows_max_length_reaches(tmp_path, tiny_checkpoint, kind, preset, rows):
+    # bert: positions 0..255 of 512 (max length 256); roberta: 2..129 of 514 (after the padding index 1)
+    out, report, _ = export(tmp_path, tiny_checkpoint(kind), preset, "--target", "onnx", "--quantize", "none")
+    graph = onnx.load(str(out / "model.onnx"))
+    tables = [t for t in graph.graph.initializer if "position_embeddings" in t.name]
+    assert [t.dims[0] for t in tables] == [rows]
+    assert report["parity"]["max_abs_diff"] < 1e-4  # the longest probe reaches the last kept row
