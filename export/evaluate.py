@@ -12,6 +12,7 @@ import numpy as np
 
 from .datasets import LabelledSet
 from .probes import encode_probes
+from .references import References
 
 TORCH_BATCH = 64  # fp32 PyTorch outputs do not depend on the batch (to ~1e-6), so batch for speed
 
@@ -110,3 +111,28 @@ def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | No
         baseline_int8=None if baseline is None else data.score(baseline),
         bundle=data.score(bundle),
     )
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation step of one export. The fp32 and baseline scores do not depend on the embedding method,
+    so they come from `references` (made once per checkpoint when one process exports many bundles)."""
+
+    data: LabelledSet
+    encoder: TextEncoder
+    key: tuple  # (checkpoint folder, task, data path, max length)
+    references: References
+
+    def original_scores(self, graph) -> np.ndarray:
+        return self.references.get(
+            ("fp32 scores", *self.key), lambda _: torch_outputs(graph, self.encoder, self.data.texts)
+        )
+
+    def score(self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None) -> Accuracy:
+        """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers."""
+        postprocess = pooled(pooling) if pooling else None
+        baseline = self.references.get(
+            ("baseline scores", baseline_model, *self.key),
+            lambda _: ort_outputs(baseline_model, self.encoder, self.data.texts, postprocess=postprocess),
+        )
+        return score_all(self.data, original, baseline, ort_outputs(bundle_model, self.encoder, self.data.texts))

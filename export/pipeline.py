@@ -62,14 +62,10 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             loaded = load(config)
             probes = encode_probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
             original = torch_outputs(loaded.graph(), probes)
-            encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
-            data = load_set(config.evaluate, loaded.task.name) if config.evaluate else None
-        if data is not None:
-            with stages("score fp32", f"{data.dataset}, {len(data.texts)} texts"):
-                original_scores = references.get(
-                    ("fp32 scores", loaded.checkpoint_dir, loaded.task.name, config.evaluate, encoder.max_length),
-                    lambda _: evaluate.torch_outputs(loaded.graph(), encoder, data.texts),
-                )
+            evaluation = _evaluation(config, loaded, references)
+        if evaluation is not None:
+            with stages("score fp32", f"{evaluation.data.dataset}, {len(evaluation.data.texts)} texts"):
+                original_scores = evaluation.original_scores(loaded.graph())
         with stages("compress", config.embedding.method):
             table = loaded.model.get_input_embeddings().weight.detach().float()
             stats = TokenStats(loaded.tokenizer, table.shape[0])
@@ -96,22 +92,18 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             classifier = loaded.labels is not None
             parity = compare(compressed_reference, batched, alone, export_diff, classifier, config.preset.tolerance)
             fidelity_ = fidelity(original, batched, alone, classifier)
-        baseline_key = ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
-            target = get_target(config.target)
             baseline = references.get(
-                baseline_key, lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.name, folder, target)
+                ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
+                lambda folder: build_baseline(
+                    loaded.checkpoint_dir, loaded.task.name, folder, get_target(config.target)
+                ),
             )
         accuracy = None
-        if data is not None:
-            with stages("evaluate", f"baseline and bundle, {len(data.texts)} texts one at a time"):
-                postprocess = None if classifier else evaluate.pooled(loaded.pooling)
-                baseline_scores = references.get(
-                    (*baseline_key, config.evaluate, encoder.max_length),
-                    lambda _: evaluate.ort_outputs(baseline.model_path, encoder, data.texts, postprocess=postprocess),
-                )
-                bundle_scores = evaluate.ort_outputs(staging / built.model_file, encoder, data.texts)
-                accuracy = evaluate.score_all(data, original_scores, baseline_scores, bundle_scores)
+        if evaluation is not None:
+            with stages("evaluate", f"baseline and bundle, {len(evaluation.data.texts)} texts one at a time"):
+                pooling = None if classifier else loaded.pooling
+                accuracy = evaluation.score(original_scores, staging / built.model_file, baseline.model_path, pooling)
         with stages("report"):
             bundle.write_golden(staging, probes, original, compressed_reference, batched)
             manifest = _manifest(config, loaded, built, tokenizer_files)
@@ -119,8 +111,7 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             sizes = _sizes(staging / built.model_file, quantized, exported, table, baseline)
             result = _report(config, manifest, built, sizes, parity, embedding, stages.seconds, started)
             result["fidelity"] = asdict(fidelity_)
-            if accuracy is not None:
-                result["accuracy"] = accuracy.to_json()
+            result["accuracy"] = accuracy.to_json() if accuracy else None
             report.write_reports(staging, result)
         if not parity.passed and config.strict:
             raise ParityError(
@@ -131,6 +122,14 @@ def run(config: ExportConfig, console: Console, references: References | None = 
     if not parity.passed:
         console.print("[yellow]warning:[/] parity failed; bundle kept because of --no-strict")
     return result
+
+
+def _evaluation(config: ExportConfig, loaded, references: References) -> evaluate.Evaluation | None:
+    if config.evaluate is None:
+        return None
+    encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
+    key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, config.preset.max_length)
+    return evaluate.Evaluation(load_set(config.evaluate, loaded.task.name), encoder, key, references)
 
 
 def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -> dict[str, Any]:
