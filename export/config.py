@@ -36,6 +36,16 @@ class EmbeddingConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    text: Path | None = None  # unlabelled text (.txt file or folder); None: no distillation
+    steps: int = 300
+    learning_rate: float = 1e-4
+    batch: int = 32  # passages per step
+    max_tokens: int = 64  # per passage
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class QuantizeConfig:
     mode: str = "int8-dynamic"  # or "none"
     # SmoothQuant-style rescaling before int8-dynamic, chosen per Linear group (see smooth.py).
@@ -51,6 +61,7 @@ class ExportConfig:
     out: Path
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     evaluate: Path | None = None  # a GLUE task folder or TSV (datasets.py); None: no accuracy step
     force: bool = False
     strict: bool = True

@@ -19,9 +19,10 @@ from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
 from .config import ExportConfig
 from .datasets import detect_kind, load_set, tsv_file
+from .distill import distill, frozen_copy, read_passages
 from .embedding import get_method
 from .embedding.token_stats import TokenStats
-from .errors import ParityError
+from .errors import ParityError, UserInputError
 from .load import load
 from .onnx_export import export_onnx
 from .onnx_graph import load_graph
@@ -41,6 +42,10 @@ def check_config(config: ExportConfig) -> ExportConfig:
     check_mode(config.quantize.mode)
     if config.evaluate is not None:
         detect_kind(tsv_file(config.evaluate))
+    if config.distill.text is not None:
+        read_passages(config.distill.text)
+        if config.distill.steps < 1:
+            raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
     ratio = get_method(config.embedding.method).resolve_ratio(config.embedding.ratio)
     return replace(config, embedding=replace(config.embedding, ratio=ratio))
 
@@ -67,11 +72,13 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             with stages("score fp32", f"{evaluation.data.dataset}, {len(evaluation.data.texts)} texts"):
                 original_scores = evaluation.original_scores(loaded.graph())
         with stages("compress", config.embedding.method):
+            teacher = frozen_copy(loaded.model) if config.distill.text else None
             table = loaded.model.get_input_embeddings().weight.detach().float()
             stats = TokenStats(loaded.tokenizer, table.shape[0])
             embedding = get_method(config.embedding.method).compress(table, config.embedding, stats)
             loaded.model.set_input_embeddings(embedding)
             graph = loaded.graph()
+        distilled = _distill(config, loaded, teacher, stages) if teacher is not None else None
         if config.quantize.mode == "int8-dynamic" and config.quantize.smooth:
             with stages("smooth", "per-group SmoothQuant scales"):
                 smooth(graph, loaded.tokenizer, loaded.input_names, config.preset.max_length)
@@ -111,6 +118,7 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             sizes = _sizes(staging / built.model_file, quantized, exported, table, baseline)
             result = _report(config, manifest, built, sizes, parity, embedding, stages.seconds, started)
             result["fidelity"] = asdict(fidelity_)
+            result["distill"] = distilled
             result["accuracy"] = accuracy.to_json() if accuracy else None
             report.write_reports(staging, result)
         if not parity.passed and config.strict:
@@ -122,6 +130,28 @@ def run(config: ExportConfig, console: Console, references: References | None = 
     if not parity.passed:
         console.print("[yellow]warning:[/] parity failed; bundle kept because of --no-strict")
     return result
+
+
+def _distill(config: ExportConfig, loaded, teacher, stages: Stages) -> dict[str, Any]:
+    passages = read_passages(config.distill.text)
+    steps = config.distill.steps
+    with stages("distill", f"{steps} steps on {len(passages)} passages from {config.distill.text}") as status:
+
+        def show(step: int, loss: float) -> None:
+            status.update(f"distill step {step + 1}/{steps}, loss {loss:.4f} …")
+
+        result = distill(
+            loaded.model, teacher, loaded.tokenizer, loaded.input_names, passages, config.distill, on_step=show
+        )
+    return {
+        "text": str(config.distill.text),
+        "passages": len(passages),
+        "steps": steps,
+        "first_loss": result.losses[0],
+        "final_loss": result.losses[-1],
+        "held_out_loss_before": result.held_out_before,
+        "held_out_loss_after": result.held_out_after,
+    }
 
 
 def _evaluation(config: ExportConfig, loaded, references: References) -> evaluate.Evaluation | None:

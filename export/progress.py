@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.status import Status
 
 
 class Stages:
@@ -15,9 +16,10 @@ class Stages:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
-    def __call__(self, name: str, detail: str = "") -> Iterator[None]:
+    def __call__(self, name: str, detail: str = "") -> Iterator[Status]:
+        """Yields the spinner, whose text a long stage may update (status.update(...)) as it goes."""
         start = time.perf_counter()
-        with self.console.status(f"{name} {detail}".strip() + " …"):
-            yield
+        with self.console.status(f"{name} {detail}".strip() + " …") as status:
+            yield status
         self.seconds[name] = time.perf_counter() - start
         self.console.print(f"[green]✓[/] {name:<10} [dim]{self.seconds[name]:5.1f} s  {detail}[/]")

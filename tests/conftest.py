@@ -13,6 +13,7 @@ SST2_MODEL = SHARED / "models" / "minilm-l6-sst2"
 SST2_DIR = SHARED / "data" / "glue" / "SST-2"
 SST2_DEV = SST2_DIR / "dev.tsv"
 STSB_DIR = SHARED / "data" / "glue" / "STS-B"
+WIKITEXT = SHARED / "data" / "wikitext-2"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -97,6 +97,19 @@ def test_evaluation_data_for_the_other_task(capsys, tmp_path, tiny_checkpoint):
     assert not (tmp_path / "b").exists()
 
 
+def test_distillation_text_not_found(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "wiki"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "distillation text")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_distillation_needs_at_least_one_step(capsys, tmp_path):
+    (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-steps", "0",
+                        "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "--distill-steps must be at least 1")
+
+
 def test_output_exists_without_force(capsys, tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "keep.txt").write_text("mine")

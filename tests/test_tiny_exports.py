@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import onnx
 import onnxruntime as ort
@@ -168,3 +169,16 @@ def test_position_table_keeps_only_the_rows_max_length_reaches(tmp_path, tiny_ch
     tables = [t for t in graph.graph.initializer if "position_embeddings" in t.name]
     assert [t.dims[0] for t in tables] == [rows]
     assert report["parity"]["max_abs_diff"] < 1e-4  # the longest probe reaches the last kept row
+
+
+def test_distillation_runs_as_a_stage_and_the_bundle_is_held_to_the_distilled_encoder(tmp_path, tiny_checkpoint):
+    # Mechanics on a tiny model, with our own calibration sentences as the unlabelled text; whether it recovers
+    # accuracy is tested on the real classifier (test_methods_on_real_models.py).
+    text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+    flags = ["--embedding", "svd", "--ratio", "18.4", "--distill", str(text), "--distill-steps", "40"]
+    _, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", *flags)
+    run = report["distill"]
+    assert run["steps"] == 40 and run["passages"] == 39  # one of the 40 lines has 8 words or fewer
+    assert run["final_loss"] < run["first_loss"]
+    assert run["held_out_loss_after"] < run["held_out_loss_before"]
+    assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4
