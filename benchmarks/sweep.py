@@ -2,6 +2,7 @@
 
     python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
                                [--ratios 8 16 25 32 50 100 200] [--models stsb sst2]
+                               [--distill ../shared/data/wikitext-2 [--distill-steps 300]]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
@@ -41,15 +42,18 @@ MODELS = {
     "sst2": SweepModel("minilm-l6-sst2 (SST-2)", str(SHARED / "models/minilm-l6-sst2"), SHARED / "data/glue/SST-2"),
 }
 FIELDS = ["model", "method", "ratio", "achieved_ratio", "metric", "bundle", "baseline_int8", "original",
-          "drop_vs_baseline", "model_mb", "fit_seconds", "fidelity_mean_cosine", "export_parity_min_cosine",
-          "note"]  # fmt: skip
+          "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",
+          "export_parity_min_cosine", "note"]  # fmt: skip
 
 
-def export_point(model: SweepModel, method: str, ratio: float, references: References, console: Console) -> dict:
+def export_point(
+    model: SweepModel, method: str, ratio: float, extra: list[str], references: References, console: Console
+) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         # --no-strict: a point whose int8 encoder misses the preset's export-parity tolerance is still measured
         args = ["bert", "--embedding", method, "--ratio", f"{ratio:g}", "--evaluate", str(model.data), "--no-strict"]
-        args += ["--out", str(Path(folder) / "bundle")] + (["--model", model.checkpoint] if model.checkpoint else [])
+        args += ["--out", str(Path(folder) / "bundle"), *extra]
+        args += ["--model", model.checkpoint] if model.checkpoint else []
         try:
             report = pipeline.run(to_config(build_parser().parse_args(args)), console, references)
         except UserInputError as err:
@@ -67,6 +71,7 @@ def export_point(model: SweepModel, method: str, ratio: float, references: Refer
         "drop_vs_baseline": round(accuracy["baseline_int8"] - accuracy["bundle"], 4),
         "model_mb": round(size["model_bytes"] / 1e6, 2),
         "fit_seconds": round(report["timing"]["stages"]["compress"], 1),
+        "distill_steps": report["distill"]["steps"] if report["distill"] else 0,
         "fidelity_mean_cosine": round(report["fidelity"]["mean_cosine"], 4),
         "export_parity_min_cosine": round(report["parity"]["min_cosine"], 4),
         "note": "",
@@ -116,7 +121,10 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["svd", "direction-ae", "lighttoken"])
     parser.add_argument("--ratios", nargs="+", type=float, default=[8, 16, 25, 32, 50, 100, 200])
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--distill", type=Path, help="distil every point on this text (see python -m export --help)")
+    parser.add_argument("--distill-steps", type=int, default=300)
     args = parser.parse_args()
+    extra = ["--distill", str(args.distill), "--distill-steps", str(args.distill_steps)] if args.distill else []
     quiet_libraries()
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path, console = args.out / "sweep.csv", Console(stderr=True, quiet=True)
@@ -128,7 +136,7 @@ def main() -> None:
             with References() as references:
                 for method in args.methods:
                     for ratio in args.ratios:
-                        rows.append(export_point(MODELS[key], method, ratio, references, console))
+                        rows.append(export_point(MODELS[key], method, ratio, extra, references, console))
                         writer.writerow(rows[-1])
                         f.flush()
                         print(rows[-1], flush=True)
