@@ -6,9 +6,10 @@ and for classifiers its logits, on general text teaches it to read the new table
 task data, so compression stays task-agnostic; the text is the user's (`--distill PATH`: a .txt file or a
 folder of them, one passage per line), for example ../shared/data/wikitext-2.
 
-Measured (minilm-l6-sst2, lighttoken at 49x, fp32 PyTorch, a throwaway script on WikiText-2 valid+test):
-SST-2 dev 0.8303 before; after 300 steps of 32 passages x 64 tokens at lr 1e-4, about 8 minutes on 2 cores:
-0.8509 with the lighttoken decoder trained too, and see the issue note for the encoder-only figure.
+Measured on minilm-l6-sst2 with lighttoken at 49x, `python -m export bert --model ../shared/models/minilm-l6-sst2
+--embedding lighttoken --ratio 50 --evaluate ../shared/data/glue/SST-2 --distill ../shared/data/wikitext-2`:
+SST-2 dev accuracy of the .ort bundle 0.8222 without this stage, 0.8498 after the default 300 steps (384 s on
+2 cores); the held-out loss fell from 0.971 to 0.387.
 """
 
 from __future__ import annotations
