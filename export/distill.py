@@ -9,7 +9,7 @@ folder of them, one passage per line), for example ../shared/data/wikitext-2.
 Measured on minilm-l6-sst2 with lighttoken at 49x, `python -m export bert --model ../shared/models/minilm-l6-sst2
 --embedding lighttoken --ratio 50 --evaluate ../shared/data/glue/SST-2 --distill ../shared/data/wikitext-2`:
 SST-2 dev accuracy of the .ort bundle 0.8222 without this stage, 0.8498 after the default 300 steps (384 s on
-2 cores); the held-out loss fell from 0.971 to 0.387.
+2 cores; the held-out loss fell from 0.971 to 0.387), and still 0.8498 after 600 steps (held-out 0.350).
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def read_passages(path: Path) -> list[str]:
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise UserInputError(f"distillation text {path} not found (give a .txt file or a folder of them)")
-    passages = [line.strip() for f in files for line in f.read_text(encoding="utf-8").splitlines()]
+    try:
+        passages = [line.strip() for f in files for line in f.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError as err:
+        raise UserInputError(f"distillation text {path} is not UTF-8 text ({err.reason})") from None
     # Headings and short lines teach little; WikiText marks headings with "=".
     passages = [p for p in passages if len(p.split()) > 8 and not p.startswith("=")]
     if len(passages) < 4:

@@ -103,6 +103,12 @@ def test_distillation_text_not_found(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_distillation_text_that_is_not_text(capsys, tmp_path):
+    (tmp_path / "text.txt").write_bytes(b"\xff\xfe\x00binary")
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "is not UTF-8 text")
+
+
 def test_distillation_needs_at_least_one_step(capsys, tmp_path):
     (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-steps", "0",
