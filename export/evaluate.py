@@ -50,13 +50,9 @@ class TextEncoder:
 
 
 def torch_outputs(graph, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
-    import torch
+    from . import validate
 
-    outputs = []
-    with torch.no_grad():
-        for batch in encoder.batches(texts, TORCH_BATCH):
-            outputs.append(graph(*(torch.from_numpy(v) for v in batch.inputs.values())).numpy())
-    return np.concatenate(outputs)
+    return np.concatenate([validate.torch_outputs(graph, batch) for batch in encoder.batches(texts, TORCH_BATCH)])
 
 
 def ort_outputs(

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .config import Tolerance
+from .datasets import cosine
 from .probes import ProbeBatch, single
 
 EXPORT_ATOL = 1e-4
@@ -73,11 +74,6 @@ def ort_outputs(model_path: Path, batch: ProbeBatch) -> tuple[np.ndarray, np.nda
     return batched, alone
 
 
-def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
-
-
 def decided_rows(logits: np.ndarray) -> np.ndarray:
     """Rows where the reference classifier has decided: top-two probabilities at least DECIDED_MARGIN apart.
 
@@ -105,7 +101,7 @@ def compare(
     decided = decided_rows(references) if classifier else np.ones(len(references), dtype=bool)
     top1 = float((candidates.argmax(-1) == references.argmax(-1))[decided].mean()) if classifier else None
     parity = Parity(
-        min_cosine=float(cosine_rows(candidates, references)[decided].min()),
+        min_cosine=float(cosine(candidates, references)[decided].min()),
         max_abs_diff=float(np.abs(candidates - references).max()),
         top1_agreement=top1,
         export_max_abs_diff=export_diff,
@@ -125,7 +121,7 @@ def compare(
 def fidelity(original: np.ndarray, batched: np.ndarray, alone: np.ndarray, classifier: bool) -> Fidelity:
     candidates = np.concatenate([batched, alone])
     references = np.concatenate([original, original])
-    cosines = cosine_rows(candidates, references)
+    cosines = cosine(candidates, references)
     return Fidelity(
         min_cosine=float(cosines.min()),
         mean_cosine=float(cosines.mean()),

@@ -44,10 +44,6 @@ class LinearLatent(CompressedEmbedding):
         return {"rank": self.decoder.shape[0]}
 
 
-def stored_bytes(vocab: int, dim: int, k: int) -> int:
-    return 2 * vocab * k + 4 * k * dim + 4 * dim
-
-
 def orientation_loss(x: torch.Tensor, x_hat: torch.Tensor, alpha: float) -> torch.Tensor:
     cosine = nn.functional.cosine_similarity(x_hat, x, dim=-1)
     # |e|^α has an infinite slope at 0 for α < 1; the epsilon keeps its gradient finite.
