@@ -21,6 +21,7 @@ from .config import ExportConfig
 from .datasets import detect_kind, load_set, tsv_file
 from .distill import distill, frozen_copy, read_passages
 from .embedding import get_method
+from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
 from .errors import ParityError, UserInputError
 from .load import load
@@ -75,7 +76,8 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             teacher = frozen_copy(loaded.model) if config.distill.text else None
             table = loaded.model.get_input_embeddings().weight.detach().float()
             stats = TokenStats(loaded.tokenizer, table.shape[0])
-            embedding = get_method(config.embedding.method).compress(table, config.embedding, stats)
+            keep = reachable_rows(loaded.tokenizer, table.shape[0])
+            embedding = get_method(config.embedding.method).compress(table, config.embedding, stats, keep)
             loaded.model.set_input_embeddings(embedding)
             graph = loaded.graph()
         distilled = _distill(config, loaded, teacher, stages) if teacher is not None else None

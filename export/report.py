@@ -21,7 +21,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("model file", f"{mb(size['model_bytes'])}  ({report['bundle']['model_file']})"),
         ("baseline (optimum + ORT int8)", mb(size["baseline_int8_model_bytes"])),
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
-        ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']})"),
+        ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
         ("export parity: min cosine", f"{parity['min_cosine']:.5f}  (vs PyTorch with the same embedding)"),
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
@@ -54,6 +54,11 @@ def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:
     versus = "" if baseline is None else f"  ({accuracy['bundle'] - baseline:+.4f} vs baseline)"
     rows.append((f"{name}: bundle", f"{accuracy['bundle']:.4f}{versus}"))
     return rows
+
+
+def _left_out(report: dict[str, Any]) -> str:
+    unreachable = report["embedding"].get("rows_unreachable")
+    return f"; {unreachable:,} rows no text can reach left out" if unreachable else ""
 
 
 def _ratio(a: int, b: int | None) -> str:

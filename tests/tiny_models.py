@@ -27,6 +27,7 @@ from transformers import (
 )
 
 CORPUS = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+UNREACHABLE = ["[unused0]", "[unused1]", "[unused2]", "##!", "##?"]
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
@@ -42,6 +43,11 @@ def wordpiece() -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     _train(tok, trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+    # Lay the vocabulary out like BERT's, with rows no text can reach: [unused] slots after the special
+    # tokens and continuations of punctuation at the end (left out of bundles, see reachable.py).
+    trained = sorted(tok.get_vocab().items(), key=lambda item: item[1])
+    words = [w for w, _ in trained[:5]] + UNREACHABLE[:3] + [w for w, _ in trained[5:]] + UNREACHABLE[3:]
+    tok.model = models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]")
     tok.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",

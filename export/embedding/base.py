@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch
@@ -67,10 +68,23 @@ class EmbeddingMethod(ABC):
         as close to the ratio as their granularity allows and refuse ratios they cannot reach."""
 
     def compress(
-        self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None
+        self,
+        table: torch.Tensor,
+        config: EmbeddingConfig,
+        stats: TokenStats | None = None,
+        keep: torch.Tensor | None = None,
     ) -> CompressedEmbedding:
-        """fit(), then hold the result to the promise of --ratio: the achieved ratio within RATIO_TOLERANCE."""
-        module = self.fit(table, config, stats)
+        """fit() on the rows in `keep` (bool [vocab]; the rows the tokenizer can reach, see reachable.py) with
+        the byte budget --ratio gives the whole table, so left-out rows leave more bits to the stored ones;
+        then hold the result to the promise of --ratio: the achieved ratio within RATIO_TOLERANCE."""
+        from .reachable import ReachableRows  # reachable.py builds on this module
+
+        if keep is None or bool(keep.all()):
+            module = self.fit(table, config, stats)
+        else:
+            share = int(keep.sum()) / keep.numel()
+            fit_config = config if config.ratio is None else replace(config, ratio=config.ratio * share)
+            module = ReachableRows(self.fit(table[keep], fit_config, stats and stats.select(keep)), keep)
         if self.default_ratio is not None:
             achieved = fp32_table_bytes(table) / module.stored_bytes()
             if abs(achieved / config.ratio - 1) > RATIO_TOLERANCE:

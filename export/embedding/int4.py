@@ -3,7 +3,8 @@
 The stand-in for ORT's GatherBlockQuantized (4 bits, block 32), written in standard ops so it runs on any ORT
 build and in the legacy mobile op set. Two codes per byte; a block's values are (code − 8) · scale.
 The block size sets the ratio: bytes per row = dim/2 + 2·dim/block, so ratio = 8 / (1 + 4/block) against fp32
-(block 32: 7.1x); --ratio picks the block size.
+(block 32: 7.1x); --ratio picks the block size. The default, 7.3, picks block 32 whether or not the bundle
+leaves out unreachable rows (7.1x on the whole table without, 7.5x with BERT's uncased vocabulary).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def ratio_of(vocab: int, dim: int, block: int) -> float:
 class Int4BlockEmbedding(EmbeddingMethod):
     name = "int4"
     summary = "4-bit codes in blocks with fp16 scales (~7x at block 32); --ratio picks the block size"
-    default_ratio = 7.1
+    default_ratio = 7.3
 
     def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> Int4Blocks:
         vocab, dim = table.shape

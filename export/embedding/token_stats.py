@@ -53,3 +53,9 @@ class TokenStats:
         special = [i for i in self.tokenizer.all_special_ids if i < self.vocab_size]
         counts[special] = counts.max()
         return counts
+
+    def select(self, keep: torch.Tensor) -> TokenStats:
+        """The statistics of the rows in `keep` (bool [vocab]), numbered as the kept table numbers them."""
+        selected = TokenStats(self.tokenizer, int(keep.sum()))
+        selected.__dict__["counts"] = self.counts[keep]  # fills the cached_property: no second tokenizer pass
+        return selected
