@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How close the bundle must stay to the fp32 PyTorch model on the probe texts."""
+    """How close the bundle must stay to the PyTorch model with the same embedding, on the probe texts.
+
+    The int8 encoder alone costs all-MiniLM-L6-v2 0.991 min cosine. On the embeddings a lossy method decodes it
+    costs more: int4 0.990, lighttoken at 25x 0.986, svd at 8x 0.972 (the 3-token probe "Hi"). Those get
+    `lossy_min_cosine`: still far above what a broken export gives, and the fp32 graph is separately held to
+    PyTorch within 1e-4 for every method.
+    """
 
     min_cosine: float = 0.99
     min_top1_agreement: float = 0.99
+    lossy_min_cosine: float = 0.95
+
+    def for_embedding(self, lossy: bool) -> Tolerance:
+        return replace(self, min_cosine=self.lossy_min_cosine) if lossy else self
 
 
 @dataclass(frozen=True)

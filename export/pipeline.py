@@ -17,7 +17,7 @@ from rich.console import Console
 
 from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
-from .config import ExportConfig
+from .config import ExportConfig, Tolerance
 from .datasets import detect_kind, load_set, tsv_file
 from .distill import distill, frozen_copy, read_passages
 from .embedding import get_method
@@ -99,7 +99,7 @@ def run(config: ExportConfig, console: Console, references: References | None = 
         with stages("validate"):
             batched, alone = ort_outputs(staging / built.model_file, probes)
             classifier = loaded.labels is not None
-            parity = compare(compressed_reference, batched, alone, export_diff, classifier, config.preset.tolerance)
+            parity = compare(compressed_reference, batched, alone, export_diff, classifier, _parity_tolerance(config))
             fidelity_ = fidelity(original, batched, alone, classifier)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
             baseline = references.get(
@@ -164,6 +164,10 @@ def _evaluation(config: ExportConfig, loaded, references: References) -> evaluat
     return evaluate.Evaluation(load_set(config.evaluate, loaded.task.name), encoder, key, references)
 
 
+def _parity_tolerance(config: ExportConfig) -> Tolerance:
+    return config.preset.tolerance.for_embedding(get_method(config.embedding.method).lossy)
+
+
 def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -> dict[str, Any]:
     return {
         "preset": config.preset.name,
@@ -187,9 +191,9 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -
             "seed": config.embedding.seed,
         },
         "quantize": config.quantize.mode,
-        "tolerance": {
-            "min_cosine": config.preset.tolerance.min_cosine,
-            "min_top1_agreement": config.preset.tolerance.min_top1_agreement,
+        "tolerance": {  # what the bundle is held to against golden.json's `reference` outputs
+            "min_cosine": _parity_tolerance(config).min_cosine,
+            "min_top1_agreement": _parity_tolerance(config).min_top1_agreement,
         },
         "tools": bundle.tool_versions(),
     }

@@ -28,26 +28,28 @@ def test_default_command_builds_a_loadable_mobile_bundle(default_bundle):
     assert report["parity"]["export_max_abs_diff"] < 1e-4
     size = report["size"]
     assert size["embedding_fp32_bytes"] == 30522 * 384 * 4
-    assert 0.9 < size["model_bytes"] / size["baseline_int8_model_bytes"] < 1.05
+    assert 0.95 < size["model_bytes"] / size["baseline_int8_model_bytes"] < 1  # measured: 0.978
+    assert report["embedding"]["rows_unreachable"] == 1331
     assert report["timing"]["export_seconds"] < 180
     assert report["operators"]["outside"] == ["com.microsoft:SkipLayerNormalization@1"]
 
 
-# svd at 8x leaves the int8 encoder further from its own fp32 model (export parity min cosine 0.974, below the
-# preset's 0.99), so that bundle is kept with --no-strict; its size and ratio are what this test checks.
+# Both smaller than the optimum/ORT baseline (measured 0.980x and 0.745x), in strict mode: svd is lossy, so its
+# export parity is held to the preset's lossy floor (measured min cosine 0.972 on the probe "Hi").
 @pytest.mark.parametrize(
-    ("flags", "ratio_range"),
-    [(["--embedding", "int8"], (3.9, 4.0)), (["--embedding", "svd", "--ratio", "8", "--no-strict"], (7.6, 8.4))],
+    ("flags", "ratio_range", "size_vs_baseline"),
+    [(["--embedding", "int8"], (4.1, 4.25), 0.99), (["--embedding", "svd", "--ratio", "8"], (7.6, 8.4), 0.8)],
 )
-def test_compressed_embeddings_report_honest_ratios(tmp_path, flags, ratio_range):
+def test_compressed_embeddings_report_honest_ratios(tmp_path, flags, ratio_range, size_vs_baseline):
     out = tmp_path / "bundle"
     assert main(["bert", "--out", str(out), *flags]) == 0
     report = json.loads((out / "report.json").read_text())
     size = report["size"]
-    assert size["embedding_bytes"] == report["embedding"]["module_bytes"]
+    assert report["parity"]["passed"]
+    # the graph holds a few bytes more than the module's buffers: the row map's int64 axes constant
+    assert size["embedding_bytes"] == pytest.approx(report["embedding"]["module_bytes"], abs=64)
     assert ratio_range[0] <= size["embedding_ratio_vs_fp32"] <= ratio_range[1]
-    if "svd" in flags:
-        assert size["model_bytes"] < 0.8 * size["baseline_int8_model_bytes"]
+    assert size["model_bytes"] < size_vs_baseline * size["baseline_int8_model_bytes"]
 
 
 @pytest.fixture(scope="module")

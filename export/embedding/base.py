@@ -48,6 +48,9 @@ class CompressedEmbedding(nn.Module, ABC):
 class EmbeddingMethod(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
+    # Does decoding lose more than int8 rounding? Lossy methods get the preset's looser parity floor
+    # (Tolerance.lossy_min_cosine): the int8 encoder's error grows on the rows they decode.
+    lossy: ClassVar[bool] = True
     # Ratio used when --ratio is not given; None means the method has a fixed size and refuses --ratio.
     default_ratio: ClassVar[float | None] = None
 

@@ -29,6 +29,7 @@ def quantize_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class Int8RowEmbedding(EmbeddingMethod):
     name = "int8"
     summary = "per-row int8 codes + fp16 scales (~4x)"
+    lossy = False
 
     def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> Int8Rows:
         return Int8Rows(*quantize_rows(table.float()))

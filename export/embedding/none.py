@@ -24,6 +24,7 @@ class TableEmbedding(CompressedEmbedding):
 class NoCompression(EmbeddingMethod):
     name = "none"
     summary = "keep the fp32 table (int8-quantized with the rest, per tensor, as ORT does)"
+    lossy = False
 
     def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> TableEmbedding:
         return TableEmbedding(table)
