@@ -184,7 +184,9 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -
             "inputs": [{"name": name, "dtype": "int64", "shape": ["batch", "sequence"]} for name in loaded.input_names],
             "outputs": [{"name": loaded.task.output_name, "dtype": "float32", "shape": ["batch", "features"]}],
         },
-        "tokenizer": {"file": "tokenizer.json", "files": tokenizer_files},
+        # pad_id: what the exporter padded batches with (padded rows are masked, but equal inputs keep the
+        # runtimes' batched outputs equal to golden.json's to the last bit)
+        "tokenizer": {"file": "tokenizer.json", "files": tokenizer_files, "pad_id": loaded.tokenizer.pad_token_id},
         "embedding": {
             "method": config.embedding.method,
             "ratio_requested": config.embedding.ratio,

@@ -22,6 +22,21 @@ from .token_stats import TokenStats
 RATIO_TOLERANCE = 0.05  # --ratio R promises an achieved ratio within ±5% of R
 
 
+class RatioOutOfReach(UserInputError):
+    """Raised by fit(): no size of the method lands near the ratio on the table it was given. `reachable` holds
+    the ratios it can reach there: (lowest, highest) for methods sized continuously, else every step."""
+
+    def __init__(self, method: str, ratio: float, shape: tuple[int, int], reachable: tuple[float, ...]) -> None:
+        self.method, self.ratio, self.shape, self.reachable = method, ratio, shape, reachable
+        steps = ", ".join(f"{r:.1f}" for r in reachable)
+        span = f"{reachable[0]:.1f} to {reachable[1]:.0f}" if len(reachable) == 2 else steps
+        super().__init__(f"{method} cannot reach ratio {ratio:g} on a {shape[0]}x{shape[1]} table (reachable: {span})")
+
+    def on_whole_table(self, ratio: float, shape: tuple[int, int], share: float) -> RatioOutOfReach:
+        """The same refusal in the user's terms, for a fit on the `share` of rows the tokenizer can reach."""
+        return RatioOutOfReach(self.method, ratio, shape, tuple(r / share for r in self.reachable))
+
+
 class CompressedEmbedding(nn.Module, ABC):
     """token ids [batch, seq] (int64) → vectors [batch, seq, dim] (float32)."""
 
@@ -87,7 +102,10 @@ class EmbeddingMethod(ABC):
         else:
             share = int(keep.sum()) / keep.numel()
             fit_config = config if config.ratio is None else replace(config, ratio=config.ratio * share)
-            module = ReachableRows(self.fit(table[keep], fit_config, stats and stats.select(keep)), keep)
+            try:
+                module = ReachableRows(self.fit(table[keep], fit_config, stats and stats.select(keep)), keep)
+            except RatioOutOfReach as err:
+                raise err.on_whole_table(config.ratio, tuple(table.shape), share) from None
         if self.default_ratio is not None:
             achieved = fp32_table_bytes(table) / module.stored_bytes()
             if abs(achieved / config.ratio - 1) > RATIO_TOLERANCE:

@@ -17,8 +17,7 @@ import torch
 from torch import nn
 
 from ..config import EmbeddingConfig
-from ..errors import UserInputError
-from .base import CompressedEmbedding, EmbeddingMethod, fp32_table_bytes
+from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
 from .svd import truncated_svd
 from .token_stats import TokenStats
 
@@ -80,7 +79,8 @@ class DirectionAEEmbedding(EmbeddingMethod):
         vocab, dim = table.shape
         k = max(1, round((fp32_table_bytes(table) / config.ratio - 4 * dim) / (2 * vocab + 4 * dim)))
         if k > dim:
-            raise UserInputError(f"direction-ae cannot reach ratio {config.ratio:g} on a {vocab}x{dim} table")
+            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * r + 4 * r * dim + 4 * dim) for r in (dim, 1))
+            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), reachable)
         generator = torch.Generator().manual_seed(config.seed)
         table = table.float()
         encoder, decoder = train(table, k, generator)

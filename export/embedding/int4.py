@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..config import EmbeddingConfig
-from ..errors import UserInputError
-from .base import CompressedEmbedding, EmbeddingMethod
+from .base import RATIO_TOLERANCE, CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .bits import lookup, nibble_lut
 from .token_stats import TokenStats
 
@@ -64,7 +63,7 @@ class Int4BlockEmbedding(EmbeddingMethod):
         vocab, dim = table.shape
         fitting = [b for b in BLOCKS if dim % b == 0]
         block = min(fitting, key=lambda b: abs(ratio_of(vocab, dim, b) / config.ratio - 1))
-        if abs(ratio_of(vocab, dim, block) / config.ratio - 1) > 0.05:
-            reachable = ", ".join(f"{ratio_of(vocab, dim, b):.2f}" for b in fitting)
-            raise UserInputError(f"int4 cannot reach ratio {config.ratio:g} within 5% (reachable: {reachable})")
+        if abs(ratio_of(vocab, dim, block) / config.ratio - 1) > RATIO_TOLERANCE:
+            reachable = tuple(ratio_of(vocab, dim, b) for b in fitting)
+            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), reachable)
         return Int4Blocks(*quantize_blocks(table.float(), block), dim)

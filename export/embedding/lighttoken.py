@@ -17,8 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..config import EmbeddingConfig
-from ..errors import UserInputError
-from .base import CompressedEmbedding, EmbeddingMethod
+from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .binary_ae import fit_decoder, train_stage
 from .bits import Int8Matrix, lookup, pack_bits, sign_lut
 from .svd import truncated_svd
@@ -76,7 +75,8 @@ class LightTokenEmbedding(EmbeddingMethod):
         vocab, dim = table.shape
         bits = bits_for_ratio(vocab, dim, RANK, config.ratio)
         if bits < 8:
-            raise UserInputError(f"lighttoken cannot reach ratio {config.ratio:g} on a {vocab}x{dim} table")
+            fewest = LUT_BYTES + 4 * dim * 2 + RANK * (2 * vocab + 4 * dim) + vocab + 8 * dim  # 8 bits, no SVD rows
+            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), (1.0, vocab * dim * 4 / fewest))
         table = table.float()
         generator = torch.Generator().manual_seed(config.seed)
         counts = stats.counts if stats is not None else torch.zeros(vocab, dtype=torch.float64)

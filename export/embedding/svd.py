@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..config import EmbeddingConfig
-from ..errors import UserInputError
-from .base import CompressedEmbedding, EmbeddingMethod, fp32_table_bytes
+from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
 from .token_stats import TokenStats
 
 
@@ -47,7 +46,7 @@ class LowRankEmbedding(EmbeddingMethod):
         vocab, dim = table.shape
         rank = rank_for_ratio(vocab, dim, config.ratio)
         if not 1 <= rank <= dim:
-            best = fp32_table_bytes(table) / (2 * vocab + 4 * dim)
-            raise UserInputError(f"svd cannot reach ratio {config.ratio:g} on a {vocab}x{dim} table (max {best:.0f})")
+            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * k + 4 * k * dim) for k in (dim, 1))
+            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), reachable)
         token_factors, basis = truncated_svd(table.float(), rank)
         return LowRank(token_factors.half(), basis)
