@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime_py.parity import cosine
+
 from .errors import UserInputError
 
 
@@ -61,11 +63,6 @@ KINDS: dict[str, DatasetKind] = {
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(-1) == labels).mean())
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from runtime_py.parity import agreement, cosine
+
 from .config import Tolerance
-from .datasets import cosine
 from .probes import ProbeBatch, single
 
 EXPORT_ATOL = 1e-4
-DECIDED_MARGIN = 0.1
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Parity:
     export_max_abs_diff: float
     batch_vs_single_max_abs_diff: float
     tolerance: dict[str, float]
-    undecided_probes: int = 0  # classifier probes the reference model cannot tell apart (see decided_rows)
+    undecided_probes: int = 0  # classifier probes the reference cannot tell apart (runtime_py.parity.decided_rows)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -74,20 +74,6 @@ def ort_outputs(model_path: Path, batch: ProbeBatch) -> tuple[np.ndarray, np.nda
     return batched, alone
 
 
-def decided_rows(logits: np.ndarray) -> np.ndarray:
-    """Rows where the reference classifier has decided: top-two probabilities at least DECIDED_MARGIN apart.
-
-    On an undecided row, int8 noise of the size every other probe shows flips the label and, logits being
-    near zero, turns their cosine negative: measured on minilm-l6-sst2 with svd at 16x, the Chinese probe's
-    reference logits [0.070, -0.041] came out [-0.027, 0.081], an abs diff of 0.1 like the decided probes'.
-    Such rows say nothing about the export, so the classifier's cosine and agreement leave them out (the
-    count is reported; if every row is undecided all are kept). The fp32 export check covers every row."""
-    shifted = np.exp(logits - logits.max(-1, keepdims=True))
-    probabilities = np.sort(shifted / shifted.sum(-1, keepdims=True), axis=-1)
-    decided = probabilities[:, -1] - probabilities[:, -2] >= DECIDED_MARGIN
-    return decided if decided.any() else np.ones(len(logits), dtype=bool)
-
-
 def compare(
     reference: np.ndarray,
     batched: np.ndarray,
@@ -98,17 +84,17 @@ def compare(
 ) -> Parity:
     candidates = np.concatenate([batched, alone])
     references = np.concatenate([reference, reference])
-    decided = decided_rows(references) if classifier else np.ones(len(references), dtype=bool)
-    top1 = float((candidates.argmax(-1) == references.argmax(-1))[decided].mean()) if classifier else None
+    agreed = agreement(candidates, references, classifier)
     parity = Parity(
-        min_cosine=float(cosine(candidates, references)[decided].min()),
-        max_abs_diff=float(np.abs(candidates - references).max()),
-        top1_agreement=top1,
+        min_cosine=agreed.min_cosine,
+        max_abs_diff=agreed.max_abs_diff,
+        top1_agreement=agreed.top1_agreement,
         export_max_abs_diff=export_diff,
         batch_vs_single_max_abs_diff=float(np.abs(batched - alone).max()),
         tolerance=asdict(tolerance),
-        undecided_probes=int((~decided).sum() // 2),
+        undecided_probes=agreed.undecided // 2,
     )
+    top1 = agreed.top1_agreement
     if export_diff > EXPORT_ATOL:
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
     if parity.min_cosine < tolerance.min_cosine:

@@ -38,3 +38,31 @@ def shared_assets():
     if not SST2_MODEL.is_dir() or not SST2_DEV.is_file():
         pytest.fail(f"../shared is missing ({SHARED}); tests read the real model and data from there")
     return SHARED
+
+
+def _export(folder: Path, *flags: str) -> tuple[Path, dict]:
+    import json
+
+    from export.cli import main
+
+    out = folder / "bundle"
+    assert main(["bert", "--out", str(out), *flags]) == 0
+    return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sst2_bundle(tmp_path_factory, shared_assets):
+    """(folder, report) of minilm-l6-sst2 exported with the defaults, scored on SST-2 dev."""
+    return _export(tmp_path_factory.mktemp("sst2"), "--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR))
+
+
+@pytest.fixture(scope="session")
+def minilm_bundle(tmp_path_factory, shared_assets):
+    """(folder, report) of the default model exported with the defaults, scored on STS-B dev."""
+    return _export(tmp_path_factory.mktemp("minilm-stsb"), "--evaluate", str(STSB_DIR))
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_checkpoint):
+    """(folder, report) of a tiny random BERT embedder: for the runtime's fast error-path tests."""
+    return _export(tmp_path_factory.mktemp("tiny"), "--model", str(tiny_checkpoint("bert")))

@@ -6,7 +6,6 @@ import json
 
 import onnxruntime as ort
 import pytest
-from conftest import SST2_DIR, SST2_MODEL
 
 from export.cli import main
 
@@ -50,13 +49,6 @@ def test_compressed_embeddings_report_honest_ratios(tmp_path, flags, ratio_range
     assert size["embedding_bytes"] == pytest.approx(report["embedding"]["module_bytes"], abs=64)
     assert ratio_range[0] <= size["embedding_ratio_vs_fp32"] <= ratio_range[1]
     assert size["model_bytes"] < size_vs_baseline * size["baseline_int8_model_bytes"]
-
-
-@pytest.fixture(scope="module")
-def sst2_bundle(tmp_path_factory, shared_assets):
-    out = tmp_path_factory.mktemp("sst2") / "bundle"
-    assert main(["bert", "--model", str(SST2_MODEL), "--out", str(out), "--evaluate", str(SST2_DIR)]) == 0
-    return out, json.loads((out / "report.json").read_text())
 
 
 def test_classifier_bundle_agrees_on_the_probes(sst2_bundle):

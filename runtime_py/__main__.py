@@ -1,0 +1,102 @@
+"""python -m runtime_py BUNDLE [TEXT ...] [--self-check] [--bench] — see --help."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from . import bench
+from .bundle import Bundle
+from .manifest import BundleError
+
+EPILOG = """examples:
+  python -m runtime_py bundles/minilm "a cat sits on the mat" "a kitten on a rug"
+  python -m runtime_py bundles/sst2 "what a wonderful film"
+  python -m runtime_py bundles/minilm --self-check
+  python -m runtime_py bundles/minilm --bench --lengths 16 128 --runs 200 --threads 1
+exit codes: 0 done (self-check passed); 1 self-check failed; 2 bad bundle or bad input"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime_py",
+        description="Run an exported bundle on onnxruntime (no torch): embed or classify texts, replay the "
+        "bundle's golden probes, or time it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("bundle", help="bundle folder written by `python -m export`")
+    parser.add_argument("texts", nargs="*", help="texts to embed (similarities are printed) or classify")
+    parser.add_argument("--self-check", action="store_true", help="replay golden.json; exit 1 if it fails")
+    parser.add_argument("--bench", action="store_true", help="latency p50/p95 at batch 1, and peak memory")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[16, 128], help="--bench sequence lengths")
+    parser.add_argument("--runs", type=int, default=100, help="--bench timed runs per length (default 100)")
+    parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads (default: one per core)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not (args.texts or args.self_check or args.bench):
+        print("error: give texts, --self-check or --bench (see --help)", file=sys.stderr)
+        return 2
+    try:
+        started = time.perf_counter()
+        bundle = Bundle.load(args.bundle, threads=args.threads)
+        load_ms = (time.perf_counter() - started) * 1000
+        code = 0
+        if args.texts:
+            print_results(bundle, args.texts)
+        if args.self_check:
+            code = print_self_check(bundle)
+        if args.bench:
+            print_bench(bundle, args.lengths, args.runs, load_ms)
+        return code
+    except (BundleError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def print_results(bundle: Bundle, texts: list[str]) -> None:
+    if bundle.manifest.is_classifier:
+        for text, (label, probability) in zip(texts, bundle.classify(texts), strict=True):
+            print(f"{label}\t{probability:.4f}\t{text}")
+        return
+    vectors = bundle.embed(texts)
+    for text, vector in zip(texts, vectors, strict=True):
+        head = " ".join(f"{v:+.4f}" for v in vector[:4])
+        print(f"[{head} ...] ({vector.shape[0]} dims)\t{text}")
+    if len(texts) > 1:
+        print("cosine similarity:")
+        with np.printoptions(precision=4, suppress=True):
+            print(bundle.similarity(texts, texts))
+
+
+def print_self_check(bundle: Bundle) -> int:
+    check = bundle.self_check()
+    top1 = "" if check.top1_agreement is None else f", top-1 agreement {check.top1_agreement:.3f}"
+    print(
+        f"self-check on {check.probes} golden probes: min cosine {check.min_cosine:.5f} "
+        f"(needs {check.min_cosine_required}){top1}, max abs diff {check.max_abs_diff:.2e} vs fp32 reference, "
+        f"{check.max_abs_diff_vs_export:.2e} vs the exporter's own run"
+    )
+    print("PASS" if check.passed else "FAIL: " + "; ".join(check.failures))
+    return 0 if check.passed else 1
+
+
+def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -> None:
+    threads = bundle.session.get_session_options().intra_op_num_threads or "default"
+    print(f"{bundle.manifest.model_file}: session load {load_ms:.0f} ms, threads {threads}, batch 1, {runs} runs")
+    print("| tokens | p50 ms | p95 ms |\n|---|---|---|")
+    for tokens in lengths:
+        latency = bench.measure(bundle, tokens, runs)
+        print(f"| {tokens} | {latency.p50_ms:.2f} | {latency.p95_ms:.2f} |")
+    peak = bench.peak_rss_mb()
+    print(f"peak RSS of this process: {peak:.0f} MB" if peak is not None else "peak RSS: not available here")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

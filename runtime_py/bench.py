@@ -1,0 +1,53 @@
+"""Latency of one model call at batch 1 for given sequence lengths, and the process's peak memory."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+WARMUP = 5
+FILLER = "the quick brown fox jumps over the lazy dog " * 200  # tokenized, then cut to exactly the asked length
+
+
+@dataclass(frozen=True)
+class Latency:
+    tokens: int
+    runs: int
+    p50_ms: float
+    p95_ms: float
+
+
+def inputs_of_length(bundle, tokens: int) -> dict[str, np.ndarray]:
+    """A batch of one text that tokenizes to exactly `tokens` ids, special tokens included."""
+    if not 2 <= tokens <= bundle.manifest.max_length:
+        raise ValueError(f"sequence length must be between 2 and the bundle's max length {bundle.manifest.max_length}")
+    full = bundle.encoder.inputs([FILLER])
+    keep = {name: values[:, :tokens].copy() for name, values in full.items()}
+    keep["input_ids"][0, -1] = full["input_ids"][0, -1]  # end with the closing special token, as a real text
+    return keep
+
+
+def measure(bundle, tokens: int, runs: int) -> Latency:
+    inputs = inputs_of_length(bundle, tokens)
+    for _ in range(WARMUP):
+        bundle.run(inputs)
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        bundle.run(inputs)
+        seconds.append(time.perf_counter() - start)
+    p50, p95 = np.percentile(np.array(seconds) * 1000, [50, 95])
+    return Latency(tokens, runs, float(p50), float(p95))
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (None where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6  # bytes on macOS, KiB elsewhere

@@ -1,0 +1,122 @@
+"""Bundle: load an exported bundle and run it — embed / similarity / search, or classify — on onnxruntime."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import onnxruntime as ort
+
+from .manifest import BundleError, Manifest, read_manifest
+from .parity import softmax
+from .text import TextEncoder, as_texts
+
+# One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in
+# a batch a text's output shifts with its neighbours (padding included); one at a time, a text always gets the
+# same output, the one the export report and the app compute. Pass batch_size for throughput instead.
+DEFAULT_BATCH_SIZE = 1
+
+
+class Hit(NamedTuple):
+    index: int  # position in the corpus
+    score: float  # cosine similarity to the query
+
+
+class Prediction(NamedTuple):
+    label: str
+    probability: float
+
+
+@dataclass
+class Bundle:
+    manifest: Manifest
+    encoder: TextEncoder
+    session: ort.InferenceSession
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int | None = None, verify: bool = True) -> Bundle:
+        """Read bundle.json, check every file's sha256 (verify=False skips it), load the tokenizer and the model.
+        threads: ORT intra-op threads (None: onnxruntime's default, one per core)."""
+        manifest = read_manifest(Path(path), verify=verify)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        model = manifest.folder / manifest.model_file
+        try:
+            session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types for unreadable models
+            raise BundleError(f"onnxruntime cannot load {model}: {str(err).splitlines()[0]}") from None
+        return cls(manifest, TextEncoder(manifest), session)
+
+    @property
+    def task(self) -> str:
+        return self.manifest.task
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The model on a padded batch of inputs (as TextEncoder.inputs makes them)."""
+        return self.session.run([self.manifest.output_name], inputs)[0]
+
+    def outputs(self, texts: list[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if not texts:
+            return np.zeros((0, self.session.get_outputs()[0].shape[-1]), dtype=np.float32)
+        chunks = (texts[i : i + batch_size] for i in range(0, len(texts), batch_size))
+        return np.concatenate([self.run(self.encoder.inputs(chunk)) for chunk in chunks])
+
+    # --- embedders ---------------------------------------------------------------------------------------------
+
+    def embed(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Sentence embeddings, L2-normalised: [dim] for one string, [n, dim] for a list."""
+        self._require("feature-extraction", "embed")
+        items, single = as_texts(texts)
+        vectors = self.outputs(items, batch_size)
+        return vectors[0] if single else vectors
+
+    def similarity(self, a: str | Sequence[str], b: str | Sequence[str]) -> float | np.ndarray:
+        """Cosine similarity: a float for two strings, else an [len(a), len(b)] matrix."""
+        left, right = self._unit(a), self._unit(b)
+        scores = left @ right.T
+        return float(scores[0, 0]) if isinstance(a, str) and isinstance(b, str) else scores
+
+    def search(self, query: str, corpus: Sequence[str] | np.ndarray, k: int = 5) -> list[Hit]:
+        """The k corpus entries closest to the query, best first. corpus: texts, or their embeddings [n, dim]
+        (embed the corpus once and search it many times)."""
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a str, not {type(query).__name__}")
+        vectors = corpus if isinstance(corpus, np.ndarray) else self._unit(corpus)
+        scores = vectors @ self._unit(query)[0]
+        best = np.argsort(-scores, kind="stable")[: max(k, 0)]
+        return [Hit(int(i), float(scores[i])) for i in best]
+
+    def _unit(self, texts: str | Sequence[str]) -> np.ndarray:
+        vectors = np.atleast_2d(self.embed(texts)).astype(np.float64)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+    # --- classifiers -------------------------------------------------------------------------------------------
+
+    def classify(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE):
+        """(label, probability) of the most likely class: one Prediction for a string, a list for a list."""
+        self._require("text-classification", "classify")
+        items, single = as_texts(texts)
+        probabilities = softmax(self.outputs(items, batch_size).astype(np.float64))
+        labels = self.manifest.labels or [str(i) for i in range(probabilities.shape[-1])]
+        predictions = [Prediction(labels[int(p.argmax())], float(p.max())) for p in probabilities]
+        return predictions[0] if single else predictions
+
+    def _require(self, task: str, api: str) -> None:
+        if self.task != task:
+            other = "classify()" if task == "feature-extraction" else "embed(), similarity() or search()"
+            raise BundleError(f"{api}() needs a {task} bundle; this one is {self.task}: use {other}")
+
+    # --- self-check --------------------------------------------------------------------------------------------
+
+    def self_check(self):
+        """Replay golden.json through this runtime; see self_check.py."""
+        from .self_check import run_self_check
+
+        return run_self_check(self)

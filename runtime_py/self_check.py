@@ -1,0 +1,75 @@
+"""Replay golden.json: the probes through this runtime's tokenizer and model, against the stored outputs.
+
+Pass/fail is the exporter's own verdict, with the bundle's tolerance: the outputs, one probe at a time and in
+one padded batch, against `reference` (fp32 PyTorch with the bundle's embedding), by min cosine and, for
+classifiers, top-1 agreement (both over the probes the reference has decided, parity.decided_rows); and the
+token ids against the stored ones, exactly. The difference to the exporter's own ORT outputs (`bundle`) is
+reported too: zero on the machine that exported, small elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .manifest import BundleError
+from .parity import agreement
+
+
+@dataclass
+class SelfCheck:
+    probes: int
+    token_id_mismatches: list[str]  # probe texts whose ids differ from golden.json's
+    min_cosine: float
+    max_abs_diff: float  # against the fp32 reference
+    top1_agreement: float | None
+    max_abs_diff_vs_export: float  # against the exporter's own outputs of the padded batch
+    min_cosine_required: float
+    top1_required: float
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_self_check(bundle) -> SelfCheck:
+    probes = _read_probes(bundle.manifest.folder / "golden.json")
+    texts = [p["text"] for p in probes]
+    reference = np.array([p["reference"] for p in probes], dtype=np.float64)
+    exported = np.array([p["bundle"] for p in probes], dtype=np.float64)
+    token_ids = bundle.encoder.token_ids(texts)
+    mismatches = [text for text, ids, p in zip(texts, token_ids, probes, strict=True) if ids != p["input_ids"]]
+    batched = bundle.outputs(texts, batch_size=len(texts))
+    alone = bundle.outputs(texts, batch_size=1)
+    manifest = bundle.manifest
+    agreed = agreement(np.concatenate([batched, alone]), np.concatenate([reference, reference]), manifest.is_classifier)
+    check = SelfCheck(
+        probes=len(probes),
+        token_id_mismatches=mismatches,
+        min_cosine=agreed.min_cosine,
+        max_abs_diff=agreed.max_abs_diff,
+        top1_agreement=agreed.top1_agreement,
+        max_abs_diff_vs_export=float(np.abs(batched - exported).max()),
+        min_cosine_required=manifest.min_cosine,
+        top1_required=manifest.min_top1_agreement,
+    )
+    if mismatches:
+        check.failures.append(f"token ids differ from golden.json on {len(mismatches)} probe(s): {mismatches[0]!r}")
+    if check.min_cosine < manifest.min_cosine:
+        check.failures.append(f"min cosine {check.min_cosine:.4f} < {manifest.min_cosine}")
+    if check.top1_agreement is not None and check.top1_agreement < manifest.min_top1_agreement:
+        check.failures.append(f"top-1 agreement {check.top1_agreement:.3f} < {manifest.min_top1_agreement}")
+    return check
+
+
+def _read_probes(path) -> list[dict]:
+    try:
+        probes = json.loads(path.read_text(encoding="utf-8"))["probes"]
+    except (OSError, ValueError, KeyError) as err:
+        raise BundleError(f"cannot read the probes in {path}: {err}") from None
+    if not probes:
+        raise BundleError(f"{path} holds no probes")
+    return probes

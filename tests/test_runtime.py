@@ -1,0 +1,195 @@
+"""runtime_py on bundles the exporter made in this run: same outputs, same accuracy, same token ids; its errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from conftest import ROOT, SST2_DIR, STSB_DIR
+from transformers import AutoTokenizer
+
+from export.datasets import load_set
+from runtime_py import Bundle, BundleError
+from runtime_py.__main__ import main as runtime_main
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_bundle):
+    return Bundle.load(minilm_bundle[0])
+
+
+@pytest.fixture(scope="module")
+def sst2(sst2_bundle):
+    return Bundle.load(sst2_bundle[0])
+
+
+# --- the same results as the exporter -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["minilm", "sst2"])
+def test_self_check_passes_and_reproduces_the_exporters_outputs(request, name):
+    check = request.getfixturevalue(name).self_check()
+    assert check.passed, check.failures
+    assert check.probes == 12 and check.token_id_mismatches == []
+    assert check.max_abs_diff_vs_export < 1e-7  # golden.json rounds to 8 decimals
+    assert check.min_cosine >= 0.99
+
+
+def test_sst2_accuracy_equals_the_report(sst2, sst2_bundle):
+    data = load_set(SST2_DIR, "text-classification")
+    logits = sst2.outputs(data.texts)
+    assert data.score(logits) == sst2_bundle[1]["accuracy"]["bundle"]
+    predictions = sst2.classify(data.texts[:50])
+    assert [p.label for p in predictions] == [["negative", "positive"][i] for i in logits[:50].argmax(-1)]
+
+
+def test_stsb_spearman_equals_the_report(minilm, minilm_bundle):
+    data = load_set(STSB_DIR, "feature-extraction")
+    assert data.score(minilm.embed(data.texts)) == minilm_bundle[1]["accuracy"]["bundle"]
+
+
+def test_token_ids_equal_transformers_on_every_dev_sentence(minilm, minilm_bundle):
+    texts = list(load_set(SST2_DIR, "text-classification").texts) + list(load_set(STSB_DIR, "feature-extraction").texts)
+    reference = AutoTokenizer.from_pretrained(minilm_bundle[0])
+    expected = reference(texts, truncation=True, max_length=minilm.manifest.max_length)["input_ids"]
+    assert len(texts) == 872 + 2 * 1500
+    assert minilm.encoder.token_ids(texts) == expected
+
+
+# --- task APIs ----------------------------------------------------------------------------------------------------
+
+
+def test_embed_search_and_similarity(minilm):
+    corpus = ["A man is playing a guitar.", "A cat sleeps on the sofa.", "Stock markets fell sharply today."]
+    assert minilm.embed(corpus).shape == (3, 384)
+    assert np.linalg.norm(minilm.embed("one text")) == pytest.approx(1, abs=1e-4)
+    hits = minilm.search("a kitten is napping on the couch", corpus, k=2)
+    assert hits[0].index == 1 and hits[0].score > 0.5 > hits[1].score and len(hits) == 2
+    assert minilm.search("a kitten is napping on the couch", minilm.embed(corpus), k=1)[0].index == 1
+    assert minilm.similarity("a cat", "a cat") == pytest.approx(1, abs=1e-4)
+    assert minilm.similarity(corpus, corpus[:2]).shape == (3, 2)
+
+
+def test_classify_gives_labels_and_probabilities(sst2):
+    label, probability = sst2.classify("An utterly delightful, moving film.")
+    assert label == "positive" and 0.9 < probability <= 1
+    assert [p.label for p in sst2.classify(["A dull, lifeless mess.", "Wonderful!"])] == ["negative", "positive"]
+
+
+def test_empty_and_overlong_texts(minilm):
+    assert minilm.embed("").shape == (384,)
+    assert minilm.embed([]).shape == (0, 384)
+    long_text = "word " * 5000
+    ids = minilm.encoder.token_ids([long_text])[0]
+    assert len(ids) == minilm.manifest.max_length
+    cut = AutoTokenizer.from_pretrained(minilm.manifest.folder).decode(ids[1:-1])
+    assert minilm.similarity(long_text, cut) > 0.999
+
+
+def test_batches_are_padded_and_close_to_one_at_a_time(minilm):
+    texts = ["short", "a rather longer sentence with quite a few more tokens in it", "mid length text"]
+    batched, alone = minilm.embed(texts, batch_size=3), minilm.embed(texts)
+    assert batched.shape == alone.shape == (3, 384)
+    assert (np.sum(batched * alone, axis=1) > 0.98).all()
+
+
+def test_wrong_task_and_bad_input_are_refused_clearly(minilm, sst2):
+    with pytest.raises(BundleError, match="classify\\(\\) needs a text-classification bundle"):
+        minilm.classify("text")
+    with pytest.raises(BundleError, match="use classify\\(\\)"):
+        sst2.embed("text")
+    with pytest.raises(TypeError, match="not int"):
+        minilm.embed(42)
+    with pytest.raises(TypeError, match=r"texts\[1\] is a NoneType"):
+        minilm.embed(["fine", None])
+    with pytest.raises(TypeError, match="query must be a str"):
+        minilm.search(["a list"], ["corpus"])
+    with pytest.raises(ValueError, match="batch_size"):
+        minilm.embed(["a"], batch_size=0)
+
+
+def test_one_session_is_safe_to_share_between_threads(minilm):
+    texts = [f"sentence number {i} about {'cats' if i % 2 else 'markets'}" for i in range(32)]
+    serial = [minilm.embed(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            concurrent = list(pool.map(minilm.embed, texts))
+            assert all(np.array_equal(a, b) for a, b in zip(serial, concurrent, strict=True))
+
+
+# --- lean imports, corrupt bundles, the CLI -----------------------------------------------------------------------
+
+
+def test_runtime_imports_neither_torch_nor_transformers_nor_the_exporter(tiny_bundle):
+    code = (
+        "import sys; from runtime_py import Bundle; b = Bundle.load(sys.argv[1]); b.embed(['x']); b.self_check();"
+        "print(sorted(m for m in ('torch', 'transformers', 'export', 'optimum', 'onnx') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tiny_bundle[0])], capture_output=True, text=True,
+                            cwd=ROOT, check=True)  # fmt: skip
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):
+    folder = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle[0], folder)
+    return folder
+
+
+def test_a_missing_file_is_named(bundle_copy):
+    (bundle_copy / "tokenizer.json").unlink()
+    with pytest.raises(BundleError, match=r"bundle file missing: .*tokenizer\.json"):
+        Bundle.load(bundle_copy)
+
+
+def test_a_corrupt_model_is_named(bundle_copy):
+    model = bundle_copy / "model.ort"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=r"corrupt .*model\.ort"):
+        Bundle.load(bundle_copy)
+
+
+def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
+    manifest = bundle_copy / "bundle.json"
+    raw = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**raw, "format_version": 99}))
+    with pytest.raises(BundleError, match="format_version 99; this runtime reads 1"):
+        Bundle.load(bundle_copy)
+    manifest.write_text("{not json")
+    with pytest.raises(BundleError, match=r"bundle\.json is not valid JSON"):
+        Bundle.load(bundle_copy)
+    with pytest.raises(BundleError, match="bundle folder not found"):
+        Bundle.load(bundle_copy / "nowhere")
+
+
+def test_self_check_fails_when_the_golden_outputs_do_not_match(bundle_copy):
+    golden = bundle_copy / "golden.json"
+    data = json.loads(golden.read_text())
+    for probe in data["probes"]:
+        probe["reference"] = [-v for v in probe["reference"]]
+    golden.write_text(json.dumps(data))
+    check = Bundle.load(bundle_copy, verify=False).self_check()
+    assert not check.passed and check.min_cosine < -0.9
+    assert runtime_main([str(bundle_copy), "--self-check"]) == 2  # golden.json no longer matches its sha256
+
+
+def test_cli(minilm_bundle, sst2_bundle, bundle_copy, capsys):
+    assert runtime_main([str(sst2_bundle[0]), "A wonderful film."]) == 0
+    assert capsys.readouterr().out.startswith("positive\t")
+    assert runtime_main([str(minilm_bundle[0]), "--self-check"]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert runtime_main([str(minilm_bundle[0]), "--bench", "--lengths", "16", "128", "--runs", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "| 16 |" in out and "| 128 |" in out and "peak RSS" in out
+    (bundle_copy / "model.ort").unlink()
+    assert runtime_main([str(bundle_copy), "hello"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: bundle file missing")
