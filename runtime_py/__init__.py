@@ -1,11 +1,11 @@
 """runtime_py: run an exported bundle with onnxruntime, tokenizers and numpy only (no torch, no transformers).
 
-    from runtime_py import Bundle
-    bundle = Bundle.load("bundles/minilm")
-    bundle.embed(["a sentence", "another one"])        # feature-extraction bundles
-    bundle.search("query", corpus, k=3)
-    bundle.classify("what a great film")               # text-classification bundles
-    bundle.self_check().passed
+from runtime_py import Bundle
+bundle = Bundle.load("bundles/minilm")
+bundle.embed(["a sentence", "another one"])        # feature-extraction bundles
+bundle.search("query", corpus, k=3)
+bundle.classify("what a great film")               # text-classification bundles
+bundle.self_check().passed
 """
 
 from __future__ import annotations
