@@ -58,10 +58,11 @@ def _can_continue(backend, rest: str) -> bool:
 class ReachableRows(CompressedEmbedding):
     """A method's module fitted on the reachable rows only, looked up by the tokenizer's own ids.
 
-    Stored besides the inner module: the last id and the length of each left-out range (int64 [ranges]).
-    Row of id = id − Σ length[r] over the ranges r that end below id: Unsqueeze → Greater → Cast → Mul →
-    ReduceSum → Sub, a few dozen integer operations per token. An id inside a left-out range (which no
-    tokenizer output is) lands on a neighbouring row.
+    Stored besides the inner module: the last id and the length of each left-out range (int64 [ranges, 1, 1],
+    shaped to broadcast against [batch, seq] ids without an Unsqueeze and its constant).
+    Row of id = id − Σ length[r] over the ranges r that end below id: Greater → Cast → Mul → ReduceSum → Sub,
+    a few dozen integer operations per token. An id inside a left-out range (which no tokenizer output is)
+    lands on a neighbouring row.
     """
 
     def __init__(self, inner: CompressedEmbedding, keep: torch.Tensor) -> None:
@@ -69,12 +70,12 @@ class ReachableRows(CompressedEmbedding):
         self.inner = inner
         self.quantizable = inner.quantizable
         ends, lengths = left_out_ranges(keep)
-        self.register_buffer("range_ends", ends)  # int64 [ranges]: last left-out id of each range
-        self.register_buffer("range_lengths", lengths)  # int64 [ranges]
+        self.register_buffer("range_ends", ends.reshape(-1, 1, 1))  # int64: last left-out id of each range
+        self.register_buffer("range_lengths", lengths.reshape(-1, 1, 1))  # int64
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        below = (input_ids.unsqueeze(-1) > self.range_ends).long()
-        return self.inner(input_ids - (below * self.range_lengths).sum(-1))
+        below = (input_ids > self.range_ends).long()  # [ranges, batch, seq]
+        return self.inner(input_ids - (below * self.range_lengths).sum(0))
 
     def describe(self) -> dict:
         stored = self.num_embeddings - int(self.range_lengths.sum())
