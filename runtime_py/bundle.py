@@ -64,9 +64,13 @@ class Bundle:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if not texts:
-            return np.zeros((0, self.session.get_outputs()[0].shape[-1]), dtype=np.float32)
+            return np.zeros((0, self._features()), dtype=np.float32)
         chunks = (texts[i : i + batch_size] for i in range(0, len(texts), batch_size))
         return np.concatenate([self.run(self.encoder.inputs(chunk)) for chunk in chunks])
+
+    def _features(self) -> int:
+        width = self.session.get_outputs()[0].shape[-1]
+        return width if isinstance(width, int) else self.run(self.encoder.inputs([""])).shape[-1]
 
     # --- embedders ---------------------------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ def test_classify_gives_labels_and_probabilities(sst2):
     label, probability = sst2.classify("An utterly delightful, moving film.")
     assert label == "positive" and 0.9 < probability <= 1
     assert [p.label for p in sst2.classify(["A dull, lifeless mess.", "Wonderful!"])] == ["negative", "positive"]
+    assert sst2.classify([]) == [] and sst2.outputs([]).shape == (0, 2)
 
 
 def test_empty_and_overlong_texts(minilm):
