@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", choices=list(TASKS), help="default: text-classification if the checkpoint "
                         "has a classification head, else feature-extraction")  # fmt: skip
     parser.add_argument("--embedding", default="none", metavar="METHOD", help=_choices(METHODS, "none"))
-    parser.add_argument("--ratio", type=float, help="embedding compression ratio vs the fp32 table (methods "
-                        "that take one; default: the method's own)")  # fmt: skip
+    parser.add_argument("--ratio", type=float, help="embedding compression ratio vs the whole fp32 table, within 5%% "
+                        "(methods that take one; default: the method's own). Rows no text can reach are left out "
+                        "of every bundle, so their bytes go to the rows kept")  # fmt: skip
     parser.add_argument(
         "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZE_MODES, "int8-dynamic")
     )
