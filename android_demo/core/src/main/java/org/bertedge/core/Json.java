@@ -1,0 +1,183 @@
+package org.bertedge.core;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A small JSON reader for bundle.json, golden.json and tokenizer.json: objects become Maps, arrays Lists,
+ * numbers Doubles (or Longs when integral), and strings, booleans and null as themselves.
+ *
+ * Hand-written because the JDK has no JSON parser and this core must run unchanged on Android and on a
+ * desktop JVM in CI with no third-party jars (Maven Central is out of reach there).
+ */
+public final class Json {
+    private final String text;
+    private int pos;
+
+    private Json(String text) {
+        this.text = text;
+    }
+
+    public static Object parse(String text) {
+        Json reader = new Json(text);
+        reader.skipSpace();
+        Object value = reader.value();
+        reader.skipSpace();
+        if (reader.pos != text.length()) {
+            throw reader.error("trailing characters");
+        }
+        return value;
+    }
+
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> object(Object value) {
+        return (Map<String, Object>) value;
+    }
+
+    @SuppressWarnings("unchecked")
+    public static List<Object> array(Object value) {
+        return (List<Object>) value;
+    }
+
+    private Object value() {
+        if (pos >= text.length()) {
+            throw error("unexpected end");
+        }
+        char c = text.charAt(pos);
+        switch (c) {
+            case '{': return readObject();
+            case '[': return readArray();
+            case '"': return readString();
+            case 't': return literal("true", Boolean.TRUE);
+            case 'f': return literal("false", Boolean.FALSE);
+            case 'n': return literal("null", null);
+            default: return readNumber();
+        }
+    }
+
+    private Map<String, Object> readObject() {
+        Map<String, Object> map = new LinkedHashMap<>();
+        pos++;
+        skipSpace();
+        if (peek() == '}') {
+            pos++;
+            return map;
+        }
+        while (true) {
+            skipSpace();
+            String key = readString();
+            skipSpace();
+            expect(':');
+            skipSpace();
+            map.put(key, value());
+            skipSpace();
+            if (peek() == ',') {
+                pos++;
+            } else {
+                expect('}');
+                return map;
+            }
+        }
+    }
+
+    private List<Object> readArray() {
+        List<Object> list = new ArrayList<>();
+        pos++;
+        skipSpace();
+        if (peek() == ']') {
+            pos++;
+            return list;
+        }
+        while (true) {
+            skipSpace();
+            list.add(value());
+            skipSpace();
+            if (peek() == ',') {
+                pos++;
+            } else {
+                expect(']');
+                return list;
+            }
+        }
+    }
+
+    private String readString() {
+        expect('"');
+        StringBuilder out = new StringBuilder();
+        while (true) {
+            if (pos >= text.length()) {
+                throw error("unterminated string");
+            }
+            char c = text.charAt(pos++);
+            if (c == '"') {
+                return out.toString();
+            }
+            if (c != '\\') {
+                out.append(c);
+                continue;
+            }
+            char e = text.charAt(pos++);
+            switch (e) {
+                case '"': out.append('"'); break;
+                case '\\': out.append('\\'); break;
+                case '/': out.append('/'); break;
+                case 'b': out.append('\b'); break;
+                case 'f': out.append('\f'); break;
+                case 'n': out.append('\n'); break;
+                case 'r': out.append('\r'); break;
+                case 't': out.append('\t'); break;
+                case 'u':
+                    out.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
+                    pos += 4;
+                    break;
+                default: throw error("bad escape \\" + e);
+            }
+        }
+    }
+
+    private Object readNumber() {
+        int start = pos;
+        while (pos < text.length() && "+-0123456789.eE".indexOf(text.charAt(pos)) >= 0) {
+            pos++;
+        }
+        String number = text.substring(start, pos);
+        if (number.isEmpty()) {
+            throw error("unexpected character");
+        }
+        if (number.indexOf('.') < 0 && number.indexOf('e') < 0 && number.indexOf('E') < 0) {
+            return Long.parseLong(number);
+        }
+        return Double.parseDouble(number);
+    }
+
+    private Object literal(String word, Object value) {
+        if (!text.startsWith(word, pos)) {
+            throw error("unexpected character");
+        }
+        pos += word.length();
+        return value;
+    }
+
+    private char peek() {
+        return pos < text.length() ? text.charAt(pos) : '\0';
+    }
+
+    private void expect(char c) {
+        if (peek() != c) {
+            throw error("expected '" + c + "'");
+        }
+        pos++;
+    }
+
+    private void skipSpace() {
+        while (pos < text.length() && Character.isWhitespace(text.charAt(pos))) {
+            pos++;
+        }
+    }
+
+    private IllegalArgumentException error(String what) {
+        return new IllegalArgumentException("JSON: " + what + " at offset " + pos);
+    }
+}

@@ -1,0 +1,238 @@
+package org.bertedge.core;
+
+import java.text.Normalizer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * BERT's WordPiece tokenizer read from a bundle's tokenizer.json, giving exactly the ids of the Python
+ * `tokenizers` library (HuggingFace): BertNormalizer (control characters dropped, whitespace unified, CJK
+ * characters split off, accents stripped, lower-cased), BertPreTokenizer (split on whitespace, punctuation
+ * isolated), greedy longest-match WordPiece with `##` continuations and [UNK], [CLS] ... [SEP] around, and
+ * truncation to the bundle's max length. Special tokens written in the text ("[SEP]") are kept whole, as the
+ * Python tokenizer does. Each rule below names the Python behaviour it mirrors.
+ */
+public final class WordPieceTokenizer {
+    private final Map<String, Integer> vocab;
+    private final List<String> addedTokens = new ArrayList<>();
+    private final String unkToken;
+    private final String prefix;
+    private final int maxCharsPerWord;
+    private final boolean cleanText;
+    private final boolean splitChinese;
+    private final boolean stripAccents;
+    private final boolean lowercase;
+    private final int clsId;
+    private final int sepId;
+
+    public WordPieceTokenizer(String tokenizerJson) {
+        Map<String, Object> root = Json.object(Json.parse(tokenizerJson));
+        Map<String, Object> model = Json.object(root.get("model"));
+        if (!"WordPiece".equals(model.get("type"))) {
+            throw new IllegalArgumentException("tokenizer.json: model type " + model.get("type") + ", not WordPiece");
+        }
+        vocab = new HashMap<>();
+        for (Map.Entry<String, Object> e : Json.object(model.get("vocab")).entrySet()) {
+            vocab.put(e.getKey(), ((Number) e.getValue()).intValue());
+        }
+        unkToken = (String) model.get("unk_token");
+        prefix = (String) model.get("continuing_subword_prefix");
+        maxCharsPerWord = ((Number) model.get("max_input_chars_per_word")).intValue();
+        Map<String, Object> normalizer = Json.object(root.get("normalizer"));
+        cleanText = Boolean.TRUE.equals(normalizer.get("clean_text"));
+        splitChinese = Boolean.TRUE.equals(normalizer.get("handle_chinese_chars"));
+        lowercase = Boolean.TRUE.equals(normalizer.get("lowercase"));
+        Object strip = normalizer.get("strip_accents");
+        stripAccents = strip == null ? lowercase : Boolean.TRUE.equals(strip);  // null follows lowercase
+        for (Object token : Json.array(root.get("added_tokens"))) {
+            String content = (String) Json.object(token).get("content");
+            addedTokens.add(content);
+            vocab.putIfAbsent(content, ((Number) Json.object(token).get("id")).intValue());
+        }
+        clsId = idOf("[CLS]");
+        sepId = idOf("[SEP]");
+    }
+
+    private int idOf(String token) {
+        Integer id = vocab.get(token);
+        if (id == null) {
+            throw new IllegalArgumentException("tokenizer.json has no " + token + " token");
+        }
+        return id;
+    }
+
+    /** [CLS] pieces [SEP], at most maxLength ids. */
+    public int[] encode(String text, int maxLength) {
+        List<Integer> pieces = new ArrayList<>();
+        for (String part : splitOnAddedTokens(text)) {
+            if (addedTokens.contains(part)) {
+                pieces.add(vocab.get(part));
+                continue;
+            }
+            for (String word : preTokenize(normalize(part))) {
+                wordPiece(word, pieces);
+            }
+        }
+        int kept = Math.min(pieces.size(), Math.max(maxLength - 2, 0));
+        int[] ids = new int[kept + 2];
+        ids[0] = clsId;
+        for (int i = 0; i < kept; i++) {
+            ids[i + 1] = pieces.get(i);
+        }
+        ids[kept + 1] = sepId;
+        return ids;
+    }
+
+    /** The text cut around special tokens written in it (leftmost match, longest first at a position). */
+    private List<String> splitOnAddedTokens(String text) {
+        List<String> parts = new ArrayList<>();
+        int start = 0;
+        int i = 0;
+        while (i < text.length()) {
+            String match = null;
+            for (String token : addedTokens) {
+                if (text.startsWith(token, i) && (match == null || token.length() > match.length())) {
+                    match = token;
+                }
+            }
+            if (match == null) {
+                i++;
+                continue;
+            }
+            if (i > start) {
+                parts.add(text.substring(start, i));
+            }
+            parts.add(match);
+            i += match.length();
+            start = i;
+        }
+        if (start < text.length()) {
+            parts.add(text.substring(start));
+        }
+        return parts;
+    }
+
+    // BertNormalizer: clean text, then CJK spacing, then accents (NFD, drop Mn), then per-character lower case.
+    private String normalize(String text) {
+        StringBuilder out = new StringBuilder();
+        text.codePoints().forEach(cp -> {
+            if (cleanText && (cp == 0 || cp == 0xFFFD || isControl(cp))) {
+                return;
+            }
+            if (cleanText && isWhitespace(cp)) {
+                out.append(' ');
+            } else if (splitChinese && isChinese(cp)) {
+                out.append(' ').appendCodePoint(cp).append(' ');
+            } else {
+                out.appendCodePoint(cp);
+            }
+        });
+        String result = out.toString();
+        if (stripAccents) {
+            StringBuilder bare = new StringBuilder();
+            Normalizer.normalize(result, Normalizer.Form.NFD).codePoints()
+                .filter(cp -> Character.getType(cp) != Character.NON_SPACING_MARK)
+                .forEach(bare::appendCodePoint);
+            result = bare.toString();
+        }
+        if (lowercase) {
+            StringBuilder lower = new StringBuilder();
+            // one code point at a time, like Rust's char::to_lowercase (no context rules such as final sigma)
+            result.codePoints().forEach(cp -> lower.append(new String(Character.toChars(cp)).toLowerCase(Locale.ROOT)));
+            result = lower.toString();
+        }
+        return result;
+    }
+
+    // BertPreTokenizer: whitespace separates words and is dropped; each punctuation character is a word.
+    private List<String> preTokenize(String text) {
+        List<String> words = new ArrayList<>();
+        StringBuilder word = new StringBuilder();
+        text.codePoints().forEach(cp -> {
+            if (isWhitespace(cp) || isPunctuation(cp)) {
+                if (word.length() > 0) {
+                    words.add(word.toString());
+                    word.setLength(0);
+                }
+                if (isPunctuation(cp)) {
+                    words.add(new String(Character.toChars(cp)));
+                }
+            } else {
+                word.appendCodePoint(cp);
+            }
+        });
+        if (word.length() > 0) {
+            words.add(word.toString());
+        }
+        return words;
+    }
+
+    private void wordPiece(String word, List<Integer> out) {
+        int[] cps = word.codePoints().toArray();
+        if (cps.length > maxCharsPerWord) {
+            out.add(vocab.get(unkToken));
+            return;
+        }
+        List<Integer> pieces = new ArrayList<>();
+        int start = 0;
+        while (start < cps.length) {
+            Integer found = null;
+            int end = cps.length;
+            while (end > start) {
+                String piece = new String(cps, start, end - start);
+                Integer id = vocab.get(start > 0 ? prefix + piece : piece);
+                if (id != null) {
+                    found = id;
+                    break;
+                }
+                end--;
+            }
+            if (found == null) {  // a word with any unmatched part is one [UNK]
+                out.add(vocab.get(unkToken));
+                return;
+            }
+            pieces.add(found);
+            start = end;
+        }
+        out.addAll(pieces);
+    }
+
+    // Rust's char::is_whitespace (Unicode White_Space) for what survives clean-up: \t \n \r and separators.
+    private static boolean isWhitespace(int cp) {
+        return cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x85
+            || Character.isSpaceChar(cp);
+    }
+
+    // unicode_categories' is_other: Cc, Cf, Cn, Co, Cs; tab, newline and carriage return are whitespace instead.
+    private static boolean isControl(int cp) {
+        if (cp == '\t' || cp == '\n' || cp == '\r') {
+            return false;
+        }
+        int type = Character.getType(cp);
+        return type == Character.CONTROL || type == Character.FORMAT || type == Character.UNASSIGNED
+            || type == Character.PRIVATE_USE || type == Character.SURROGATE;
+    }
+
+    // ASCII punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~) or any Unicode P* category.
+    private static boolean isPunctuation(int cp) {
+        if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) {
+            return true;
+        }
+        int type = Character.getType(cp);
+        return type == Character.CONNECTOR_PUNCTUATION || type == Character.DASH_PUNCTUATION
+            || type == Character.START_PUNCTUATION || type == Character.END_PUNCTUATION
+            || type == Character.INITIAL_QUOTE_PUNCTUATION || type == Character.FINAL_QUOTE_PUNCTUATION
+            || type == Character.OTHER_PUNCTUATION;
+    }
+
+    // The CJK Unified Ideograph blocks BERT splits into single characters.
+    private static boolean isChinese(int cp) {
+        return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF)
+            || (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F)
+            || (cp >= 0x2B920 && cp <= 0x2CEAF) || (cp >= 0xF900 && cp <= 0xFAFF)
+            || (cp >= 0x2F800 && cp <= 0x2FA1F);
+    }
+}
