@@ -1,4 +1,4 @@
-"""The Android demo's plain-Java core on the desktop JVM: its WordPiece tokenizer against the Python one.
+"""The Android demo's plain-Java core on the desktop JVM, against the Python tokenizer and runtime_py.
 
 Compiled with javac from android_demo/core/src (no Gradle, no jars: it has no dependencies) and run on bundles
 the exporter made in this run.
@@ -10,12 +10,14 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from conftest import ROOT, SST2_DIR, STSB_DIR
 from transformers import AutoTokenizer
 
 from export.datasets import load_set
 from export.probes import PROBE_TEXTS
+from runtime_py.parity import agreement
 
 CORE = ROOT / "android_demo" / "core" / "src"
 HARD_CASES = [
@@ -69,3 +71,36 @@ def test_java_tokenizer_truncates_to_the_bundle_max_length(java_classes, minilm_
     ids = java_token_ids(java_classes, minilm_bundle[0] / "tokenizer.json", 8, ["one two three four five six seven"],
                          tmp_path)[0]  # fmt: skip
     assert len(ids) == 8 and ids[0] == 101 and ids[-1] == 102
+
+
+def inspect(classes, folder) -> subprocess.CompletedProcess:
+    return subprocess.run(["java", "-cp", str(classes), "org.bertedge.core.InspectBundle", str(folder)],
+                          capture_output=True, text=True, encoding="utf-8")  # fmt: skip
+
+
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])
+def test_java_manifest_and_parity_agree_with_runtime_py(request, java_classes, bundle):
+    folder = request.getfixturevalue(bundle)[0]
+    result = inspect(java_classes, folder)
+    assert result.returncode == 0, result.stderr
+    java = json.loads(result.stdout)
+    manifest = json.loads((folder / "bundle.json").read_text())
+    probes = json.loads((folder / "golden.json").read_text())["probes"]
+    outputs = np.array([p["bundle"] for p in probes], dtype=np.float32)
+    python = agreement(outputs, np.array([p["reference"] for p in probes]), manifest["task"] == "text-classification")
+    assert (java["task"], java["max_length"], java["inputs"]) == (manifest["task"], 256, 3)
+    assert java["min_cosine"] == pytest.approx(python.min_cosine, abs=1e-9)
+    assert java["max_abs_diff"] == pytest.approx(python.max_abs_diff, abs=1e-7)
+    assert java["top1_agreement"] == python.top1_agreement and java["undecided"] == python.undecided
+
+
+def test_java_manifest_refuses_a_corrupt_bundle(java_classes, tiny_bundle, tmp_path):
+    folder = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle[0], folder)
+    model = folder / "model.ort"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    result = inspect(java_classes, folder)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: bundle file corrupt") and "model.ort" in result.stderr

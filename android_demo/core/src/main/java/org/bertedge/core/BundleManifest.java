@@ -1,0 +1,135 @@
+package org.bertedge.core;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * bundle.json, the contract with the exporter: what the model needs and returns, and the sha256 of every file.
+ * Mirrors runtime_py/manifest.py: the same format version, the same checks, errors that name the file.
+ */
+public final class BundleManifest {
+    public static final long FORMAT_VERSION = 1;
+
+    public final Path folder;
+    public final String task;
+    public final List<String> labels;  // null for embedders
+    public final int maxLength;
+    public final String modelFile;
+    public final List<String> inputNames = new ArrayList<>();
+    public final String outputName;
+    public final String tokenizerFile;
+    public final int padId;
+    public final double minCosine;
+    public final double minTop1Agreement;
+    private final Map<String, Object> files;
+
+    private BundleManifest(Path folder, Map<String, Object> raw) {
+        this.folder = folder;
+        task = (String) required(raw, "task");
+        labels = raw.get("labels") == null ? null : stringList(raw.get("labels"));
+        maxLength = ((Number) required(raw, "max_length")).intValue();
+        Map<String, Object> model = Json.object(required(raw, "model"));
+        modelFile = (String) required(model, "file");
+        for (Object input : Json.array(required(model, "inputs"))) {
+            inputNames.add((String) Json.object(input).get("name"));
+        }
+        outputName = (String) Json.object(Json.array(required(model, "outputs")).get(0)).get("name");
+        Map<String, Object> tokenizer = Json.object(required(raw, "tokenizer"));
+        tokenizerFile = (String) required(tokenizer, "file");
+        padId = ((Number) required(tokenizer, "pad_id")).intValue();
+        Map<String, Object> tolerance = Json.object(required(raw, "tolerance"));
+        minCosine = ((Number) required(tolerance, "min_cosine")).doubleValue();
+        minTop1Agreement = ((Number) required(tolerance, "min_top1_agreement")).doubleValue();
+        files = Json.object(required(raw, "files"));
+    }
+
+    public boolean isClassifier() {
+        return "text-classification".equals(task);
+    }
+
+    /** Read bundle.json from a folder and check every listed file against its sha256. */
+    public static BundleManifest load(Path folder) throws BundleException {
+        Path path = folder.resolve("bundle.json");
+        Map<String, Object> raw;
+        try {
+            raw = Json.object(Json.parse(readText(path)));
+        } catch (IllegalArgumentException | ClassCastException e) {
+            throw new BundleException(path + " is not valid JSON: " + e.getMessage());
+        }
+        Object version = raw.get("format_version");
+        if (!(version instanceof Long) || (Long) version != FORMAT_VERSION) {
+            throw new BundleException(path + ": format_version " + version + "; this runtime reads " + FORMAT_VERSION);
+        }
+        BundleManifest manifest;
+        try {
+            manifest = new BundleManifest(folder, raw);
+        } catch (RuntimeException e) {
+            throw new BundleException(path + ": " + e.getMessage());
+        }
+        for (Map.Entry<String, Object> file : manifest.files.entrySet()) {
+            checkFile(folder.resolve(file.getKey()), (String) file.getValue());
+        }
+        return manifest;
+    }
+
+    public static String readText(Path path) throws BundleException {
+        try {
+            return new String(Files.readAllBytes(path), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new BundleException("bundle file missing: " + path);
+        }
+    }
+
+    private static void checkFile(Path path, String expected) throws BundleException {
+        if (!Files.isRegularFile(path)) {
+            throw new BundleException("bundle file missing: " + path);
+        }
+        try (InputStream in = Files.newInputStream(path)) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int n = in.read(buffer); n > 0; n = in.read(buffer)) {
+                digest.update(buffer, 0, n);
+            }
+            StringBuilder hex = new StringBuilder();
+            for (byte b : digest.digest()) {
+                hex.append(String.format("%02x", b));
+            }
+            if (!hex.toString().equals(expected)) {
+                throw new BundleException("bundle file corrupt (sha256 differs from bundle.json): " + path);
+            }
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new BundleException("cannot read bundle file " + path + ": " + e.getMessage());
+        }
+    }
+
+    private static Object required(Map<String, Object> map, String key) {
+        Object value = map.get(key);
+        if (value == null) {
+            throw new IllegalArgumentException("missing field '" + key + "'");
+        }
+        return value;
+    }
+
+    private static List<String> stringList(Object value) {
+        List<String> out = new ArrayList<>();
+        for (Object item : Json.array(value)) {
+            out.add((String) item);
+        }
+        return out;
+    }
+
+    /** A bundle that cannot be used: missing, corrupt, or of a format this code does not know. */
+    public static final class BundleException extends Exception {
+        public BundleException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package org.bertedge.core;
+
+/**
+ * How outputs are compared with golden.json's: the same rules as runtime_py/parity.py (and so the exporter's
+ * own verdict). Cosine per row; for classifiers, rows whose reference top-two probabilities are less than
+ * DECIDED_MARGIN apart are left out, since int8 noise may flip them without saying anything about the export.
+ */
+public final class Parity {
+    public static final double DECIDED_MARGIN = 0.1;
+
+    public final double minCosine;
+    public final double maxAbsDiff;
+    public final Double top1Agreement;  // classifiers only
+    public final int undecided;
+
+    private Parity(double minCosine, double maxAbsDiff, Double top1Agreement, int undecided) {
+        this.minCosine = minCosine;
+        this.maxAbsDiff = maxAbsDiff;
+        this.top1Agreement = top1Agreement;
+        this.undecided = undecided;
+    }
+
+    public static Parity agreement(float[][] candidates, double[][] references, boolean classifier) {
+        boolean[] decided = classifier ? decidedRows(references) : allTrue(references.length);
+        double minCosine = Double.POSITIVE_INFINITY;
+        double maxAbs = 0;
+        int agree = 0;
+        int counted = 0;
+        for (int row = 0; row < references.length; row++) {
+            for (int j = 0; j < references[row].length; j++) {
+                maxAbs = Math.max(maxAbs, Math.abs(candidates[row][j] - references[row][j]));
+            }
+            if (!decided[row]) {
+                continue;
+            }
+            minCosine = Math.min(minCosine, cosine(candidates[row], references[row]));
+            counted++;
+            if (argmax(candidates[row]) == argmax(references[row])) {
+                agree++;
+            }
+        }
+        int undecided = references.length - counted;
+        return new Parity(minCosine, maxAbs, classifier ? (double) agree / counted : null, undecided);
+    }
+
+    public static double cosine(float[] a, double[] b) {
+        double dot = 0;
+        double na = 0;
+        double nb = 0;
+        for (int i = 0; i < a.length; i++) {
+            dot += a[i] * b[i];
+            na += (double) a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return dot / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-12);
+    }
+
+    public static double[] softmax(double[] logits) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : logits) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        double[] out = new double[logits.length];
+        for (int i = 0; i < logits.length; i++) {
+            out[i] = Math.exp(logits[i] - max);
+            sum += out[i];
+        }
+        for (int i = 0; i < out.length; i++) {
+            out[i] /= sum;
+        }
+        return out;
+    }
+
+    static boolean[] decidedRows(double[][] logits) {
+        boolean[] decided = new boolean[logits.length];
+        boolean any = false;
+        for (int row = 0; row < logits.length; row++) {
+            double[] p = softmax(logits[row]);
+            java.util.Arrays.sort(p);
+            decided[row] = p[p.length - 1] - p[p.length - 2] >= DECIDED_MARGIN;
+            any |= decided[row];
+        }
+        return any ? decided : allTrue(logits.length);
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static int argmax(double[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static boolean[] allTrue(int n) {
+        boolean[] out = new boolean[n];
+        java.util.Arrays.fill(out, true);
+        return out;
+    }
+}
