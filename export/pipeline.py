@@ -169,6 +169,7 @@ def _parity_tolerance(config: ExportConfig) -> Tolerance:
 
 
 def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -> dict[str, Any]:
+    tolerance = _parity_tolerance(config)
     return {
         "preset": config.preset.name,
         "checkpoint": config.checkpoint,
@@ -194,8 +195,8 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -
         },
         "quantize": config.quantize.mode,
         "tolerance": {  # what the bundle is held to against golden.json's `reference` outputs
-            "min_cosine": _parity_tolerance(config).min_cosine,
-            "min_top1_agreement": _parity_tolerance(config).min_top1_agreement,
+            "min_cosine": tolerance.min_cosine,
+            "min_top1_agreement": tolerance.min_top1_agreement,
         },
         "tools": bundle.tool_versions(),
     }

@@ -94,13 +94,9 @@ def compare(
         tolerance=asdict(tolerance),
         undecided_probes=agreed.undecided // 2,
     )
-    top1 = agreed.top1_agreement
     if export_diff > EXPORT_ATOL:
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
-    if parity.min_cosine < tolerance.min_cosine:
-        parity.failures.append(f"min cosine {parity.min_cosine:.4f} < {tolerance.min_cosine}")
-    if top1 is not None and top1 < tolerance.min_top1_agreement:
-        parity.failures.append(f"top-1 agreement {top1:.3f} < {tolerance.min_top1_agreement}")
+    parity.failures += agreed.failures(tolerance.min_cosine, tolerance.min_top1_agreement)
     return parity
 
 

@@ -45,6 +45,15 @@ class Agreement:
     top1_agreement: float | None  # classifiers only, over the decided rows
     undecided: int  # classifier rows left out of min_cosine and top1_agreement
 
+    def failures(self, min_cosine: float, min_top1_agreement: float) -> list[str]:
+        """What falls short of a tolerance, one message each (empty: it passes)."""
+        failed = []
+        if self.min_cosine < min_cosine:
+            failed.append(f"min cosine {self.min_cosine:.4f} < {min_cosine}")
+        if self.top1_agreement is not None and self.top1_agreement < min_top1_agreement:
+            failed.append(f"top-1 agreement {self.top1_agreement:.3f} < {min_top1_agreement}")
+        return failed
+
 
 def agreement(candidates: np.ndarray, references: np.ndarray, classifier: bool) -> Agreement:
     decided = decided_rows(references) if classifier else np.ones(len(references), dtype=bool)

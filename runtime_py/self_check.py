@@ -58,10 +58,7 @@ def run_self_check(bundle) -> SelfCheck:
     )
     if mismatches:
         check.failures.append(f"token ids differ from golden.json on {len(mismatches)} probe(s): {mismatches[0]!r}")
-    if check.min_cosine < manifest.min_cosine:
-        check.failures.append(f"min cosine {check.min_cosine:.4f} < {manifest.min_cosine}")
-    if check.top1_agreement is not None and check.top1_agreement < manifest.min_top1_agreement:
-        check.failures.append(f"top-1 agreement {check.top1_agreement:.3f} < {manifest.min_top1_agreement}")
+    check.failures += agreed.failures(manifest.min_cosine, manifest.min_top1_agreement)
     return check
 
 
