@@ -27,15 +27,17 @@ public final class Parity {
         int agree = 0;
         int counted = 0;
         for (int row = 0; row < references.length; row++) {
-            for (int j = 0; j < references[row].length; j++) {
-                maxAbs = Math.max(maxAbs, Math.abs(candidates[row][j] - references[row][j]));
+            double[] candidate = new double[candidates[row].length];
+            for (int j = 0; j < candidate.length; j++) {
+                candidate[j] = candidates[row][j];
+                maxAbs = Math.max(maxAbs, Math.abs(candidate[j] - references[row][j]));
             }
             if (!decided[row]) {
                 continue;
             }
-            minCosine = Math.min(minCosine, cosine(candidates[row], references[row]));
+            minCosine = Math.min(minCosine, cosine(candidate, references[row]));
             counted++;
-            if (argmax(candidates[row]) == argmax(references[row])) {
+            if (argmax(candidate) == argmax(references[row])) {
                 agree++;
             }
         }
@@ -43,13 +45,13 @@ public final class Parity {
         return new Parity(minCosine, maxAbs, classifier ? (double) agree / counted : null, undecided);
     }
 
-    public static double cosine(float[] a, double[] b) {
+    public static double cosine(double[] a, double[] b) {
         double dot = 0;
         double na = 0;
         double nb = 0;
         for (int i = 0; i < a.length; i++) {
             dot += a[i] * b[i];
-            na += (double) a[i] * a[i];
+            na += a[i] * a[i];
             nb += b[i] * b[i];
         }
         return dot / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-12);
@@ -82,16 +84,6 @@ public final class Parity {
             any |= decided[row];
         }
         return any ? decided : allTrue(logits.length);
-    }
-
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     static int argmax(double[] v) {
