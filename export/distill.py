@@ -11,8 +11,8 @@ Measured on minilm-l6-sst2 with lighttoken at 49x, `python -m export bert --mode
 SST-2 dev accuracy of the .ort bundle 0.8222 without this stage, 0.8498 after the default 300 steps (384 s on
 2 cores; the held-out loss fell from 0.971 to 0.387), and still 0.8498 after 600 steps (held-out 0.350). Once
 unreachable rows were left out of the table (a slightly better table: held-out 0.917 before, 0.374 after) the
-same command gave 0.8291, and 0.8268 with the logits term weighted 10x: matching hidden states on general text
-does not reliably carry a classifier's decisions.
+same command gave 0.8291 (and 0.8268 with the logits term weighted 10x, a throwaway edit not kept): matching
+hidden states on general text does not reliably carry a classifier's decisions.
 """
 
 from __future__ import annotations

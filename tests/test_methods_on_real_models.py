@@ -1,8 +1,9 @@
 """Each embedding method end to end on a real model: export to .ort with the int8 encoder, then accuracy on the
 GLUE dev set as report.json gives it (--evaluate). Floors sit under the measured figures (`python -m export bert
 --model ... --embedding M --evaluate ...`): a point under for int8/int4, more for svd and direction-ae at 8x, whose
-classifier accuracy swings by ±1.5 pt from one rank to the next (SST-2 in PyTorch, svd rank 94/98/102:
-0.7385/0.7225/0.7408). A method that breaks (a wrong decode, a lost bit order, a bad fit) lands near 0.5.
+classifier accuracy swings by ±1.5 pt from one rank to the next (a throwaway check, not in the repo: SST-2 with fp32
+PyTorch, svd rank 94/98/102: 0.7385/0.7225/0.7408). A method that breaks (a wrong decode, a lost bit order, a bad
+fit) lands near 0.5.
 lighttoken at 25x is held to the issue's own floor against the int8 baseline.
 One SST-2 example is 0.115 pt.
 """
