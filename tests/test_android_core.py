@@ -1,14 +1,21 @@
 """The Android demo's plain-Java core on the desktop JVM, against the Python tokenizer and runtime_py.
 
-Compiled with javac from android_demo/core/src (no Gradle, no jars: it has no dependencies) and run on bundles
-the exporter made in this run.
+Compiled with javac from android_demo/core/src against ONNX Runtime's Java API, which
+android_demo/tools/build_ort_java.sh builds from source and links to the onnxruntime wheel's own library (no
+Maven here), and run on bundles the exporter made in this run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 import subprocess
+import tarfile
+import urllib.request
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +24,25 @@ from transformers import AutoTokenizer
 
 from export.datasets import load_set
 from export.probes import PROBE_TEXTS
+from runtime_py.bundle import Bundle
 from runtime_py.parity import agreement
 
 CORE = ROOT / "android_demo" / "core" / "src"
+BUILD_ORT_JAVA = ROOT / "android_demo" / "tools" / "build_ort_java.sh"
+APP_GRADLE = ROOT / "android_demo" / "app" / "build.gradle"
+# ONNX Runtime 1.29.0 as released: its linux-x64 library and its Android AAR, both in one npm package (npm is
+# reachable from CI, Maven is not). The app pins this release; the tests run our bundles on its runtime and
+# compile the core against the AAR's own Java classes.
+ORT_1_29 = {
+    "version": "1.29.0",
+    "url": "https://registry.npmjs.org/com.github.asus4.onnxruntime/-/com.github.asus4.onnxruntime-0.4.9.tgz",
+    "files": {
+        "package/Plugins/Linux/x64/libonnxruntime.so": (
+            "5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca"
+        ),
+        "package/Plugins/Android/onnxruntime.aar": "98cddbac92640b4a6af72a03c42e0491851f366d3da66bbaeb5dd66310946cf2",
+    },
+}
 HARD_CASES = [
     "Café crème brûlée à la française, naïve façade. ÀÉÎÕÜ ñ ß ø å",
     "İstanbul ΣΑΣ Ωμέγα ﬁnancial ｆｕｌｌｗｉｄｔｈ",
@@ -34,14 +57,36 @@ HARD_CASES = [
 ]
 
 
+def build_ort_java(out: Path, library: Path | None = None) -> Path:
+    subprocess.run([str(BUILD_ORT_JAVA), str(out), *([str(library)] if library else [])], check=True)
+    return out
+
+
 @pytest.fixture(scope="module")
-def java_classes(tmp_path_factory):
+def ort_java():
+    """ai.onnxruntime classes and JNI library, on the runtime the Python side runs (the wheel's)."""
     if shutil.which("javac") is None:
         pytest.fail("javac not found: .ci/run installs a JDK (default-jdk-headless)")
+    return build_ort_java(ROOT / "build" / "ort-java" / "wheel")
+
+
+@pytest.fixture(scope="module")
+def java_classes(tmp_path_factory, ort_java):
     out = tmp_path_factory.mktemp("java")
-    sources = [str(p) for p in CORE.rglob("*.java")]
-    subprocess.run(["javac", "-encoding", "UTF-8", "-d", str(out), *sources], check=True)
+    javac(out, ort_java / "classes", CORE / "main", "--release", "8")  # the language level Android's toolchain takes
+    javac(out, f"{out}:{ort_java / 'classes'}", CORE / "test")
     return out
+
+
+def javac(out: Path, classpath: str | Path, sources: Path, *flags: str) -> None:
+    files = [str(p) for p in sources.rglob("*.java")]
+    subprocess.run(["javac", *flags, "-encoding", "UTF-8", "-cp", str(classpath), "-d", str(out), *files], check=True)
+
+
+def java(classes: Path, ort: Path, main: str, *args: str) -> subprocess.CompletedProcess:
+    command = ["java", f"-Donnxruntime.native.path={ort / 'native'}", "-cp", f"{ort / 'classes'}:{classes}",
+               f"org.bertedge.core.{main}", *args]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
 
 
 def java_token_ids(classes, tokenizer_json, max_length: int, texts: list[str], tmp_path) -> list[list[int]]:
@@ -104,3 +149,186 @@ def test_java_manifest_refuses_a_corrupt_bundle(java_classes, tiny_bundle, tmp_p
     result = inspect(java_classes, folder)
     assert result.returncode == 2
     assert result.stderr.startswith("error: bundle file corrupt") and "model.ort" in result.stderr
+
+
+# --- the runner on ai.onnxruntime -------------------------------------------------------------------------------
+
+SEARCH_SENTENCES = [
+    "A man is playing a guitar.",
+    "The cat sleeps on the warm windowsill.",
+    "Stock markets fell sharply on Monday.",
+    "She is cooking pasta in the kitchen.",
+    "The football match ended in a draw.",
+    "A child is riding a bicycle down the street.",
+]
+
+
+def write_lines(path: Path, texts: list[str]) -> Path:
+    path.write_text("".join(json.dumps(t) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
+def java_answers(classes, ort, folder, texts, tmp_path, sentences=()) -> list[dict]:
+    args = [str(folder), str(write_lines(tmp_path / "texts.jsonl", texts))]
+    if sentences:
+        args.append(str(write_lines(tmp_path / "sentences.jsonl", list(sentences))))
+    result = java(classes, ort, "RunBundle", *args)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def java_self_check(classes, ort, folder) -> tuple[int, dict]:
+    result = java(classes, ort, "RunBundle", str(folder), "--self-check")
+    return result.returncode, (json.loads(result.stdout) if result.stdout else {"stderr": result.stderr})
+
+
+def parity_failures(java_outputs: np.ndarray, python_outputs: np.ndarray, folder: Path) -> list[str]:
+    """The Java outputs against runtime_py's, by the bundle's own tolerance, plus a 1e-5 bound on any value:
+    both sides run the same ORT library, so only float printing may differ."""
+    manifest = json.loads((folder / "bundle.json").read_text())
+    agreed = agreement(java_outputs, python_outputs.astype(np.float64), manifest["task"] == "text-classification")
+    failures = agreed.failures(manifest["tolerance"]["min_cosine"], manifest["tolerance"]["min_top1_agreement"])
+    if agreed.max_abs_diff > 1e-5:
+        failures.append(f"max abs diff {agreed.max_abs_diff:.2e} > 1e-5")
+    return failures
+
+
+def dev_texts(count: int) -> list[str]:
+    return list(load_set(SST2_DIR, "text-classification").texts)[:count] + HARD_CASES
+
+
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])
+def test_java_golden_self_check_passes(request, java_classes, ort_java, bundle):
+    folder = request.getfixturevalue(bundle)[0]
+    code, check = java_self_check(java_classes, ort_java, folder)
+    python = Bundle.load(folder).self_check()
+    assert code == 0 and check["passed"] and check["failures"] == [] and check["probes"] == python.probes
+    assert check["max_abs_diff_vs_export"] < 1e-6  # golden.json stores outputs rounded to 1e-7 or so
+    assert check["min_cosine"] == pytest.approx(python.min_cosine, abs=1e-6)
+
+
+def test_java_classifier_matches_runtime_py(java_classes, ort_java, sst2_bundle, tmp_path):
+    folder = sst2_bundle[0]
+    texts = dev_texts(200)
+    answers = java_answers(java_classes, ort_java, folder, texts, tmp_path)
+    runtime = Bundle.load(folder)
+    assert parity_failures(np.array([a["output"] for a in answers]), runtime.outputs(texts), folder) == []
+    for answer, prediction in zip(answers, runtime.classify(texts), strict=True):
+        label, percent = re.fullmatch(r"(\S+) \((\d+\.\d)%\)", answer["headline"]).groups()
+        assert label == prediction.label and float(percent) == pytest.approx(100 * prediction.probability, abs=0.051)
+
+
+def test_java_embedder_search_matches_runtime_py(java_classes, ort_java, minilm_bundle, tmp_path):
+    folder = minilm_bundle[0]
+    queries = ["Someone plays an instrument.", "a kitten napping in the sun", "Shares dropped early in the week."]
+    answers = java_answers(java_classes, ort_java, folder, queries + HARD_CASES, tmp_path, SEARCH_SENTENCES)
+    runtime = Bundle.load(folder)
+    java_outputs = np.array([a["output"] for a in answers])
+    assert parity_failures(java_outputs, runtime.outputs(queries + HARD_CASES), folder) == []
+    corpus = runtime.embed(SEARCH_SENTENCES)
+    corpus /= np.linalg.norm(corpus, axis=-1, keepdims=True)
+    for query, answer, expected in zip(queries, answers, ([0], [1], [2]), strict=False):
+        hits = runtime.search(query, corpus, k=3)
+        assert [h.index for h in hits][:1] == expected  # the obvious neighbour, found by both
+        assert answer["lines"] == [f"{h.score:.3f}  {SEARCH_SENTENCES[h.index]}" for h in hits]
+
+
+def rewrite_file(folder: Path, name: str, content: bytes) -> None:
+    """Replace a bundle file and update its sha256 in bundle.json, so only the content is wrong."""
+    (folder / name).write_bytes(content)
+    manifest = json.loads((folder / "bundle.json").read_text())
+    manifest["files"][name] = hashlib.sha256(content).hexdigest()
+    (folder / "bundle.json").write_text(json.dumps(manifest, indent=2))
+
+
+def test_java_parity_checks_fail_when_the_tokenizer_breaks(java_classes, ort_java, sst2_bundle, tmp_path):
+    """Swap two common tokens in the bundle's vocabulary: the Java side now feeds the model other ids. Both the
+    golden self-check and the comparison with runtime_py (on the intact bundle) must catch it."""
+    broken = tmp_path / "broken"
+    shutil.copytree(sst2_bundle[0], broken)
+    tokenizer = json.loads((broken / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = tokenizer["model"]["vocab"]
+    vocab["the"], vocab["film"] = vocab["film"], vocab["the"]
+    rewrite_file(broken, "tokenizer.json", json.dumps(tokenizer, ensure_ascii=False).encode("utf-8"))
+    code, check = java_self_check(java_classes, ort_java, broken)
+    assert code == 1 and not check["passed"]
+    assert check["failures"][0].startswith("token ids differ from golden.json")
+    texts = dev_texts(200)
+    answers = java_answers(java_classes, ort_java, broken, texts, tmp_path)
+    failures = parity_failures(np.array([a["output"] for a in answers]), Bundle.load(sst2_bundle[0]).outputs(texts),
+                               sst2_bundle[0])  # fmt: skip
+    assert any(f.startswith("min cosine") for f in failures), failures
+
+
+def test_java_self_check_fails_on_a_falsified_golden(java_classes, ort_java, minilm_bundle, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(minilm_bundle[0], broken)
+    golden = json.loads((broken / "golden.json").read_text())
+    golden["probes"][3]["reference"] = [-v for v in golden["probes"][3]["reference"]]
+    rewrite_file(broken, "golden.json", json.dumps(golden).encode())
+    code, check = java_self_check(java_classes, ort_java, broken)
+    assert code == 1 and check["min_cosine"] < -0.9
+    assert check["failures"] == [f"min cosine {check['min_cosine']:.4f} < 0.99"]
+
+
+def test_java_runner_refuses_a_corrupt_bundle(java_classes, ort_java, tiny_bundle, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle[0], broken)
+    (broken / "model.ort").write_bytes(b"not a model")
+    result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
+    assert result.returncode == 2 and "bundle file corrupt" in result.stderr and "model.ort" in result.stderr
+    rewrite_file(broken, "model.ort", b"not a model")  # a matching sha256: now onnxruntime itself refuses it
+    result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
+    assert result.returncode == 2 and result.stderr.startswith("error: onnxruntime cannot load")
+
+
+# --- the ONNX Runtime release the app pins ----------------------------------------------------------------------
+
+
+def pinned_android_ort_version() -> str:
+    return re.search(r"onnxruntime-android:([0-9.]+)", APP_GRADLE.read_text()).group(1)
+
+
+@pytest.fixture(scope="module")
+def ort_1_29():
+    """ONNX Runtime 1.29.0's released files (downloaded once into build/ort-java/1.29.0): name → path."""
+    folder = ROOT / "build" / "ort-java" / "1.29.0"
+    paths = {member: folder / Path(member).name for member in ORT_1_29["files"]}
+    if not all(_sha256(paths[m]) == digest for m, digest in ORT_1_29["files"].items()):
+        folder.mkdir(parents=True, exist_ok=True)
+        with (
+            urllib.request.urlopen(ORT_1_29["url"], timeout=300) as response,
+            tarfile.open(fileobj=response, mode="r|gz") as archive,
+        ):
+            for member in archive:
+                if member.name in paths:
+                    paths[member.name].write_bytes(archive.extractfile(member).read())
+        assert all(_sha256(paths[m]) == digest for m, digest in ORT_1_29["files"].items())
+    return {Path(m).name: p for m, p in paths.items()}
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def ort_java_1_29(ort_1_29):
+    """The Java API linked to ONNX Runtime 1.29.0's own library."""
+    return build_ort_java(ROOT / "build" / "ort-java" / "1.29.0-java", ort_1_29["libonnxruntime.so"])
+
+
+def test_the_core_compiles_against_the_pinned_android_classes(ort_1_29, tmp_path):
+    """The app's ai.onnxruntime classes come from the onnxruntime-android AAR, not from the source build."""
+    with zipfile.ZipFile(ort_1_29["onnxruntime.aar"]) as aar:
+        (tmp_path / "classes.jar").write_bytes(aar.read("classes.jar"))
+    javac(tmp_path / "out", tmp_path / "classes.jar", CORE / "main")
+    assert (tmp_path / "out" / "org" / "bertedge" / "core" / "EdgeModel.class").is_file()
+
+
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])
+def test_the_pinned_android_runtime_reads_our_bundles(request, java_classes, ort_java_1_29, bundle):
+    """The app pins onnxruntime-android 1.29.0; its runtime (the same release, built for linux-x64) loads the
+    .ort our 1.31 converter wrote and passes the golden self-check."""
+    assert pinned_android_ort_version() == ORT_1_29["version"]
+    code, check = java_self_check(java_classes, ort_java_1_29, request.getfixturevalue(bundle)[0])
+    assert code == 0 and check["passed"], check

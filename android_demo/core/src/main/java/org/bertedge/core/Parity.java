@@ -45,6 +45,19 @@ public final class Parity {
         return new Parity(minCosine, maxAbs, classifier ? (double) agree / counted : null, undecided);
     }
 
+    /** What falls short of a tolerance, one message each (empty: it passes); runtime_py's Agreement.failures. */
+    public java.util.List<String> failures(double minCosineRequired, double minTop1Required) {
+        java.util.List<String> failed = new java.util.ArrayList<>();
+        if (minCosine < minCosineRequired) {
+            failed.add(String.format(java.util.Locale.ROOT, "min cosine %.4f < %s", minCosine, minCosineRequired));
+        }
+        if (top1Agreement != null && top1Agreement < minTop1Required) {
+            failed.add(String.format(java.util.Locale.ROOT, "top-1 agreement %.3f < %s", top1Agreement,
+                minTop1Required));
+        }
+        return failed;
+    }
+
     public static double cosine(double[] a, double[] b) {
         double dot = 0;
         double na = 0;

@@ -1,0 +1,57 @@
+package org.bertedge.core;
+
+import ai.onnxruntime.OrtException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What the demo screen shows for a text, kept out of the Activity so the JVM tests run it: for a classifier the
+ * label, its probability and the inference time; for an embedder the closest bundled sentences with scores.
+ */
+public final class Demo {
+    public static final int HITS = 3;
+
+    private final EdgeModel model;
+    private final List<String> sentences;
+    private final float[][] sentenceVectors;  // embedded once at start; empty for classifiers
+
+    public Demo(EdgeModel model, List<String> sentences) throws OrtException {
+        this.model = model;
+        this.sentences = model.manifest.isClassifier() ? Collections.<String>emptyList() : sentences;
+        sentenceVectors = new float[this.sentences.size()][];
+        for (int i = 0; i < sentenceVectors.length; i++) {
+            sentenceVectors[i] = model.run(this.sentences.get(i));
+        }
+    }
+
+    /** One screen's worth: a headline and detail lines. */
+    public static final class Answer {
+        public final String headline;
+        public final List<String> lines;
+        public final double millis;  // the model call alone, tokenizer included
+
+        Answer(String headline, List<String> lines, double millis) {
+            this.headline = headline;
+            this.lines = lines;
+            this.millis = millis;
+        }
+    }
+
+    public Answer ask(String text) throws OrtException {
+        long start = System.nanoTime();
+        float[] output = model.run(text);
+        double millis = (System.nanoTime() - start) / 1e6;
+        List<String> lines = new ArrayList<>();
+        if (model.manifest.isClassifier()) {
+            Outputs.Prediction p = Outputs.classify(output, model.manifest.labels);
+            String headline = String.format(Locale.ROOT, "%s (%.1f%%)", p.label, 100 * p.probability);
+            return new Answer(headline, lines, millis);
+        }
+        for (Outputs.Hit hit : Outputs.search(output, sentenceVectors, HITS)) {
+            lines.add(String.format(Locale.ROOT, "%.3f  %s", hit.score, sentences.get(hit.index)));
+        }
+        return new Answer(lines.isEmpty() ? "no sentences to search" : "closest sentences", lines, millis);
+    }
+}

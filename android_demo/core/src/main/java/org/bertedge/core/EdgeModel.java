@@ -1,0 +1,102 @@
+package org.bertedge.core;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A bundle loaded for inference on ONNX Runtime's Java API (the same API as onnxruntime-android): the manifest
+ * (sha256 checked), the WordPiece tokenizer and one session. Mirrors runtime_py/bundle.py.
+ *
+ * <p>Pooling and normalisation are inside the exported graph: an embedder's output is already the pooled,
+ * L2-normalised sentence vector and a classifier's is its logits, so the app only adds softmax and search.
+ * One text per model call, as in runtime_py: ORT's dynamic int8 quantizes activations per call, so in a batch a
+ * text's output would shift with its neighbours; alone it is the output the export report measured.
+ */
+public final class EdgeModel implements AutoCloseable {
+    public final BundleManifest manifest;
+    public final WordPieceTokenizer tokenizer;
+    private final OrtEnvironment env;
+    private final OrtSession session;
+
+    private EdgeModel(BundleManifest manifest, WordPieceTokenizer tokenizer, OrtEnvironment env, OrtSession session) {
+        this.manifest = manifest;
+        this.tokenizer = tokenizer;
+        this.env = env;
+        this.session = session;
+    }
+
+    /** Load a bundle folder. threads: ORT intra-op threads, 0 for ORT's default (one per core). */
+    public static EdgeModel load(Path folder, int threads) throws BundleManifest.BundleException {
+        BundleManifest manifest = BundleManifest.load(folder);
+        WordPieceTokenizer tokenizer;
+        try {
+            tokenizer = new WordPieceTokenizer(BundleManifest.readText(folder.resolve(manifest.tokenizerFile)));
+        } catch (IllegalArgumentException | ClassCastException e) {
+            throw new BundleManifest.BundleException("cannot load the tokenizer " + manifest.tokenizerFile + ": "
+                + e.getMessage());
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        Path model = folder.resolve(manifest.modelFile);
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            if (threads > 0) {
+                options.setIntraOpNumThreads(threads);
+            }
+            return new EdgeModel(manifest, tokenizer, env, env.createSession(model.toString(), options));
+        } catch (OrtException e) {
+            throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
+        }
+    }
+
+    /** The model's output for one text: logits, or the sentence embedding. */
+    public float[] run(String text) throws OrtException {
+        return runBatch(Collections.singletonList(text))[0];
+    }
+
+    /** One padded batch (the golden self-check replays the probes this way too). */
+    public float[][] runBatch(List<String> texts) throws OrtException {
+        int[][] ids = new int[texts.size()][];
+        int width = 0;
+        for (int row = 0; row < ids.length; row++) {
+            ids[row] = tokenizer.encode(texts.get(row), manifest.maxLength);
+            width = Math.max(width, ids[row].length);
+        }
+        long[] inputIds = new long[ids.length * width];
+        long[] mask = new long[ids.length * width];
+        java.util.Arrays.fill(inputIds, manifest.padId);
+        for (int row = 0; row < ids.length; row++) {
+            for (int col = 0; col < ids[row].length; col++) {
+                inputIds[row * width + col] = ids[row][col];
+                mask[row * width + col] = 1;
+            }
+        }
+        long[] shape = {ids.length, width};
+        Map<String, long[]> columns = new HashMap<>();
+        columns.put("input_ids", inputIds);
+        columns.put("attention_mask", mask);
+        columns.put("token_type_ids", new long[ids.length * width]);  // single-segment texts: all type 0
+        Map<String, OnnxTensor> inputs = new HashMap<>();
+        try {
+            for (String name : manifest.inputNames) {
+                inputs.put(name, OnnxTensor.createTensor(env, LongBuffer.wrap(columns.get(name)), shape));
+            }
+            try (OrtSession.Result result = session.run(inputs)) {
+                return (float[][]) result.get(0).getValue();
+            }
+        } finally {
+            inputs.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    @Override
+    public void close() throws OrtException {
+        session.close();
+    }
+}

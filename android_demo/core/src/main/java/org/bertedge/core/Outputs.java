@@ -1,0 +1,57 @@
+package org.bertedge.core;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/** What the app makes of model outputs: a label with its probability, and cosine search over sentences. */
+public final class Outputs {
+    private Outputs() {}
+
+    public static final class Prediction {
+        public final String label;
+        public final double probability;
+
+        Prediction(String label, double probability) {
+            this.label = label;
+            this.probability = probability;
+        }
+    }
+
+    public static final class Hit {
+        public final int index;  // position in the searched sentences
+        public final double score;  // cosine similarity to the query
+
+        Hit(int index, double score) {
+            this.index = index;
+            this.score = score;
+        }
+    }
+
+    /** The most likely class of one classifier output; labels may be null (then "0", "1", ...). */
+    public static Prediction classify(float[] logits, List<String> labels) {
+        double[] p = Parity.softmax(toDouble(logits));
+        int best = Parity.argmax(p);
+        return new Prediction(labels == null ? Integer.toString(best) : labels.get(best), p[best]);
+    }
+
+    /** The k rows of corpus (embeddings, one per sentence) closest to the query by cosine, best first. */
+    public static List<Hit> search(float[] query, float[][] corpus, int k) {
+        double[] q = toDouble(query);
+        List<Hit> hits = new ArrayList<>();
+        for (int i = 0; i < corpus.length; i++) {
+            hits.add(new Hit(i, Parity.cosine(q, toDouble(corpus[i]))));
+        }
+        // Ties keep corpus order, as runtime_py's stable argsort does.
+        hits.sort(Comparator.comparingDouble((Hit h) -> -h.score));
+        return hits.subList(0, Math.min(Math.max(k, 0), hits.size()));
+    }
+
+    static double[] toDouble(float[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
+        }
+        return out;
+    }
+}

@@ -1,0 +1,90 @@
+package org.bertedge.core;
+
+import ai.onnxruntime.OrtException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Replays golden.json through this runtime, as runtime_py/self_check.py does: the probes' token ids must equal
+ * the stored ones exactly, and the outputs, one padded batch and one probe at a time, must agree with the
+ * stored fp32 PyTorch `reference` within the bundle's tolerance (the exporter's own verdict, Parity).
+ */
+public final class SelfCheck {
+    public final int probes;
+    public final Parity parity;
+    public final double maxAbsDiffVsExport;  // against the exporter's own ORT outputs (`bundle`), same batch
+    public final List<String> failures;
+
+    private SelfCheck(int probes, Parity parity, double maxAbsDiffVsExport, List<String> failures) {
+        this.probes = probes;
+        this.parity = parity;
+        this.maxAbsDiffVsExport = maxAbsDiffVsExport;
+        this.failures = failures;
+    }
+
+    public boolean passed() {
+        return failures.isEmpty();
+    }
+
+    public static SelfCheck run(EdgeModel model) throws BundleManifest.BundleException, OrtException {
+        BundleManifest manifest = model.manifest;
+        List<Object> items = Json.array(Json.object(Json.parse(
+            BundleManifest.readText(manifest.folder.resolve("golden.json")))).get("probes"));
+        if (items.isEmpty()) {
+            throw new BundleManifest.BundleException("golden.json holds no probes");
+        }
+        int n = items.size();
+        List<String> texts = new ArrayList<>();
+        double[][] reference = new double[2 * n][];
+        double[][] exported = new double[n][];
+        List<String> failures = new ArrayList<>();
+        int idMismatches = 0;
+        String firstMismatch = null;
+        for (int i = 0; i < n; i++) {
+            Map<String, Object> probe = Json.object(items.get(i));
+            String text = (String) probe.get("text");
+            texts.add(text);
+            reference[i] = numbers(probe.get("reference"));
+            reference[n + i] = reference[i];
+            exported[i] = numbers(probe.get("bundle"));
+            int[] expected = Arrays.stream(numbers(probe.get("input_ids"))).mapToInt(v -> (int) v).toArray();
+            if (!Arrays.equals(model.tokenizer.encode(text, manifest.maxLength), expected)) {
+                idMismatches++;
+                firstMismatch = firstMismatch == null ? text : firstMismatch;
+            }
+        }
+        float[][] batched = model.runBatch(texts);
+        float[][] outputs = Arrays.copyOf(batched, 2 * n);
+        for (int i = 0; i < n; i++) {
+            outputs[n + i] = model.run(texts.get(i));
+        }
+        if (idMismatches > 0) {
+            failures.add("token ids differ from golden.json on " + idMismatches + " probe(s): \"" + firstMismatch
+                + "\"");
+        }
+        Parity parity = Parity.agreement(outputs, reference, manifest.isClassifier());
+        failures.addAll(parity.failures(manifest.minCosine, manifest.minTop1Agreement));
+        return new SelfCheck(n, parity, maxAbsDiff(batched, exported), failures);
+    }
+
+    private static double[] numbers(Object list) {
+        List<Object> values = Json.array(list);
+        double[] out = new double[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) values.get(i)).doubleValue();
+        }
+        return out;
+    }
+
+    private static double maxAbsDiff(float[][] a, double[][] b) {
+        double max = 0;
+        for (int row = 0; row < b.length; row++) {
+            for (int j = 0; j < b[row].length; j++) {
+                max = Math.max(max, Math.abs(a[row][j] - b[row][j]));
+            }
+        }
+        return max;
+    }
+}
