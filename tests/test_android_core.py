@@ -332,3 +332,19 @@ def test_the_pinned_android_runtime_reads_our_bundles(request, java_classes, ort
     assert pinned_android_ort_version() == ORT_1_29["version"]
     code, check = java_self_check(java_classes, ort_java_1_29, request.getfixturevalue(bundle)[0])
     assert code == 0 and check["passed"], check
+
+
+def test_apk_size_counts_every_shipped_file(minilm_bundle):
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("apk_size", ROOT / "android_demo" / "tools" / "apk_size.py")
+    apk_size = module_from_spec(spec)
+    spec.loader.exec_module(apk_size)
+    folder = minilm_bundle[0]
+    rows = {name: (raw, packed) for name, raw, packed in apk_size.sizes(folder)}
+    listed = json.loads((folder / "bundle.json").read_text())["files"]
+    assert set(rows) == {"bundle.json", *listed}  # what copyBundle ships; report.* stays behind
+    assert all(raw == (folder / name).stat().st_size for name, (raw, _) in rows.items())
+    raw, packed = rows["model.ort"]
+    assert 0.5 * raw < packed < raw  # int8 weights deflate a little, not a lot
+    assert apk_size.main([str(folder.parent)]) == 2
