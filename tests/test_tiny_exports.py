@@ -138,7 +138,9 @@ def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
 
 def _export_twice(tmp_path, checkpoint, *flags):
     bundles = []
-    for name in ("a", "b"):
+    # Output paths of different lengths: before ort_convert.py hid them from the converter's process, the .ort
+    # bytes followed the length of --out.
+    for name in ("a", "a-much-longer-output-folder-name"):
         out = tmp_path / name
         assert main(["bert", "--model", str(checkpoint), "--out", str(out), "--embedding", "svd", *flags]) == 0
         bundles.append(out)

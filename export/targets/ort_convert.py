@@ -7,7 +7,12 @@ personality ADDR_NO_RANDOMIZE) a fresh process allocates at the same addresses e
 Where that is not possible (not Linux, or a sandbox that refuses the call) the conversion still runs, only
 without the byte-for-byte guarantee; `convert_to_ort` says which happened.
 
-    python -m export.targets.ort_convert MODEL.onnx OUT.ort
+The heap layout also follows every string the child holds, so the child sees nothing that varies with the
+run: it starts in a fresh temporary folder (its cwd, so sys.path[0] too), on model.onnx and model.ort there,
+without PWD/OLDPWD. Measured before this: all-MiniLM-L6-v2 exported to /tmp/minilm2 and to
+/tmp/minilm-longer-name gave .ort files of equal size whose op-kernel tables differed in order.
+
+    python -m export.targets.ort_convert MODEL.onnx OUT.ort   (what convert_to_ort runs, in a temporary folder)
 """
 
 from __future__ import annotations
@@ -29,13 +34,19 @@ _ASLR_OFF_MARK = "BERT_EDGE_ASLR_OFF"
 
 def convert_to_ort(onnx_model: Path, ort_path: Path) -> bool:
     """Returns True when the conversion ran with ASLR off, i.e. its bytes are reproducible."""
-    result = subprocess.run(
-        [sys.executable, "-m", __spec__.name, str(onnx_model), str(ort_path)],
-        capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != _ASLR_OFF_MARK},
-    )  # fmt: skip
-    if result.returncode != 0:
-        last_line = (result.stderr.strip().splitlines() or ["no error output"])[-1]
-        raise RuntimeError(f"ORT conversion failed: {last_line}")
+    env = {k: v for k, v in os.environ.items() if k not in {_ASLR_OFF_MARK, "PWD", "OLDPWD"}}
+    package_root = str(Path(__file__).resolve().parents[2])  # fixed per install; found even when not installed
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="bert-edge-ort-") as work:
+        shutil.copyfile(onnx_model, Path(work) / "model.onnx")
+        result = subprocess.run(
+            [sys.executable, "-m", __spec__.name, "model.onnx", "model.ort"], cwd=work,
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        if result.returncode != 0:
+            last_line = (result.stderr.strip().splitlines() or ["no error output"])[-1]
+            raise RuntimeError(f"ORT conversion failed: {last_line}")
+        shutil.move(Path(work) / "model.ort", ort_path)
     return result.stdout.strip() == "reproducible"
 
 
@@ -54,17 +65,15 @@ def _restart_without_aslr() -> None:
 
 
 def _convert(onnx_model: Path, ort_path: Path) -> None:
+    """In the child, in its temporary folder: model.onnx → out/model.ort → ort_path."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
-    with tempfile.TemporaryDirectory() as work:
-        source = Path(work) / "model.onnx"
-        shutil.copyfile(onnx_model, source)
-        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
-            convert_onnx_models_to_ort(
-                source, output_dir=Path(work) / "out", optimization_styles=[OptimizationStyle.Fixed],
-                target_platform="arm",
-            )  # fmt: skip
-        shutil.move(Path(work) / "out" / "model.ort", ort_path)
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
+        convert_onnx_models_to_ort(
+            onnx_model.resolve(), output_dir=Path("out").resolve(), optimization_styles=[OptimizationStyle.Fixed],
+            target_platform="arm",
+        )  # fmt: skip
+    shutil.move(Path("out") / onnx_model.with_suffix(".ort").name, ort_path)
 
 
 if __name__ == "__main__":
