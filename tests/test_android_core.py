@@ -83,20 +83,18 @@ def javac(out: Path, classpath: str | Path, sources: Path, *flags: str) -> None:
     subprocess.run(["javac", *flags, "-encoding", "UTF-8", "-cp", str(classpath), "-d", str(out), *files], check=True)
 
 
-def java(classes: Path, ort: Path, main: str, *args: str) -> subprocess.CompletedProcess:
-    command = ["java", f"-Donnxruntime.native.path={ort / 'native'}", "-cp", f"{ort / 'classes'}:{classes}",
-               f"org.bertedge.core.{main}", *args]  # fmt: skip
+def java(classes: Path, ort: Path | None, main: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a driver from android_demo/core/src/test; ort: the ORT Java build, for drivers that run a model."""
+    native = [f"-Donnxruntime.native.path={ort / 'native'}"] if ort else []
+    classpath = f"{ort / 'classes'}:{classes}" if ort else str(classes)
+    command = ["java", *native, "-cp", classpath, f"org.bertedge.core.{main}", *args]
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
 
 
 def java_token_ids(classes, tokenizer_json, max_length: int, texts: list[str], tmp_path) -> list[list[int]]:
-    lines = tmp_path / "texts.jsonl"
-    lines.write_text("".join(json.dumps(t) + "\n" for t in texts), encoding="utf-8")
-    result = subprocess.run(
-        ["java", "-cp", str(classes), "org.bertedge.core.TokenizeLines", str(tokenizer_json), str(max_length),
-         str(lines)],
-        capture_output=True, text=True, check=True, encoding="utf-8",
-    )  # fmt: skip
+    lines = write_lines(tmp_path / "texts.jsonl", texts)
+    result = java(classes, None, "TokenizeLines", str(tokenizer_json), str(max_length), str(lines))
+    assert result.returncode == 0, result.stderr
     return [[int(i) for i in line.split()] for line in result.stdout.splitlines()]
 
 
@@ -119,8 +117,7 @@ def test_java_tokenizer_truncates_to_the_bundle_max_length(java_classes, minilm_
 
 
 def inspect(classes, folder) -> subprocess.CompletedProcess:
-    return subprocess.run(["java", "-cp", str(classes), "org.bertedge.core.InspectBundle", str(folder)],
-                          capture_output=True, text=True, encoding="utf-8")  # fmt: skip
+    return java(classes, None, "InspectBundle", str(folder))
 
 
 @pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])

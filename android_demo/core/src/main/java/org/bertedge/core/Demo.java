@@ -31,11 +31,13 @@ public final class Demo {
         public final String headline;
         public final List<String> lines;
         public final double millis;  // the model call alone, tokenizer included
+        public final float[] output;  // what the model returned: logits, or the sentence embedding
 
-        Answer(String headline, List<String> lines, double millis) {
+        Answer(String headline, List<String> lines, double millis, float[] output) {
             this.headline = headline;
             this.lines = lines;
             this.millis = millis;
+            this.output = output;
         }
     }
 
@@ -47,11 +49,11 @@ public final class Demo {
         if (model.manifest.isClassifier()) {
             Outputs.Prediction p = Outputs.classify(output, model.manifest.labels);
             String headline = String.format(Locale.ROOT, "%s (%.1f%%)", p.label, 100 * p.probability);
-            return new Answer(headline, lines, millis);
+            return new Answer(headline, lines, millis, output);
         }
         for (Outputs.Hit hit : Outputs.search(output, sentenceVectors, HITS)) {
             lines.add(String.format(Locale.ROOT, "%.3f  %s", hit.score, sentences.get(hit.index)));
         }
-        return new Answer(lines.isEmpty() ? "no sentences to search" : "closest sentences", lines, millis);
+        return new Answer(lines.isEmpty() ? "no sentences to search" : "closest sentences", lines, millis, output);
     }
 }

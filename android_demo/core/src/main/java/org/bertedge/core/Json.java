@@ -41,6 +41,16 @@ public final class Json {
         return (List<Object>) value;
     }
 
+    /** A JSON array of numbers as double[]. */
+    public static double[] doubles(Object value) {
+        List<Object> values = array(value);
+        double[] out = new double[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = ((Number) values.get(i)).doubleValue();
+        }
+        return out;
+    }
+
     private Object value() {
         if (pos >= text.length()) {
             throw error("unexpected end");

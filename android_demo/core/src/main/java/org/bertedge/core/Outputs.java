@@ -30,28 +30,20 @@ public final class Outputs {
 
     /** The most likely class of one classifier output; labels may be null (then "0", "1", ...). */
     public static Prediction classify(float[] logits, List<String> labels) {
-        double[] p = Parity.softmax(toDouble(logits));
+        double[] p = Parity.softmax(Parity.toDouble(logits));
         int best = Parity.argmax(p);
         return new Prediction(labels == null ? Integer.toString(best) : labels.get(best), p[best]);
     }
 
     /** The k rows of corpus (embeddings, one per sentence) closest to the query by cosine, best first. */
     public static List<Hit> search(float[] query, float[][] corpus, int k) {
-        double[] q = toDouble(query);
+        double[] q = Parity.toDouble(query);
         List<Hit> hits = new ArrayList<>();
         for (int i = 0; i < corpus.length; i++) {
-            hits.add(new Hit(i, Parity.cosine(q, toDouble(corpus[i]))));
+            hits.add(new Hit(i, Parity.cosine(q, Parity.toDouble(corpus[i]))));
         }
         // Ties keep corpus order, as runtime_py's stable argsort does.
         hits.sort(Comparator.comparingDouble((Hit h) -> -h.score));
         return hits.subList(0, Math.min(Math.max(k, 0), hits.size()));
-    }
-
-    static double[] toDouble(float[] values) {
-        double[] out = new double[values.length];
-        for (int i = 0; i < values.length; i++) {
-            out[i] = values[i];
-        }
-        return out;
     }
 }

@@ -27,9 +27,8 @@ public final class Parity {
         int agree = 0;
         int counted = 0;
         for (int row = 0; row < references.length; row++) {
-            double[] candidate = new double[candidates[row].length];
+            double[] candidate = toDouble(candidates[row]);
             for (int j = 0; j < candidate.length; j++) {
-                candidate[j] = candidates[row][j];
                 maxAbs = Math.max(maxAbs, Math.abs(candidate[j] - references[row][j]));
             }
             if (!decided[row]) {
@@ -83,6 +82,15 @@ public final class Parity {
         }
         for (int i = 0; i < out.length; i++) {
             out[i] /= sum;
+        }
+        return out;
+    }
+
+    /** A float row widened once, so one cosine and one argmax serve outputs and references alike. */
+    static double[] toDouble(float[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
         }
         return out;
     }

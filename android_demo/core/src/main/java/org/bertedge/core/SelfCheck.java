@@ -46,10 +46,10 @@ public final class SelfCheck {
             Map<String, Object> probe = Json.object(items.get(i));
             String text = (String) probe.get("text");
             texts.add(text);
-            reference[i] = numbers(probe.get("reference"));
+            reference[i] = Json.doubles(probe.get("reference"));
             reference[n + i] = reference[i];
-            exported[i] = numbers(probe.get("bundle"));
-            int[] expected = Arrays.stream(numbers(probe.get("input_ids"))).mapToInt(v -> (int) v).toArray();
+            exported[i] = Json.doubles(probe.get("bundle"));
+            int[] expected = Arrays.stream(Json.doubles(probe.get("input_ids"))).mapToInt(v -> (int) v).toArray();
             if (!Arrays.equals(model.tokenizer.encode(text, manifest.maxLength), expected)) {
                 idMismatches++;
                 firstMismatch = firstMismatch == null ? text : firstMismatch;
@@ -67,15 +67,6 @@ public final class SelfCheck {
         Parity parity = Parity.agreement(outputs, reference, manifest.isClassifier());
         failures.addAll(parity.failures(manifest.minCosine, manifest.minTop1Agreement));
         return new SelfCheck(n, parity, maxAbsDiff(batched, exported), failures);
-    }
-
-    private static double[] numbers(Object list) {
-        List<Object> values = Json.array(list);
-        double[] out = new double[values.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = ((Number) values.get(i)).doubleValue();
-        }
-        return out;
     }
 
     private static double maxAbsDiff(float[][] a, double[][] b) {

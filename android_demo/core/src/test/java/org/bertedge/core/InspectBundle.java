@@ -28,13 +28,11 @@ public final class InspectBundle {
         double[][] reference = new double[probes.size()][];
         for (int i = 0; i < probes.size(); i++) {
             Map<String, Object> probe = Json.object(probes.get(i));
-            List<Object> out = Json.array(probe.get("bundle"));
-            List<Object> ref = Json.array(probe.get("reference"));
-            outputs[i] = new float[out.size()];
-            reference[i] = new double[ref.size()];
-            for (int j = 0; j < out.size(); j++) {
-                outputs[i][j] = ((Number) out.get(j)).floatValue();
-                reference[i][j] = ((Number) ref.get(j)).doubleValue();
+            double[] out = Json.doubles(probe.get("bundle"));
+            reference[i] = Json.doubles(probe.get("reference"));
+            outputs[i] = new float[out.length];
+            for (int j = 0; j < out.length; j++) {
+                outputs[i][j] = (float) out[j];
             }
         }
         Parity parity = Parity.agreement(outputs, reference, manifest.isClassifier());

@@ -37,8 +37,8 @@ public final class RunBundle {
             }
             Demo demo = new Demo(m, args.length > 2 ? readLines(args[2]) : List.of());
             for (String text : readLines(args[1])) {
-                float[] output = m.run(text);
                 Demo.Answer answer = demo.ask(text);
+                float[] output = answer.output;
                 StringBuilder values = new StringBuilder();
                 for (int i = 0; i < output.length; i++) {
                     values.append(i == 0 ? "" : ", ").append(Float.toString(output[i]));
