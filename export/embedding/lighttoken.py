@@ -53,10 +53,16 @@ class LightTokenCodes(CompressedEmbedding):
         return {"rank": self.rank, "bits": self.codes.shape[1] * 8}
 
 
-def bits_for_ratio(vocab: int, dim: int, rank: int, ratio: float) -> int:
-    """Total code bits (a multiple of 8) whose stored bytes come closest to fp32_bytes / ratio."""
+def stored_bytes(vocab: int, dim: int, rank: int) -> tuple[int, int]:
+    """(bytes stored whatever the bits, bytes added per 8 code bits)."""
     fixed = LUT_BYTES + 4 * dim * 2 + rank * (2 * vocab + 4 * dim)  # LUT, bias, decoder scales, SVD part
     per_byte_of_code = vocab + 8 * dim  # 8 more bits: a code byte per token and 8 int8 decoder rows
+    return fixed, per_byte_of_code
+
+
+def bits_for_ratio(vocab: int, dim: int, rank: int, ratio: float) -> int:
+    """Total code bits (a multiple of 8) whose stored bytes come closest to fp32_bytes / ratio."""
+    fixed, per_byte_of_code = stored_bytes(vocab, dim, rank)
     return 8 * round((vocab * dim * 4 / ratio - fixed) / per_byte_of_code)
 
 
@@ -75,7 +81,7 @@ class LightTokenEmbedding(EmbeddingMethod):
         vocab, dim = table.shape
         bits = bits_for_ratio(vocab, dim, RANK, config.ratio)
         if bits < 8:
-            fewest = LUT_BYTES + 4 * dim * 2 + RANK * (2 * vocab + 4 * dim) + vocab + 8 * dim  # 8 bits, no SVD rows
+            fewest = sum(stored_bytes(vocab, dim, RANK))  # 8 code bits
             raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), (1.0, vocab * dim * 4 / fewest))
         table = table.float()
         generator = torch.Generator().manual_seed(config.seed)
