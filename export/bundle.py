@@ -8,7 +8,6 @@ in the manifest is byte-identical across runs with the same inputs and seed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -20,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from runtime_py.manifest import FORMAT_VERSION, sha256
+
 from .errors import UserInputError
 
-FORMAT_VERSION = 1
 TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 
 
@@ -66,14 +66,6 @@ def save_tokenizer(tokenizer, folder: Path) -> list[str]:
     before = set(folder.iterdir())
     tokenizer.save_pretrained(folder)
     return sorted(p.name for p in set(folder.iterdir()) - before)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tool_versions() -> dict[str, str]:

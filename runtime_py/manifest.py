@@ -78,14 +78,19 @@ def _parse(folder: Path, raw: dict[str, Any]) -> Manifest:
     )
 
 
-def check_file(path: Path, expected_sha256: str) -> None:
-    if not path.is_file():
-        raise BundleError(f"bundle file missing: {path}")
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks; the exporter writes bundle.json's hashes with it too."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    if digest.hexdigest() != expected_sha256:
+    return digest.hexdigest()
+
+
+def check_file(path: Path, expected_sha256: str) -> None:
+    if not path.is_file():
+        raise BundleError(f"bundle file missing: {path}")
+    if sha256(path) != expected_sha256:
         raise BundleError(f"bundle file corrupt (sha256 differs from bundle.json): {path}")
 
 
