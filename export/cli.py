@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "../shared/data/wikitext-2); recovers accuracy at high ratios; takes minutes")  # fmt: skip
     parser.add_argument("--distill-steps", type=int, default=300, metavar="N",
                         help="steps of 32 passages (default 300: 384 s for MiniLM-L6 on 2 cores)")  # fmt: skip
+    parser.add_argument("--sweep", type=Path, metavar="CSV",
+                        help="draw this sweep's Pareto curves (benchmarks/sweep.py's sweep.csv) in report.html, "
+                        "with the bundle marked on them when it was evaluated on the same set")  # fmt: skip
     parser.add_argument("--out", type=Path, help="bundle folder to create (default: bundles/PRESET-METHOD)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--no-strict", dest="strict", action="store_false",
@@ -92,6 +95,7 @@ def to_config(args: argparse.Namespace) -> ExportConfig:
         embedding=EmbeddingConfig(method=args.embedding, ratio=args.ratio, seed=args.seed),
         quantize=QuantizeConfig(mode=args.quantize),
         evaluate=args.evaluate,
+        sweep=args.sweep,
         distill=DistillConfig(text=args.distill, steps=args.distill_steps, seed=args.seed),
         force=args.force,
         strict=args.strict,

@@ -74,6 +74,7 @@ class ExportConfig:
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     evaluate: Path | None = None  # a GLUE task folder or TSV (datasets.py); None: no accuracy step
+    sweep: Path | None = None  # benchmarks/sweep.py's CSV, drawn as Pareto curves in report.html
     force: bool = False
     strict: bool = True
     opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set

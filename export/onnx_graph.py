@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 from onnx import numpy_helper
 
@@ -34,17 +35,48 @@ class Scope:
 
     def stored_bytes(self, model: onnx.ModelProto) -> int:
         """Bytes of every initializer and Constant node in this scope."""
-        initializers = sum(
-            numpy_helper.to_array(t).nbytes for t in model.graph.initializer if t.name.startswith(self.tensor_prefix)
-        )
-        constants = sum(
-            numpy_helper.to_array(attr.t).nbytes
-            for node in model.graph.node
-            if node.op_type == "Constant" and node.name.startswith(self.node_prefix)
-            for attr in node.attribute
-            if attr.name == "value"
-        )
-        return initializers + constants
+        return weight_bytes(model, self.tensor_prefix, self.node_prefix)
+
+
+def weight_bytes(model: onnx.ModelProto, tensor_prefix: str = "", node_prefix: str = "") -> int:
+    """Bytes of the initializers and Constant node values whose names start with the prefixes (all by default)."""
+    initializers = sum(
+        numpy_helper.to_array(t).nbytes for t in model.graph.initializer if t.name.startswith(tensor_prefix)
+    )
+    constants = sum(
+        numpy_helper.to_array(attr.t).nbytes
+        for node in model.graph.node
+        if node.op_type == "Constant" and node.name.startswith(node_prefix)
+        for attr in node.attribute
+        if attr.name == "value"
+    )
+    return initializers + constants
+
+
+def token_embedding_gather(model: onnx.ModelProto) -> onnx.NodeProto:
+    """The Gather that reads the biggest table: the token embedding (position and type tables are far smaller).
+    For graphs whose embedding module is not known by name, such as optimum's exports."""
+    sizes = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
+    gathers = [n for n in model.graph.node if n.op_type == "Gather" and n.input[0] in sizes]
+    if not gathers:
+        raise ValueError("no Gather reads an initializer: cannot find the token embedding")
+    return max(gathers, key=lambda n: sizes[n.input[0]])
+
+
+def size_breakdown(model: onnx.ModelProto, embedding_bytes: int, file_bytes: int) -> dict[str, int]:
+    """A shipped model file split three ways: the token embedding as stored, every other weight (the encoder
+    layers, position and type embeddings, norms, head), and the rest of the file (graph, names, format).
+    Weights are counted in the ONNX graph; `file_bytes` may be its .ort conversion, whose difference lands in
+    "other"."""
+    weights = weight_bytes(model)
+    return {"embedding": embedding_bytes, "encoder": weights - embedding_bytes, "other": file_bytes - weights}
+
+
+def token_table_bytes(model: onnx.ModelProto) -> int:
+    """Bytes of the table the token-embedding Gather reads (an int8 table's one scale and zero point, 5 bytes,
+    are not counted)."""
+    table = token_embedding_gather(model).input[0]
+    return next(numpy_helper.to_array(t).nbytes for t in model.graph.initializer if t.name == table)
 
 
 def load_graph(path: Path) -> onnx.ModelProto:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
+from .charts import check_sweep
 from .config import ExportConfig, Tolerance
 from .datasets import detect_kind, load_set, tsv_file
 from .distill import distill, frozen_copy, read_passages
@@ -26,7 +27,7 @@ from .embedding.token_stats import TokenStats
 from .errors import ParityError, UserInputError
 from .load import load
 from .onnx_export import export_onnx
-from .onnx_graph import load_graph
+from .onnx_graph import load_graph, size_breakdown, token_table_bytes
 from .probes import encode_probes
 from .progress import Stages
 from .quantize import check_mode, quantize
@@ -43,6 +44,8 @@ def check_config(config: ExportConfig) -> ExportConfig:
     check_mode(config.quantize.mode)
     if config.evaluate is not None:
         detect_kind(tsv_file(config.evaluate))
+    if config.sweep is not None:
+        check_sweep(config.sweep)
     if config.distill.text is not None:
         read_passages(config.distill.text)
         if config.distill.steps < 1:
@@ -122,7 +125,7 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             result["fidelity"] = asdict(fidelity_)
             result["distill"] = distilled
             result["accuracy"] = accuracy.to_json() if accuracy else None
-            report.write_reports(staging, result)
+            report.write_reports(staging, result, config.sweep)
         if not parity.passed and config.strict:
             raise ParityError(
                 "parity check failed: " + "; ".join(parity.failures) + " (--no-strict keeps the bundle anyway)"
@@ -203,9 +206,11 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -
 
 
 def _sizes(model_file: Path, quantized: Path, exported, table, baseline: Baseline) -> dict[str, Any]:
-    embedding_bytes = exported.embedding_scope.stored_bytes(load_graph(quantized))
+    graph = load_graph(quantized)
+    embedding_bytes = exported.embedding_scope.stored_bytes(graph)
     fp32 = table.numel() * 4
     model_bytes = model_file.stat().st_size
+    baseline_graph = load_graph(baseline.onnx_path)
     return {
         "model_bytes": model_bytes,
         "embedding_bytes": embedding_bytes,
@@ -217,6 +222,10 @@ def _sizes(model_file: Path, quantized: Path, exported, table, baseline: Baselin
         "baseline_int8_model_bytes": baseline.model_bytes,
         "baseline_int8_onnx_bytes": baseline.onnx_bytes,
         "model_ratio_vs_baseline": model_bytes / baseline.model_bytes,
+        "breakdown": {  # the shipped files' bytes: token embedding / other weights / graph and format
+            "bundle": size_breakdown(graph, embedding_bytes, model_bytes),
+            "baseline_int8": size_breakdown(baseline_graph, token_table_bytes(baseline_graph), baseline.model_bytes),
+        },
     }
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .bundle import write_json
+from .report_html import write_html
 
 
 def mb(n: int | None) -> str:
@@ -74,8 +75,10 @@ def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:
     console.print(table)
 
 
-def write_reports(folder: Path, report: dict[str, Any]) -> None:
+def write_reports(folder: Path, report: dict[str, Any], sweep: Path | None = None) -> None:
+    """report.json, report.md and report.html (see report_html.py; `sweep`: a sweep CSV to draw)."""
     write_json(folder / "report.json", report)
+    write_html(folder, report, sweep)
     lines = [
         f"# Export report: {report['checkpoint']}",
         "",

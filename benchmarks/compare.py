@@ -1,0 +1,246 @@
+"""This project against what a user would pick instead, in one run on one machine, as ratios to optimum's int8.
+
+    python benchmarks/compare.py [--models stsb sst2] [--ratios 25 50 100] [--runs 200]
+                                 [--out benchmarks/results/compare]
+
+For all-MiniLM-L6-v2 (scored on STS-B dev) and ../shared/models/minilm-l6-sst2 (SST-2 dev) it builds, each in a
+child process of its own (export wall time and peak memory are the child's):
+  (a) fp32 ONNX: `optimum-cli export onnx`;
+  (b) int8: `optimum-cli onnxruntime quantize --arm64` on (a), the reference every ratio is taken against;
+  (c) ORT's 4-bit GatherBlockQuantized token table + (b)'s int8 for the rest (benchmarks/competitors.py);
+  (d) our bundles: `python -m export bert --embedding lighttoken --ratio R` (int8 encoder, .ort).
+Then, for each model file: its size and its size deflated in a zip (as an app package carries it); the dev-set
+score, one text at a time; parity with (a) on the same texts; ORT CPU latency at batch 1 for 16 and 128 tokens
+with 1 and 2 intra-op threads (all models interleaved round by round after a warm-up; p50 and p95); session
+load time and peak memory of a fresh process that loads the model and runs it 10 times (medians of 3 processes).
+(a)-(c) ship the .onnx their tools write; our bundles ship model.ort. Sizes are of the model file alone: every
+build needs the same tokenizer files beside it.
+
+Writes compare.md (the tables, every figure also as a ratio to (b), and the issue's floors checked),
+compare.json and compare.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from measure import (
+    ChildRun,
+    child_json,
+    fixed_length_inputs,
+    interleaved_latency,
+    session,
+    timed_child,
+    zipped_bytes,
+)
+from rich.console import Console
+
+from export.datasets import load_set
+from export.evaluate import TextEncoder, ort_outputs, pooled
+from export.load import resolve_checkpoint
+from runtime_py.parity import cosine
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared"
+LENGTHS, THREADS = (16, 128), (1, 2)
+MEMORY_PROCESSES = 3
+REFERENCE = "b"
+
+
+@dataclass(frozen=True)
+class CompareModel:
+    name: str
+    checkpoint: str  # hub id (resolved to the embedded copy) or folder
+    task: str
+    data: Path
+    floor: float  # the LightToken issue's largest drop vs (b) allowed at 50x
+
+
+MODELS = {
+    "stsb": CompareModel("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "feature-extraction",
+                         SHARED / "data/glue/STS-B", 0.010),
+    "sst2": CompareModel("minilm-l6-sst2", str(SHARED / "models/minilm-l6-sst2"), "text-classification",
+                         SHARED / "data/glue/SST-2", 0.010),
+}  # fmt: skip
+
+
+@dataclass
+class Entry:
+    """One model file to compare."""
+
+    key: str  # "a", "b", "c", "25x", ...
+    label: str
+    model: Path
+    build: ChildRun  # for chained builds, (a)'s time added and the larger peak kept
+    pool_outside: bool  # optimum's feature-extraction export outputs token states; pool them as the bundle does
+    extra: dict
+
+
+def chained(first: ChildRun, then: ChildRun) -> ChildRun:
+    return ChildRun(first.seconds + then.seconds, max(first.peak_rss_mb, then.peak_rss_mb))
+
+
+def build_entries(model: CompareModel, ratios: list[float], work: Path, console: Console) -> list[Entry]:
+    checkpoint = resolve_checkpoint(model.checkpoint)
+    embedder = model.task == "feature-extraction"
+    a_dir, b_dir, c_dir = work / "a-fp32", work / "b-int8", work / "c-gather4"
+    optimum = [sys.executable, "-m", "optimum.commands.optimum_cli"]
+    console.log(f"{model.name}: (a) optimum-cli export onnx")
+    a = timed_child([*optimum, "export", "onnx", "--model", str(checkpoint), "--task", model.task,
+                     "--library-name", "transformers", str(a_dir)])  # fmt: skip
+    console.log(f"{model.name}: (b) optimum-cli onnxruntime quantize --arm64")
+    b = timed_child([*optimum, "onnxruntime", "quantize", "--onnx_model", str(a_dir), "--arm64", "-o", str(b_dir)])
+    console.log(f"{model.name}: (c) ORT 4-bit GatherBlockQuantized table + int8")
+    c = timed_child([sys.executable, str(HERE / "competitors.py"), "gather4", str(a_dir), str(c_dir)])
+    entries = [
+        Entry("a", "fp32 (optimum)", a_dir / "model.onnx", a, embedder, {}),
+        Entry("b", "int8 (optimum/ORT --arm64)", b_dir / "model_quantized.onnx", chained(a, b), embedder, {}),
+        Entry("c", "4-bit table + int8 (ORT GatherBlockQuantized)", c_dir / "model_quantized.onnx",
+              chained(a, c), embedder, {}),
+    ]  # fmt: skip
+    for ratio in ratios:
+        out = work / f"lighttoken-{ratio:g}"
+        console.log(f"{model.name}: (d) python -m export bert --embedding lighttoken --ratio {ratio:g}")
+        # --no-strict: a bundle under its export-parity tolerance is still compared (the report says so)
+        run = timed_child([sys.executable, "-m", "export", "bert", "--model", model.checkpoint, "--embedding",
+                           "lighttoken", "--ratio", f"{ratio:g}", "--out", str(out), "--no-strict"])  # fmt: skip
+        report = json.loads((out / "report.json").read_text())
+        extra = {"achieved_ratio": report["size"]["embedding_ratio_vs_fp32"],
+                 "export_parity_passed": report["parity"]["passed"]}  # fmt: skip
+        entries.append(Entry(f"{ratio:g}x", f"ours, lighttoken {ratio:g}x", out / "model.ort", run, False, extra))
+    return entries
+
+
+def score(entries: list[Entry], model: CompareModel, max_length: int, console: Console) -> dict[str, dict]:
+    """Dev-set score of every entry, and its parity with (a) on the same texts."""
+    from transformers import AutoTokenizer
+
+    checkpoint = resolve_checkpoint(model.checkpoint)
+    data = load_set(model.data, model.task)
+    names = ["input_ids", "attention_mask", "token_type_ids"]  # ort_outputs keeps those the model takes
+    encoder = TextEncoder(AutoTokenizer.from_pretrained(checkpoint), names, max_length)
+    outputs = {}
+    for entry in entries:
+        console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time")
+        postprocess = pooled("mean") if entry.pool_outside else None
+        outputs[entry.key] = ort_outputs(entry.model, encoder, data.texts, postprocess=postprocess)
+    reference = outputs["a"]
+    classifier = data.metric == "accuracy"
+    scores = {}
+    for key, values in outputs.items():
+        similarity = cosine(values, reference)
+        agreement = float((values.argmax(-1) == reference.argmax(-1)).mean())
+        scores[key] = {
+            "metric": f"{data.dataset} {data.metric}",
+            "score": data.score(values),
+            # classifiers: the share of texts given (a)'s label; the cosine of two-logit vectors says little
+            "parity_measure": "top-1 agreement" if classifier else "mean cosine",
+            "parity": agreement if classifier else float(similarity.mean()),
+            "parity_mean_cosine": float(similarity.mean()),
+            "parity_min_cosine": float(similarity.min()),
+        }
+    return scores
+
+
+def latencies(entries: list[Entry], tokenizer: Path, runs: int, console: Console) -> dict[str, dict]:
+    result = {entry.key: {} for entry in entries}
+    for threads in THREADS:
+        sessions = {entry.key: session(entry.model, threads) for entry in entries}
+        for tokens in LENGTHS:
+            console.log(f"latency: {tokens} tokens, {threads} thread(s), {runs} interleaved rounds")
+            measured = interleaved_latency(sessions, fixed_length_inputs(tokenizer, tokens), runs)
+            for key, latency in measured.items():
+                result[key][f"p50_ms_{tokens}tok_{threads}t"] = latency.p50_ms
+                result[key][f"p95_ms_{tokens}tok_{threads}t"] = latency.p95_ms
+    return result
+
+
+def memory(entries: list[Entry], tokenizer: Path, work: Path) -> dict[str, dict]:
+    """Load time and peak memory of a fresh process per model (median of MEMORY_PROCESSES), 128 tokens."""
+    feed = work / "feed-128.npz"
+    np.savez(feed, **fixed_length_inputs(tokenizer, 128))
+    result = {}
+    for entry in entries:
+        command = [sys.executable, str(HERE / "measure.py"), str(entry.model), str(feed)]
+        runs = [child_json(command) for _ in range(MEMORY_PROCESSES)]
+        result[entry.key] = {name: float(np.median([r[name] for r in runs])) for name in runs[0]}
+    return result
+
+
+def compare_model(model: CompareModel, ratios: list[float], runs: int, console: Console) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="bert-edge-compare-") as folder:
+        work = Path(folder)
+        entries = build_entries(model, ratios, work, console)
+        tokenizer = work / "a-fp32" / "tokenizer.json"
+        max_length = json.loads((entries[-1].model.parent / "bundle.json").read_text())["max_length"]
+        scores = score(entries, model, max_length, console)
+        speed = latencies(entries, tokenizer, runs, console)
+        console.log(f"{model.name}: load time and peak memory, {MEMORY_PROCESSES} processes per model")
+        mem = memory(entries, tokenizer, work)
+        return [row(model, e, scores[e.key], speed[e.key], mem[e.key]) for e in entries]
+
+
+def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict) -> dict:
+    return {
+        "model": model.name,
+        "key": entry.key,
+        "build": entry.label,
+        "file": entry.model.name,
+        "bytes": entry.model.stat().st_size,
+        "zipped_bytes": zipped_bytes(entry.model),
+        **scores,
+        **speed,
+        "load_ms": mem["load_ms"],
+        "peak_rss_mb": mem["peak_rss_mb"],
+        "rss_before_load_mb": mem["rss_before_load_mb"],
+        "export_seconds": entry.build.seconds,
+        "export_peak_rss_mb": entry.build.peak_rss_mb,
+        **entry.extra,
+    }
+
+
+def machine() -> dict:
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "onnxruntime": ort.__version__,
+            "python": platform.python_version()}  # fmt: skip
+
+
+def main() -> None:
+    from report_tables import write_outputs
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--ratios", nargs="+", type=float, default=[25, 50, 100])
+    parser.add_argument("--runs", type=int, default=200, help="interleaved latency rounds per length and threads")
+    parser.add_argument("--out", type=Path, default=HERE / "results/compare")
+    args = parser.parse_args()
+    console = Console(stderr=True)
+    rows = []
+    for key in args.models:
+        rows.extend(compare_model(MODELS[key], args.ratios, args.runs, console))
+    floors = {MODELS[key].name: MODELS[key].floor for key in args.models}
+    print(write_outputs(rows, machine(), floors, args.out))
+
+
+if __name__ == "__main__":
+    main()

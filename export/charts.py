@@ -1,0 +1,111 @@
+"""The report's charts, drawn with matplotlib: the size breakdown and the Pareto curves of a sweep.
+
+Each function returns a Figure; `svg` renders one as an inline <svg> element for report.html (byte-stable: no
+date, a fixed id salt), and benchmarks/sweep.py saves the Pareto figure as its PNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+PARTS = (("embedding", "token embedding", "#d62728"), ("encoder", "other weights", "#1f77b4"),
+         ("other", "graph and format", "#7f7f7f"))  # fmt: skip
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def size_breakdown_figure(bars: dict[str, dict[str, int]]) -> Figure:
+    """Horizontal stacked bars, one per model file: {bar label: {"embedding", "encoder", "other": bytes}}."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(8, 0.9 + 0.7 * len(bars)))
+    labels = list(bars)
+    left = [0.0] * len(labels)
+    for part, name, color in PARTS:
+        widths = [bars[label][part] / 1e6 for label in labels]
+        axis.barh(labels, widths, left=left, color=color, label=name)
+        for row, (start, width) in enumerate(zip(left, widths, strict=True)):
+            if width > 0.8:
+                axis.text(start + width / 2, row, f"{width:.1f}", ha="center", va="center", color="white")
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axis.invert_yaxis()
+    axis.set_xlabel("MB in the shipped model file")
+    axis.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+SWEEP_FIELDS = ("model", "method", "metric", "achieved_ratio", "bundle", "baseline_int8")
+
+
+def read_sweep(path: Path) -> list[dict]:
+    """benchmarks/sweep.py's CSV, numbers parsed; unreachable points (with a note) are left out."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if not r.get("note")]
+    for r in rows:
+        for field in ("achieved_ratio", "bundle", "baseline_int8"):
+            r[field] = float(r[field])
+    return rows
+
+
+def check_sweep(path: Path) -> None:
+    """Refuse a --sweep file that is missing or is not a sweep CSV, before any model is loaded."""
+    from .errors import UserInputError
+
+    if not path.is_file():
+        raise UserInputError(f"sweep file {path} not found (benchmarks/sweep.py writes sweep.csv)")
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            missing = set(SWEEP_FIELDS) - set(csv.DictReader(f).fieldnames or [])
+        if missing:
+            raise UserInputError(f"{path} is not a sweep CSV: no column(s) {', '.join(sorted(missing))}")
+        if not read_sweep(path):
+            raise UserInputError(f"{path} holds no measured point")
+    except (UnicodeDecodeError, ValueError, csv.Error) as err:
+        raise UserInputError(f"{path} is not a readable sweep CSV ({err})") from None
+
+
+def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None) -> Figure:
+    """Score against achieved ratio, one panel per sweep model and one curve per method, the optimum/ORT int8
+    baseline dashed. `mark` = (metric, ratio, score) puts a star on the panel with that metric."""
+    plt = _pyplot()
+    models = sorted({r["model"] for r in rows})
+    figure, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
+    for axis, model in zip(axes[0], models, strict=True):
+        points = [r for r in rows if r["model"] == model]
+        for method in sorted({r["method"] for r in points}):
+            curve = sorted((r["achieved_ratio"], r["bundle"]) for r in points if r["method"] == method)
+            axis.plot(*zip(*curve, strict=True), marker="o", label=method)
+        axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
+        if mark is not None and mark[0] == points[0]["metric"]:
+            axis.plot([mark[1]], [mark[2]], marker="*", markersize=16, color="black", linestyle="", label="this bundle")
+        axis.set_xscale("log")
+        axis.set_xlabel("embedding compression ratio vs fp32 (log)")
+        axis.set_ylabel(points[0]["metric"])
+        axis.set_title(model)
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def svg(figure: Figure) -> str:
+    """The figure as an inline <svg> element (no XML prolog), the same bytes for the same figure."""
+    plt = _pyplot()
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "bert-edge", "svg.fonttype": "path"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]

@@ -1,0 +1,124 @@
+"""report.html: the report as one self-contained page (inline SVG charts and CSS, no script or font fetched).
+
+Sections: size (a breakdown chart of this bundle against the optimum/ORT int8 baseline, and the ratios), export
+parity and fidelity, accuracy when the export was evaluated, the Pareto curves of a sweep when one is given
+(`--sweep`), and the stage timings. A few lines of inline script mark the page with how many charts the browser
+laid out (`data-charts-rendered` on <body>), which is what the headless-browser test reads.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from . import charts
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.5rem 0; } td, th { padding: 0.25rem 0.75rem; text-align: left; }
+tr:nth-child(even) { background: #f5f5f5; } .fail { color: #b00; font-weight: bold; } .pass { color: #070; }
+figure { margin: 0.5rem 0; } figure svg { max-width: 100%; height: auto; } .note { color: #666; }
+"""
+# Counts the charts the browser actually laid out (a non-empty box), for the headless-browser test.
+SCRIPT = """
+window.addEventListener("load", () => {
+  const drawn = [...document.querySelectorAll("figure.chart svg")].filter(s => s.getBBox().width > 0);
+  document.body.dataset.chartsRendered = String(drawn.length);
+});
+"""
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) -> str:
+    head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB ({n:,} B)"
+
+
+def _figure(name: str, figure, caption: str) -> str:
+    return f'<figure class="chart" id="{name}">{charts.svg(figure)}<figcaption>{escape(caption)}</figcaption></figure>'
+
+
+def size_section(report: dict[str, Any]) -> str:
+    size = report["size"]
+    bars = {"this bundle": size["breakdown"]["bundle"], "optimum/ORT int8": size["breakdown"]["baseline_int8"]}
+    rows = [
+        ("model file", _mb(size["model_bytes"])),
+        ("optimum/ORT int8 baseline, same format", _mb(size["baseline_int8_model_bytes"])),
+        ("model vs baseline", f"{size['model_ratio_vs_baseline']:.3f}x"),
+        ("token embedding as stored", f"{_mb(size['embedding_bytes'])}, {escape(report['embedding']['method'])}"),
+        ("embedding ratio vs fp32 / fp16 / int8 table", f"{size['embedding_ratio_vs_fp32']:.2f}x / "
+         f"{size['embedding_ratio_vs_fp16']:.2f}x / {size['embedding_ratio_vs_int8']:.2f}x"),
+    ]  # fmt: skip
+    caption = ("Bytes of the shipped model file: the token embedding as stored, every other weight, and the rest "
+               "of the file (graph, names, format); weights counted in the ONNX graph before conversion.")  # fmt: skip
+    return f"<h2>Size</h2>{_figure('size-breakdown', charts.size_breakdown_figure(bars), caption)}{_table(rows)}"
+
+
+def parity_section(report: dict[str, Any]) -> str:
+    parity, fidelity = report["parity"], report["fidelity"]
+    verdict = ('<span class="pass">pass</span>' if parity["passed"]
+               else '<span class="fail">FAIL: ' + escape("; ".join(parity["failures"])) + "</span>")  # fmt: skip
+    top1 = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731 (a formatter used twice below)
+    rows = [
+        ("export parity", "vs PyTorch carrying the same embedding, on the probes", verdict),
+        ("", "min cosine", f"{parity['min_cosine']:.5f} (tolerance {parity['tolerance']['min_cosine']})"),
+        ("", "max abs diff", f"{parity['max_abs_diff']:.2e}"),
+        ("", "top-1 agreement", top1(parity["top1_agreement"])),
+        ("", "fp32 graph vs PyTorch, max abs diff", f"{parity['export_max_abs_diff']:.2e}"),
+        ("fidelity", "vs the original fp32 model (reported, not enforced)", ""),
+        ("", "min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}"),
+        ("", "top-1 agreement", top1(fidelity["top1_agreement"])),
+    ]
+    return "<h2>Parity</h2>" + _table(rows)
+
+
+def accuracy_section(accuracy: dict[str, Any] | None) -> str:
+    if accuracy is None:
+        return '<h2>Accuracy</h2><p class="note">Not evaluated (export with --evaluate GLUE_DIR).</p>'
+    baseline = accuracy["baseline_int8"]
+    drop = "—" if baseline is None else f"{accuracy['bundle'] - baseline:+.4f}"
+    row = (f"{accuracy['original']:.4f}", "—" if baseline is None else f"{baseline:.4f}",
+           f"{accuracy['bundle']:.4f}", drop)  # fmt: skip
+    title = f"{accuracy['dataset']} {accuracy['metric']}, {accuracy['examples']} examples, one text per call"
+    header = ("original fp32", "optimum/ORT int8", "this bundle", "bundle − int8")
+    return f"<h2>Accuracy</h2><p>{escape(title)}</p>" + _table([row], header)
+
+
+def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
+    if not sweep:
+        return ""
+    accuracy = report.get("accuracy")
+    mark = None
+    if accuracy is not None:
+        mark = (f"{accuracy['dataset']} {accuracy['metric']}", report["size"]["embedding_ratio_vs_fp32"],
+                accuracy["bundle"])  # fmt: skip
+    caption = "Score against embedding compression ratio for each method of the sweep (benchmarks/sweep.py)."
+    return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
+
+
+def render(report: dict[str, Any], sweep: list[dict] | None = None) -> str:
+    embedding = report["embedding"]
+    subtitle = (f"preset {report['preset']}, task {report['task']}, target {report['target']}, embedding "
+                f"{embedding['method']} ({report['size']['embedding_ratio_vs_fp32']:.1f}x), "
+                f"quantize {report['quantize']}")  # fmt: skip
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in report["timing"]["stages"].items())
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Export report: {escape(report['checkpoint'])}</title><style>{STYLE}</style></head><body>",
+        f"<h1>Export report: {escape(report['checkpoint'])}</h1><p>{escape(subtitle)}</p>",
+        size_section(report), parity_section(report), accuracy_section(report.get("accuracy")),
+        pareto_section(report, sweep),
+        f"<h2>Timings</h2><p>{escape(timings)}; export {report['timing']['export_seconds']:.1f} s</p>",
+        f"<script>{SCRIPT}</script></body></html>", "",
+    ])  # fmt: skip
+
+
+def write_html(folder: Path, report: dict[str, Any], sweep_csv: Path | None = None) -> None:
+    sweep = charts.read_sweep(sweep_csv) if sweep_csv else None
+    (folder / "report.html").write_text(render(report, sweep), encoding="utf-8")
