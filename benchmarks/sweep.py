@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from export import pipeline
+from export.charts import pareto_figure
 from export.cli import build_parser, quiet_libraries, to_config
 from export.errors import UserInputError
 from export.references import References
@@ -92,26 +93,7 @@ def write_table(rows: list[dict], path: Path) -> None:
 
 
 def write_plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = sorted({r["model"] for r in rows})
-    figure, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
-    for axis, model in zip(axes[0], models, strict=True):
-        points = [r for r in rows if r["model"] == model and not r.get("note")]
-        for method in sorted({r["method"] for r in points}):
-            curve = sorted((r["achieved_ratio"], r["bundle"]) for r in points if r["method"] == method)
-            axis.plot(*zip(*curve, strict=True), marker="o", label=method)
-        if points:
-            axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
-            axis.set_ylabel(points[0]["metric"])
-        axis.set_xscale("log")
-        axis.set_xlabel("embedding compression ratio vs fp32 (log)")
-        axis.set_title(model)
-        axis.legend()
-    figure.tight_layout()
+    figure = pareto_figure([r for r in rows if not r.get("note")])  # the same curves report.html draws
     figure.savefig(path, dpi=120)
 
 

@@ -30,7 +30,7 @@ def _pyplot():
 def size_breakdown_figure(bars: dict[str, dict[str, int]]) -> Figure:
     """Horizontal stacked bars, one per model file: {bar label: {"embedding", "encoder", "other": bytes}}."""
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(8, 0.9 + 0.7 * len(bars)))
+    figure, axis = plt.subplots(figsize=(8, 1.5 + 0.7 * len(bars)))
     labels = list(bars)
     left = [0.0] * len(labels)
     for part, name, color in PARTS:
@@ -42,7 +42,7 @@ def size_breakdown_figure(bars: dict[str, dict[str, int]]) -> Figure:
         left = [a + b for a, b in zip(left, widths, strict=True)]
     axis.invert_yaxis()
     axis.set_xlabel("MB in the shipped model file")
-    axis.legend(loc="lower right", fontsize="small")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 - 0.1 / len(bars)), ncol=3, fontsize="small")
     figure.tight_layout()
     return figure
 
@@ -104,7 +104,8 @@ def svg(figure: Figure) -> str:
     """The figure as an inline <svg> element (no XML prolog), the same bytes for the same figure."""
     plt = _pyplot()
     buffer = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": "bert-edge", "svg.fonttype": "path"}):
+    # fonttype none: labels stay <text> (smaller, searchable), drawn in the browser's sans-serif
+    with plt.rc_context({"svg.hashsalt": "bert-edge", "svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(figure)
     text = buffer.getvalue()

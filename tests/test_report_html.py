@@ -1,0 +1,70 @@
+"""report.html: self-contained, laid out by a real browser (headless Chromium) with its charts drawn."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_cli_errors import assert_refused, run_cli
+
+from export.report_html import render, write_html
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ROOT / "benchmarks/results/sweep/sweep.csv"
+# Debian's chromium, as the environment notes run it: no sandbox as root, and no background connections (the
+# network is closed; without these flags Chromium retries Google's hosts at every start).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def chromium(page: Path, profile: Path, *action: str) -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("chromium is not installed (.ci/run installs Debian's chromium package)")
+    command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *action, page.as_uri()]
+    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
+
+
+def rendered_dom(page: Path, tmp_path: Path) -> str:
+    # the page's script sets data-charts-rendered once the browser has laid the charts out
+    return chromium(page, tmp_path / "profile-dom", "--virtual-time-budget=5000", "--dump-dom")
+
+
+def test_evaluated_bundle_report_renders_with_charts_and_tables(minilm_bundle, tmp_path):
+    report = minilm_bundle[1]
+    write_html(tmp_path, report, SWEEP)  # the bundle's own report, with the checked-in sweep drawn in
+    page = tmp_path / "report.html"
+    html = page.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched: self-contained
+    dom = rendered_dom(page, tmp_path)
+    assert 'data-charts-rendered="2"' in dom  # the size breakdown and the Pareto plot, laid out
+    assert 'id="size-breakdown"' in dom and 'id="pareto"' in dom
+    accuracy, size = report["accuracy"], report["size"]
+    for figure in (f"{accuracy['bundle']:.4f}", f"{accuracy['baseline_int8']:.4f}", f"{accuracy['original']:.4f}",
+                   f"{report['parity']['min_cosine']:.5f}", f"{size['model_bytes']:,} B"):  # fmt: skip
+        assert figure in dom, figure
+    assert "this bundle" in dom.split('id="pareto"')[1]  # the bundle is marked on its own metric's curves
+    screenshot = tmp_path / "page.png"
+    chromium(page, tmp_path / "profile-shot", "--window-size=1100,2400", f"--screenshot={screenshot}")
+    assert screenshot.stat().st_size > 50_000  # a blank page is a few kB
+
+
+def test_every_bundle_carries_its_report_page(tiny_bundle, tmp_path):
+    folder, report = tiny_bundle
+    page = folder / "report.html"
+    assert "report.html" not in json.loads((folder / "bundle.json").read_text())["files"]  # like the other reports
+    dom = rendered_dom(page, tmp_path)
+    assert 'data-charts-rendered="1"' in dom and "Not evaluated" in dom  # no sweep, no accuracy: size chart only
+    assert render(report) == render(report)  # the same report gives the same page (svg ids are salted, no date)
+
+
+def test_sweep_that_is_not_a_sweep_is_refused(capsys, tmp_path):
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    for sweep, expected in ((tmp_path / "missing.csv", "not found"), (tmp_path / "other.csv", "not a sweep CSV")):
+        code, err = run_cli(capsys, "bert", "--sweep", str(sweep), "--out", str(tmp_path / "b"))
+        assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists()
