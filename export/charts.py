@@ -37,7 +37,7 @@ def size_breakdown_figure(bars: dict[str, dict[str, int]]) -> Figure:
         widths = [bars[label][part] / 1e6 for label in labels]
         axis.barh(labels, widths, left=left, color=color, label=name)
         for row, (start, width) in enumerate(zip(left, widths, strict=True)):
-            if width > 0.8:
+            if width > 1.5:  # a label fits inside the segment
                 axis.text(start + width / 2, row, f"{width:.1f}", ha="center", va="center", color="white")
         left = [a + b for a, b in zip(left, widths, strict=True)]
     axis.invert_yaxis()
