@@ -53,7 +53,6 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared"
 LENGTHS, THREADS = (16, 128), (1, 2)
 MEMORY_PROCESSES = 3
-REFERENCE = "b"
 
 
 @dataclass(frozen=True)

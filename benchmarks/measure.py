@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from runtime_py.bench import FILLER, Latency, cut_to_length, summarize
+
 WARMUP = 10
-FILLER = "the quick brown fox jumps over the lazy dog " * 200  # tokenized, then cut to exactly the asked length
 
 
 def zipped_bytes(path: Path) -> int:
@@ -51,22 +52,13 @@ def fixed_length_inputs(tokenizer_file: Path, tokens: int) -> dict[str, np.ndarr
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_padding()
     tokenizer.no_truncation()
-    encoding = tokenizer.encode(FILLER)
-    ids = encoding.ids[:tokens]
-    ids[-1] = encoding.ids[-1]  # end on the closing special token, as a real text does
-    ids = np.array([ids], dtype=np.int64)
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    ids = np.array([tokenizer.encode(FILLER).ids], dtype=np.int64)
+    full = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    return cut_to_length(full, tokens)
 
 
 def feed_for(model: ort.InferenceSession, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {i.name: inputs[i.name] for i in model.get_inputs()}
-
-
-@dataclass(frozen=True)
-class Latency:
-    p50_ms: float
-    p95_ms: float
-    runs: int
 
 
 def interleaved_latency(
@@ -86,11 +78,8 @@ def interleaved_latency(
             start = time.perf_counter()
             sessions[key].run(None, feeds[key])
             seconds[key].append(time.perf_counter() - start)
-    result = {}
-    for key, values in seconds.items():
-        p50, p95 = np.percentile(np.array(values) * 1000, [50, 95])
-        result[key] = Latency(float(p50), float(p95), runs)
-    return result
+    tokens = inputs["input_ids"].shape[1]
+    return {key: summarize(tokens, values) for key, values in seconds.items()}
 
 
 def memory_mb(field: str) -> float:

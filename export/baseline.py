@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from .onnx_graph import load_graph, size_breakdown, token_table_bytes
 from .targets import Target
 
 
@@ -22,6 +23,7 @@ class Baseline:
     onnx_bytes: int
     model_path: Path  # the same model in the bundle's target format (.ort for onnx-mobile), as a user would ship it
     model_bytes: int
+    breakdown: dict[str, int]  # of model_path's bytes: token table / other weights / graph and format
 
 
 def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target) -> Baseline:
@@ -41,4 +43,7 @@ def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target) 
     onnx_path = quantized / "model_quantized.onnx"
     model_path = work / f"baseline-{target.model_file}"
     target.write_model(onnx_path, model_path)
-    return Baseline(onnx_path, onnx_path.stat().st_size, model_path, model_path.stat().st_size)
+    model_bytes = model_path.stat().st_size
+    graph = load_graph(onnx_path)
+    breakdown = size_breakdown(graph, token_table_bytes(graph), model_bytes)
+    return Baseline(onnx_path, onnx_path.stat().st_size, model_path, model_bytes, breakdown)

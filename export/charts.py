@@ -51,9 +51,14 @@ SWEEP_FIELDS = ("model", "method", "metric", "achieved_ratio", "bundle", "baseli
 
 
 def read_sweep(path: Path) -> list[dict]:
-    """benchmarks/sweep.py's CSV, numbers parsed; unreachable points (with a note) are left out."""
+    """benchmarks/sweep.py's CSV, numbers parsed; unreachable points (with a note) are left out. ValueError
+    when a column the charts need is missing."""
     with path.open(encoding="utf-8", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if not r.get("note")]
+        reader = csv.DictReader(f)
+        missing = set(SWEEP_FIELDS) - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"no column(s) {', '.join(sorted(missing))}")
+        rows = [r for r in reader if not r.get("note")]
     for r in rows:
         for field in ("achieved_ratio", "bundle", "baseline_int8"):
             r[field] = float(r[field])
@@ -67,14 +72,11 @@ def check_sweep(path: Path) -> None:
     if not path.is_file():
         raise UserInputError(f"sweep file {path} not found (benchmarks/sweep.py writes sweep.csv)")
     try:
-        with path.open(encoding="utf-8", newline="") as f:
-            missing = set(SWEEP_FIELDS) - set(csv.DictReader(f).fieldnames or [])
-        if missing:
-            raise UserInputError(f"{path} is not a sweep CSV: no column(s) {', '.join(sorted(missing))}")
-        if not read_sweep(path):
-            raise UserInputError(f"{path} holds no measured point")
+        rows = read_sweep(path)
     except (UnicodeDecodeError, ValueError, csv.Error) as err:
-        raise UserInputError(f"{path} is not a readable sweep CSV ({err})") from None
+        raise UserInputError(f"{path} is not a sweep CSV ({err})") from None
+    if not rows:
+        raise UserInputError(f"{path} holds no measured point")
 
 
 def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None) -> Figure:

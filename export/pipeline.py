@@ -27,7 +27,7 @@ from .embedding.token_stats import TokenStats
 from .errors import ParityError, UserInputError
 from .load import load
 from .onnx_export import export_onnx
-from .onnx_graph import load_graph, size_breakdown, token_table_bytes
+from .onnx_graph import load_graph, size_breakdown
 from .probes import encode_probes
 from .progress import Stages
 from .quantize import check_mode, quantize
@@ -210,7 +210,6 @@ def _sizes(model_file: Path, quantized: Path, exported, table, baseline: Baselin
     embedding_bytes = exported.embedding_scope.stored_bytes(graph)
     fp32 = table.numel() * 4
     model_bytes = model_file.stat().st_size
-    baseline_graph = load_graph(baseline.onnx_path)
     return {
         "model_bytes": model_bytes,
         "embedding_bytes": embedding_bytes,
@@ -224,7 +223,7 @@ def _sizes(model_file: Path, quantized: Path, exported, table, baseline: Baselin
         "model_ratio_vs_baseline": model_bytes / baseline.model_bytes,
         "breakdown": {  # the shipped files' bytes: token embedding / other weights / graph and format
             "bundle": size_breakdown(graph, embedding_bytes, model_bytes),
-            "baseline_int8": size_breakdown(baseline_graph, token_table_bytes(baseline_graph), baseline.model_bytes),
+            "baseline_int8": baseline.breakdown,
         },
     }
 

@@ -20,14 +20,24 @@ class Latency:
     p95_ms: float
 
 
+def cut_to_length(full: dict[str, np.ndarray], tokens: int) -> dict[str, np.ndarray]:
+    """The first `tokens` columns of a tokenized FILLER batch, ending on its closing special token as a real
+    text does."""
+    keep = {name: values[:, :tokens].copy() for name, values in full.items()}
+    keep["input_ids"][0, -1] = full["input_ids"][0, -1]
+    return keep
+
+
 def inputs_of_length(bundle, tokens: int) -> dict[str, np.ndarray]:
     """A batch of one text that tokenizes to exactly `tokens` ids, special tokens included."""
     if not 2 <= tokens <= bundle.manifest.max_length:
         raise ValueError(f"sequence length must be between 2 and the bundle's max length {bundle.manifest.max_length}")
-    full = bundle.encoder.inputs([FILLER])
-    keep = {name: values[:, :tokens].copy() for name, values in full.items()}
-    keep["input_ids"][0, -1] = full["input_ids"][0, -1]  # end with the closing special token, as a real text
-    return keep
+    return cut_to_length(bundle.encoder.inputs([FILLER]), tokens)
+
+
+def summarize(tokens: int, seconds: list[float]) -> Latency:
+    p50, p95 = np.percentile(np.array(seconds) * 1000, [50, 95])
+    return Latency(tokens, len(seconds), float(p50), float(p95))
 
 
 def measure(bundle, tokens: int, runs: int) -> Latency:
@@ -39,8 +49,7 @@ def measure(bundle, tokens: int, runs: int) -> Latency:
         start = time.perf_counter()
         bundle.run(inputs)
         seconds.append(time.perf_counter() - start)
-    p50, p95 = np.percentile(np.array(seconds) * 1000, [50, 95])
-    return Latency(tokens, runs, float(p50), float(p95))
+    return summarize(tokens, seconds)
 
 
 def peak_rss_mb() -> float | None:
