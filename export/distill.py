@@ -25,18 +25,21 @@ from pathlib import Path
 import torch
 
 from .config import DistillConfig
+from .datasets import read_columns
 from .errors import UserInputError
 
 WARMUP_STEPS = 10
+TEXT_COLUMNS = ("sentence", "sentence1", "sentence2")  # GLUE's
 HELD_OUT = 64  # passages (at most a quarter of them) kept out of training, to measure what the student learned
 
 
 def read_passages(path: Path) -> list[str]:
+    # A folder gives its .txt files only: a GLUE task folder's dev.tsv must never be trained on by accident.
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
-        raise UserInputError(f"distillation text {path} not found (give a .txt file or a folder of them)")
+        raise UserInputError(f"distillation text {path} not found (give a .txt file, a folder of them or a GLUE .tsv)")
     try:
-        passages = [line.strip() for f in files for line in f.read_text(encoding="utf-8").splitlines()]
+        passages = [line.strip() for f in files for line in _read_texts(f)]
     except UnicodeDecodeError as err:
         raise UserInputError(f"distillation text {path} is not UTF-8 text ({err.reason})") from None
     # Headings and short lines teach little; WikiText marks headings with "=".
@@ -44,6 +47,17 @@ def read_passages(path: Path) -> list[str]:
     if len(passages) < 4:
         raise UserInputError(f"distillation text {path} has fewer than 4 passages longer than 8 words")
     return passages
+
+
+def _read_texts(path: Path) -> list[str]:
+    """The lines of a text file, or the text columns of a GLUE TSV (its labels are never read)."""
+    if path.suffix != ".tsv":
+        return path.read_text(encoding="utf-8").splitlines()
+    columns = read_columns(path)
+    texts = [text for name in TEXT_COLUMNS for text in columns.get(name, [])]
+    if not texts:
+        raise UserInputError(f"distillation text {path} has none of the GLUE text columns {', '.join(TEXT_COLUMNS)}")
+    return texts
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ def check_config(config: ExportConfig) -> ExportConfig:
         read_passages(config.distill.text)
         if config.distill.steps < 1:
             raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
+        if config.evaluate is not None and tsv_file(config.evaluate).resolve() == config.distill.text.resolve():
+            raise UserInputError("--distill and --evaluate name the same file: a score on text the encoder was "
+                                 "trained on measures nothing")  # fmt: skip
     ratio = get_method(config.embedding.method).resolve_ratio(config.embedding.ratio)
     return replace(config, embedding=replace(config.embedding, ratio=ratio))
 

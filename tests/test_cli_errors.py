@@ -116,6 +116,22 @@ def test_distillation_needs_at_least_one_step(capsys, tmp_path):
     assert_refused(code, err, "--distill-steps must be at least 1")
 
 
+def test_distillation_on_the_evaluation_file_is_refused(capsys, tmp_path):
+    glue = tmp_path / "SST-2"
+    glue.mkdir()
+    (glue / "dev.tsv").write_text("sentence\tlabel\n" + "a long enough sentence for the passages filter here\t1\n" * 8)
+    code, err = run_cli(capsys, "bert", "--evaluate", str(glue), "--distill", str(glue / "dev.tsv"),
+                        "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "--distill and --evaluate name the same file")
+    assert not (tmp_path / "b").exists()
+
+
+def test_distillation_tsv_without_text_columns(capsys, tmp_path):
+    (tmp_path / "scores.tsv").write_text("id\tscore\n1\t0.5\n")
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "scores.tsv"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "has none of the GLUE text columns")
+
+
 def test_output_exists_without_force(capsys, tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "keep.txt").write_text("mine")
