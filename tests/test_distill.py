@@ -1,0 +1,60 @@
+"""What the distillation stage reads as unlabelled text: text files, folders of them, GLUE TSVs without labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from export.config import DistillConfig
+from export.distill import distill, frozen_copy, read_passages
+
+LONG = "the film is a {} story about people and places that go on for a long while"
+
+
+def test_glue_tsv_gives_its_sentences_and_never_its_labels(tmp_path):
+    sst2 = tmp_path / "train.tsv"
+    sst2.write_text("sentence\tlabel\n" + "".join(f"{LONG.format(i)}\t{i % 2}\n" for i in range(6)))
+    assert read_passages(sst2) == [LONG.format(i) for i in range(6)]
+
+
+def test_sentence_pairs_give_both_sides(tmp_path):
+    stsb = tmp_path / "train.tsv"
+    header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+    rows = [f"{i}\tg\tf\t2012\t{i}\ts\ts\t{LONG.format(f'a{i}')}\t{LONG.format(f'b{i}')}\t3.2\n" for i in range(3)]
+    stsb.write_text(header + "".join(rows))
+    passages = read_passages(stsb)
+    assert sorted(passages) == sorted([LONG.format(f"{side}{i}") for side in "ab" for i in range(3)])
+    assert not any("3.2" in p for p in passages)
+
+
+def test_a_glue_folder_gives_no_tsv(tmp_path):
+    """A task folder holds dev.tsv, the evaluation set: only .txt files are read from folders."""
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + f"{LONG.format('dev')}\t1\n" * 8)
+    (tmp_path / "notes.txt").write_text("\n".join(LONG.format(i) for i in range(5)) + "\n= Heading =\nshort line\n")
+    assert read_passages(tmp_path) == [LONG.format(i) for i in range(5)]
+
+
+def _distil_tiny_classifier(checkpoint: Path, seed: int, passages: list[str], before: int) -> dict[str, torch.Tensor]:
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    student = AutoModelForSequenceClassification.from_pretrained(checkpoint, hidden_dropout_prob=0.3)
+    teacher = frozen_copy(student)
+    embedding = student.get_input_embeddings().weight
+    with torch.no_grad():  # the "compressed" table: the original one, moved a little
+        embedding.add_(0.05 * torch.randn(embedding.shape, generator=torch.Generator().manual_seed(0)))
+    embedding.requires_grad_(False)
+    torch.manual_seed(before)  # the global generator as whatever ran before left it
+    distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages,
+            DistillConfig(steps=6, batch=4, max_tokens=16, seed=seed))  # fmt: skip
+    return {k: v.clone() for k, v in student.state_dict().items()}
+
+
+def test_distillation_is_deterministic_for_a_seed(tiny_checkpoint):
+    """Dropout is on while distilling: its masks must come from the seed, not from whatever ran before."""
+    passages = [LONG.format(i) for i in range(24)]
+    checkpoint = tiny_checkpoint("bert-classifier")
+    runs = [(0, 10), (0, 11), (1, 10)]  # (seed, global state before)
+    first, again, other = (_distil_tiny_classifier(checkpoint, seed, passages, before) for seed, before in runs)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
