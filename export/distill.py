@@ -56,7 +56,10 @@ def _read_texts(path: Path) -> list[str]:
     """The lines of a text file, or the text columns of a GLUE TSV (its labels are never read)."""
     if path.suffix != ".tsv":
         return path.read_text(encoding="utf-8").splitlines()
-    columns = read_columns(path)
+    try:
+        columns = read_columns(path)
+    except IndexError:
+        raise UserInputError(f"distillation text {path}: a row has fewer columns than the header") from None
     texts = [text for name in TEXT_COLUMNS for text in columns.get(name, [])]
     if not texts:
         raise UserInputError(f"distillation text {path} has none of the GLUE text columns {', '.join(TEXT_COLUMNS)}")

@@ -132,6 +132,12 @@ def test_distillation_tsv_without_text_columns(capsys, tmp_path):
     assert_refused(code, err, "has none of the GLUE text columns")
 
 
+def test_distillation_tsv_with_a_short_row(capsys, tmp_path):
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\nfine\t1\n\t\n" + "no tab here\n")
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "train.tsv"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "a row has fewer columns than the header")
+
+
 def test_output_exists_without_force(capsys, tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "keep.txt").write_text("mine")
