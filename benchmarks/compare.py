@@ -207,21 +207,20 @@ def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict)
     }
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux); "" where there is no such file."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return ""
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
 def machine() -> dict:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else ""
-    )
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "onnxruntime": ort.__version__,
-            "python": platform.python_version()}  # fmt: skip
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+            "onnxruntime": ort.__version__, "python": platform.python_version()}  # fmt: skip
 
 
 def main() -> None:
