@@ -1,6 +1,6 @@
 """This project against what a user would pick instead, in one run on one machine, as ratios to optimum's int8.
 
-    python benchmarks/compare.py [--models stsb sst2] [--ratios 25 50 100] [--runs 200]
+    python benchmarks/compare.py [--models stsb sst2] [--ratios 25 50 100] [--runs 200] [--distill-steps 300]
                                  [--out benchmarks/results/compare]
 
 For all-MiniLM-L6-v2 (scored on STS-B dev) and ../shared/models/minilm-l6-sst2 (SST-2 dev) it builds, each in a
@@ -8,7 +8,9 @@ child process of its own (export wall time and peak memory are the child's):
   (a) fp32 ONNX: `optimum-cli export onnx`;
   (b) int8: `optimum-cli onnxruntime quantize --arm64` on (a), the reference every ratio is taken against;
   (c) ORT's 4-bit GatherBlockQuantized token table + (b)'s int8 for the rest (benchmarks/competitors.py);
-  (d) our bundles: `python -m export bert --embedding lighttoken --ratio R` (int8 encoder, .ort).
+  (d) our bundles: `python -m export bert --embedding lighttoken --ratio R --distill TRAIN` (int8 encoder, .ort),
+      the encoder distilled to the compressed table on the model's own training sentences, labels unread
+      (`--distill-steps 0`: without that stage, minutes faster, and far less accurate at 50x and up on SST-2).
 Then, for each model file: its size and its size deflated in a zip (as an app package carries it); the dev-set
 score, one text at a time; parity with (a) on the same texts; ORT CPU latency at batch 1 for 16 and 128 tokens
 with 1 and 2 intra-op threads (all models interleaved round by round after a warm-up; p50 and p95); session
@@ -60,8 +62,12 @@ class CompareModel:
     name: str
     checkpoint: str  # hub id (resolved to the embedded copy) or folder
     task: str
-    data: Path
+    data: Path  # the GLUE task folder: dev.tsv is scored, train.tsv's sentences (labels unread) are distilled on
     floor: float  # the LightToken issue's largest drop vs (b) allowed at 50x
+
+    @property
+    def distill_text(self) -> Path:
+        return self.data / "train.tsv"
 
 
 MODELS = {
@@ -88,7 +94,9 @@ def chained(first: ChildRun, then: ChildRun) -> ChildRun:
     return ChildRun(first.seconds + then.seconds, max(first.peak_rss_mb, then.peak_rss_mb))
 
 
-def build_entries(model: CompareModel, ratios: list[float], work: Path, console: Console) -> list[Entry]:
+def build_entries(
+    model: CompareModel, ratios: list[float], distill_steps: int, work: Path, console: Console
+) -> list[Entry]:
     checkpoint = resolve_checkpoint(model.checkpoint)
     embedder = model.task == "feature-extraction"
     a_dir, b_dir, c_dir = work / "a-fp32", work / "b-int8", work / "c-gather4"
@@ -106,16 +114,23 @@ def build_entries(model: CompareModel, ratios: list[float], work: Path, console:
         Entry("c", "4-bit table + int8 (ORT GatherBlockQuantized)", c_dir / "model_quantized.onnx",
               chained(a, c), embedder, {}),
     ]  # fmt: skip
+    distill_args = (
+        ["--distill", str(model.distill_text), "--distill-steps", str(distill_steps)] if distill_steps else []
+    )
     for ratio in ratios:
         out = work / f"lighttoken-{ratio:g}"
-        console.log(f"{model.name}: (d) python -m export bert --embedding lighttoken --ratio {ratio:g}")
         # --no-strict: a bundle under its export-parity tolerance is still compared (the report says so)
-        run = timed_child([sys.executable, "-m", "export", "bert", "--model", model.checkpoint, "--embedding",
-                           "lighttoken", "--ratio", f"{ratio:g}", "--out", str(out), "--no-strict"])  # fmt: skip
+        command = ["bert", "--model", model.checkpoint, "--embedding", "lighttoken", "--ratio", f"{ratio:g}",
+                   *distill_args, "--out", str(out), "--no-strict"]  # fmt: skip
+        console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
+        run = timed_child([sys.executable, "-m", "export", *command])
         report = json.loads((out / "report.json").read_text())
+        # the steps as the bundle's report gives them: 0 when it was not distilled
         extra = {"achieved_ratio": report["size"]["embedding_ratio_vs_fp32"],
-                 "export_parity_passed": report["parity"]["passed"]}  # fmt: skip
-        entries.append(Entry(f"{ratio:g}x", f"ours, lighttoken {ratio:g}x", out / "model.ort", run, False, extra))
+                 "export_parity_passed": report["parity"]["passed"],
+                 "distill_steps": report.get("distill", {}).get("steps", 0)}  # fmt: skip
+        label = f"ours, lighttoken {ratio:g}x" + (", distilled" if distill_steps else "")
+        entries.append(Entry(f"{ratio:g}x", label, out / "model.ort", run, False, extra))
     return entries
 
 
@@ -175,10 +190,12 @@ def memory(entries: list[Entry], tokenizer: Path, work: Path) -> dict[str, dict]
     return result
 
 
-def compare_model(model: CompareModel, ratios: list[float], runs: int, console: Console) -> list[dict]:
+def compare_model(
+    model: CompareModel, ratios: list[float], distill_steps: int, runs: int, console: Console
+) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bert-edge-compare-") as folder:
         work = Path(folder)
-        entries = build_entries(model, ratios, work, console)
+        entries = build_entries(model, ratios, distill_steps, work, console)
         tokenizer = work / "a-fp32" / "tokenizer.json"
         max_length = json.loads((entries[-1].model.parent / "bundle.json").read_text())["max_length"]
         scores = score(entries, model, max_length, console)
@@ -230,12 +247,18 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--ratios", nargs="+", type=float, default=[25, 50, 100])
     parser.add_argument("--runs", type=int, default=200, help="interleaved latency rounds per length and threads")
+    parser.add_argument(
+        "--distill-steps",
+        type=int,
+        default=300,
+        help="distillation steps for our bundles, on each model's training sentences (0: none, minutes faster)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results/compare")
     args = parser.parse_args()
     console = Console(stderr=True)
     rows = []
     for key in args.models:
-        rows.extend(compare_model(MODELS[key], args.ratios, args.runs, console))
+        rows.extend(compare_model(MODELS[key], args.ratios, args.distill_steps, args.runs, console))
     floors = {MODELS[key].name: MODELS[key].floor for key in args.models}
     print(write_outputs(rows, machine(), floors, args.out))
 

@@ -107,14 +107,17 @@ def test_interleaved_latency_measures_every_session(optimum_fp32, tmp_path):
 
 def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_assets):
     """Every build, every figure, ratios to (b), on the tiny embedder and 30 STS-B pairs."""
-    rows = (shared_assets / "data/glue/STS-B/dev.tsv").read_text(encoding="utf-8").splitlines()[:31]
-    (tmp_path / "dev.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for split in ("dev", "train"):  # dev is scored; train's sentences are distilled on
+        rows = (shared_assets / f"data/glue/STS-B/{split}.tsv").read_text(encoding="utf-8").splitlines()[:31]
+        (tmp_path / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     model = compare.CompareModel("tiny", str(tiny_checkpoint("bert")), "feature-extraction", tmp_path, 0.01)
-    results = compare.compare_model(model, ratios=[4], runs=5, console=compare.Console(quiet=True))
+    quiet = compare.Console(quiet=True)
+    results = compare.compare_model(model, ratios=[4], distill_steps=2, runs=5, console=quiet)
     assert [r["key"] for r in results] == ["a", "b", "c", "4x"]
     by_key = {r["key"]: r for r in results}
     assert by_key["a"]["parity"] == pytest.approx(1.0)  # (a) against itself
     assert by_key["4x"]["achieved_ratio"] == pytest.approx(4, rel=0.05)
+    assert by_key["4x"]["distill_steps"] == 2 and by_key["4x"]["build"].endswith(", distilled")
     assert by_key["c"]["bytes"] < by_key["b"]["bytes"] < by_key["a"]["bytes"]
     for r in results:
         assert 0 < r["zipped_bytes"] <= r["bytes"] + 200
