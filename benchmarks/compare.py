@@ -124,14 +124,19 @@ def build_entries(
                    *distill_args, "--out", str(out), "--no-strict"]  # fmt: skip
         console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
         run = timed_child([sys.executable, "-m", "export", *command])
-        report = json.loads((out / "report.json").read_text())
-        # the steps as the bundle's report gives them: 0 when it was not distilled
-        extra = {"achieved_ratio": report["size"]["embedding_ratio_vs_fp32"],
-                 "export_parity_passed": report["parity"]["passed"],
-                 "distill_steps": report.get("distill", {}).get("steps", 0)}  # fmt: skip
+        extra = bundle_facts(json.loads((out / "report.json").read_text()))
         label = f"ours, lighttoken {ratio:g}x" + (", distilled" if distill_steps else "")
         entries.append(Entry(f"{ratio:g}x", label, out / "model.ort", run, False, extra))
     return entries
+
+
+def bundle_facts(report: dict) -> dict:
+    """What our bundle's report.json adds to its row; distillation steps as the bundle ran them (0: none)."""
+    return {
+        "achieved_ratio": report["size"]["embedding_ratio_vs_fp32"],
+        "export_parity_passed": report["parity"]["passed"],
+        "distill_steps": report["distill"]["steps"] if report["distill"] else 0,
+    }
 
 
 def score(entries: list[Entry], model: CompareModel, max_length: int, console: Console) -> dict[str, dict]:

@@ -130,6 +130,11 @@ def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_asse
     json.dumps(results)  # the JSON output holds plain values
 
 
+def test_bundle_facts_read_a_report_without_distillation():
+    report = {"size": {"embedding_ratio_vs_fp32": 49.6}, "parity": {"passed": True}, "distill": None}
+    assert compare.bundle_facts(report) == {"achieved_ratio": 49.6, "export_parity_passed": True, "distill_steps": 0}
+
+
 def test_floors_are_checked_on_the_50x_bundle():
     base = {"bytes": 100, "score": 0.86, "p50_ms_128tok_1t": 10.0, "p50_ms_128tok_2t": 6.0, "peak_rss_mb": 100.0}
     rows = [{**base, "key": "b"}, {**base, "key": "50x", "bytes": 54, "score": 0.84, "p50_ms_128tok_1t": 10.6}]
