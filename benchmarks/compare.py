@@ -125,7 +125,7 @@ def build_entries(
         console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
         run = timed_child([sys.executable, "-m", "export", *command])
         extra = bundle_facts(json.loads((out / "report.json").read_text()))
-        label = f"ours, lighttoken {ratio:g}x" + (", distilled" if distill_steps else "")
+        label = f"ours, lighttoken {ratio:g}x" + (", distilled" if extra["distill_steps"] else "")
         entries.append(Entry(f"{ratio:g}x", label, out / "model.ort", run, False, extra))
     return entries
 
