@@ -123,10 +123,15 @@ def quiet_libraries() -> None:
     """Library chatter (ORT's pre-processing hint, converter INFO lines, optimum's accelerate notice) would
     bury the progress display; errors still come through."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from onnxruntime.tools.ort_format_model import utils as ort_format_utils
+    from optimum.utils import logging as optimum_logging
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+    # Both set their loggers' levels when first used, over any set before: optimum's root logger on its first
+    # get_logger, ORT's operator-config logger to DEBUG on import. So each is set through its own module.
+    optimum_logging.set_verbosity_error()
+    ort_format_utils.log.setLevel(logging.ERROR)
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns on the root logger
-    for name in ("optimum", "ort_format_model", "onnxruntime"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("onnxruntime").setLevel(logging.ERROR)

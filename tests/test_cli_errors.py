@@ -167,6 +167,23 @@ def test_exit_code_and_single_line_from_a_real_process(tmp_path):
     assert result.stderr.strip().splitlines() == [f"error: checkpoint folder not found: {tmp_path / 'missing'}"]
 
 
+def test_a_real_process_prints_progress_and_summary_without_library_chatter(tmp_path, tiny_checkpoint):
+    # ORT's operator-config logger and optimum's exporter reset their own levels when first used; their INFO and
+    # "requires accelerate" lines once slipped in between the progress lines.
+    model = str(tiny_checkpoint("bert"))
+    result = subprocess.run(
+        [sys.executable, "-m", "export", "bert", "--model", model, "--embedding", "none", "--out", str(tmp_path / "b")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    stages = ["load", "compress", "smooth", "export", "quantize", "convert", "validate", "baseline", "report"]
+    assert [line.split()[1] for line in lines[: len(stages)]] == stages
+    assert all(line.startswith("✓") for line in lines[: len(stages)])
+    assert lines[len(stages)].startswith("bundle ")
+    assert all(line[0] in "┌│└" for line in lines[len(stages) + 1 :]), result.stderr  # the summary table
+
+
 def test_help_explains_the_flags(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
