@@ -18,7 +18,8 @@ EXAMPLES = """\
 examples:
   python -m export bert --target onnx-mobile                  # all-MiniLM-L6-v2 sentence embedder, offline
   python -m export bert --model ../shared/models/minilm-l6-sst2 --out bundles/sst2
-  python -m export bert --embedding lighttoken --ratio 50 --evaluate ../shared/data/glue/STS-B
+  python -m export bert --ratio 50 --evaluate ../shared/data/glue/STS-B --distill ../shared/data/glue/STS-B/train.tsv
+  python -m export bert --embedding none                      # the whole token table, int8 like the encoder
   python -m export bert --embedding svd --ratio 8 --target onnx
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
 
@@ -50,10 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="hub id or local checkpoint folder (default: the preset's checkpoint)")
     parser.add_argument("--task", choices=list(TASKS), help="default: text-classification if the checkpoint "
                         "has a classification head, else feature-extraction")  # fmt: skip
-    parser.add_argument("--embedding", default="none", metavar="METHOD", help=_choices(METHODS, "none"))
+    parser.add_argument("--embedding", metavar="METHOD",
+                        help=_choices(METHODS, f"the preset's: {_preset_embeddings()}"))  # fmt: skip
     parser.add_argument("--ratio", type=float, help="embedding compression ratio vs the whole fp32 table, within 5%% "
-                        "(methods that take one; default: the method's own). Rows no text can reach are left out "
-                        "of every bundle, so their bytes go to the rows kept")  # fmt: skip
+                        "(methods that take one; default: the preset's with its method, else the method's own). "
+                        "Rows no text can reach are left out of every bundle, so their bytes go to the rows "
+                        "kept")  # fmt: skip
     parser.add_argument(
         "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZE_MODES, "int8-dynamic")
     )
@@ -82,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _preset_embeddings() -> str:
+    defaults = {name: load_preset(name).embedding for name in preset_names()}
+    spelled = {name: f"{e.method}" + (f" at {e.ratio:g}x" if e.ratio else "") for name, e in defaults.items()}
+    if len(set(spelled.values())) == 1:
+        return f"{next(iter(spelled.values()))} for every preset"
+    return ", ".join(f"{name} {text}" for name, text in spelled.items())
+
+
 def _choices(registry: dict, default: str) -> str:
     lines = [f"{name}: {entry.summary if hasattr(entry, 'summary') else entry}" for name, entry in registry.items()]
     return "; ".join(lines) + f" (default: {default})"
@@ -89,13 +100,14 @@ def _choices(registry: dict, default: str) -> str:
 
 def to_config(args: argparse.Namespace) -> ExportConfig:
     preset = load_preset(args.preset)
+    embedding = embedding_config(args, preset.embedding)
     return ExportConfig(
         preset=preset,
         checkpoint=args.model or preset.checkpoint,
         task=args.task,
         target=args.target,
-        out=args.out or Path("bundles") / f"{preset.name}-{args.embedding}",
-        embedding=EmbeddingConfig(method=args.embedding, ratio=args.ratio, seed=args.seed),
+        out=args.out or Path("bundles") / f"{preset.name}-{embedding.method}",
+        embedding=embedding,
         quantize=QuantizeConfig(mode=args.quantize),
         evaluate=args.evaluate,
         sweep=args.sweep,
@@ -103,6 +115,16 @@ def to_config(args: argparse.Namespace) -> ExportConfig:
         force=args.force,
         strict=args.strict,
     )
+
+
+def embedding_config(args: argparse.Namespace, preset_default: EmbeddingConfig) -> EmbeddingConfig:
+    """--embedding and --ratio over the preset's default. The preset's ratio goes with its method only:
+    `--ratio 50` alone resizes the default method, `--embedding svd` alone takes svd's own ratio."""
+    method = args.embedding or preset_default.method
+    ratio = args.ratio
+    if ratio is None and method == preset_default.method:
+        ratio = preset_default.ratio
+    return EmbeddingConfig(method=method, ratio=ratio, seed=args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,13 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class EmbeddingConfig:
+    method: str = "none"
+    ratio: float | None = None  # None: the method's own default (methods without a ratio refuse one)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Preset:
     """Defaults for one model family, read from models/<name>.toml."""
 
@@ -37,13 +44,7 @@ class Preset:
     pooling: str
     max_length: int
     tolerance: Tolerance
-
-
-@dataclass(frozen=True)
-class EmbeddingConfig:
-    method: str = "none"
-    ratio: float | None = None  # None: the method's own default (methods without a ratio refuse one)
-    seed: int = 0
+    embedding: EmbeddingConfig  # used when --embedding is not given
 
 
 @dataclass(frozen=True)

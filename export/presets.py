@@ -6,7 +6,7 @@ from importlib import resources
 
 import tomllib
 
-from .config import Preset, Tolerance
+from .config import EmbeddingConfig, Preset, Tolerance
 from .errors import UserInputError
 
 
@@ -33,4 +33,5 @@ def load_preset(name: str) -> Preset:
         pooling=data["pooling"],
         max_length=int(data["max_length"]),
         tolerance=Tolerance(**data.get("tolerance", {})),
+        embedding=EmbeddingConfig(**data["embedding"]),
     )

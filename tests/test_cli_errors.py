@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from transformers import GPT2Config
 
-from export.cli import main
+from export.cli import build_parser, main, to_config
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -75,6 +75,30 @@ def test_svd_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint):
     )
     assert_refused(code, err, "svd cannot reach ratio 1000")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_preset_default_out_of_reach_on_a_tiny_table_names_the_way_out(capsys, tmp_path, tiny_checkpoint):
+    # The preset's lighttoken at 25x needs a real vocabulary: on 405 rows its decoder outweighs the budget.
+    code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("bert")), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "lighttoken cannot reach ratio 25 on a 405x32 table (reachable: 1.0 to 6)")
+    assert "--embedding (none keeps the table whole)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "method", "ratio"),
+    [
+        ([], "lighttoken", 25),  # the preset's default (models/bert.toml)
+        (["--ratio", "50"], "lighttoken", 50),  # --ratio alone resizes the preset's method
+        (["--embedding", "lighttoken"], "lighttoken", 25),
+        (["--embedding", "svd"], "svd", None),  # another method takes its own default ratio, not the preset's
+        (["--embedding", "none"], "none", None),
+    ],
+)
+def test_embedding_flags_over_the_preset_default(flags, method, ratio):
+    config = to_config(build_parser().parse_args(["bert", *flags]))
+    assert (config.embedding.method, config.embedding.ratio) == (method, ratio)
+    assert config.out == Path("bundles") / f"bert-{method}"
 
 
 def test_evaluation_data_not_found(capsys, tmp_path):

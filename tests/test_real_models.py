@@ -23,14 +23,20 @@ def test_default_command_builds_a_loadable_mobile_bundle(default_bundle):
     assert [o.shape[1] for o in session.get_outputs()] == [384]
     assert report["checkpoint"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert report["task"] == "feature-extraction"
-    assert report["parity"]["min_cosine"] >= 0.99
+    # The preset's embedding, lighttoken at 25x (models/bert.toml). Measured: min cosine 0.9888 on the probes
+    # against PyTorch with the same embedding (the lossy floor is 0.95), model 0.573x of the baseline, 24.9x.
+    assert (report["embedding"]["method"], report["embedding"]["ratio_requested"]) == ("lighttoken", 25)
+    assert report["parity"]["passed"] and report["parity"]["min_cosine"] >= 0.98
     assert report["parity"]["export_max_abs_diff"] < 1e-4
     size = report["size"]
     assert size["embedding_fp32_bytes"] == 30522 * 384 * 4
-    assert 0.95 < size["model_bytes"] / size["baseline_int8_model_bytes"] < 1  # measured: 0.978
+    assert abs(size["embedding_ratio_vs_fp32"] / 25 - 1) <= 0.05
+    assert 0.55 < size["model_bytes"] / size["baseline_int8_model_bytes"] < 0.6
     assert report["embedding"]["rows_unreachable"] == 1331
-    assert report["timing"]["export_seconds"] < 180
-    assert report["operators"]["outside"] == ["com.microsoft:SkipLayerNormalization@1"]
+    assert report["timing"]["export_seconds"] < 180  # measured: 49 s on 2 cores, 31 s of it the fit
+    # The converter fuses the decoder's DequantizeLinear + MatMul into ORT's own MatMulNBits; the .onnx stays in
+    # standard ops (test_embedding_methods.py), and the runtimes we ship with have the kernel (test_android_core.py).
+    assert report["operators"]["outside"] == ["com.microsoft:MatMulNBits@1", "com.microsoft:SkipLayerNormalization@1"]
 
 
 # Both smaller than the optimum/ORT baseline (measured 0.980x and 0.745x), in strict mode: svd is lossy, so its

@@ -56,7 +56,7 @@ def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, tiny_checkpoint
 
 
 def test_golden_file_carries_probes_ids_and_outputs(tmp_path, tiny_checkpoint):
-    out, report, manifest = export(tmp_path, tiny_checkpoint("bert"), "bert", "--target", "onnx")
+    out, report, manifest = export(tmp_path, tiny_checkpoint("bert"), "bert", "--target", "onnx", "--embedding", "none")
     golden = json.loads((out / "golden.json").read_text())
     probes = golden["probes"]
     assert len(probes) == 12
@@ -86,7 +86,7 @@ def test_compressed_embedding_nodes_are_not_quantized(tmp_path, tiny_checkpoint)
 
 
 def test_quantize_none_keeps_fp32_and_matches_tightly(tmp_path, tiny_checkpoint):
-    _, report, _ = export(tmp_path, tiny_checkpoint("roberta"), "roberta", "--quantize", "none")
+    _, report, _ = export(tmp_path, tiny_checkpoint("roberta"), "roberta", "--quantize", "none", "--embedding", "none")
     assert report["parity"]["max_abs_diff"] < 1e-4
     assert report["size"]["embedding_ratio_vs_fp32"] == 1.0
 
@@ -104,7 +104,7 @@ def test_lossy_embedding_passes_export_parity_and_reports_its_fidelity(tmp_path,
 
 def _config_with_impossible_tolerance(tmp_path, checkpoint, *flags):
     """Parity fails for real when the preset asks more than int8 can give (cosine 1 - 1e-9 on every probe)."""
-    args = ["bert", "--model", str(checkpoint), "--out", str(tmp_path / "bundle"), *flags]
+    args = ["bert", "--model", str(checkpoint), "--out", str(tmp_path / "bundle"), "--embedding", "none", *flags]
     config = to_config(build_parser().parse_args(args))
     impossible = Tolerance(min_cosine=1 - 1e-9, min_top1_agreement=1.0)
     return replace(config, preset=replace(config.preset, tolerance=impossible))
@@ -129,9 +129,8 @@ def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "old.txt").write_text("old")
-    assert (
-        main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(out), "--force", "--target", "onnx"]) == 0
-    )
+    flags = ["--force", "--target", "onnx", "--embedding", "none"]
+    assert main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(out), *flags]) == 0
     assert not (out / "old.txt").exists() and (out / "model.onnx").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging or old folders left behind
 
@@ -166,7 +165,8 @@ def test_two_mobile_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
 @pytest.mark.parametrize(("kind", "preset", "rows"), [("bert", "bert", 256), ("roberta", "roberta", 128 + 2)])
 def test_position_table_keeps_only_the_rows_max_length_reaches(tmp_path, tiny_checkpoint, kind, preset, rows):
     # bert: positions 0..255 of 512 (max length 256); roberta: 2..129 of 514 (after the padding index 1)
-    out, report, _ = export(tmp_path, tiny_checkpoint(kind), preset, "--target", "onnx", "--quantize", "none")
+    flags = ["--target", "onnx", "--quantize", "none", "--embedding", "none"]
+    out, report, _ = export(tmp_path, tiny_checkpoint(kind), preset, *flags)
     graph = onnx.load(str(out / "model.onnx"))
     tables = [t for t in graph.graph.initializer if "position_embeddings" in t.name]
     assert [t.dims[0] for t in tables] == [rows]

@@ -30,7 +30,10 @@ class RatioOutOfReach(UserInputError):
         self.method, self.ratio, self.shape, self.reachable = method, ratio, shape, reachable
         steps = ", ".join(f"{r:.1f}" for r in reachable)
         span = f"{reachable[0]:.1f} to {reachable[1]:.0f}" if len(reachable) == 2 else steps
-        super().__init__(f"{method} cannot reach ratio {ratio:g} on a {shape[0]}x{shape[1]} table (reachable: {span})")
+        super().__init__(
+            f"{method} cannot reach ratio {ratio:g} on a {shape[0]}x{shape[1]} table (reachable: {span}); "
+            "choose a --ratio there or another --embedding (none keeps the table whole)"
+        )
 
     def on_whole_table(self, ratio: float, shape: tuple[int, int], share: float) -> RatioOutOfReach:
         """The same refusal in the user's terms, for a fit on the `share` of rows the tokenizer can reach."""
