@@ -1,9 +1,12 @@
 """Fit time of the trained embedding methods, against the budget (3 min for 30522x384, 10 min for 30522x768).
 
     python benchmarks/fit_time.py [--methods lighttoken direction-ae] [--ratios 8 25 50 100] [--threads 2]
+                                  [--tables minilm bert-base xlm-r]
 
 Tables: all-MiniLM-L6-v2's real one (30522x384), and a 30522x768 one built with BERT-base's shape: no 768-wide
 checkpoint is available offline, so it is synthetic (a decaying spectrum and lognormal row lengths, seeded).
+`--tables xlm-r` adds a synthetic 250002x384 one, the shape of the xlm-roberta preset's default checkpoint
+(paraphrase-multilingual-MiniLM-L12-v2); it has no budget in the issue, so its column shows "-".
 Time depends on the shape and the bits much more than on the values: stages run a fixed number of epochs at
 most and stop early when their bits saturate.
 """
@@ -29,10 +32,17 @@ def minilm_table() -> torch.Tensor:
     return model.get_input_embeddings().weight.detach().float()
 
 
-def bert_base_shaped_table() -> torch.Tensor:
+def synthetic_table(rows: int, dim: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
-    lengths = torch.exp(0.3 * torch.randn(30522, 1, generator=generator))
-    return 0.05 * torch.randn(30522, 768, generator=generator) * torch.linspace(1.0, 0.2, 768) * lengths
+    lengths = torch.exp(0.3 * torch.randn(rows, 1, generator=generator))
+    return 0.05 * torch.randn(rows, dim, generator=generator) * torch.linspace(1.0, 0.2, dim) * lengths
+
+
+TABLES = {  # name: (label, table builder, budget in seconds or None)
+    "minilm": ("all-MiniLM-L6-v2 30522x384", minilm_table, 180),
+    "bert-base": ("synthetic 30522x768", lambda: synthetic_table(30522, 768), 600),
+    "xlm-r": ("synthetic 250002x384", lambda: synthetic_table(250002, 384), None),
+}
 
 
 def main() -> None:
@@ -40,11 +50,12 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["lighttoken", "direction-ae"])
     parser.add_argument("--ratios", nargs="+", type=float, default=[8, 25, 50, 100])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tables", nargs="+", choices=list(TABLES), default=["minilm", "bert-base"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"| table | method | ratio | fit s ({args.threads} threads) | budget s |\n|---|---|---|---|---|")
-    for name, table, budget in (("all-MiniLM-L6-v2 30522x384", minilm_table(), 180),
-                                ("synthetic 30522x768", bert_base_shaped_table(), 600)):  # fmt: skip
+    for name, build, budget in (TABLES[t] for t in args.tables):
+        table = build()
         for method in args.methods:
             for ratio in args.ratios:
                 started = time.perf_counter()
@@ -53,7 +64,7 @@ def main() -> None:
                     seconds = f"{time.perf_counter() - started:.0f}"
                 except UserInputError:
                     seconds = "unreachable"
-                print(f"| {name} | {method} | {ratio:g} | {seconds} | {budget} |", flush=True)
+                print(f"| {name} | {method} | {ratio:g} | {seconds} | {budget or '-'} |", flush=True)
 
 
 if __name__ == "__main__":
