@@ -15,7 +15,6 @@ than length errors: an encoder's LayerNorm largely forgives a wrong length, not 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
@@ -69,52 +68,25 @@ def _initial_maps(residual: torch.Tensor, bits: int, generator: torch.Generator)
     """Encoder from the residual's principal directions under a random rotation (ITQ's start), so all bits
     carry variance; decoder fitted to those codes by least squares."""
     dim = residual.shape[1]
-    mean = residual.mean(0)
-
-    # Principal directions from the [dim, dim] Gram matrix, built in row chunks: an SVD of the whole centred
-    # table in float64 held several table-sized copies (7 GB peak for a 250k-row XLM-R table).
-    def gram(rows: slice) -> torch.Tensor:
-        centred = (residual[rows] - mean).double()
-        return centred.T @ centred
-
-    directions = torch.linalg.eigh(_sum_over_row_chunks(residual.shape[0], gram))[1]
-    directions = directions.flip(1).T[: min(bits, dim)].float()  # largest variance first
+    centred = residual - residual.mean(0)
+    directions = torch.linalg.svd(centred.double(), full_matrices=False)[2][: min(bits, dim)].float()
     if bits > dim:
         extra = torch.randn(bits - dim, dim, generator=generator) / math.sqrt(dim)
         directions = torch.cat([directions, extra])
     rotation = torch.linalg.qr(torch.randn(bits, bits, generator=generator))[0]
-    std = (residual - mean).std()
     encoder, decoder = torch.nn.Linear(dim, bits), torch.nn.Linear(bits, dim)
     with torch.no_grad():
-        encoder.weight.copy_(rotation @ directions / std)
+        encoder.weight.copy_(rotation @ directions / centred.std())
         encoder.bias.zero_()
         codes = hard_sign(encoder(residual))
-        weights, bias = fit_decoder(codes, residual, torch.ones(codes.shape[0]))
-        decoder.weight.copy_(weights.T)
-        decoder.bias.copy_(bias)
+        decoder.weight.copy_(torch.linalg.lstsq(codes.double(), centred.double()).solution.T.float())
+        decoder.bias.copy_(residual.mean(0))
     return encoder, decoder
 
 
 def fit_decoder(codes: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted least-squares linear decoder (and bias) for fixed ±1 codes: [bits, dim], [dim].
-
-    Solved from the normal equations, accumulated in float64 over row chunks: the [bits+1, bits+1] and
-    [bits+1, dim] sums are all that is held, where a direct lstsq copied the table several times over. ±1 codes
-    keep the system well conditioned; lstsq on the small system still copes with a redundant bit."""
-
-    def products(rows: slice) -> torch.Tensor:
-        root = weight[rows].double().sqrt()[:, None]
-        design = torch.cat([codes[rows].double(), torch.ones(root.shape[0], 1, dtype=torch.float64)], 1) * root
-        return design.T @ torch.cat([design, target[rows].double() * root], 1)
-
-    sums = _sum_over_row_chunks(codes.shape[0], products)
-    columns = codes.shape[1] + 1
-    solution = torch.linalg.lstsq(sums[:, :columns], sums[:, columns:]).solution
+    """Weighted least-squares linear decoder (and bias) for fixed ±1 codes: [bits, dim], [dim]."""
+    root = weight.double().sqrt()[:, None]
+    design = torch.cat([codes.double(), torch.ones(codes.shape[0], 1, dtype=torch.float64)], 1)
+    solution = torch.linalg.lstsq(design * root, target.double() * root).solution
     return solution[:-1].float(), solution[-1].float()
-
-
-def _sum_over_row_chunks(count: int, term: Callable[[slice], torch.Tensor], chunk: int = 8192) -> torch.Tensor:
-    total = term(slice(0, chunk))
-    for start in range(chunk, count, chunk):
-        total += term(slice(start, start + chunk))
-    return total
