@@ -33,5 +33,10 @@ def load_preset(name: str) -> Preset:
         pooling=data["pooling"],
         max_length=int(data["max_length"]),
         tolerance=Tolerance(**data.get("tolerance", {})),
-        embedding=EmbeddingConfig(**data["embedding"]),
+        embedding=_embedding(data["embedding"]),
     )
+
+
+def _embedding(table: dict) -> EmbeddingConfig:
+    ratio = table.get("ratio")
+    return EmbeddingConfig(method=table["method"], ratio=None if ratio is None else float(ratio))
