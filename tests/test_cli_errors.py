@@ -18,6 +18,12 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
     return exit_info.value.code, capsys.readouterr().err.strip()
 
 
+def run_process(*args: str) -> subprocess.CompletedProcess:
+    """`python -m export ARGS` in a process of its own, from the repository root."""
+    command = [sys.executable, "-m", "export", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+
+
 def assert_refused(code: int, err: str, expected: str) -> None:
     """Exit 2 and exactly one message line (progress lines of stages that finished may precede it)."""
     assert code == 2
@@ -183,10 +189,7 @@ def test_checkpoint_that_fails_to_load(capsys, tmp_path, tiny_checkpoint):
 
 
 def test_exit_code_and_single_line_from_a_real_process(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "export", "bert", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "b")],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
-    )  # fmt: skip
+    result = run_process("bert", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "b"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: checkpoint folder not found: {tmp_path / 'missing'}"]
 
@@ -195,10 +198,7 @@ def test_a_real_process_prints_progress_and_summary_without_library_chatter(tmp_
     # ORT's operator-config logger and optimum's exporter reset their own levels when first used; their INFO and
     # "requires accelerate" lines once slipped in between the progress lines.
     model = str(tiny_checkpoint("bert"))
-    result = subprocess.run(
-        [sys.executable, "-m", "export", "bert", "--model", model, "--embedding", "none", "--out", str(tmp_path / "b")],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
-    )  # fmt: skip
+    result = run_process("bert", "--model", model, "--embedding", "none", "--out", str(tmp_path / "b"))
     assert result.returncode == 0 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     stages = ["load", "compress", "smooth", "export", "quantize", "convert", "validate", "baseline", "report"]
