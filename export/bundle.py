@@ -19,6 +19,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 from runtime_py.manifest import FORMAT_VERSION, sha256
 
 from .errors import UserInputError
@@ -33,21 +38,73 @@ def check_output_folder(out: Path, force: bool) -> None:
         raise UserInputError(f"output folder {out} already exists; pass --force to replace it")
 
 
+STAGING_MARK = ".partial-"  # staging folders are named .NAME.partial-XXXX beside --out
+
+
 @contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside `out`; it is removed (with any parent folders made for it) on failure."""
+    """A temporary folder beside `out`, removed (with any parent folders made for it) unless it was published.
+    Staging folders of earlier runs for the same `out` whose process died (kill -9 leaves them) are removed
+    first."""
     made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{STAGING_MARK}", dir=out.parent))
+    except OSError as err:
+        _remove_empty(made)
+        file = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{file} is a file, not a folder" if file else err.strerror or str(err)
+        raise UserInputError(f"cannot write the bundle to {out}: {reason}") from None
+    lock = _hold_lock(_lock_file(staging))
     try:
         yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        for folder in made:  # innermost first
-            with_contents = any(folder.iterdir()) if folder.exists() else True
-            if not with_contents:
-                folder.rmdir()
-        raise
+    finally:
+        lock.close()
+        shutil.rmtree(staging, ignore_errors=True)  # still there only when it was not published
+        _lock_file(staging).unlink(missing_ok=True)
+        _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """The folders made for the bundle (innermost first), where nothing ended up in them."""
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _lock_file(staging: Path) -> Path:
+    """Beside the staging folder, so it never lands in the bundle."""
+    return staging.with_name(staging.name + ".lock")
+
+
+def _hold_lock(path: Path):
+    """An open file with an exclusive flock on it: the kernel drops the lock when the process dies, however."""
+    handle = path.open("w")
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Remove `out`'s staging folders that no live process holds (only this exporter's own naming); returns
+    them. Without flock (Windows) nothing can tell a dead run's folder from a live one's, so none is removed."""
+    if fcntl is None or not out.parent.is_dir():
+        return []
+    removed = []
+    for folder in out.parent.glob(f".{out.name}{STAGING_MARK}*"):
+        lock = _lock_file(folder)
+        if not folder.is_dir() or not lock.is_file():
+            continue
+        with lock.open("r") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live export holds it
+            shutil.rmtree(folder, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+        removed.append(folder)
+    return removed
 
 
 def publish(staging: Path, out: Path) -> None:

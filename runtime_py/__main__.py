@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import NoReturn
 
 import numpy as np
 
@@ -20,8 +21,24 @@ EPILOG = """examples:
 exit codes: 0 done (self-check passed); 1 self-check failed; 2 bad bundle or bad input"""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse prints the whole usage block by default
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m runtime_py",
         description="Run an exported bundle on onnxruntime (no torch): embed or classify texts, replay the "
         "bundle's golden probes, or time it.",
@@ -32,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("texts", nargs="*", help="texts to embed (similarities are printed) or classify")
     parser.add_argument("--self-check", action="store_true", help="replay golden.json; exit 1 if it fails")
     parser.add_argument("--bench", action="store_true", help="latency p50/p95 at batch 1, and peak memory")
-    parser.add_argument("--lengths", type=int, nargs="+", default=[16, 128], help="--bench sequence lengths")
-    parser.add_argument("--runs", type=int, default=100, help="--bench timed runs per length (default 100)")
-    parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads (default: one per core)")
+    parser.add_argument("--lengths", type=positive_int, nargs="+", default=[16, 128], help="--bench sequence lengths")
+    parser.add_argument("--runs", type=positive_int, default=100, help="--bench timed runs per length (default 100)")
+    parser.add_argument("--threads", type=positive_int, help="ORT intra-op threads (default: one per core)")
     return parser
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from transformers import GPT2Config
 
+from export.bundle import remove_stale_staging, staging_folder
 from export.cli import build_parser, main, to_config
 
 
@@ -174,6 +176,42 @@ def test_output_exists_without_force(capsys, tmp_path):
     code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"))
     assert_refused(code, err, "already exists; pass --force")
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["keep.txt"]
+
+
+def test_output_under_a_file(capsys, tmp_path):
+    (tmp_path / "somefile").write_text("mine")
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "somefile" / "sub"))
+    assert_refused(code, err, f"{tmp_path / 'somefile'} is a file, not a folder")
+    assert (tmp_path / "somefile").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nothing can be created")
+def test_output_where_nothing_can_be_written(capsys):
+    code, err = run_cli(capsys, "bert", "--out", "/proc/bert-edge-test/b")
+    assert_refused(code, err, "cannot write the bundle to /proc/bert-edge-test/b")
+
+
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_run(tmp_path, tiny_checkpoint):
+    """kill -9 leaves .b.partial-* beside --out (no handler runs); the next export to the same --out removes it,
+    and leaves alone another live export's folder, and folders of other names."""
+    out = tmp_path / "b"
+    args = ["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--out", str(out)]
+    killed = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".b.partial-*")) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.kill()
+    killed.wait()
+    stale = [p for p in tmp_path.glob(".b.partial-*") if p.is_dir()]
+    assert len(stale) == 1 and not out.exists()
+    (tmp_path / ".other.partial-x").mkdir()
+    with staging_folder(out) as live:
+        assert remove_stale_staging(out) == []  # this process holds the live one's lock
+        assert main(args) == 0
+        assert live.is_dir()
+    assert not stale[0].exists() and out.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.partial-x", "b"]
 
 
 def test_checkpoint_that_fails_to_load(capsys, tmp_path, tiny_checkpoint):

@@ -191,6 +191,11 @@ def test_cli(minilm_bundle, sst2_bundle, bundle_copy, capsys):
     assert runtime_main([str(minilm_bundle[0]), "--bench", "--lengths", "16", "128", "--runs", "5"]) == 0
     out = capsys.readouterr().out
     assert "| 16 |" in out and "| 128 |" in out and "peak RSS" in out
+    for flags in (["--bench", "--runs", "0"], ["hello", "--threads", "-1"], ["--bench", "--lengths", "x"]):
+        with pytest.raises(SystemExit) as exit_info:
+            runtime_main([str(minilm_bundle[0]), *flags])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 2 and len(err) == 1 and err[0].startswith("error: argument"), (flags, err)
     (bundle_copy / "model.ort").unlink()
     assert runtime_main([str(bundle_copy), "hello"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
