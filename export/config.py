@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How close the bundle must stay to the PyTorch model with the same embedding, on the probe texts.
+    """How far the bundle's export parity may fall below the optimum/ORT int8 baseline's, on the same probes, in
+    the same run, on the same machine.
 
-    The int8 encoder alone costs all-MiniLM-L6-v2 0.991 min cosine (`python -m export bert`). On the embeddings a
-    lossy method decodes it costs more: int4 0.990 and svd at 8x 0.972, the 3-token probe "Hi" (`python -m export
-    bert --embedding int4`, `--embedding svd --ratio 8`), lighttoken at 25x 0.989 (benchmarks/sweep.py, STS-B row).
-    Those get `lossy_min_cosine`: still far above what a broken export gives, and the fp32 graph is separately held
-    to PyTorch within 1e-4 for every method.
+    Both measure what an int8 encoder costs: the bundle against the PyTorch model carrying the same embedding, the
+    baseline against the original model. ORT's int8 kernels round differently on each CPU (AVX2, AVX-512 VNNI,
+    ARM), so a fixed floor that one CPU meets another misses; the baseline moves with the CPU, the margin does
+    not. Lossy embedding methods get the wider margin: the int8 encoder errs more on the rows they decode.
+    The margins and the figures behind them: docs/parity.md.
     """
 
-    min_cosine: float = 0.99
-    min_top1_agreement: float = 0.99
-    lossy_min_cosine: float = 0.95
+    min_cosine_margin: float = 0.01
+    lossy_min_cosine_margin: float = 0.04
+    top1_agreement_margin: float = 0.0  # classifiers: agree with the reference on as many decided probes
 
-    def for_embedding(self, lossy: bool) -> Tolerance:
-        return replace(self, min_cosine=self.lossy_min_cosine) if lossy else self
+    def min_cosine_margin_for(self, lossy: bool) -> float:
+        return self.lossy_min_cosine_margin if lossy else self.min_cosine_margin
 
 
 @dataclass(frozen=True)

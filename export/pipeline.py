@@ -15,10 +15,12 @@ from typing import Any
 
 from rich.console import Console
 
+from runtime_py.machine import machine
+
 from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
 from .charts import check_sweep
-from .config import ExportConfig, Tolerance
+from .config import ExportConfig
 from .datasets import detect_kind, load_set, tsv_file
 from .distill import distill, frozen_copy, read_passages
 from .embedding import get_method
@@ -34,7 +36,15 @@ from .quantize import check_mode, quantize
 from .references import References
 from .smooth import smooth
 from .targets import get_target
-from .validate import compare, export_max_abs_diff, fidelity, ort_outputs, torch_outputs
+from .validate import (
+    Required,
+    baseline_agreement,
+    compare,
+    export_max_abs_diff,
+    fidelity,
+    ort_outputs,
+    torch_outputs,
+)
 
 
 def check_config(config: ExportConfig) -> ExportConfig:
@@ -102,11 +112,6 @@ def run(config: ExportConfig, console: Console, references: References | None = 
         with stages("convert", config.target):
             built = get_target(config.target).build(quantized, staging)
             tokenizer_files = bundle.save_tokenizer(loaded.tokenizer, staging)
-        with stages("validate"):
-            batched, alone = ort_outputs(staging / built.model_file, probes)
-            classifier = loaded.labels is not None
-            parity = compare(compressed_reference, batched, alone, export_diff, classifier, _parity_tolerance(config))
-            fidelity_ = fidelity(original, batched, alone, classifier)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
             baseline = references.get(
                 ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
@@ -114,14 +119,21 @@ def run(config: ExportConfig, console: Console, references: References | None = 
                     loaded.checkpoint_dir, loaded.task.name, folder, get_target(config.target)
                 ),
             )
+            classifier = loaded.labels is not None
+            pooling = None if classifier else loaded.pooling
+            yardstick = baseline_agreement(baseline.model_path, probes, original, classifier, pooling)
+        with stages("validate"):
+            batched, alone = ort_outputs(staging / built.model_file, probes)
+            required = Required.below(yardstick, config.preset.tolerance, get_method(config.embedding.method).lossy)
+            parity = compare(compressed_reference, batched, alone, export_diff, classifier, required)
+            fidelity_ = fidelity(original, batched, alone, classifier)
         accuracy = None
         if evaluation is not None:
             with stages("evaluate", f"baseline and bundle, {len(evaluation.data.texts)} texts one at a time"):
-                pooling = None if classifier else loaded.pooling
                 accuracy = evaluation.score(original_scores, staging / built.model_file, baseline.model_path, pooling)
         with stages("report"):
             bundle.write_golden(staging, probes, original, compressed_reference, batched)
-            manifest = _manifest(config, loaded, built, tokenizer_files)
+            manifest = _manifest(config, loaded, built, tokenizer_files, required)
             bundle.write_manifest(staging, manifest)
             sizes = _sizes(staging / built.model_file, quantized, exported, table, baseline)
             result = _report(config, manifest, built, sizes, parity, embedding, stages.seconds, started)
@@ -170,12 +182,7 @@ def _evaluation(config: ExportConfig, loaded, references: References) -> evaluat
     return evaluate.Evaluation(load_set(config.evaluate, loaded.task.name), encoder, key, references)
 
 
-def _parity_tolerance(config: ExportConfig) -> Tolerance:
-    return config.preset.tolerance.for_embedding(get_method(config.embedding.method).lossy)
-
-
-def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -> dict[str, Any]:
-    tolerance = _parity_tolerance(config)
+def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], required: Required) -> dict[str, Any]:
     return {
         "preset": config.preset.name,
         "checkpoint": config.checkpoint,
@@ -200,10 +207,9 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str]) -
             "seed": config.embedding.seed,
         },
         "quantize": config.quantize.mode,
-        "tolerance": {  # what the bundle is held to against golden.json's `reference` outputs
-            "min_cosine": tolerance.min_cosine,
-            "min_top1_agreement": tolerance.min_top1_agreement,
-        },
+        # what the bundle is held to against golden.json's `reference` outputs: the int8 baseline's agreement on
+        # the probes, on the exporting machine, less the preset's margin (validate.Required)
+        "tolerance": {"min_cosine": required.min_cosine, "min_top1_agreement": required.min_top1_agreement},
         "tools": bundle.tool_versions(),
     }
 
@@ -248,5 +254,6 @@ def _report(config, manifest, built, sizes, parity, embedding, stage_seconds, st
         "size": sizes,
         "parity": parity.to_json(),
         "operators": built.operator_check,
+        "machine": machine(),  # int8 kernels, and so parity and accuracy, differ by CPU
         "timing": {"export_seconds": time.perf_counter() - started, "stages": dict(stage_seconds)},
     }

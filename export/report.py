@@ -18,13 +18,16 @@ def mb(n: int | None) -> str:
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     size, parity, fidelity = report["size"], report["parity"], report["fidelity"]
+    required = parity["tolerance"]
+    needs = (f"needs {required['min_cosine']}: the int8 baseline's {required['baseline_min_cosine']:.4f} less "
+             f"{required['min_cosine_margin']:g}")  # fmt: skip
     rows = [
         ("model file", f"{mb(size['model_bytes'])}  ({report['bundle']['model_file']})"),
         ("baseline (optimum + ORT int8)", mb(size["baseline_int8_model_bytes"])),
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
-        ("export parity: min cosine", f"{parity['min_cosine']:.5f}  (vs PyTorch with the same embedding)"),
+        ("export parity: min cosine", f"{parity['min_cosine']:.5f}  (vs PyTorch with the same embedding; {needs})"),
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
     ]
     if parity["top1_agreement"] is not None:

@@ -3,8 +3,10 @@
 Two questions, answered apart:
 - parity (does the export do what the PyTorch model does?): the fp32 ONNX graph against the PyTorch model
   carrying the same compressed embedding at EXPORT_ATOL, and the shipped (quantized, converted) model against
-  that same PyTorch model, in one padded batch and one probe at a time, at the preset's tolerance. A failure
-  means the export is wrong and, in strict mode, nothing is written.
+  that same PyTorch model, in one padded batch and one probe at a time. The shipped model is held to the
+  optimum/ORT int8 baseline of the same checkpoint on the same probes and this CPU (its agreement with the
+  original model), less the preset's margin (config.Tolerance). A failure means the export is wrong and, in strict
+  mode, nothing is written.
 - fidelity (what does compression cost?): the shipped model against the original fp32 PyTorch model. Reported,
   never a failure: accuracy on real data (evaluate.py) is the measure that matters.
 With --embedding none the two references are the same model.
@@ -12,18 +14,45 @@ With --embedding none the two references are the same model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from runtime_py.parity import agreement, cosine
+from runtime_py.parity import Agreement, agreement, cosine
 
 from .config import Tolerance
+from .evaluate import pooled
 from .probes import ProbeBatch, single
 
 EXPORT_ATOL = 1e-4
+
+
+@dataclass(frozen=True)
+class Required:
+    """What the shipped model must reach on the probes: the baseline's agreement less the margins."""
+
+    min_cosine: float
+    min_top1_agreement: float
+    baseline_min_cosine: float
+    baseline_top1_agreement: float | None
+    min_cosine_margin: float
+
+    @classmethod
+    def below(cls, baseline: Agreement, tolerance: Tolerance, lossy: bool) -> Required:
+        margin = tolerance.min_cosine_margin_for(lossy)
+        top1 = 0.0 if baseline.top1_agreement is None else baseline.top1_agreement - tolerance.top1_agreement_margin
+        # 4 decimals, rounded down: bundle.json carries this figure to every runtime's self-check, which must pass
+        # wherever the exporter's own check passed
+        return cls(
+            min_cosine=math.floor((baseline.min_cosine - margin) * 1e4) / 1e4,
+            min_top1_agreement=math.floor(top1 * 1e4) / 1e4,
+            baseline_min_cosine=baseline.min_cosine,
+            baseline_top1_agreement=baseline.top1_agreement,
+            min_cosine_margin=margin,
+        )
 
 
 @dataclass
@@ -33,7 +62,7 @@ class Parity:
     top1_agreement: float | None
     export_max_abs_diff: float
     batch_vs_single_max_abs_diff: float
-    tolerance: dict[str, float]
+    tolerance: dict[str, float | None]  # Required, as a dict
     undecided_probes: int = 0  # classifier probes the reference cannot tell apart (runtime_py.parity.decided_rows)
     failures: list[str] = field(default_factory=list)
 
@@ -66,12 +95,26 @@ def ort_session(model_path: Path):
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
-def ort_outputs(model_path: Path, batch: ProbeBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(outputs of the padded batch, outputs of each probe run alone)."""
+def ort_outputs(model_path: Path, batch: ProbeBatch, pooling: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs of the padded batch, outputs of each probe run alone). `pooling`: pool the first output (a
+    last_hidden_state, as optimum exports an embedder) into the bundle's normalised sentence vectors."""
     session = ort_session(model_path)
-    batched = session.run(None, batch.inputs)[0]
-    alone = np.concatenate([session.run(None, single(batch, i))[0] for i in range(len(batch.texts))])
-    return batched, alone
+    wanted = {i.name for i in session.get_inputs()}
+
+    def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        output = session.run(None, {name: v for name, v in inputs.items() if name in wanted})[0]
+        return pooled(pooling)(output, inputs["attention_mask"]) if pooling else output
+
+    return run(batch.inputs), np.concatenate([run(single(batch, i)) for i in range(len(batch.texts))])
+
+
+def baseline_agreement(
+    baseline_model: Path, batch: ProbeBatch, original: np.ndarray, classifier: bool, pooling: str | None
+) -> Agreement:
+    """The optimum/ORT int8 baseline against the original fp32 model on the probes (padded batch and alone): what
+    int8 costs this checkpoint on this CPU, the yardstick of the bundle's export parity."""
+    batched, alone = ort_outputs(baseline_model, batch, None if classifier else pooling)
+    return agreement(np.concatenate([batched, alone]), np.concatenate([original, original]), classifier)
 
 
 def compare(
@@ -80,7 +123,7 @@ def compare(
     alone: np.ndarray,
     export_diff: float,
     classifier: bool,
-    tolerance: Tolerance,
+    required: Required,
 ) -> Parity:
     candidates = np.concatenate([batched, alone])
     references = np.concatenate([reference, reference])
@@ -91,12 +134,16 @@ def compare(
         top1_agreement=agreed.top1_agreement,
         export_max_abs_diff=export_diff,
         batch_vs_single_max_abs_diff=float(np.abs(batched - alone).max()),
-        tolerance=asdict(tolerance),
+        tolerance=asdict(required),
         undecided_probes=agreed.undecided // 2,
     )
     if export_diff > EXPORT_ATOL:
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
-    parity.failures += agreed.failures(tolerance.min_cosine, tolerance.min_top1_agreement)
+    for failure in agreed.failures(required.min_cosine, required.min_top1_agreement):
+        if failure.startswith("min cosine"):
+            failure += (f" (the int8 baseline's {required.baseline_min_cosine:.4f} on these probes, less "
+                        f"{required.min_cosine_margin:g})")  # fmt: skip
+        parity.failures.append(failure)
     return parity
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx import numpy_helper
 from rich.console import Console
 
 from export import pipeline
@@ -103,10 +104,11 @@ def test_lossy_embedding_passes_export_parity_and_reports_its_fidelity(tmp_path,
 
 
 def _config_with_impossible_tolerance(tmp_path, checkpoint, *flags):
-    """Parity fails for real when the preset asks more than int8 can give (cosine 1 - 1e-9 on every probe)."""
+    """Parity fails for real when the preset asks more than any model can give (a cosine 1 above the int8
+    baseline's)."""
     args = ["bert", "--model", str(checkpoint), "--out", str(tmp_path / "bundle"), "--embedding", "none", *flags]
     config = to_config(build_parser().parse_args(args))
-    impossible = Tolerance(min_cosine=1 - 1e-9, min_top1_agreement=1.0)
+    impossible = Tolerance(min_cosine_margin=-1.0, lossy_min_cosine_margin=-1.0)
     return replace(config, preset=replace(config.preset, tolerance=impossible))
 
 
@@ -116,6 +118,42 @@ def test_parity_failure_raises_and_writes_nothing(tmp_path, tiny_checkpoint):
         pipeline.run(config, Console(quiet=True))
     assert list(tmp_path.iterdir()) == []
     assert ParityError.exit_code == 1
+
+
+@pytest.mark.parametrize("classifier", [False, True])
+def test_a_broken_export_fails_parity_against_the_int8_baseline(tmp_path, tiny_checkpoint, monkeypatch, classifier):
+    """A bug after the fp32 check (here: the quantized graph's token codes in reverse row order, as a lost row map
+    would leave them) moves the bundle's outputs far below what the int8 baseline keeps on the same probes, less
+    the lossy margin: the export exits 1 and writes nothing. The same export without the bug passes
+    (test_lighttoken_on_a_tiny_model_passes_parity)."""
+    quantize = pipeline.quantize
+
+    def quantize_and_reverse_the_codes(exported, config, quantizable, out):
+        path = quantize(exported, config, quantizable, out)
+        model = onnx.load(str(path))
+        codes = next(t for t in model.graph.initializer if t.name.endswith(".codes"))
+        codes.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(codes)[::-1].copy(), codes.name))
+        onnx.save(model, str(path))
+        return path
+
+    monkeypatch.setattr(pipeline, "quantize", quantize_and_reverse_the_codes)
+    model = tiny_checkpoint("bert-classifier" if classifier else "bert")
+    config = to_config(build_parser().parse_args(["bert", "--model", str(model), "--embedding", "lighttoken",
+                                                   "--ratio", "4", "--out", str(tmp_path / "b")]))  # fmt: skip
+    with pytest.raises(ParityError, match="int8 baseline's") if not classifier else pytest.raises(ParityError):
+        pipeline.run(config, Console(quiet=True))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("classifier", [False, True])
+def test_lighttoken_on_a_tiny_model_passes_parity(tmp_path, tiny_checkpoint, classifier):
+    model = tiny_checkpoint("bert-classifier" if classifier else "bert")
+    _, report, manifest = export(tmp_path, model, "bert", "--embedding", "lighttoken", "--ratio", "4")
+    parity = report["parity"]
+    assert parity["passed"] and report["embedding"]["frequent_rows"] > 0
+    required = parity["tolerance"]
+    assert manifest["tolerance"]["min_cosine"] == required["min_cosine"] <= parity["min_cosine"]
+    assert required["min_cosine"] == pytest.approx(required["baseline_min_cosine"] - 0.04, abs=1e-4)
 
 
 def test_no_strict_keeps_a_failing_bundle(tmp_path, tiny_checkpoint):
