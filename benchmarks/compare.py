@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from measure import (
     ChildRun,
     child_json,
@@ -49,6 +46,7 @@ from rich.console import Console
 from export.datasets import load_set
 from export.evaluate import TextEncoder, ort_outputs, pooled
 from export.load import resolve_checkpoint
+from runtime_py.machine import machine
 from runtime_py.parity import cosine
 
 HERE = Path(__file__).resolve().parent
@@ -227,22 +225,6 @@ def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict)
         "export_peak_rss_mb": entry.build.peak_rss_mb,
         **entry.extra,
     }
-
-
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux); "" where there is no such file."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists():
-        return ""
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def machine() -> dict:
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
-            "onnxruntime": ort.__version__, "python": platform.python_version()}  # fmt: skip
 
 
 def main() -> None:

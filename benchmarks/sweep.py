@@ -1,14 +1,16 @@
 """Sweep embedding methods x compression ratios on the real models; accuracy of each exported .ort bundle.
 
     python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
-                               [--ratios 8 16 25 32 50 100 200] [--models stsb sst2]
+                               [--ratios 8 16 25 32 50 100 200] [--models stsb sst2] [--seeds 3]
                                [--distill-steps 300]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
 (export/references.py). Writes sweep.csv (a row per point, appended as points finish, so a stopped run keeps
 what it measured), sweep.md (the table) and sweep.png (accuracy against ratio, one curve per method per model).
-A ratio a method's sizes cannot land within 5% of is recorded as unreachable. `--distill-steps N` distils every
+A ratio a method's sizes cannot land within 5% of is recorded as unreachable. A trained method's fit is a
+random draw, so each of its points is exported with seeds 0..N-1 (`--seeds N`) and sweep.md gives the mean, the
+sample sd and the worst seed; a deterministic method (svd) is exported once. `--distill-steps N` distils every
 point's encoder on its model's training sentences (the GLUE task's train.tsv, labels unread), about 6 minutes a
 point on 2 cores.
 """
@@ -26,8 +28,11 @@ from rich.console import Console
 from export import pipeline
 from export.charts import pareto_figure
 from export.cli import build_parser, quiet_libraries, to_config
+from export.embedding import get_method
 from export.errors import UserInputError
 from export.references import References
+from export.spread import Spread
+from runtime_py.machine import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -44,17 +49,24 @@ MODELS = {
     "stsb": SweepModel("all-MiniLM-L6-v2 (STS-B)", None, SHARED / "data/glue/STS-B"),
     "sst2": SweepModel("minilm-l6-sst2 (SST-2)", str(SHARED / "models/minilm-l6-sst2"), SHARED / "data/glue/SST-2"),
 }
-FIELDS = ["model", "method", "ratio", "achieved_ratio", "metric", "bundle", "baseline_int8", "original",
+FIELDS = ["model", "method", "ratio", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8", "original",
           "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",
-          "export_parity_min_cosine", "note"]  # fmt: skip
+          "export_parity_min_cosine", "baseline_parity_min_cosine", "note"]  # fmt: skip
 
 
 def export_point(
-    model: SweepModel, method: str, ratio: float, distill_steps: int, references: References, console: Console
+    model: SweepModel,
+    method: str,
+    ratio: float,
+    distill_steps: int,
+    references: References,
+    console: Console,
+    seed: int = 0,
 ) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         # --no-strict: a point whose int8 encoder misses the preset's export-parity tolerance is still measured
         args = ["bert", "--embedding", method, "--ratio", f"{ratio:g}", "--evaluate", str(model.data), "--no-strict"]
+        args += ["--seed", str(seed)]
         args += ["--out", str(Path(folder) / "bundle")]
         args += (
             ["--distill", str(model.data / "train.tsv"), "--distill-steps", str(distill_steps)] if distill_steps else []
@@ -63,12 +75,13 @@ def export_point(
         try:
             report = pipeline.run(to_config(build_parser().parse_args(args)), console, references)
         except UserInputError as err:
-            return {"model": model.name, "method": method, "ratio": ratio, "note": str(err)}
+            return {"model": model.name, "method": method, "ratio": ratio, "seed": seed, "note": str(err)}
     accuracy, size = report["accuracy"], report["size"]
     return {
         "model": model.name,
         "method": method,
         "ratio": ratio,
+        "seed": seed,
         "achieved_ratio": round(size["embedding_ratio_vs_fp32"], 2),
         "metric": f"{accuracy['dataset']} {accuracy['metric']}",
         "bundle": round(accuracy["bundle"], 4),
@@ -80,20 +93,47 @@ def export_point(
         "distill_steps": report["distill"]["steps"] if report["distill"] else 0,
         "fidelity_mean_cosine": round(report["fidelity"]["mean_cosine"], 4),
         "export_parity_min_cosine": round(report["parity"]["min_cosine"], 4),
+        "baseline_parity_min_cosine": round(report["parity"]["tolerance"]["baseline_min_cosine"], 4),
         "note": "",
     }
 
 
-def write_table(rows: list[dict], path: Path) -> None:
-    lines = ["| model | method | ratio | achieved | bundle | baseline int8 | drop | model MB | fit s |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+def summarise(rows: list[dict]) -> list[dict]:
+    """One row per (model, method, ratio): the seeds' bundle scores and drops as Spreads, in first-seen order."""
+    points: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r.get("note"):
-            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | unreachable | | | | | |")
+        points.setdefault((r["model"], r["method"], float(r["ratio"])), []).append(r)
+    summary = []
+    for (model, method, ratio), seeds in points.items():
+        measured = [r for r in seeds if not r.get("note")]
+        if not measured:
+            summary.append({"model": model, "method": method, "ratio": ratio, "note": seeds[0]["note"]})
             continue
-        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['achieved_ratio']:.1f}x | "
-                     f"{r['bundle']:.4f} | {r['baseline_int8']:.4f} | {r['drop_vs_baseline']:+.4f} | "
-                     f"{r['model_mb']:.2f} | {r['fit_seconds']:.0f} |")  # fmt: skip
+        first = measured[0]
+        summary.append({
+            **{k: first[k] for k in ("model", "method", "ratio", "achieved_ratio", "metric", "baseline_int8",
+                                     "original", "model_mb")},
+            "bundle": Spread.of([float(r["bundle"]) for r in measured]),
+            "drop": Spread.of([float(r["drop_vs_baseline"]) for r in measured], higher_is_better=False),
+            "fit_seconds": sum(float(r["fit_seconds"]) for r in measured) / len(measured),
+        })  # fmt: skip
+    return summary
+
+
+def write_table(rows: list[dict], path: Path) -> None:
+    lines = [f"Seeds per trained point: mean ± sample sd, and the worst seed. CPU: {cpu_name()}.", "",
+             "| model | method | ratio | achieved | seeds | bundle | worst | baseline int8 | drop | worst drop | "
+             "model MB | fit s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in summarise(rows):
+        if r.get("note"):
+            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | unreachable | | | | | | | | |")
+            continue
+        bundle, drop = r["bundle"], r["drop"]
+        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {float(r['achieved_ratio']):.1f}x | "
+                     f"{bundle.n} | {bundle.text()} | {bundle.worst:.4f} | {float(r['baseline_int8']):.4f} | "
+                     f"{drop.text(signed=True)} | {drop.worst:+.4f} | {float(r['model_mb']):.2f} | "
+                     f"{r['fit_seconds']:.0f} |")  # fmt: skip
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -108,6 +148,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["svd", "direction-ae", "lighttoken"])
     parser.add_argument("--ratios", nargs="+", type=float, default=[8, 16, 25, 32, 50, 100, 200])
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per point of a trained method (default 3)")
     parser.add_argument(
         "--distill-steps",
         type=int,
@@ -125,11 +166,15 @@ def main() -> None:
         for key in args.models:
             with References() as references:
                 for method in args.methods:
+                    seeds = range(args.seeds if get_method(method).stochastic else 1)
                     for ratio in args.ratios:
-                        rows.append(export_point(MODELS[key], method, ratio, args.distill_steps, references, console))
-                        writer.writerow(rows[-1])
-                        f.flush()
-                        print(rows[-1], flush=True)
+                        for seed in seeds:
+                            point = export_point(MODELS[key], method, ratio, args.distill_steps, references, console,
+                                                 seed)  # fmt: skip
+                            rows.append(point)
+                            writer.writerow(point)
+                            f.flush()
+                            print(point, flush=True)
     write_table(rows, args.out / "sweep.md")
     write_plot(rows, args.out / "sweep.png")
     print((args.out / "sweep.md").read_text())

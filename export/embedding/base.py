@@ -69,6 +69,8 @@ class EmbeddingMethod(ABC):
     # Does decoding lose more than int8 rounding? Lossy methods get the preset's looser parity floor
     # (Tolerance.lossy_min_cosine): the int8 encoder's error grows on the rows they decode.
     lossy: ClassVar[bool] = True
+    # Is the fit a random draw (trained from a seeded start)? Figures of such a method are given over seeds.
+    stochastic: ClassVar[bool] = False
     # Ratio used when --ratio is not given; None means the method has a fixed size and refuses --ratio.
     default_ratio: ClassVar[float | None] = None
 

@@ -72,6 +72,7 @@ def train(table: torch.Tensor, k: int, generator: torch.Generator) -> tuple[nn.L
 
 class DirectionAEEmbedding(EmbeddingMethod):
     name = "direction-ae"
+    stochastic = True
     summary = "linear autoencoder trained on cosine + L_alpha (Balazy et al. 2021), fp16 latents"
     default_ratio = 8.0
 
