@@ -1,7 +1,7 @@
 """This project against what a user would pick instead, in one run on one machine, as ratios to optimum's int8.
 
     python benchmarks/compare.py [--models stsb sst2] [--ratios 25 50 100] [--runs 200] [--distill-steps 300]
-                                 [--out benchmarks/results/compare]
+                                 [--seeds 3] [--out benchmarks/results/compare]
 
 For all-MiniLM-L6-v2 (scored on STS-B dev) and ../shared/models/minilm-l6-sst2 (SST-2 dev) it builds, each in a
 child process of its own (export wall time and peak memory are the child's):
@@ -11,10 +11,13 @@ child process of its own (export wall time and peak memory are the child's):
   (d) our bundles: `python -m export bert --embedding lighttoken --ratio R --distill TRAIN` (int8 encoder, .ort),
       the encoder distilled to the compressed table on the model's own training sentences, labels unread
       (`--distill-steps 0`: without that stage, minutes faster, and far less accurate at 50x and up on SST-2).
-Then, for each model file: its size and its size deflated in a zip (as an app package carries it); the dev-set
-score, one text at a time; parity with (a) on the same texts; ORT CPU latency at batch 1 for 16 and 128 tokens
-with 1 and 2 intra-op threads (all models interleaved round by round after a warm-up; p50 and p95); session
-load time and peak memory of a fresh process that loads the model and runs it 10 times (medians of 3 processes).
+Our bundles are trained fits, each a random draw: each ratio is built with seeds 0..N-1 (`--seeds N`), and its score
+and parity are the seeds' mean ± sd (and worst); sizes, speed and memory, which the seed does not change, are
+measured on seed 0's bundle. Then, for each model file: its size and its size deflated in a zip (as an app package
+carries it); the dev-set score, one text at a time; parity with (a) on the same texts; ORT CPU latency at
+batch 1 for 16 and 128 tokens with 1 and 2 intra-op threads (all models interleaved round by round after a
+warm-up; p50 and p95); session load time and peak memory of a fresh process that loads the model and runs it
+10 times (medians of 3 processes).
 (a)-(c) ship the .onnx their tools write; our bundles ship model.ort. Sizes are of the model file alone: every
 build needs the same tokenizer files beside it.
 
@@ -28,7 +31,7 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,7 @@ from rich.console import Console
 from export.datasets import load_set
 from export.evaluate import TextEncoder, ort_outputs, pooled
 from export.load import resolve_checkpoint
+from export.spread import Spread
 from runtime_py.machine import machine
 from runtime_py.parity import cosine
 
@@ -86,6 +90,7 @@ class Entry:
     build: ChildRun  # for chained builds, (a)'s time added and the larger peak kept
     pool_outside: bool  # optimum's feature-extraction export outputs token states; pool them as the bundle does
     extra: dict
+    other_seeds: list[Path] = field(default_factory=list)  # our bundles: the same build with seeds 1..N-1, scored
 
 
 def chained(first: ChildRun, then: ChildRun) -> ChildRun:
@@ -93,7 +98,7 @@ def chained(first: ChildRun, then: ChildRun) -> ChildRun:
 
 
 def build_entries(
-    model: CompareModel, ratios: list[float], distill_steps: int, work: Path, console: Console
+    model: CompareModel, ratios: list[float], distill_steps: int, seeds: int, work: Path, console: Console
 ) -> list[Entry]:
     checkpoint = resolve_checkpoint(model.checkpoint)
     embedder = model.task == "feature-extraction"
@@ -116,15 +121,18 @@ def build_entries(
         ["--distill", str(model.distill_text), "--distill-steps", str(distill_steps)] if distill_steps else []
     )
     for ratio in ratios:
-        out = work / f"lighttoken-{ratio:g}"
-        # --no-strict: a bundle under its export-parity tolerance is still compared (the report says so)
-        command = ["bert", "--model", model.checkpoint, "--embedding", "lighttoken", "--ratio", f"{ratio:g}",
-                   *distill_args, "--out", str(out), "--no-strict"]  # fmt: skip
-        console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
-        run = timed_child([sys.executable, "-m", "export", *command])
-        extra = bundle_facts(json.loads((out / "report.json").read_text()))
+        outs, runs = [], []
+        for seed in range(seeds):
+            outs.append(work / f"lighttoken-{ratio:g}-seed{seed}")
+            # --no-strict: a bundle under its export-parity tolerance is still compared (the report says so)
+            command = ["bert", "--model", model.checkpoint, "--embedding", "lighttoken", "--ratio", f"{ratio:g}",
+                       "--seed", str(seed), *distill_args, "--out", str(outs[-1]), "--no-strict"]  # fmt: skip
+            console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
+            runs.append(timed_child([sys.executable, "-m", "export", *command]))
+        extra = bundle_facts(json.loads((outs[0] / "report.json").read_text()))
         label = f"ours, lighttoken {ratio:g}x" + (", distilled" if extra["distill_steps"] else "")
-        entries.append(Entry(f"{ratio:g}x", label, out / "model.ort", run, False, extra))
+        entries.append(Entry(f"{ratio:g}x", label, outs[0] / "model.ort", runs[0], False, extra,
+                             [out / "model.ort" for out in outs[1:]]))  # fmt: skip
     return entries
 
 
@@ -145,25 +153,33 @@ def score(entries: list[Entry], model: CompareModel, max_length: int, console: C
     data = load_set(model.data, model.task)
     names = ["input_ids", "attention_mask", "token_type_ids"]  # ort_outputs keeps those the model takes
     encoder = TextEncoder(AutoTokenizer.from_pretrained(checkpoint), names, max_length)
-    outputs = {}
+    score_of = {}
     for entry in entries:
-        console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time")
+        console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time, "
+                    f"{1 + len(entry.other_seeds)} seed(s)")  # fmt: skip
         postprocess = pooled("mean") if entry.pool_outside else None
-        outputs[entry.key] = ort_outputs(entry.model, encoder, data.texts, postprocess=postprocess)
-    reference = outputs["a"]
+        score_of[entry.key] = [ort_outputs(path, encoder, data.texts, postprocess=postprocess)
+                               for path in [entry.model, *entry.other_seeds]]  # fmt: skip
+    reference = score_of["a"][0]
     classifier = data.metric == "accuracy"
     scores = {}
-    for key, values in outputs.items():
-        similarity = cosine(values, reference)
-        agreement = float((values.argmax(-1) == reference.argmax(-1)).mean())
+    for key, seeds in score_of.items():
+        similarities = [cosine(values, reference) for values in seeds]
+        agreements = [float((values.argmax(-1) == reference.argmax(-1)).mean()) for values in seeds]
+        values = [data.score(values) for values in seeds]
+        spread = Spread.of(values)
         scores[key] = {
             "metric": f"{data.dataset} {data.metric}",
-            "score": data.score(values),
+            "seeds": len(seeds),
+            "score": spread.mean,
+            "score_sd": spread.sd,
+            "score_worst": spread.worst,
+            "scores": values,
             # classifiers: the share of texts given (a)'s label; the cosine of two-logit vectors says little
             "parity_measure": "top-1 agreement" if classifier else "mean cosine",
-            "parity": agreement if classifier else float(similarity.mean()),
-            "parity_mean_cosine": float(similarity.mean()),
-            "parity_min_cosine": float(similarity.min()),
+            "parity": float(np.mean(agreements if classifier else [s.mean() for s in similarities])),
+            "parity_mean_cosine": float(np.mean([s.mean() for s in similarities])),
+            "parity_min_cosine": float(min(s.min() for s in similarities)),
         }
     return scores
 
@@ -194,11 +210,11 @@ def memory(entries: list[Entry], tokenizer: Path, work: Path) -> dict[str, dict]
 
 
 def compare_model(
-    model: CompareModel, ratios: list[float], distill_steps: int, runs: int, console: Console
+    model: CompareModel, ratios: list[float], distill_steps: int, runs: int, console: Console, seeds: int = 3
 ) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bert-edge-compare-") as folder:
         work = Path(folder)
-        entries = build_entries(model, ratios, distill_steps, work, console)
+        entries = build_entries(model, ratios, distill_steps, seeds, work, console)
         tokenizer = work / "a-fp32" / "tokenizer.json"
         max_length = json.loads((entries[-1].model.parent / "bundle.json").read_text())["max_length"]
         scores = score(entries, model, max_length, console)
@@ -240,12 +256,13 @@ def main() -> None:
         default=300,
         help="distillation steps for our bundles, on each model's training sentences (0: none, minutes faster)",
     )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per ratio of our bundles (default 3)")
     parser.add_argument("--out", type=Path, default=HERE / "results/compare")
     args = parser.parse_args()
     console = Console(stderr=True)
     rows = []
     for key in args.models:
-        rows.extend(compare_model(MODELS[key], args.ratios, args.distill_steps, args.runs, console))
+        rows.extend(compare_model(MODELS[key], args.ratios, args.distill_steps, args.runs, console, args.seeds))
     floors = {MODELS[key].name: MODELS[key].floor for key in args.models}
     print(write_outputs(rows, machine(), floors, args.out))
 

@@ -112,9 +112,12 @@ def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_asse
         (tmp_path / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     model = compare.CompareModel("tiny", str(tiny_checkpoint("bert")), "feature-extraction", tmp_path, 0.01)
     quiet = compare.Console(quiet=True)
-    results = compare.compare_model(model, ratios=[4], distill_steps=2, runs=5, console=quiet)
+    results = compare.compare_model(model, ratios=[4], distill_steps=2, runs=5, console=quiet, seeds=2)
     assert [r["key"] for r in results] == ["a", "b", "c", "4x"]
     by_key = {r["key"]: r for r in results}
+    assert by_key["4x"]["seeds"] == 2 and len(by_key["4x"]["scores"]) == 2 and by_key["a"]["seeds"] == 1
+    assert by_key["4x"]["score"] == pytest.approx(sum(by_key["4x"]["scores"]) / 2)
+    assert by_key["4x"]["score_worst"] == min(by_key["4x"]["scores"])
     assert by_key["a"]["parity"] == pytest.approx(1.0)  # (a) against itself
     assert by_key["4x"]["achieved_ratio"] == pytest.approx(4, rel=0.05)
     assert by_key["4x"]["distill_steps"] == 2 and by_key["4x"]["build"].endswith(", distilled")
@@ -127,6 +130,7 @@ def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_asse
         assert r["export_seconds"] > 0 and r["export_peak_rss_mb"] > 50
     text = markdown(results, compare.machine(), {"tiny": 0.01})
     assert "| (b) int8 (optimum/ORT --arm64) | " in text and text.count("(1.00x)") >= 14  # (b)'s row against itself
+    assert f"{by_key['4x']['score']:.4f} ± {by_key['4x']['score_sd']:.4f} [worst" in text
     json.dumps(results)  # the JSON output holds plain values
 
 
