@@ -12,6 +12,7 @@ from export.config import EmbeddingConfig
 from export.embedding import METHODS, get_method
 from export.embedding.bits import lookup, pack_bits, sign_lut, unpack_bits
 from export.embedding.svd import rank_for_ratio
+from export.embedding.token_stats import TokenStats
 from export.errors import UserInputError
 from export.onnx_graph import Scope, load_graph, op_types
 
@@ -176,6 +177,50 @@ def test_lighttoken_beats_svd_at_the_same_ratio():
     light = row_cosine(decode(fit("lighttoken", spread, 12.0), ids), spread[ids]).mean()
     svd = row_cosine(decode(fit("svd", spread, 12.0), ids), spread[ids]).mean()
     assert light > svd + 0.1
+
+
+def test_lighttoken_codes_do_not_depend_on_the_summation_order():
+    """One intra-op thread instead of two sums the products in another order, so the float rounding differs as it
+    does on another CPU. The fit runs in float64 and flips a bit only past a tolerance far above that rounding, so
+    its codes and decoder come out the same. (The straight-through fit it replaced changed about a quarter of its
+    bits this way on all-MiniLM-L6-v2's table: docs/lighttoken-fit.md.)"""
+    wide = torch.randn(20000, 64, generator=torch.Generator().manual_seed(5))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fit("lighttoken", wide, 10.0)
+        torch.set_num_threads(2)
+        two = fit("lighttoken", wide, 10.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one.codes, two.codes) and torch.equal(one.decoder.q, two.decoder.q)
+
+
+def test_lighttoken_seed_draws_the_start_and_the_fit_is_as_good():
+    method = get_method("lighttoken")
+    ids = torch.arange(3000).reshape(30, 100)
+    spread = torch.randn(3000, 96, generator=torch.Generator().manual_seed(2))
+    fits = [method.compress(spread, EmbeddingConfig("lighttoken", 12.0, seed)) for seed in (0, 1)]
+    assert not torch.equal(fits[0].codes, fits[1].codes)
+    quality = [float(row_cosine(decode(m, ids), spread[ids]).mean()) for m in fits]
+    assert abs(quality[0] - quality[1]) < 0.01
+
+
+def test_lighttoken_frequent_rows_come_out_exact():
+    """The most frequent tokens get a slot and a correction row: they decode to their own row to int8 precision,
+    where the codes alone leave a structureless table's rows well off."""
+    table = torch.randn(3000, 96, generator=torch.Generator().manual_seed(2))
+    counts = torch.zeros(3000, dtype=torch.float64)
+    counts[2000:2100] = torch.arange(100, 0, -1, dtype=torch.float64) * 1000  # 100 frequent tokens, not the first ids
+    stats = TokenStats(None, 3000)
+    stats.__dict__["counts"] = counts  # fills the cached property: no tokenizer needed
+    module = get_method("lighttoken").compress(table, EmbeddingConfig("lighttoken", 12.0), stats)
+    rows = module.describe()["frequent_rows"]
+    assert rows == 88  # as many as an eighth of the 96 kB budget pays for
+    frequent, rare = torch.arange(2000, 2000 + rows), torch.arange(0, 100)
+    assert float(row_cosine(decode(module, frequent[None])[0], table[frequent]).min()) > 0.9999
+    assert float(row_cosine(decode(module, rare[None])[0], table[rare]).mean()) < 0.95
+    assert torch.equal(module.slots[frequent], torch.arange(1, rows + 1, dtype=torch.uint8))
 
 
 class _Unpack(torch.nn.Module):
