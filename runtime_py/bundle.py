@@ -119,8 +119,8 @@ class Bundle:
 
     # --- self-check --------------------------------------------------------------------------------------------
 
-    def self_check(self):
-        """Replay golden.json through this runtime; see self_check.py."""
+    def self_check(self, probes: int | None = None):
+        """Replay golden.json through this runtime, or only its first `probes` probes; see self_check.py."""
         from .self_check import run_self_check
 
-        return run_self_check(self)
+        return run_self_check(self, probes)
