@@ -23,7 +23,8 @@ examples:
   python -m export bert --embedding svd --ratio 8 --target onnx
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
 
-exit codes: 0 done, 1 parity below the preset's tolerance, 2 bad input (nothing is written)
+exit codes: 0 done, 1 export parity below the int8 baseline's less the preset's margin, 2 bad input (nothing is
+written)
 """
 
 
@@ -60,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZE_MODES, "int8-dynamic")
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for trained methods and distillation (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for trained methods (lighttoken: the start of its "
+                        "fit, which is then the same on any CPU) and distillation (default 0)")  # fmt: skip
     parser.add_argument("--evaluate", type=Path, metavar="GLUE_DIR",
                         help="score the original model, the int8 baseline and the bundle on a labelled set in "
                         "the GLUE TSV layout (a task folder such as glue/SST-2 or its dev.tsv): SST-2 accuracy "
@@ -81,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--no-strict", dest="strict", action="store_false",
                         help="keep the bundle even when export parity (bundle vs the PyTorch model carrying the "
-                        "same embedding) is below the preset's tolerance")  # fmt: skip
+                        "same embedding, on the probe texts) falls below what the optimum/ORT int8 baseline keeps "
+                        "on this CPU less the preset's margin")  # fmt: skip
     return parser
 
 

@@ -10,6 +10,7 @@ class UserInputError(Exception):
 
 
 class ParityError(Exception):
-    """The exported bundle does not match PyTorch within the preset's tolerance: exit code 1."""
+    """The exported bundle strays from PyTorch further than the int8 baseline does, by more than the preset's margin:
+    exit code 1."""
 
     exit_code = 1

@@ -1,11 +1,15 @@
 """Each embedding method end to end on a real model: export to .ort with the int8 encoder, then accuracy on the
-GLUE dev set as report.json gives it (--evaluate). Floors sit under the measured figures (`python -m export bert
---model ... --embedding M --evaluate ...`): a point under for int8/int4, more for svd and direction-ae at 8x, whose
-classifier accuracy swings by ±1.5 pt from one rank to the next (a throwaway check, not in the repo: SST-2 with fp32
-PyTorch, svd rank 94/98/102: 0.7385/0.7225/0.7408). A method that breaks (a wrong decode, a lost bit order, a bad
-fit) lands near 0.5.
-lighttoken at 25x, the presets' default, is held to the issue's own floor against the int8 baseline.
-One SST-2 example is 0.115 pt.
+GLUE dev set as report.json gives it (--evaluate). Floors come from measured figures and their spread:
+- int8, int4, svd fit without randomness; their bundles move between CPUs only through the int8 kernels, measured
+  as a 0.0017 sd (the int8 bundle with 1e-3 relative noise on its table, 5 draws: docs/lighttoken-fit.md); the
+  floors sit 0.7-1.6 pt (4 sd and more) under what this Intel Xeon scored (`python -m export bert --model
+  ../shared/models/minilm-l6-sst2 --embedding M --evaluate ../shared/data/glue/SST-2`);
+- direction-ae is trained, so a seed is one draw: 3 sd under its 5-seed mean (`python benchmarks/sweep.py
+  --methods direction-ae --ratios 8 --models sst2 --seeds 5`);
+- lighttoken at 25x, the presets' default: 3 sd over the 5-seed mean of its drop against the int8 baseline.
+A method that breaks (a wrong decode, a lost bit order, zeroed codes, a shuffled decoder) lands near 0.5 on SST-2:
+lighttoken with its codes zeroed after the fit scored 0.5126, with its decoder rows shuffled 0.4587
+(docs/lighttoken-fit.md, "Broken on purpose"). One SST-2 example is 0.115 pt.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ def export(tmp_path, *flags: str) -> dict:
     ("method", "ratio", "floor"),
     [
         ("int8", None, 0.86),  # measured: 0.8716
-        ("int4", None, 0.855),  # measured: 0.8658 (block 32)
+        ("int4", None, 0.855),  # measured: 0.8624 (block 32)
         ("svd", "8", 0.70),  # measured: 0.7156 (svd on the classifier swings ±1.5 pt with the rank)
-        ("direction-ae", "8", 0.62),  # measured: 0.6468 (swings like svd)
+        ("direction-ae", "8", 0.6398),  # 5 seeds: 0.6488 ± 0.0030, so 0.6488 - 3 x 0.0030
     ],
 )
 def test_baseline_methods_keep_their_sst2_accuracy(tmp_path, shared_assets, method, ratio, floor):
@@ -47,15 +51,26 @@ def test_baseline_methods_keep_their_sst2_accuracy(tmp_path, shared_assets, meth
         assert abs(report["size"]["embedding_ratio_vs_fp32"] / float(ratio) - 1) <= 0.05
 
 
+# (5-seed mean drop, its sd) of lighttoken 25x against the int8 baseline, measured with
+# `python benchmarks/sweep.py --methods lighttoken --ratios 25 --models sst2 stsb --seeds 5` (benchmarks/README.md).
+MEASURED_25X_DROP = {"sst2_bundle": (-0.0071, 0.0032), "minilm_bundle": (-0.0029, 0.0016)}
+
+
 @pytest.mark.parametrize("bundle", ["sst2_bundle", "minilm_bundle"])
 def test_lighttoken_at_25x_meets_the_floor_against_the_int8_baseline(request, bundle):
-    # The presets' default is this method at this ratio (conftest's bundles are built with the defaults).
-    # Issue floor at >= 25x: SST-2 drop <= 0.3 pt, STS-B drop <= 0.003. Sweep: SST-2 0.8716 vs 0.8624 (-0.92 pt),
-    # STS-B 0.8668 vs 0.8634.
+    """The presets' default (conftest's bundles are exported with the defaults, seed 0) against the optimum/ORT int8
+    baseline of the same run. One seed is one draw, so the bound is three measured sd above the 5-seed mean drop:
+    SST-2 -0.0071 + 3 x 0.0032 = +0.0025, STS-B -0.0029 + 3 x 0.0016 = +0.0019; both inside the issue's mean floor
+    (0.003). The fit is the same on any CPU for a seed; only the int8 kernels move the score between CPUs.
+
+    A broken method fails it by far: with the codes zeroed after the fit (LightTokenEmbedding.fit patched to
+    `module.codes.zero_()`), or with the decoder's rows shuffled, the bundles score in docs/lighttoken-fit.md's
+    "broken" table, every drop far above the bound."""
     report = request.getfixturevalue(bundle)[1]
     assert report["embedding"]["method"] == "lighttoken"
     accuracy, size = report["accuracy"], report["size"]
-    assert accuracy["baseline_int8"] - accuracy["bundle"] <= 0.003, accuracy
+    mean, sd = MEASURED_25X_DROP[bundle]
+    assert accuracy["baseline_int8"] - accuracy["bundle"] <= mean + 3 * sd, accuracy
     assert size["embedding_ratio_vs_fp32"] >= 25 * 0.95
     assert size["model_bytes"] < 0.6 * size["baseline_int8_model_bytes"]
 

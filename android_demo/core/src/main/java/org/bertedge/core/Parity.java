@@ -6,7 +6,7 @@ package org.bertedge.core;
  * DECIDED_MARGIN apart are left out, since int8 noise may flip them without saying anything about the export.
  */
 public final class Parity {
-    public static final double DECIDED_MARGIN = 0.1;
+    public static final double DECIDED_MARGIN = 0.5;  // runtime_py/parity.py says why
 
     public final double minCosine;
     public final double maxAbsDiff;
