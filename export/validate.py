@@ -112,8 +112,9 @@ def baseline_agreement(
     baseline_model: Path, batch: ProbeBatch, original: np.ndarray, classifier: bool, pooling: str | None
 ) -> Agreement:
     """The optimum/ORT int8 baseline against the original fp32 model on the probes (padded batch and alone): what
-    int8 costs this checkpoint on this CPU, the yardstick of the bundle's export parity."""
-    batched, alone = ort_outputs(baseline_model, batch, None if classifier else pooling)
+    int8 costs this checkpoint on this CPU, the yardstick of the bundle's export parity. `pooling`: how to pool an
+    embedder's last_hidden_state (None for classifiers)."""
+    batched, alone = ort_outputs(baseline_model, batch, pooling)
     return agreement(np.concatenate([batched, alone]), np.concatenate([original, original]), classifier)
 
 
