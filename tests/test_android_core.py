@@ -1,8 +1,10 @@
-"""The Android demo's plain-Java core on the desktop JVM, against the Python tokenizer and runtime_py.
+"""The Android demo's plain-Java core on the desktop JVM: its JUnit tests, and its outputs against the Python
+tokenizer and runtime_py.
 
 Compiled with javac from android_demo/core/src against ONNX Runtime's Java API, which
 android_demo/tools/build_ort_java.sh builds from source and links to the onnxruntime wheel's own library (no
-Maven here), and run on bundles the exporter made in this run.
+Maven here), with Debian's JUnit 4 jar for the tests under core/src/test/java (what `./gradlew test` runs), on
+bundles the exporter made in this run.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ ORT_1_29 = {
         "package/Plugins/Android/onnxruntime.aar": "98cddbac92640b4a6af72a03c42e0491851f366d3da66bbaeb5dd66310946cf2",
     },
 }
+# Debian's junit4 package (.ci/run installs it): JUnit 4.13 and the hamcrest it needs.
+JUNIT = [Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar")]
 HARD_CASES = [
     "Café crème brûlée à la française, naïve façade. ÀÉÎÕÜ ñ ß ø å",
     "İstanbul ΣΑΣ Ωμέγα ﬁnancial ｆｕｌｌｗｉｄｔｈ",
@@ -74,7 +78,10 @@ def ort_java():
 def java_classes(tmp_path_factory, ort_java):
     out = tmp_path_factory.mktemp("java")
     javac(out, ort_java / "classes", CORE / "main", "--release", "8")  # the language level Android's toolchain takes
-    javac(out, f"{out}:{ort_java / 'classes'}", CORE / "test")
+    missing = [str(jar) for jar in JUNIT if not jar.is_file()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: .ci/run installs Debian's junit4 package")
+    javac(out, ":".join([str(out), str(ort_java / "classes"), *map(str, JUNIT)]), CORE / "test")
     return out
 
 
@@ -89,6 +96,19 @@ def java(classes: Path, ort: Path | None, main: str, *args: str) -> subprocess.C
     classpath = f"{ort / 'classes'}:{classes}" if ort else str(classes)
     command = ["java", *native, "-cp", classpath, f"org.bertedge.core.{main}", *args]
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
+
+
+def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle):
+    """core/src/test/java's JUnit classes, on the embedder and classifier bundles of this run; every @Test runs."""
+    sources = sorted((CORE / "test").rglob("*Test.java"))
+    expected = sum(source.read_text().count("@Test") for source in sources)
+    bundles = f"{minilm_bundle[0]}:{sst2_bundle[0]}"
+    classpath = ":".join([str(ort_java / "classes"), str(java_classes), *map(str, JUNIT)])
+    command = ["java", f"-Donnxruntime.native.path={ort_java / 'native'}", f"-Dbertedge.bundles={bundles}",
+               "-cp", classpath, "org.junit.runner.JUnitCore", *(f"org.bertedge.core.{s.stem}" for s in sources)]
+    result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert len(sources) >= 6 and f"OK ({expected} tests)" in result.stdout
 
 
 def java_token_ids(classes, tokenizer_json, max_length: int, texts: list[str], tmp_path) -> list[list[int]]:

@@ -1,0 +1,95 @@
+package org.bertedge.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertThrows;
+import static org.junit.Assert.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/** bundle.json read and checked without a model: fields, the format version, the sha256 of every listed file. */
+public class BundleManifestTest {
+    @Rule
+    public final TemporaryFolder temp = new TemporaryFolder();
+
+
+    private Path bundle(String formatVersion, String modelSha256) throws Exception {
+        Path folder = temp.newFolder("bundle").toPath();
+        Files.write(folder.resolve("model.onnx"), "onnx".getBytes(StandardCharsets.UTF_8));
+        String json = "{\"format_version\": " + formatVersion + ", \"task\": \"text-classification\","
+            + " \"labels\": [\"negative\", \"positive\"], \"max_length\": 128,"
+            + " \"model\": {\"file\": \"model.onnx\", \"inputs\": [{\"name\": \"input_ids\"},"
+            + " {\"name\": \"attention_mask\"}], \"outputs\": [{\"name\": \"logits\"}]},"
+            + " \"tokenizer\": {\"file\": \"tokenizer.json\", \"pad_id\": 0},"
+            + " \"tolerance\": {\"min_cosine\": 0.95, \"min_top1_agreement\": 1.0},"
+            + " \"files\": {\"model.onnx\": \"" + modelSha256 + "\"}}";
+        Files.write(folder.resolve("bundle.json"), json.getBytes(StandardCharsets.UTF_8));
+        return folder;
+    }
+
+    private static String sha256(String text) throws Exception {
+        StringBuilder hex = new StringBuilder();
+        for (byte b : java.security.MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8))) {
+            hex.append(String.format("%02x", b));
+        }
+        return hex.toString();
+    }
+
+    @Test
+    public void readsTheFieldsTheRunnerNeeds() throws Exception {
+        BundleManifest manifest = BundleManifest.load(bundle("1", sha256("onnx")));
+        assertTrue(manifest.isClassifier());
+        assertEquals(Arrays.asList("negative", "positive"), manifest.labels);
+        assertEquals(128, manifest.maxLength);
+        assertEquals("model.onnx", manifest.modelFile);
+        assertArrayEquals(new String[] {"input_ids", "attention_mask"}, manifest.inputNames.toArray());
+        assertEquals("logits", manifest.outputName);
+        assertEquals(0.95, manifest.minCosine, 0.0);
+        assertEquals(1.0, manifest.minTop1Agreement, 0.0);
+    }
+
+    @Test
+    public void aFileWhoseSha256DiffersIsNamedCorrupt() throws Exception {
+        Path folder = bundle("1", sha256("something else"));
+        String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
+            .getMessage();
+        assertEquals("bundle file corrupt (sha256 differs from bundle.json): " + folder.resolve("model.onnx"),
+            message);
+    }
+
+    @Test
+    public void aMissingFileIsNamed() throws Exception {
+        Path folder = bundle("1", sha256("onnx"));
+        Files.delete(folder.resolve("model.onnx"));
+        assertEquals("bundle file missing: " + folder.resolve("model.onnx"),
+            assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder)).getMessage());
+    }
+
+    @Test
+    public void anotherFormatVersionIsRefused() throws Exception {
+        Path folder = bundle("2", sha256("onnx"));
+        String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
+            .getMessage();
+        assertTrue(message, message.endsWith("bundle.json: format_version 2; this runtime reads 1"));
+    }
+
+    @Test
+    public void brokenJsonAndMissingFieldsAreNamed() throws Exception {
+        Path folder = bundle("1", sha256("onnx"));
+        Files.write(folder.resolve("bundle.json"), "{\"format_version\": 1,".getBytes(StandardCharsets.UTF_8));
+        String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
+            .getMessage();
+        assertTrue(message, message.contains("bundle.json is not valid JSON"));
+        Files.write(folder.resolve("bundle.json"), "{\"format_version\": 1}".getBytes(StandardCharsets.UTF_8));
+        message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder)).getMessage();
+        assertTrue(message, message.endsWith("bundle.json: missing field 'task'"));
+        assertFalse(Files.exists(folder.resolve("tokenizer.json")));  // never read before the checks pass
+    }
+}

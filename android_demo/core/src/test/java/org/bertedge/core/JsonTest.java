@@ -1,0 +1,56 @@
+package org.bertedge.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertThrows;
+import static org.junit.Assert.assertTrue;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.Test;
+
+public class JsonTest {
+    @Test
+    public void objectsKeepTheirKeyOrderAndValueTypes() {
+        Map<String, Object> doc = Json.object(Json.parse(
+            " {\"b\": 1, \"a\": [2.5, -3e2, true, false, null], \"c\": {\"d\": \"x\"}} "));
+        assertEquals(Arrays.asList("b", "a", "c"), Arrays.asList(doc.keySet().toArray()));
+        assertEquals(1L, doc.get("b"));  // integral numbers are Longs, the rest Doubles
+        List<Object> a = Json.array(doc.get("a"));
+        assertEquals(2.5, a.get(0));
+        assertEquals(-300.0, a.get(1));
+        assertEquals(Boolean.TRUE, a.get(2));
+        assertEquals(Boolean.FALSE, a.get(3));
+        assertNull(a.get(4));
+        assertEquals("x", Json.object(doc.get("c")).get("d"));
+    }
+
+    @Test
+    public void stringEscapesDecodeAsJsonDefinesThem() {
+        assertEquals("q\" b\\ s/ \b\f\n\r\t é ☃", Json.parse("\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u00e9 \\u2603\""));
+        // a character outside the BMP arrives as a surrogate pair and stays one
+        assertEquals("\uD83C\uDF89", Json.parse("\"\\ud83c\\udf89\""));
+    }
+
+    @Test
+    public void emptyContainersAndNumberArrays() {
+        assertTrue(Json.object(Json.parse("{}")).isEmpty());
+        assertTrue(Json.array(Json.parse("[ ]")).isEmpty());
+        assertArrayEquals(new double[] {1, -0.5, 2e-3}, Json.doubles(Json.parse("[1, -0.5, 2e-3]")), 0.0);
+    }
+
+    @Test
+    public void malformedTextIsRefusedWithItsOffset() {
+        assertEquals("JSON: trailing characters at offset 3",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("{} x")).getMessage());
+        assertEquals("JSON: unterminated string at offset 4",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("\"abc")).getMessage());
+        assertEquals("JSON: expected '}' at offset 8",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("{\"a\": 1 ]")).getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Json.parse(""));
+        assertThrows(IllegalArgumentException.class, () -> Json.parse("[tru]"));
+        assertThrows(IllegalArgumentException.class, () -> Json.parse("\"bad \\x escape\""));
+    }
+}

@@ -1,0 +1,35 @@
+package org.bertedge.core;
+
+import static org.junit.Assert.assertEquals;
+
+import java.util.Arrays;
+import java.util.List;
+import org.junit.Test;
+
+public class OutputsTest {
+    @Test
+    public void classifyNamesTheMostLikelyLabel() {
+        Outputs.Prediction p = Outputs.classify(new float[] {0, (float) Math.log(3)}, Arrays.asList("neg", "pos"));
+        assertEquals("pos", p.label);
+        assertEquals(0.75, p.probability, 1e-6);
+        assertEquals("0", Outputs.classify(new float[] {1, 0, -1}, null).label);  // no labels: the index
+    }
+
+    @Test
+    public void searchRanksByCosineAndKeepsCorpusOrderOnTies() {
+        float[][] corpus = {{0, 1}, {1, 0}, {2, 0}, {1, 1}};
+        List<Outputs.Hit> hits = Outputs.search(new float[] {1, 0}, corpus, 3);
+        assertEquals(3, hits.size());
+        assertEquals(1, hits.get(0).index);  // rows 1 and 2 tie at cosine 1: corpus order
+        assertEquals(2, hits.get(1).index);
+        assertEquals(3, hits.get(2).index);
+        assertEquals(Math.sqrt(0.5), hits.get(2).score, 1e-6);
+    }
+
+    @Test
+    public void searchClampsK() {
+        float[][] corpus = {{0, 1}, {1, 0}};
+        assertEquals(2, Outputs.search(new float[] {1, 0}, corpus, 10).size());
+        assertEquals(0, Outputs.search(new float[] {1, 0}, corpus, -1).size());
+    }
+}

@@ -1,0 +1,83 @@
+package org.bertedge.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertThrows;
+
+import org.junit.Test;
+
+/**
+ * The tokenizer on a 17-piece vocabulary built here. The expected ids are what the Python `tokenizers` library
+ * gives for the same tokenizer.json (checked when the test was written); tests/test_android_core.py compares
+ * the two on real vocabularies and thousands of texts.
+ */
+public class WordPieceTokenizerTest {
+    static final String[] VOCAB = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "un", "##aff",
+        "##able", "cafe", ",", "!", "的", "a", "##s", "cat"};
+
+    /** A BERT-style tokenizer.json over VOCAB: lower-casing BertNormalizer, the five specials as added tokens. */
+    static String tokenizerJson(String modelType) {
+        StringBuilder vocab = new StringBuilder();
+        StringBuilder added = new StringBuilder();
+        for (int id = 0; id < VOCAB.length; id++) {
+            vocab.append(id == 0 ? "" : ", ").append('"').append(VOCAB[id]).append("\": ").append(id);
+            if (id < 5) {
+                added.append(id == 0 ? "" : ", ").append("{\"id\": ").append(id).append(", \"content\": \"")
+                    .append(VOCAB[id]).append("\", \"special\": true}");
+            }
+        }
+        return "{\"added_tokens\": [" + added + "],"
+            + " \"normalizer\": {\"type\": \"BertNormalizer\", \"clean_text\": true, \"handle_chinese_chars\": true,"
+            + " \"strip_accents\": null, \"lowercase\": true},"
+            + " \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"},"
+            + " \"model\": {\"type\": \"" + modelType + "\", \"unk_token\": \"[UNK]\","
+            + " \"continuing_subword_prefix\": \"##\", \"max_input_chars_per_word\": 100, \"vocab\": {" + vocab + "}}}";
+    }
+
+    private final WordPieceTokenizer tokenizer = new WordPieceTokenizer(tokenizerJson("WordPiece"));
+
+    @Test
+    public void punctuationIsSplitOffAndCaseFolded() {
+        assertArrayEquals(new int[] {2, 5, 11, 6, 12, 3}, tokenizer.encode("Hello, world!", 128));
+    }
+
+    @Test
+    public void wordsSplitIntoTheLongestPiecesFirst() {
+        assertArrayEquals(new int[] {2, 7, 8, 9, 16, 15, 3}, tokenizer.encode("unaffable cats", 128));
+    }
+
+    @Test
+    public void accentsAreStrippedWhenLowerCasing() {
+        assertArrayEquals(new int[] {2, 10, 3}, tokenizer.encode("Café", 128));
+    }
+
+    @Test
+    public void cjkCharactersAreWordsOfTheirOwn() {
+        assertArrayEquals(new int[] {2, 1, 13, 3}, tokenizer.encode("你的", 128));
+    }
+
+    @Test
+    public void specialTokensWrittenInTheTextStayWhole() {
+        assertArrayEquals(new int[] {2, 14, 3, 16, 3}, tokenizer.encode("a [SEP] cat", 128));
+    }
+
+    @Test
+    public void aWordWithAnUnknownPartIsOneUnk() {
+        assertArrayEquals(new int[] {2, 5, 1, 3}, tokenizer.encode("hello xyz", 128));
+        // a zero-width space is dropped (so "catcat" is one word), a no-break space separates
+        assertArrayEquals(new int[] {2, 1, 16, 3}, tokenizer.encode("cat\u200bcat\u00a0cat", 128));
+    }
+
+    @Test
+    public void truncationKeepsClsAndSepWithinMaxLength() {
+        assertArrayEquals(new int[] {2, 5, 5, 3}, tokenizer.encode("hello hello hello hello", 4));
+        assertArrayEquals(new int[] {2, 3}, tokenizer.encode("", 128));
+    }
+
+    @Test
+    public void otherTokenizerModelsAreRefused() {
+        assertEquals("tokenizer.json: model type BPE, not WordPiece",
+            assertThrows(IllegalArgumentException.class, () -> new WordPieceTokenizer(tokenizerJson("BPE")))
+                .getMessage());
+    }
+}
