@@ -17,8 +17,8 @@ from .presets import load_preset, preset_names
 EXAMPLES = """\
 examples:
   python -m export bert --target onnx-mobile                  # all-MiniLM-L6-v2 sentence embedder, offline
-  python -m export bert --model ../shared/models/minilm-l6-sst2 --out bundles/sst2
-  python -m export bert --ratio 50 --evaluate ../shared/data/glue/STS-B --distill ../shared/data/glue/STS-B/train.tsv
+  python -m export bert --model path/to/sst2-classifier --evaluate glue/SST-2 --out bundles/sst2
+  python -m export bert --ratio 50 --evaluate glue/STS-B --distill glue/STS-B/train.tsv   # GLUE task folders
   python -m export bert --embedding none                      # the whole token table, int8 like the encoder
   python -m export bert --embedding svd --ratio 8 --target onnx
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distill", type=Path, metavar="TEXT",
                         help="after compressing the embedding, train the encoder to match the original model on "
                         "this unlabelled text: a .txt file or a folder of them, one passage per line (e.g. "
-                        "../shared/data/wikitext-2), or a GLUE .tsv whose sentences are read without their labels "
+                        "WikiText-2's files), or a GLUE .tsv whose sentences are read without their labels "
                         "(in-domain text recovers a classifier best); recovers accuracy at high ratios; takes "
                         "minutes")  # fmt: skip
     parser.add_argument("--distill-steps", type=int, default=300, metavar="N",

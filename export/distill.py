@@ -6,20 +6,7 @@ and for classifiers its logits, teaches it to read the new table. It needs no la
 task-agnostic; the text is the user's (`--distill PATH`): a .txt file or a folder of them, one passage per line,
 or a GLUE .tsv whose text columns are read and whose labels never are.
 
-Which text matters (SST-2 dev accuracy of the .ort bundle, minilm-l6-sst2, lighttoken at 50x; baseline int8
-0.8624, the issue's floor 0.8524):
-- General text, `--distill ../shared/data/wikitext-2`: 0.8222 without this stage; 0.8498 after the default 300
-  steps (384 s on 2 cores) before unreachable rows were left out, 0.8291 after (held-out loss 0.917 -> 0.374).
-  Matching hidden states on encyclopedia text does not reliably carry a sentiment classifier's decisions.
-- In-domain text without labels, `--distill ../shared/data/glue/SST-2/train.tsv` (the training split's
-  sentences; the dev split scored is another set): 0.8567 (seed 0) and 0.8612 (seed 1) after 300 steps (about
-  335 s; held-out loss 1.23 -> 0.68). Before dropout was seeded here, seeds 0, 1, 2 gave 0.8544, 0.8509, 0.8578.
-  At 100x (floor 0.8324) the same text gives 0.8349 (seed 0) and 0.8222 (seed 1), from 0.7695 without this
-  stage (held-out loss 2.20 -> 1.19 and 2.45 -> 1.13; each seed holds out other passages): 300 steps recover
-  most of the loss, not enough of it every time. `--distill-steps 600` gives 0.8463 (seed 0) and 0.8440
-  (seed 1), held-out loss 0.93 and 1.03.
-On the embedder, all-MiniLM-L6-v2 at 100x with `--distill ../shared/data/glue/STS-B/train.tsv`: STS-B dev
-Spearman 0.8216 -> 0.8477 (baseline int8 0.8634).
+Which text recovers what, measured: docs/distillation.md.
 """
 
 from __future__ import annotations

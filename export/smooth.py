@@ -2,8 +2,7 @@
 
 ORT's dynamic quantization quantizes each MatMul's activations per tensor (uint8). After a LayerNorm, a few
 channels of a BERT-family encoder are far larger than the rest, so a single per-tensor scale leaves little
-resolution for the others; measured on all-MiniLM-L6-v2 that costs far more than int8 weights do (min cosine to
-fp32 on the probes: weights alone 0.9965, activations alone 0.983). Dividing each input channel by
+resolution for the others, which costs more than int8 weights do (docs/smoothing.md). Dividing each input channel by
 s_j = max|X_j|^α / max|W_j|^(1-α) and multiplying the weight rows by s_j is exact in fp32 and moves the outliers
 into the weights, which are quantized per channel.
 
@@ -11,10 +10,9 @@ These encoders are post-LN: a LayerNorm's output also feeds the residual connect
 the LayerNorm's γ/β. Each group of Linears that read the same tensor (Q/K/V share one) gets one explicit Mul by
 1/s; ORT's common-subexpression pass keeps one Mul per group.
 
-One global α was not robust (measured on all-MiniLM-L6-v2: min cosine 0.986–0.990 for α 0.6–0.9, no trend), so
-each group picks its own s among "no smoothing" and α ∈ ALPHAS, by the error of its simulated int8 outputs
-(per-channel int8 weights, per-tensor uint8 activations, as ORT computes them) on the calibration text: never
-worse than not smoothing that group.
+One global α was not robust (docs/smoothing.md), so each group picks its own s among "no smoothing" and α ∈ ALPHAS,
+by the error of its simulated int8 outputs (per-channel int8 weights, per-tensor uint8 activations, as ORT computes
+them) on the calibration text: never worse than not smoothing that group.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Packed codes and their decode in standard ONNX ops.
 
-Codes are stored as uint8 rows and unpacked per looked-up token with a lookup table:
-Gather(codes) → Cast(int32) → Gather(LUT) → Reshape. ../shared/notes/onnx-runtime.md measured this form as
-fast as a plain embedding Gather, exact, and inside ORT's legacy mobile op set (BitShift/BitwiseAnd are not,
-and float arithmetic is twice as slow). Gather cannot index with uint8, hence the Cast.
+Codes are stored as uint8 rows and unpacked per looked-up token with a lookup table: Gather(codes) → Cast(int32) →
+Gather(LUT) → Reshape: as fast as a plain embedding Gather, exact, and inside ORT's legacy mobile op set
+(BitShift/BitwiseAnd are not, and float arithmetic is twice as slow). Gather cannot index with uint8, hence the
+Cast.
 
 Weights that multiply the unpacked codes are stored as int8 with per-column fp32 scales and traced to one
 DequantizeLinear node (`dequantize`): a Cast + Mul on constants would be folded back into an fp32 copy by the
