@@ -7,12 +7,15 @@ personality ADDR_NO_RANDOMIZE) a fresh process allocates at the same addresses e
 Where that is not possible (not Linux, or a sandbox that refuses the call) the conversion still runs, only
 without the byte-for-byte guarantee; `convert_to_ort` says which happened.
 
-The heap layout also follows every string the child holds, so the child sees nothing that varies with the
-run: it starts in a fresh temporary folder (its cwd, so sys.path[0] too), on model.onnx and model.ort there,
-without PWD/OLDPWD. Measured before this: all-MiniLM-L6-v2 exported to /tmp/minilm2 and to
+The heap layout also follows everything the child does before converting, so the child sees nothing that
+varies with the run or the caller: it starts in a fresh temporary folder (its cwd), on model.onnx and model.ort
+there, with only the environment variables that locate the Python install (INSTALL_VARIABLES). It runs this
+file as a script, importing nothing of this package: `python -m export.targets.ort_convert` imported the
+`export` package first, and once that imported torch (whose threads allocate in their own order) the bytes varied
+from call to call. Measured before the temporary folder: all-MiniLM-L6-v2 exported to /tmp/minilm2 and to
 /tmp/minilm-longer-name gave .ort files of equal size whose op-kernel tables differed in order.
 
-    python -m export.targets.ort_convert MODEL.onnx OUT.ort   (what convert_to_ort runs, in a temporary folder)
+    python -P export/targets/ort_convert.py MODEL.onnx OUT.ort   (what convert_to_ort runs, in a temporary folder)
 """
 
 from __future__ import annotations
@@ -30,18 +33,18 @@ from pathlib import Path
 ADDR_NO_RANDOMIZE = 0x0040000
 _QUERY_PERSONALITY = 0xFFFFFFFF
 _ASLR_OFF_MARK = "BERT_EDGE_ASLR_OFF"
+INSTALL_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH")  # all the child takes from the caller's environment
+# -P: the script's folder is not put on sys.path (it holds onnx.py, which would hide the onnx package)
+CHILD = [sys.executable, "-P", str(Path(__file__).resolve())]
 
 
 def convert_to_ort(onnx_model: Path, ort_path: Path) -> bool:
     """Returns True when the conversion ran with ASLR off, i.e. its bytes are reproducible."""
-    env = {k: v for k, v in os.environ.items() if k not in {_ASLR_OFF_MARK, "PWD", "OLDPWD"}}
-    package_root = str(Path(__file__).resolve().parents[2])  # fixed per install; found even when not installed
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env = {k: os.environ[k] for k in INSTALL_VARIABLES if k in os.environ}
     with tempfile.TemporaryDirectory(prefix="bert-edge-ort-") as work:
         shutil.copyfile(onnx_model, Path(work) / "model.onnx")
         result = subprocess.run(
-            [sys.executable, "-m", __spec__.name, "model.onnx", "model.ort"], cwd=work,
-            capture_output=True, text=True, env=env,
+            [*CHILD, "model.onnx", "model.ort"], cwd=work, capture_output=True, text=True, env=env,
         )  # fmt: skip
         if result.returncode != 0:
             last_line = (result.stderr.strip().splitlines() or ["no error output"])[-1]
@@ -61,7 +64,7 @@ def _restart_without_aslr() -> None:
             return
     except (OSError, AttributeError):
         return
-    os.execve(sys.executable, [sys.executable, "-m", __spec__.name, *sys.argv[1:]], {**os.environ, _ASLR_OFF_MARK: "1"})
+    os.execve(sys.executable, [*CHILD, *sys.argv[1:]], {**os.environ, _ASLR_OFF_MARK: "1"})
 
 
 def _convert(onnx_model: Path, ort_path: Path) -> None:
