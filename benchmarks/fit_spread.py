@@ -21,11 +21,10 @@ import torch
 from sweep import MODELS
 
 from export import evaluate
-from export.cli import build_parser, quiet_libraries, to_config
-from export.config import EmbeddingConfig
+from export.api import export_config, quiet_libraries
 from export.datasets import load_set
 from export.embedding.bits import unpack_bits
-from export.embedding.lighttoken import LightTokenEmbedding
+from export.embedding.lighttoken import LightToken
 from export.embedding.reachable import ReachableRows, reachable_rows
 from export.embedding.token_stats import TokenStats
 from export.load import load
@@ -45,8 +44,7 @@ def moved(outputs: np.ndarray, original: np.ndarray, classifier: bool) -> str:
 
 def run(key: str, ratio: float, seeds: list[int]) -> None:
     model = MODELS[key]
-    args = ["bert", "--evaluate", str(model.data), *(["--model", model.checkpoint] if model.checkpoint else [])]
-    config = to_config(build_parser().parse_args(args))
+    config = export_config("bert", model=model.checkpoint, evaluate=model.data)
     loaded = load(config)
     data = load_set(config.evaluate, loaded.task.name)
     encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
@@ -62,7 +60,7 @@ def run(key: str, ratio: float, seeds: list[int]) -> None:
     scores, codes = [], {}
     for seed, threads in [(s, 2) for s in seeds] + [(seeds[0], 1)]:
         torch.set_num_threads(threads)
-        module = LightTokenEmbedding().fit(kept, EmbeddingConfig("lighttoken", ratio * share, seed), stats)
+        module = LightToken(ratio=ratio * share).fit(kept, seed, stats)
         torch.set_num_threads(2)
         codes[seed, threads] = unpack_bits(module.codes)
         with torch.no_grad():

@@ -19,8 +19,7 @@ import time
 
 import torch
 
-from export.config import EmbeddingConfig
-from export.embedding import get_method
+from export.embedding import make_method
 from export.errors import UserInputError
 
 
@@ -61,7 +60,7 @@ def main() -> None:
             for ratio in args.ratios:
                 started = time.perf_counter()
                 try:
-                    get_method(method).compress(table, EmbeddingConfig(method, ratio, 0))
+                    make_method(method, ratio=ratio).compress(table)
                     seconds = f"{time.perf_counter() - started:.0f}"
                 except UserInputError:
                     seconds = "unreachable"

@@ -6,7 +6,7 @@
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
-(export/references.py). Writes sweep.csv (a row per point, appended as points finish, so a stopped run keeps
+(export/cache.py). Writes sweep.csv (a row per point, appended as points finish, so a stopped run keeps
 what it measured), sweep.md (the table) and sweep.png (accuracy against ratio, one curve per method per model).
 A ratio a method's sizes cannot land within 5% of is recorded as unreachable. A trained method's fit is a
 random draw, so each of its points is exported with seeds 0..N-1 (`--seeds N`) and sweep.md gives the mean, the
@@ -23,14 +23,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-
-from export import pipeline
+from export import Cache, DistillConfig, UserInputError, build
 from export.charts import pareto_figure
-from export.cli import build_parser, quiet_libraries, to_config
-from export.embedding import get_method
-from export.errors import UserInputError
-from export.references import References
+from export.embedding import make_method, method_type
 from export.spread import Spread
 from runtime_py.machine import cpu_name
 
@@ -59,21 +54,18 @@ def export_point(
     method: str,
     ratio: float,
     distill_steps: int,
-    references: References,
-    console: Console,
+    cache: Cache,
     seed: int = 0,
 ) -> dict:
+    distill = DistillConfig(text=model.data / "train.tsv", steps=distill_steps) if distill_steps else None
     with tempfile.TemporaryDirectory() as folder:
-        # --no-strict: a point whose int8 encoder misses the preset's export-parity tolerance is still measured
-        args = ["bert", "--embedding", method, "--ratio", f"{ratio:g}", "--evaluate", str(model.data), "--no-strict"]
-        args += ["--seed", str(seed)]
-        args += ["--out", str(Path(folder) / "bundle")]
-        args += (
-            ["--distill", str(model.data / "train.tsv"), "--distill-steps", str(distill_steps)] if distill_steps else []
-        )
-        args += ["--model", model.checkpoint] if model.checkpoint else []
         try:
-            report = pipeline.run(to_config(build_parser().parse_args(args)), console, references)
+            embedding = make_method(method, ratio=ratio)
+            report = build(
+                "bert", model=model.checkpoint, embedding=embedding, evaluate=model.data,
+                distill=distill, out=Path(folder) / "bundle", seed=seed, cache=cache, progress=False,
+                strict=False,  # a point whose int8 encoder misses the parity tolerance is still measured
+            ).report  # fmt: skip
         except UserInputError as err:
             return {"model": model.name, "method": method, "ratio": ratio, "seed": seed, "note": str(err)}
     accuracy, size = report["accuracy"], report["size"]
@@ -156,21 +148,19 @@ def main() -> None:
         help="distil every point's encoder on its model's training sentences (default 0: none)",
     )
     args = parser.parse_args()
-    quiet_libraries()
     args.out.mkdir(parents=True, exist_ok=True)
-    csv_path, console = args.out / "sweep.csv", Console(stderr=True, quiet=True)
+    csv_path = args.out / "sweep.csv"
     rows = []
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         for key in args.models:
-            with References() as references:
+            with Cache() as cache:
                 for method in args.methods:
-                    seeds = range(args.seeds if get_method(method).stochastic else 1)
+                    seeds = range(args.seeds if method_type(method).stochastic else 1)
                     for ratio in args.ratios:
                         for seed in seeds:
-                            point = export_point(MODELS[key], method, ratio, args.distill_steps, references, console,
-                                                 seed)  # fmt: skip
+                            point = export_point(MODELS[key], method, ratio, args.distill_steps, cache, seed)
                             rows.append(point)
                             writer.writerow(point)
                             f.flush()

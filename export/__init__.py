@@ -1,5 +1,32 @@
-"""Export BERT-family models to validated ONNX Runtime (mobile) bundles with compressed token embeddings."""
+"""Export BERT-family models to validated ONNX Runtime (mobile) bundles with compressed token embeddings.
+
+    import export
+    result = export.build("bert", embedding=export.LightToken(ratio=50), out="bundles/minilm")
+    result.out, result.sizes["model_bytes"], result.parity["passed"]
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .api import ExportResult, build
+from .cache import Cache
+from .config import DistillConfig
+from .embedding import DirectionAE, EmbeddingMethod, Int4, Int8, LightToken, NoCompression, Svd
+from .errors import ParityError, UserInputError
+
+__all__ = [
+    "Cache",
+    "DirectionAE",
+    "DistillConfig",
+    "EmbeddingMethod",
+    "ExportResult",
+    "Int4",
+    "Int8",
+    "LightToken",
+    "NoCompression",
+    "ParityError",
+    "Svd",
+    "UserInputError",
+    "build",
+]

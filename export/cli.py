@@ -1,16 +1,18 @@
-"""Command line: arguments → ExportConfig → pipeline.run. Errors the user can fix are one line + exit code."""
+"""Command line: flags → build()'s arguments (api.py). Errors the user can fix are one line + exit code."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from .config import DistillConfig, EmbeddingConfig, ExportConfig, QuantizeConfig
+from .api import build, export_config
+from .config import DistillConfig, ExportConfig
+from .embedding import EmbeddingMethod, make_method
 from .errors import ParityError, UserInputError
 from .presets import load_preset, preset_names
 
@@ -90,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _preset_embeddings() -> str:
     defaults = {name: load_preset(name).embedding for name in preset_names()}
-    spelled = {name: f"{e.method}" + (f" at {e.ratio:g}x" if e.ratio else "") for name, e in defaults.items()}
+    spelled = {name: e.name + (f" at {e.ratio:g}x" if e.sized() else "") for name, e in defaults.items()}
     if len(set(spelled.values())) == 1:
         return f"{next(iter(spelled.values()))} for every preset"
     return ", ".join(f"{name} {text}" for name, text in spelled.items())
@@ -101,62 +103,50 @@ def _choices(registry: dict, default: str) -> str:
     return "; ".join(lines) + f" (default: {default})"
 
 
+def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed flags as build()'s keyword arguments."""
+    distill = None if args.distill is None else DistillConfig(text=args.distill, steps=args.distill_steps)
+    return {
+        "preset": args.preset,
+        "model": args.model,
+        "target": args.target,
+        "task": args.task,
+        "embedding": embedding_from_flags(args, load_preset(args.preset).embedding),
+        "quantize": args.quantize,
+        "evaluate": args.evaluate,
+        "distill": distill,
+        "out": args.out,
+        "force": args.force,
+        "strict": args.strict,
+        "seed": args.seed,
+        "sweep": args.sweep,
+    }
+
+
 def to_config(args: argparse.Namespace) -> ExportConfig:
-    preset = load_preset(args.preset)
-    embedding = embedding_config(args, preset.embedding)
-    return ExportConfig(
-        preset=preset,
-        checkpoint=args.model or preset.checkpoint,
-        task=args.task,
-        target=args.target,
-        out=args.out or Path("bundles") / f"{preset.name}-{embedding.method}",
-        embedding=embedding,
-        quantize=QuantizeConfig(mode=args.quantize),
-        evaluate=args.evaluate,
-        sweep=args.sweep,
-        distill=DistillConfig(text=args.distill, steps=args.distill_steps, seed=args.seed),
-        force=args.force,
-        strict=args.strict,
-    )
+    """The parsed flags as the pipeline's ExportConfig (what build() runs)."""
+    return export_config(**build_arguments(args))
 
 
-def embedding_config(args: argparse.Namespace, preset_default: EmbeddingConfig) -> EmbeddingConfig:
-    """--embedding and --ratio over the preset's default. The preset's ratio goes with its method only:
-    `--ratio 50` alone resizes the default method, `--embedding svd` alone takes svd's own ratio."""
-    method = args.embedding or preset_default.method
-    ratio = args.ratio
-    if ratio is None and method == preset_default.method:
-        ratio = preset_default.ratio
-    return EmbeddingConfig(method=method, ratio=ratio, seed=args.seed)
+def embedding_from_flags(args: argparse.Namespace, preset_default: EmbeddingMethod) -> EmbeddingMethod:
+    """--embedding and --ratio over the preset's default. The preset's settings go with its method only:
+    `--ratio 50` alone resizes the default method, `--embedding svd` alone takes svd's own defaults."""
+    if args.embedding is None or args.embedding == preset_default.name:
+        if args.ratio is None:
+            return preset_default
+        if not preset_default.sized():
+            raise UserInputError(f"--ratio does not apply to --embedding {preset_default.name} (its size is fixed)")
+        method = replace(preset_default, ratio=args.ratio)
+        method.check()
+        return method
+    return make_method(args.embedding, **({} if args.ratio is None else {"ratio": args.ratio}))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(stderr=True)
-    quiet_libraries()
-    from . import pipeline
-
     try:
-        pipeline.run(to_config(args), console)
+        build(**build_arguments(args))
     except (UserInputError, ParityError) as err:
-        console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
         return err.exit_code
     return 0
-
-
-def quiet_libraries() -> None:
-    """Library chatter (ORT's pre-processing hint, converter INFO lines, optimum's accelerate notice) would
-    bury the progress display; errors still come through."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from onnxruntime.tools.ort_format_model import utils as ort_format_utils
-    from optimum.utils import logging as optimum_logging
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    # Both set their loggers' levels when first used, over any set before: optimum's root logger on its first
-    # get_logger, ORT's operator-config logger to DEBUG on import. So each is set through its own module.
-    optimum_logging.set_verbosity_error()
-    ort_format_utils.log.setLevel(logging.ERROR)
-    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns on the root logger
-    logging.getLogger("onnxruntime").setLevel(logging.ERROR)

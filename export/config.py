@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .embedding import EmbeddingMethod
 
 
 @dataclass(frozen=True)
@@ -27,13 +31,6 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
-class EmbeddingConfig:
-    method: str = "none"
-    ratio: float | None = None  # None: the method's own default (methods without a ratio refuse one)
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class Preset:
     """Defaults for one model family, read from models/<name>.toml."""
 
@@ -45,7 +42,7 @@ class Preset:
     pooling: str
     max_length: int
     tolerance: Tolerance
-    embedding: EmbeddingConfig  # used when --embedding is not given
+    embedding: EmbeddingMethod  # used when --embedding is not given
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,6 @@ class DistillConfig:
     learning_rate: float = 1e-4
     batch: int = 32  # passages per step
     max_tokens: int = 64  # per passage
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,8 @@ class ExportConfig:
     task: str | None  # None: picked from the checkpoint
     target: str
     out: Path
-    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    embedding: EmbeddingMethod
+    seed: int = 0  # draws trained fits' starts (the embedding's, distillation's dropout and batches)
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     evaluate: Path | None = None  # a GLUE task folder or TSV (datasets.py); None: no accuracy step

@@ -71,10 +71,12 @@ def distill(
     input_names: list[str],
     passages: list[str],
     config: DistillConfig,
+    seed: int = 0,
     on_step: Callable[[int, float], None] = lambda step, loss: None,
 ) -> DistillResult:
-    """Train `student` (an HF model carrying the compressed embedding) towards `teacher`."""
-    generator = torch.Generator().manual_seed(config.seed)
+    """Train `student` (an HF model carrying the compressed embedding) towards `teacher`; `seed` draws the
+    held-out passages, the passage order and dropout."""
+    generator = torch.Generator().manual_seed(seed)
     order = [passages[i] for i in torch.randperm(len(passages), generator=generator).tolist()]
     kept = min(HELD_OUT, len(order) // 4)
     held_out, train = order[:kept], order[kept:]
@@ -92,7 +94,7 @@ def distill(
     # Dropout draws from torch's global generator: seed it (in a fork, leaving the caller's state alone) or the
     # same command gives a different encoder, and a different bundle, on every run.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(seed)
         for step in range(config.steps):
             start = step * config.batch % len(train)
             inputs = batch_inputs((train + train)[start : start + config.batch])

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import Cache
 from .datasets import LabelledSet
 from .probes import encode_probes
-from .references import References
 
 TORCH_BATCH = 64  # fp32 PyTorch outputs do not depend on the batch (to ~1e-6), so batch for speed
 
@@ -112,22 +112,20 @@ def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | No
 @dataclass(frozen=True)
 class Evaluation:
     """The evaluation step of one export. The fp32 and baseline scores do not depend on the embedding method,
-    so they come from `references` (made once per checkpoint when one process exports many bundles)."""
+    so they come from `cache` (made once per checkpoint when one process exports many bundles)."""
 
     data: LabelledSet
     encoder: TextEncoder
     key: tuple  # (checkpoint folder, task, data path, max length)
-    references: References
+    cache: Cache
 
     def original_scores(self, graph) -> np.ndarray:
-        return self.references.get(
-            ("fp32 scores", *self.key), lambda _: torch_outputs(graph, self.encoder, self.data.texts)
-        )
+        return self.cache.get(("fp32 scores", *self.key), lambda _: torch_outputs(graph, self.encoder, self.data.texts))
 
     def score(self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None) -> Accuracy:
         """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers."""
         postprocess = pooled(pooling) if pooling else None
-        baseline = self.references.get(
+        baseline = self.cache.get(
             ("baseline scores", baseline_model, *self.key),
             lambda _: ort_outputs(baseline_model, self.encoder, self.data.texts, postprocess=postprocess),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ from runtime_py.machine import machine
 
 from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
+from .cache import Cache
 from .charts import check_sweep
 from .config import ExportConfig
 from .datasets import detect_kind, load_set, tsv_file
 from .distill import distill, frozen_copy, read_passages
-from .embedding import get_method
 from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
 from .errors import ParityError, UserInputError
@@ -33,7 +33,6 @@ from .onnx_graph import load_graph, size_breakdown
 from .probes import encode_probes
 from .progress import Stages
 from .quantize import check_mode, quantize
-from .references import References
 from .smooth import smooth
 from .targets import get_target
 from .validate import (
@@ -48,7 +47,7 @@ from .validate import (
 
 
 def check_config(config: ExportConfig) -> ExportConfig:
-    """Everything that can be refused without loading a model; returns the config with the ratio resolved."""
+    """Everything that can be refused without loading a model."""
     bundle.check_output_folder(config.out, config.force)
     get_target(config.target)
     check_mode(config.quantize.mode)
@@ -63,14 +62,14 @@ def check_config(config: ExportConfig) -> ExportConfig:
         if config.evaluate is not None and tsv_file(config.evaluate).resolve() == config.distill.text.resolve():
             raise UserInputError("--distill and --evaluate name the same file: a score on text the encoder was "
                                  "trained on measures nothing")  # fmt: skip
-    ratio = get_method(config.embedding.method).resolve_ratio(config.embedding.ratio)
-    return replace(config, embedding=replace(config.embedding, ratio=ratio))
+    config.embedding.check()
+    return config
 
 
-def run(config: ExportConfig, console: Console, references: References | None = None) -> dict[str, Any]:
-    """Export one bundle. Pass `references` to share the baseline and reference scores between exports."""
-    if references is None:
-        with References() as own:
+def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> dict[str, Any]:
+    """Export one bundle. Pass `cache` to share the baseline and reference scores between exports."""
+    if cache is None:
+        with Cache() as own:
             return run(config, console, own)
     config = check_config(config)
     started = time.perf_counter()
@@ -84,16 +83,16 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             loaded = load(config)
             probes = encode_probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
             original = torch_outputs(loaded.graph(), probes)
-            evaluation = _evaluation(config, loaded, references)
+            evaluation = _evaluation(config, loaded, cache)
         if evaluation is not None:
             with stages("score fp32", f"{evaluation.data.dataset}, {len(evaluation.data.texts)} texts"):
                 original_scores = evaluation.original_scores(loaded.graph())
-        with stages("compress", config.embedding.method):
+        with stages("compress", config.embedding.name):
             teacher = frozen_copy(loaded.model) if config.distill.text else None
             table = loaded.model.get_input_embeddings().weight.detach().float()
             stats = TokenStats(loaded.tokenizer, table.shape[0])
             keep = reachable_rows(loaded.tokenizer, table.shape[0])
-            embedding = get_method(config.embedding.method).compress(table, config.embedding, stats, keep)
+            embedding = config.embedding.compress(table, config.seed, stats, keep)
             loaded.model.set_input_embeddings(embedding)
             graph = loaded.graph()
         distilled = _distill(config, loaded, teacher, stages) if teacher is not None else None
@@ -113,7 +112,7 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             built = get_target(config.target).build(quantized, staging)
             tokenizer_files = bundle.save_tokenizer(loaded.tokenizer, staging)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
-            baseline = references.get(
+            baseline = cache.get(
                 ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
                 lambda folder: build_baseline(
                     loaded.checkpoint_dir, loaded.task.name, folder, get_target(config.target)
@@ -124,7 +123,7 @@ def run(config: ExportConfig, console: Console, references: References | None = 
             yardstick = baseline_agreement(baseline.model_path, probes, original, classifier, pooling)
         with stages("validate"):
             batched, alone = ort_outputs(staging / built.model_file, probes)
-            required = Required.below(yardstick, config.preset.tolerance, get_method(config.embedding.method).lossy)
+            required = Required.below(yardstick, config.preset.tolerance, config.embedding.lossy)
             parity = compare(compressed_reference, batched, alone, export_diff, classifier, required)
             fidelity_ = fidelity(original, batched, alone, classifier)
         accuracy = None
@@ -161,7 +160,7 @@ def _distill(config: ExportConfig, loaded, teacher, stages: Stages) -> dict[str,
             status.update(f"distill step {step + 1}/{steps}, loss {loss:.4f} …")
 
         result = distill(
-            loaded.model, teacher, loaded.tokenizer, loaded.input_names, passages, config.distill, on_step=show
+            loaded.model, teacher, loaded.tokenizer, loaded.input_names, passages, config.distill, config.seed, show
         )
     return {
         "text": str(config.distill.text),
@@ -174,12 +173,12 @@ def _distill(config: ExportConfig, loaded, teacher, stages: Stages) -> dict[str,
     }
 
 
-def _evaluation(config: ExportConfig, loaded, references: References) -> evaluate.Evaluation | None:
+def _evaluation(config: ExportConfig, loaded, cache: Cache) -> evaluate.Evaluation | None:
     if config.evaluate is None:
         return None
     encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
     key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, config.preset.max_length)
-    return evaluate.Evaluation(load_set(config.evaluate, loaded.task.name), encoder, key, references)
+    return evaluate.Evaluation(load_set(config.evaluate, loaded.task.name), encoder, key, cache)
 
 
 def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], required: Required) -> dict[str, Any]:
@@ -202,9 +201,9 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], r
         # runtimes' batched outputs equal to golden.json's to the last bit)
         "tokenizer": {"file": "tokenizer.json", "files": tokenizer_files, "pad_id": loaded.tokenizer.pad_token_id},
         "embedding": {
-            "method": config.embedding.method,
-            "ratio_requested": config.embedding.ratio,
-            "seed": config.embedding.seed,
+            "method": config.embedding.name,
+            "ratio_requested": getattr(config.embedding, "ratio", None),
+            "seed": config.seed,
         },
         "quantize": config.quantize.mode,
         # what the bundle is held to against golden.json's `reference` outputs: the int8 baseline's agreement on
@@ -246,8 +245,10 @@ def _report(config, manifest, built, sizes, parity, embedding, stage_seconds, st
         "quantize": config.quantize.mode,
         "bundle": {"model_file": built.model_file, "format": built.model_format, "reproducible": built.reproducible},
         "embedding": {
-            "method": config.embedding.method,
-            "ratio_requested": config.embedding.ratio,
+            "method": config.embedding.name,
+            "ratio_requested": getattr(config.embedding, "ratio", None),
+            "settings": config.embedding.to_json(),
+            "seed": config.seed,
             "module_bytes": embedding.stored_bytes(),
             **embedding.describe(),
         },

@@ -6,7 +6,8 @@ from importlib import resources
 
 import tomllib
 
-from .config import EmbeddingConfig, Preset, Tolerance
+from .config import Preset, Tolerance
+from .embedding import EmbeddingMethod, make_method
 from .errors import UserInputError
 
 
@@ -37,6 +38,6 @@ def load_preset(name: str) -> Preset:
     )
 
 
-def _embedding(table: dict) -> EmbeddingConfig:
-    ratio = table.get("ratio")
-    return EmbeddingConfig(method=table["method"], ratio=None if ratio is None else float(ratio))
+def _embedding(table: dict) -> EmbeddingMethod:
+    settings = dict(table)
+    return make_method(settings.pop("method"), **settings)

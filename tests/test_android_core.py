@@ -104,8 +104,15 @@ def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle
     expected = sum(source.read_text().count("@Test") for source in sources)
     bundles = f"{minilm_bundle[0]}:{sst2_bundle[0]}"
     classpath = ":".join([str(ort_java / "classes"), str(java_classes), *map(str, JUNIT)])
-    command = ["java", f"-Donnxruntime.native.path={ort_java / 'native'}", f"-Dbertedge.bundles={bundles}",
-               "-cp", classpath, "org.junit.runner.JUnitCore", *(f"org.bertedge.core.{s.stem}" for s in sources)]
+    command = [
+        "java",
+        f"-Donnxruntime.native.path={ort_java / 'native'}",
+        f"-Dbertedge.bundles={bundles}",
+        "-cp",
+        classpath,
+        "org.junit.runner.JUnitCore",
+        *(f"org.bertedge.core.{s.stem}" for s in sources),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
     assert result.returncode == 0, result.stdout[-4000:]
     assert len(sources) >= 6 and f"OK ({expected} tests)" in result.stdout

@@ -99,13 +99,13 @@ def test_preset_default_out_of_reach_on_a_tiny_table_names_the_way_out(capsys, t
         ([], "lighttoken", 25),  # the preset's default (models/bert.toml)
         (["--ratio", "50"], "lighttoken", 50),  # --ratio alone resizes the preset's method
         (["--embedding", "lighttoken"], "lighttoken", 25),
-        (["--embedding", "svd"], "svd", None),  # another method takes its own default ratio, not the preset's
+        (["--embedding", "svd"], "svd", 8),  # another method takes its own default ratio, not the preset's
         (["--embedding", "none"], "none", None),
     ],
 )
 def test_embedding_flags_over_the_preset_default(flags, method, ratio):
     config = to_config(build_parser().parse_args(["bert", *flags]))
-    assert (config.embedding.method, config.embedding.ratio) == (method, ratio)
+    assert (config.embedding.name, getattr(config.embedding, "ratio", None)) == (method, ratio)
     assert config.out == Path("bundles") / f"bert-{method}"
 
 

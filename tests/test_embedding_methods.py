@@ -8,8 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from export.config import EmbeddingConfig
-from export.embedding import METHODS, get_method
+from export.embedding import METHODS, LightToken, NoCompression, Svd, make_method
 from export.embedding.bits import lookup, pack_bits, sign_lut, unpack_bits
 from export.embedding.svd import rank_for_ratio
 from export.embedding.token_stats import TokenStats
@@ -25,8 +24,7 @@ def table():
 
 
 def fit(name: str, table: torch.Tensor, ratio: float | None = None):
-    method = get_method(name)
-    return method.compress(table, EmbeddingConfig(name, method.resolve_ratio(ratio)))
+    return make_method(name, **({} if ratio is None else {"ratio": ratio})).compress(table)
 
 
 def decode(module, ids: torch.Tensor) -> torch.Tensor:
@@ -112,10 +110,13 @@ def test_fitting_is_deterministic(table, name, ratio):
 
 def test_methods_refuse_bad_ratios():
     with pytest.raises(UserInputError, match="greater than 1"):
-        get_method("svd").resolve_ratio(1.0)
+        make_method("svd", ratio=1.0)
     with pytest.raises(UserInputError, match="does not apply"):
-        get_method("none").resolve_ratio(4.0)
-    assert get_method("svd").resolve_ratio(None) == 8.0
+        make_method("none", ratio=4.0)
+    with pytest.raises(UserInputError, match="no setting rank"):
+        make_method("svd", rank=4)
+    assert make_method("svd") == Svd(ratio=8.0) and NoCompression().to_json() == {"method": "none"}
+    assert LightToken(ratio=50).to_json()["ratio"] == 50.0  # an int ratio is stored as the float it means
 
 
 class _Holder(torch.nn.Module):
@@ -197,10 +198,10 @@ def test_lighttoken_codes_do_not_depend_on_the_summation_order():
 
 
 def test_lighttoken_seed_draws_the_start_and_the_fit_is_as_good():
-    method = get_method("lighttoken")
+    method = LightToken(ratio=12.0)
     ids = torch.arange(3000).reshape(30, 100)
     spread = torch.randn(3000, 96, generator=torch.Generator().manual_seed(2))
-    fits = [method.compress(spread, EmbeddingConfig("lighttoken", 12.0, seed)) for seed in (0, 1)]
+    fits = [method.compress(spread, seed) for seed in (0, 1)]
     assert not torch.equal(fits[0].codes, fits[1].codes)
     quality = [float(row_cosine(decode(m, ids), spread[ids]).mean()) for m in fits]
     assert abs(quality[0] - quality[1]) < 0.01
@@ -214,7 +215,7 @@ def test_lighttoken_frequent_rows_come_out_exact():
     counts[2000:2100] = torch.arange(100, 0, -1, dtype=torch.float64) * 1000  # 100 frequent tokens, not the first ids
     stats = TokenStats(None, 3000)
     stats.__dict__["counts"] = counts  # fills the cached property: no tokenizer needed
-    module = get_method("lighttoken").compress(table, EmbeddingConfig("lighttoken", 12.0), stats)
+    module = LightToken(ratio=12.0).compress(table, stats=stats)
     rows = module.describe()["frequent_rows"]
     assert rows == 88  # as many as an eighth of the 96 kB budget pays for
     frequent, rare = torch.arange(2000, 2000 + rows), torch.arange(0, 100)

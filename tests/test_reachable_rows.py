@@ -8,9 +8,8 @@ from conftest import SST2_DEV, STSB_DIR, WIKITEXT
 from tiny_models import UNREACHABLE, byte_level_bpe, unigram, wordpiece
 from transformers import AutoTokenizer
 
-from export.config import EmbeddingConfig
 from export.datasets import load_set
-from export.embedding import get_method
+from export.embedding import NoCompression, make_method
 from export.embedding.base import fp32_table_bytes
 from export.embedding.reachable import ReachableRows, left_out_ranges, reachable_rows
 from export.load import resolve_checkpoint
@@ -77,7 +76,7 @@ def table_and_keep():
 
 def test_lookup_by_token_id_reads_the_kept_row(table_and_keep):
     table, keep = table_and_keep
-    module = get_method("none").compress(table, EmbeddingConfig("none"), keep=keep)
+    module = NoCompression().compress(table, keep=keep)
     assert isinstance(module, ReachableRows)
     assert module.describe() == {"rows_stored": 2881, "rows_unreachable": 119}
     kept_ids = torch.nonzero(keep).flatten()
@@ -90,7 +89,7 @@ def test_lookup_by_token_id_reads_the_kept_row(table_and_keep):
 def test_ratio_counts_the_whole_table(table_and_keep, name, ratio):
     """Left-out rows leave their bytes to the kept ones: the ratio promised is against the whole fp32 table."""
     table, keep = table_and_keep
-    module = get_method(name).compress(table, EmbeddingConfig(name, ratio), keep=keep)
+    module = make_method(name, ratio=ratio).compress(table, keep=keep)
     achieved = fp32_table_bytes(table) / module.stored_bytes()
     assert abs(achieved / ratio - 1) <= 0.05
     assert module.inner.num_embeddings == 2881

@@ -1,33 +1,55 @@
-"""Embedding compression methods, registered by name (selected with --embedding)."""
+"""Token-table compression methods, registered by name (selected with --embedding). Each is one file: a frozen
+dataclass of its settings with a `fit` that returns the module replacing the word embedding."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any
+
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod
-from .direction_ae import DirectionAEEmbedding
-from .int4 import Int4BlockEmbedding
-from .int8 import Int8RowEmbedding
-from .lighttoken import LightTokenEmbedding
+from .direction_ae import DirectionAE
+from .int4 import Int4
+from .int8 import Int8
+from .lighttoken import LightToken
 from .none import NoCompression
-from .svd import LowRankEmbedding
+from .svd import Svd
 
-METHODS: dict[str, EmbeddingMethod] = {
-    m.name: m
-    for m in (
-        NoCompression(),
-        Int8RowEmbedding(),
-        Int4BlockEmbedding(),
-        LowRankEmbedding(),
-        DirectionAEEmbedding(),
-        LightTokenEmbedding(),
-    )
+METHODS: dict[str, type[EmbeddingMethod]] = {
+    m.name: m for m in (NoCompression, Int8, Int4, Svd, DirectionAE, LightToken)
 }
 
 
-def get_method(name: str) -> EmbeddingMethod:
+def method_type(name: str) -> type[EmbeddingMethod]:
     if name not in METHODS:
         raise UserInputError(f"unknown embedding method '{name}'; choose one of: {', '.join(METHODS)}")
     return METHODS[name]
 
 
-__all__ = ["METHODS", "CompressedEmbedding", "EmbeddingMethod", "get_method"]
+def make_method(name: str, **settings: Any) -> EmbeddingMethod:
+    """The method called `name` with `settings` over its defaults (a preset's [embedding] table, or --ratio)."""
+    kind = method_type(name)
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(settings) - known)
+    if "ratio" in unknown:
+        raise UserInputError(f"--ratio does not apply to --embedding {name} (its size is fixed)")
+    if unknown:
+        raise UserInputError(f"{name} has no setting {', '.join(unknown)} (its settings: {', '.join(known) or 'none'})")
+    method = kind(**settings)
+    method.check()
+    return method
+
+
+__all__ = [
+    "METHODS",
+    "CompressedEmbedding",
+    "DirectionAE",
+    "EmbeddingMethod",
+    "Int4",
+    "Int8",
+    "LightToken",
+    "NoCompression",
+    "Svd",
+    "make_method",
+    "method_type",
+]

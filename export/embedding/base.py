@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..config import EmbeddingConfig
 from ..errors import UserInputError
 from .token_stats import TokenStats
 
@@ -63,7 +62,12 @@ class CompressedEmbedding(nn.Module, ABC):
         return {}
 
 
+@dataclass(frozen=True)
 class EmbeddingMethod(ABC):
+    """A token-table compression method with its settings: a frozen dataclass whose fields are the method's
+    hyperparameters (with a `ratio` field when --ratio sizes it), so presets, flags and Python callers set them
+    the same way, and report.json records them (`to_json`)."""
+
     name: ClassVar[str]
     summary: ClassVar[str]
     # Does decoding lose more than int8 rounding? Lossy methods get the preset's looser parity floor
@@ -71,29 +75,35 @@ class EmbeddingMethod(ABC):
     lossy: ClassVar[bool] = True
     # Is the fit a random draw (trained from a seeded start)? Figures of such a method are given over seeds.
     stochastic: ClassVar[bool] = False
-    # Ratio used when --ratio is not given; None means the method has a fixed size and refuses --ratio.
-    default_ratio: ClassVar[float | None] = None
 
-    def resolve_ratio(self, ratio: float | None) -> float | None:
-        """Check --ratio for this method before any heavy work; returns the ratio to fit at."""
-        if ratio is None:
-            return self.default_ratio
-        if self.default_ratio is None:
-            raise UserInputError(f"--ratio does not apply to --embedding {self.name} (its size is fixed)")
-        if not math.isfinite(ratio) or ratio <= 1:
+    def __post_init__(self) -> None:
+        if self.sized() and isinstance(self.ratio, int):  # a TOML or Python int: stored and reported as a float
+            object.__setattr__(self, "ratio", float(self.ratio))
+
+    @classmethod
+    def sized(cls) -> bool:
+        """Does --ratio set this method's size? (Methods without a `ratio` field have a fixed size.)"""
+        return any(f.name == "ratio" for f in fields(cls))
+
+    def check(self) -> None:
+        """Refuse settings no fit can use, before any heavy work."""
+        ratio = getattr(self, "ratio", None)
+        if ratio is not None and (not math.isfinite(ratio) or ratio <= 1):
             raise UserInputError(f"--ratio must be a number greater than 1 (got {ratio})")
-        return ratio
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.name, **asdict(self)}
 
     @abstractmethod
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> CompressedEmbedding:
-        """Compress `table` [vocab, dim] (float32) at config.ratio (already resolved); `stats` tells how often
-        each token occurs in general text, for methods that weight their fit by it. Methods size themselves
-        as close to the ratio as their granularity allows and refuse ratios they cannot reach."""
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> CompressedEmbedding:
+        """Compress `table` [vocab, dim] (float32) at self.ratio; `seed` draws a trained method's start; `stats`
+        tells how often each token occurs in general text, for methods that weight their fit by it. Methods size
+        themselves as close to the ratio as their granularity allows and refuse ratios they cannot reach."""
 
     def compress(
         self,
         table: torch.Tensor,
-        config: EmbeddingConfig,
+        seed: int = 0,
         stats: TokenStats | None = None,
         keep: torch.Tensor | None = None,
     ) -> CompressedEmbedding:
@@ -103,19 +113,19 @@ class EmbeddingMethod(ABC):
         from .reachable import ReachableRows  # reachable.py builds on this module
 
         if keep is None or bool(keep.all()):
-            module = self.fit(table, config, stats)
+            module = self.fit(table, seed, stats)
         else:
             share = int(keep.sum()) / keep.numel()
-            fit_config = config if config.ratio is None else replace(config, ratio=config.ratio * share)
+            on_kept_rows = replace(self, ratio=self.ratio * share) if self.sized() else self
             try:
-                module = ReachableRows(self.fit(table[keep], fit_config, stats and stats.select(keep)), keep)
+                module = ReachableRows(on_kept_rows.fit(table[keep], seed, stats and stats.select(keep)), keep)
             except RatioOutOfReach as err:
-                raise err.on_whole_table(config.ratio, tuple(table.shape), share) from None
-        if self.default_ratio is not None:
+                raise err.on_whole_table(self.ratio, tuple(table.shape), share) from None
+        if self.sized():
             achieved = fp32_table_bytes(table) / module.stored_bytes()
-            if abs(achieved / config.ratio - 1) > RATIO_TOLERANCE:
+            if abs(achieved / self.ratio - 1) > RATIO_TOLERANCE:
                 raise UserInputError(
-                    f"{self.name} reaches ratio {achieved:.1f}, not within {RATIO_TOLERANCE:.0%} of {config.ratio:g}"
+                    f"{self.name} reaches ratio {achieved:.1f}, not within {RATIO_TOLERANCE:.0%} of {self.ratio:g}"
                     f" on a {table.shape[0]}x{table.shape[1]} table (its sizes come in steps; try {achieved:.1f})"
                 )
         return module

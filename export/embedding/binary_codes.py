@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import torch
 
-ROUNDS = 12  # at most; each round refits the decoder and passes once over every bit
 SETTLED = 1e-3  # stop once a round flips fewer than this share of all bits
 FLIP_TOLERANCE = 1e-9  # a flip must lower a token's error by more than this times the mean ‖D_j‖²
 
@@ -58,13 +57,13 @@ def _rotated_directions(centred: torch.Tensor, bits: int, generator: torch.Gener
     return rotation @ directions
 
 
-def refine(codes: torch.Tensor, table: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Alternate decoder refits and bit passes; returns (codes ±1 [vocab, bits], decoder [bits, dim], bias [dim]),
-    float64, the decoder fitted to the returned codes."""
+def refine(codes: torch.Tensor, table: torch.Tensor, weight: torch.Tensor, rounds: int) -> tuple[torch.Tensor, ...]:
+    """Alternate decoder refits and bit passes, at most `rounds` of each; returns (codes ±1 [vocab, bits],
+    decoder [bits, dim], bias [dim]), float64, the decoder fitted to the returned codes."""
     target = table.double()
     by_bit = codes.double().T.contiguous()  # [bits, vocab]: a pass reads and flips one bit of every token at a time
     decoder, bias = fit_decoder(by_bit.T, target, weight)
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         flips = flip_bits(by_bit, decoder, bias, target)
         decoder, bias = fit_decoder(by_bit.T, target, weight)
         if flips < SETTLED * by_bit.numel():

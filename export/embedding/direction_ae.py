@@ -13,20 +13,18 @@ inside training, as they are stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from ..config import EmbeddingConfig
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
 from .svd import truncated_svd
 from .token_stats import TokenStats
 
 C_COSINE, C_ALPHA = 0.9975 / 5, 0.0025
 ALPHA_START, ALPHA_END, ALPHA_EPOCHS = 1.0, 0.1, 20
-EPOCHS = 20
-LEARNING_RATE = 1e-3
 HALVE_EVERY = 4  # epochs
-BATCH = 256
 
 
 class LinearLatent(CompressedEmbedding):
@@ -49,18 +47,20 @@ def orientation_loss(x: torch.Tensor, x_hat: torch.Tensor, alpha: float) -> torc
     return C_COSINE * (1 - cosine).mean() + C_ALPHA * ((x_hat - x).abs() + 1e-8).pow(alpha).mean()
 
 
-def train(table: torch.Tensor, k: int, generator: torch.Generator) -> tuple[nn.Linear, nn.Linear]:
+def train(
+    table: torch.Tensor, k: int, settings: DirectionAE, generator: torch.Generator
+) -> tuple[nn.Linear, nn.Linear]:
     _, basis = truncated_svd(table, k)
     encoder, decoder = nn.Linear(table.shape[1], k, bias=False), nn.Linear(k, table.shape[1])
     with torch.no_grad():
         encoder.weight.copy_(basis)  # z = x Vᵀ = the SVD factors of x
         decoder.weight.copy_(basis.T)
         decoder.bias.zero_()
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=LEARNING_RATE)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=settings.learning_rate)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=HALVE_EVERY, gamma=0.5)
-    for epoch in range(EPOCHS):
+    for epoch in range(settings.epochs):
         alpha = ALPHA_START + (ALPHA_END - ALPHA_START) * min(epoch / (ALPHA_EPOCHS - 1), 1.0)
-        for rows in torch.randperm(table.shape[0], generator=generator).split(BATCH):
+        for rows in torch.randperm(table.shape[0], generator=generator).split(settings.batch):
             x = table[rows]
             loss = orientation_loss(x, decoder(encoder(x).half().float()), alpha)
             optimizer.zero_grad()
@@ -70,21 +70,26 @@ def train(table: torch.Tensor, k: int, generator: torch.Generator) -> tuple[nn.L
     return encoder, decoder
 
 
-class DirectionAEEmbedding(EmbeddingMethod):
+@dataclass(frozen=True)
+class DirectionAE(EmbeddingMethod):
     name = "direction-ae"
     stochastic = True
     summary = "linear autoencoder trained on cosine + L_alpha (Balazy et al. 2021), fp16 latents"
-    default_ratio = 8.0
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> LinearLatent:
+    ratio: float = 8.0
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    batch: int = 256  # rows per step
+
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LinearLatent:
         vocab, dim = table.shape
-        k = max(1, round((fp32_table_bytes(table) / config.ratio - 4 * dim) / (2 * vocab + 4 * dim)))
+        k = max(1, round((fp32_table_bytes(table) / self.ratio - 4 * dim) / (2 * vocab + 4 * dim)))
         if k > dim:
             reachable = tuple(fp32_table_bytes(table) / (2 * vocab * r + 4 * r * dim + 4 * dim) for r in (dim, 1))
-            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), reachable)
-        generator = torch.Generator().manual_seed(config.seed)
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
+        generator = torch.Generator().manual_seed(seed)
         table = table.float()
-        encoder, decoder = train(table, k, generator)
+        encoder, decoder = train(table, k, self, generator)
         with torch.no_grad():
             latent = encoder(table).half()
             return LinearLatent(latent, decoder.weight.T.contiguous(), decoder.bias.detach().clone())

@@ -9,9 +9,10 @@ leaves out unreachable rows (7.1x on the whole table without, 7.5x with BERT's u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ..config import EmbeddingConfig
 from .base import RATIO_TOLERANCE, CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .bits import lookup, nibble_lut
 from .token_stats import TokenStats
@@ -54,16 +55,18 @@ def ratio_of(vocab: int, dim: int, block: int) -> float:
     return vocab * dim * 4 / stored_bytes(vocab, dim, block)
 
 
-class Int4BlockEmbedding(EmbeddingMethod):
+@dataclass(frozen=True)
+class Int4(EmbeddingMethod):
     name = "int4"
     summary = "4-bit codes in blocks with fp16 scales (~7x at block 32); --ratio picks the block size"
-    default_ratio = 7.3
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> Int4Blocks:
+    ratio: float = 7.3  # the block size whose ratio comes closest (7.3: block 32, see above)
+
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> Int4Blocks:
         vocab, dim = table.shape
         fitting = [b for b in BLOCKS if dim % b == 0]
-        block = min(fitting, key=lambda b: abs(ratio_of(vocab, dim, b) / config.ratio - 1))
-        if abs(ratio_of(vocab, dim, block) / config.ratio - 1) > RATIO_TOLERANCE:
+        block = min(fitting, key=lambda b: abs(ratio_of(vocab, dim, b) / self.ratio - 1))
+        if abs(ratio_of(vocab, dim, block) / self.ratio - 1) > RATIO_TOLERANCE:
             reachable = tuple(ratio_of(vocab, dim, b) for b in fitting)
-            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), reachable)
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
         return Int4Blocks(*quantize_blocks(table.float(), block), dim)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ..config import EmbeddingConfig
 from .base import CompressedEmbedding, EmbeddingMethod
 from .token_stats import TokenStats
 
@@ -26,10 +27,11 @@ def quantize_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return codes, scales
 
 
-class Int8RowEmbedding(EmbeddingMethod):
+@dataclass(frozen=True)
+class Int8(EmbeddingMethod):
     name = "int8"
     summary = "per-row int8 codes + fp16 scales (~4x)"
     lossy = False
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> Int8Rows:
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> Int8Rows:
         return Int8Rows(*quantize_rows(table.float()))

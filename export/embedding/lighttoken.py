@@ -2,33 +2,32 @@
 
 Stored per token: b bits and a one-byte slot; shared: one int8 [b, dim] decoder (per-column fp32 scales), an fp32
 bias, the [256, 8] ±1 lookup table that unpacks the bits, and the frequent rows: for the k tokens that occur most
-in text (the special tokens among them; k ≤ 255, as FREQUENT_SHARE of the budget pays for), the difference between
+in text (the special tokens among them; k ≤ 255, as `frequent_share` of the budget pays for), the difference between
 the true row and the decoded one, as int8 [1 + k, dim] (slot 0, every other token's, is zero). Those tokens make up
 about half of what a model reads, so they come out exact to int8 precision: a prediction then moves less with the
 particular codes a fit happens to find. Decode per looked-up token, standard ops only:
     Gather(codes) → Cast → Gather(LUT) → Reshape → MatMul(DequantizeLinear(decoder)) → Add(bias)
     + Gather(DequantizeLinear(frequent), Cast(Gather(slots)))
 
-Fitting (binary_codes.py): STAGES residual stages start the codes, then codes and decoder are refined together by
-alternating exact minimisation of the squared error, tokens weighted by (count + 1)^FREQUENCY_POWER from
+Fitting (binary_codes.py): `stages` residual stages start the codes, then codes and decoder are refined together by
+alternating exact minimisation of the squared error, tokens weighted by (count + 1)^frequency_power from
 general-text statistics (token_stats.py). The seed draws the rotation the codes start from; for a given seed the
 fit is deterministic and gives the same codes on any CPU.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ..config import EmbeddingConfig
+from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .binary_codes import initial_codes, refine
 from .bits import Int8Matrix, lookup, pack_bits, sign_lut
 from .token_stats import TokenStats
 
-STAGES = 2
-FREQUENCY_POWER = 0.5
 MAX_FREQUENT_ROWS = 255  # as many as a uint8 slot can name (slot 0: none)
-FREQUENT_SHARE = 1 / 8  # of the byte budget, at most, for the frequent rows and their slots
 LUT_BYTES = 256 * 8 * 4
 
 
@@ -65,11 +64,11 @@ def frequent_bytes(vocab: int, dim: int, rows: int) -> int:
     return vocab + (1 + rows) * dim + 4 * dim if rows else 0
 
 
-def frequent_row_count(vocab: int, dim: int, ratio: float) -> int:
-    """As many frequent rows as FREQUENT_SHARE of the budget pays for, up to MAX_FREQUENT_ROWS; none when that is
-    under 16 (a small table or a high ratio: the slots alone would cost more than the rows give)."""
-    share = vocab * dim * 4 / ratio * FREQUENT_SHARE
-    rows = min(MAX_FREQUENT_ROWS, vocab, int((share - vocab - 4 * dim) // dim) - 1)
+def frequent_row_count(vocab: int, dim: int, ratio: float, budget_share: float, most: int) -> int:
+    """As many frequent rows as `budget_share` of the budget pays for, up to `most`; none when that is under 16
+    (a small table or a high ratio: the slots alone would cost more than the rows give)."""
+    share = vocab * dim * 4 / ratio * budget_share
+    rows = min(most, vocab, int((share - vocab - 4 * dim) // dim) - 1)
     return rows if rows >= 16 else 0
 
 
@@ -106,24 +105,38 @@ def frequent_rows(
     return slots, frequent
 
 
-class LightTokenEmbedding(EmbeddingMethod):
+@dataclass(frozen=True)
+class LightToken(EmbeddingMethod):
     name = "lighttoken"
     stochastic = True  # the seed draws the rotation the codes start from
     summary = "residual binary codes with one shared decoder, frequent tokens exact (25-100x)"
-    default_ratio = 25.0
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> LightTokenCodes:
+    ratio: float = 25.0
+    stages: int = 2  # residual stages the start's code bits are split into
+    frequency_power: float = 0.5  # tokens weighted by (count + 1)^power in the fit
+    frequent_share: float = 1 / 8  # of the byte budget, at most, for the frequent rows and their slots
+    frequent_rows: int = MAX_FREQUENT_ROWS  # at most; 0: none
+    rounds: int = 12  # at most; each round refits the decoder and passes once over every bit
+
+    def check(self) -> None:
+        super().check()
+        if not 0 <= self.frequent_rows <= MAX_FREQUENT_ROWS:
+            raise UserInputError(f"lighttoken frequent_rows must be 0 to {MAX_FREQUENT_ROWS} (a uint8 slot each)")
+        if self.stages < 1 or self.rounds < 0 or not 0 <= self.frequent_share < 1:
+            raise UserInputError("lighttoken needs stages >= 1, rounds >= 0 and 0 <= frequent_share < 1")
+
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LightTokenCodes:
         vocab, dim = table.shape
-        rows = frequent_row_count(vocab, dim, config.ratio)
-        bits = bits_for_ratio(vocab, dim, config.ratio, rows)
+        rows = frequent_row_count(vocab, dim, self.ratio, self.frequent_share, self.frequent_rows)
+        bits = bits_for_ratio(vocab, dim, self.ratio, rows)
         if bits < 8:
             fewest = sum(stored_bytes(vocab, dim, 0))  # 8 code bits
-            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), (1.0, vocab * dim * 4 / fewest))
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), (1.0, vocab * dim * 4 / fewest))
         table = table.float()
         counts = stats.counts if stats is not None else torch.zeros(vocab, dtype=torch.float64)
-        weight = (counts + 1) ** FREQUENCY_POWER
-        start = initial_codes(table, split_bits(bits, STAGES), weight, config.seed)
-        codes, decoder, bias = refine(start, table, weight)
+        weight = (counts + 1) ** self.frequency_power
+        start = initial_codes(table, split_bits(bits, self.stages), weight, seed)
+        codes, decoder, bias = refine(start, table, weight, self.rounds)
         packed, decoder, bias = pack_bits(codes > 0), decoder.float(), bias.float()
         if not rows:
             return LightTokenCodes(packed, decoder, bias)

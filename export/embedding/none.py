@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from ..config import EmbeddingConfig
 from .base import CompressedEmbedding, EmbeddingMethod
 from .token_stats import TokenStats
 
@@ -21,10 +22,11 @@ class TableEmbedding(CompressedEmbedding):
         return F.embedding(input_ids, self.weight)
 
 
+@dataclass(frozen=True)
 class NoCompression(EmbeddingMethod):
     name = "none"
     summary = "keep the fp32 table (int8-quantized with the rest, per tensor, as ORT does)"
     lossy = False
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> TableEmbedding:
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> TableEmbedding:
         return TableEmbedding(table)

@@ -6,9 +6,10 @@ an fp16 basis would need a Cast on a constant, which the ONNX exporter folds int
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ..config import EmbeddingConfig
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
 from .token_stats import TokenStats
 
@@ -37,16 +38,18 @@ def truncated_svd(table: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.T
     return (u[:, :rank] * s[:rank]).float(), vh[:rank].float()
 
 
-class LowRankEmbedding(EmbeddingMethod):
+@dataclass(frozen=True)
+class Svd(EmbeddingMethod):
     name = "svd"
     summary = "truncated SVD, rank from --ratio (fp16 token factors, fp32 basis)"
-    default_ratio = 8.0
 
-    def fit(self, table: torch.Tensor, config: EmbeddingConfig, stats: TokenStats | None = None) -> LowRank:
+    ratio: float = 8.0
+
+    def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LowRank:
         vocab, dim = table.shape
-        rank = rank_for_ratio(vocab, dim, config.ratio)
+        rank = rank_for_ratio(vocab, dim, self.ratio)
         if not 1 <= rank <= dim:
             reachable = tuple(fp32_table_bytes(table) / (2 * vocab * k + 4 * k * dim) for k in (dim, 1))
-            raise RatioOutOfReach(self.name, config.ratio, (vocab, dim), reachable)
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
         token_factors, basis = truncated_svd(table.float(), rank)
         return LowRank(token_factors.half(), basis)

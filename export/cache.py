@@ -1,6 +1,6 @@
-"""What an export is compared with that does not depend on its embedding method: the optimum/ORT int8 baseline
-and the original model's and the baseline's scores on the evaluation set. One process exporting many bundles of
-the same checkpoint (benchmarks/sweep.py exports dozens) builds each of them once."""
+"""A cache shared by the builds of one process: what an export is compared with that does not depend on its
+compression (the optimum/ORT int8 baseline, the original model's and the baseline's scores on the evaluation
+set), made once per checkpoint when one process exports many bundles (benchmarks/sweep.py exports dozens)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class References:
+class Cache:
     def __init__(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="bert-edge-references-")
         self._made: dict[Hashable, Any] = {}
@@ -29,7 +29,7 @@ class References:
         self._folder.cleanup()
         self._made.clear()
 
-    def __enter__(self) -> References:
+    def __enter__(self) -> Cache:
         return self
 
     def __exit__(self, *exc: object) -> None:

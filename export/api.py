@@ -1,0 +1,136 @@
+"""The Python API: `build()` exports one bundle, exactly as `python -m export` does (the CLI calls it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .cache import Cache
+from .config import DistillConfig, ExportConfig, QuantizeConfig
+from .embedding import EmbeddingMethod
+from .errors import UserInputError
+from .presets import load_preset
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A written bundle: its folder and report.json's content."""
+
+    out: Path
+    report: dict[str, Any]
+
+    @property
+    def sizes(self) -> dict[str, Any]:
+        return self.report["size"]
+
+    @property
+    def parity(self) -> dict[str, Any]:
+        return self.report["parity"]
+
+    @property
+    def accuracy(self) -> dict[str, Any] | None:
+        """Scores on the `evaluate` set (original fp32, int8 baseline, bundle); None without one."""
+        return self.report["accuracy"]
+
+
+def build(
+    preset: str = "bert",
+    *,
+    model: str | None = None,
+    target: str = "onnx-mobile",
+    task: str | None = None,
+    embedding: EmbeddingMethod | None = None,
+    quantize: str = "int8-dynamic",
+    evaluate: str | Path | None = None,
+    distill: str | Path | DistillConfig | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    strict: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    sweep: str | Path | None = None,
+    cache: Cache | None = None,
+) -> ExportResult:
+    """Export `model` (default: the preset's checkpoint) to a validated bundle folder and return where it went.
+
+    `embedding` is a method with its settings, e.g. `LightToken(ratio=50)` or `Svd(ratio=8)`; None takes the
+    preset's. `distill` is unlabelled text (a path; `DistillConfig` sets the steps too). `out` defaults to
+    bundles/PRESET-METHOD. Raises UserInputError for input the caller can fix (nothing is written) and
+    ParityError when the bundle falls short of the int8 baseline's parity (nothing is written unless
+    strict=False). `progress=False` prints nothing. `sweep`: benchmarks/sweep.py's CSV, drawn in report.html.
+    `cache` (`with export.Cache() as cache: ...`) shares the int8 baseline and reference scores between builds of
+    the same checkpoint.
+    """
+    config = export_config(
+        preset, model=model, target=target, task=task, embedding=embedding, quantize=quantize, evaluate=evaluate,
+        distill=distill, out=out, force=force, strict=strict, seed=seed, sweep=sweep,
+    )  # fmt: skip
+    quiet_libraries()
+    from . import pipeline  # torch, transformers and onnxruntime: only once there is something to build
+
+    report = pipeline.run(config, Console(stderr=True, quiet=not progress), cache)
+    return ExportResult(config.out, report)
+
+
+def export_config(
+    preset: str = "bert",
+    *,
+    model: str | None = None,
+    target: str = "onnx-mobile",
+    task: str | None = None,
+    embedding: EmbeddingMethod | None = None,
+    quantize: str = "int8-dynamic",
+    evaluate: str | Path | None = None,
+    distill: str | Path | DistillConfig | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    strict: bool = True,
+    seed: int = 0,
+    sweep: str | Path | None = None,
+) -> ExportConfig:
+    """build()'s arguments (with the same defaults) as the pipeline's ExportConfig, the preset's defaults filled
+    in; for callers that run stages themselves (benchmarks/fit_spread.py)."""
+    chosen = load_preset(preset)
+    embedding = chosen.embedding if embedding is None else embedding
+    if not isinstance(embedding, EmbeddingMethod):
+        raise UserInputError(f"embedding must be a method such as export.LightToken(ratio=25), not {embedding!r}")
+    if not isinstance(distill, DistillConfig):
+        distill = DistillConfig(text=None if distill is None else Path(distill))
+    return ExportConfig(
+        preset=chosen,
+        checkpoint=model or chosen.checkpoint,
+        task=task,
+        target=target,
+        out=Path(out) if out is not None else Path("bundles") / f"{chosen.name}-{embedding.name}",
+        embedding=embedding,
+        seed=seed,
+        quantize=QuantizeConfig(mode=quantize),
+        distill=distill,
+        evaluate=None if evaluate is None else Path(evaluate),
+        sweep=None if sweep is None else Path(sweep),
+        force=force,
+        strict=strict,
+    )
+
+
+def quiet_libraries() -> None:
+    """Library chatter (ORT's pre-processing hint, converter INFO lines, optimum's accelerate notice) would
+    bury the progress display; errors still come through."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from onnxruntime.tools.ort_format_model import utils as ort_format_utils
+    from optimum.utils import logging as optimum_logging
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    # Both set their loggers' levels when first used, over any set before: optimum's root logger on its first
+    # get_logger, ORT's operator-config logger to DEBUG on import. So each is set through its own module.
+    optimum_logging.set_verbosity_error()
+    ort_format_utils.log.setLevel(logging.ERROR)
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns on the root logger
+    logging.getLogger("onnxruntime").setLevel(logging.ERROR)

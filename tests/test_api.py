@@ -1,0 +1,99 @@
+"""The Python API (export.build) on tiny models: what it returns, that it is the CLI's export byte for byte, its
+errors, and a new embedding method added as one class plus its registration."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+import export
+from export.api import export_config
+from export.cli import main
+from export.embedding import METHODS, CompressedEmbedding, EmbeddingMethod
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_build_returns_the_bundle_and_its_report_and_prints_nothing(tmp_path, tiny_checkpoint, capfd):
+    model = str(tiny_checkpoint("bert"))
+    capfd.readouterr()  # building the tiny checkpoint's tokenizer prints
+    result = export.build("bert", model=model, embedding=export.Int8(), out=tmp_path / "bundle", progress=False)
+    assert capfd.readouterr() == ("", "")
+    assert result.out == tmp_path / "bundle" and (result.out / "model.ort").is_file()
+    assert result.report == json.loads((result.out / "report.json").read_text())
+    assert result.sizes["model_bytes"] == (result.out / "model.ort").stat().st_size
+    assert result.parity["passed"] and result.accuracy is None
+    assert result.report["embedding"]["settings"] == {"method": "int8"}
+
+
+def test_build_gives_the_cli_bundle_byte_for_byte(tmp_path, tiny_checkpoint):
+    """`python -c "import export; export.build(...)"` and `python -m export ...`, from the same environment (the
+    .ort converter's byte layout follows its environment, and pytest's differs from test to test)."""
+    model = str(tiny_checkpoint("bert"))
+    build = (f"import export; export.build('bert', model={model!r}, embedding=export.Svd(ratio=4), "
+             f"out={str(tmp_path / 'api')!r}, progress=False)")  # fmt: skip
+    cli = ["-m", "export", "bert", "--model", model, "--embedding", "svd", "--ratio", "4"]
+    cli += ["--out", str(tmp_path / "cli")]
+    for args in (["-c", build], cli):
+        subprocess.run([sys.executable, *args], check=True, capture_output=True, cwd=ROOT, timeout=300)
+    for name in ("model.ort", "golden.json", "bundle.json", "tokenizer.json"):
+        assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    report = json.loads((tmp_path / "api" / "report.json").read_text())
+    assert report["embedding"]["settings"] == {"method": "svd", "ratio": 4.0}
+
+
+def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
+    with pytest.raises(export.UserInputError, match="unknown preset"):
+        export.build("gpt", out=tmp_path / "b", progress=False)
+    with pytest.raises(export.UserInputError, match=r"export\.LightToken"):
+        export.build("bert", embedding="lighttoken", out=tmp_path / "b", progress=False)
+    with pytest.raises(export.UserInputError, match="greater than 1"):
+        export.build("bert", embedding=export.Svd(ratio=0.5), out=tmp_path / "b", progress=False)
+    assert list(tmp_path.iterdir()) == []
+    assert export.UserInputError.exit_code == 2 and export.ParityError.exit_code == 1
+
+
+def test_export_config_takes_builds_defaults():
+    """The CLI and benchmarks/fit_spread.py go through export_config: its defaults must be build()'s."""
+    build, config = inspect.signature(export.build).parameters, inspect.signature(export_config).parameters
+    assert {n: p.default for n, p in config.items()} == {n: build[n].default for n in config}
+    assert set(build) - set(config) == {"progress", "cache"}
+
+
+@dataclass(frozen=True)
+class Fp16(EmbeddingMethod):
+    """A toy method, written as a new method is: a frozen dataclass of settings with a fit()."""
+
+    name = "fp16"
+    summary = "the table in fp16"
+    lossy = False
+
+    def fit(self, table: torch.Tensor, seed: int, stats=None) -> CompressedEmbedding:
+        return HalfRows(table.half())
+
+
+class HalfRows(CompressedEmbedding):
+    def __init__(self, rows: torch.Tensor) -> None:
+        super().__init__(*rows.shape)
+        self.register_buffer("rows", rows)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.rows[input_ids].float()
+
+
+def test_a_new_embedding_method_is_a_class_and_its_registration(tmp_path, tiny_checkpoint, monkeypatch):
+    monkeypatch.setitem(METHODS, Fp16.name, Fp16)
+    out = tmp_path / "bundle"
+    assert main(["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "fp16", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    stored = report["embedding"]["rows_stored"] * 32 * 2  # the tiny model's rows, 32 wide, 2 bytes each
+    assert report["embedding"]["method"] == "fp16" and report["size"]["embedding_bytes"] >= stored
+    assert report["size"]["embedding_ratio_vs_fp32"] == pytest.approx(2.0, rel=0.05)
+    assert report["parity"]["passed"] and report["parity"]["min_cosine"] > 0.99
