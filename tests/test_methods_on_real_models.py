@@ -63,7 +63,7 @@ def test_lighttoken_at_25x_meets_the_floor_against_the_int8_baseline(request, bu
     SST-2 -0.0071 + 3 x 0.0032 = +0.0025, STS-B -0.0029 + 3 x 0.0016 = +0.0019; both inside the issue's mean floor
     (0.003). The fit is the same on any CPU for a seed; only the int8 kernels move the score between CPUs.
 
-    A broken method fails it by far: with the codes zeroed after the fit (LightTokenEmbedding.fit patched to
+    A broken method fails it by far: with the codes zeroed after the fit (LightToken.fit patched to
     `module.codes.zero_()`), or with the decoder's rows shuffled, the bundles score in docs/lighttoken-fit.md's
     "broken" table, every drop far above the bound."""
     report = request.getfixturevalue(bundle)[1]
