@@ -67,12 +67,12 @@ def test_classifier_bundle_agrees_on_the_probes(sst2_bundle):
 def test_classifier_bundle_keeps_sst2_accuracy(sst2_bundle):
     """Scored one text at a time, as an app runs it (export/evaluate.py says why batching changes int8 results).
     The fp32 model's score does not depend on the fit; the bundle's is one draw, held three measured sd under the
-    5-seed mean of its distance to fp32 (benchmarks/sweep.py --seeds 5: bundle 0.8695 ± 0.0032 against fp32
-    0.8716, so -0.0021 - 3 x 0.0032 = -0.0117). With the codes zeroed or the decoder shuffled after the fit the
+    10-seed mean of its distance to fp32 (seeds 0-9, benchmarks/README.md: bundle 0.8673 ± 0.0059 against fp32
+    0.8716, so -0.0043 - 3 x 0.0059 = -0.0220). With the codes zeroed or the decoder shuffled after the fit the
     bundle falls far below that (docs/lighttoken-fit.md, "broken")."""
     _, report = sst2_bundle
     accuracy = report["accuracy"]
     assert (accuracy["dataset"], accuracy["metric"], accuracy["examples"]) == ("sst2-dev", "accuracy", 872)
     assert accuracy["original"] == pytest.approx(0.8716, abs=0.002)  # the figure in the model's README
-    assert accuracy["bundle"] >= accuracy["original"] - 0.0117
+    assert accuracy["bundle"] >= accuracy["original"] - 0.0220
     assert 0.84 < accuracy["baseline_int8"] < 0.88
