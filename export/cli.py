@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -131,15 +131,11 @@ def to_config(args: argparse.Namespace) -> ExportConfig:
 def embedding_from_flags(args: argparse.Namespace, preset_default: EmbeddingMethod) -> EmbeddingMethod:
     """--embedding and --ratio over the preset's default. The preset's settings go with its method only:
     `--ratio 50` alone resizes the default method, `--embedding svd` alone takes svd's own defaults."""
-    if args.embedding is None or args.embedding == preset_default.name:
-        if args.ratio is None:
-            return preset_default
-        if not preset_default.sized():
-            raise UserInputError(f"--ratio does not apply to --embedding {preset_default.name} (its size is fixed)")
-        method = replace(preset_default, ratio=args.ratio)
-        method.check()
-        return method
-    return make_method(args.embedding, **({} if args.ratio is None else {"ratio": args.ratio}))
+    name = args.embedding or preset_default.name
+    settings = asdict(preset_default) if name == preset_default.name else {}
+    if args.ratio is not None:
+        settings["ratio"] = args.ratio
+    return make_method(name, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:
