@@ -46,10 +46,10 @@ from measure import (
 )
 from rich.console import Console
 
-from export.datasets import load_set
 from export.evaluate import TextEncoder, ort_outputs, pooled
 from export.load import resolve_checkpoint
 from export.spread import Spread
+from export.tasks import load_set
 from runtime_py.machine import machine
 from runtime_py.parity import cosine
 

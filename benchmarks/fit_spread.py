@@ -22,13 +22,13 @@ from sweep import MODELS
 
 from export import evaluate
 from export.api import export_config, quiet_libraries
-from export.datasets import load_set
 from export.embedding.bits import unpack_bits
 from export.embedding.lighttoken import LightToken
 from export.embedding.reachable import ReachableRows, reachable_rows
 from export.embedding.token_stats import TokenStats
 from export.load import load
 from export.spread import Spread
+from export.tasks import load_set
 from runtime_py.machine import cpu_name
 
 
@@ -46,7 +46,7 @@ def run(key: str, ratio: float, seeds: list[int]) -> None:
     model = MODELS[key]
     config = export_config("bert", model=model.checkpoint, evaluate=model.data)
     loaded = load(config)
-    data = load_set(config.evaluate, loaded.task.name)
+    data = load_set(config.evaluate, loaded.task.name, loaded.labels)
     encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
     original = evaluate.torch_outputs(loaded.graph(), encoder, data.texts)
     table = loaded.model.get_input_embeddings().weight.detach().float()
@@ -55,7 +55,7 @@ def run(key: str, ratio: float, seeds: list[int]) -> None:
     kept, share = table[keep], int(keep.sum()) / keep.numel()
     weight = ((stats.counts + 1) ** 0.5).double()
     whole = loaded.model.get_input_embeddings()
-    classifier = loaded.labels is not None
+    classifier = loaded.task.classifier
     print(f"{model.name}: original {data.metric} {data.score(original):.4f}; CPU {cpu_name()}")
     scores, codes = [], {}
     for seed, threads in [(s, 2) for s in seeds] + [(seeds[0], 1)]:

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from export.datasets import load_set
 from export.evaluate import bundle_outputs
+from export.tasks import load_set
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Sweep embedding methods x compression ratios on the real models; accuracy of each exported .ort bundle.
 
     python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
-                               [--ratios 8 16 25 32 50 100 200] [--models stsb sst2] [--seeds 3]
+                               [--ratios 8 16 25 32 50 100 200] [--models stsb sst2 cross] [--seeds 3]
                                [--distill-steps 300]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
@@ -43,6 +43,9 @@ class SweepModel:
 MODELS = {
     "stsb": SweepModel("all-MiniLM-L6-v2 (STS-B)", None, SHARED / "data/glue/STS-B"),
     "sst2": SweepModel("minilm-l6-sst2 (SST-2)", str(SHARED / "models/minilm-l6-sst2"), SHARED / "data/glue/SST-2"),
+    "cross": SweepModel(
+        "minilm-l6-stsb-cross (STS-B pairs)", str(SHARED / "models/minilm-l6-stsb-cross"), SHARED / "data/glue/STS-B"
+    ),
 }
 FIELDS = ["model", "method", "ratio", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8", "original",
           "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",

@@ -146,8 +146,8 @@ def rounded(values: np.ndarray) -> list:
 
 def write_golden(folder: Path, probes, original: np.ndarray, reference: np.ndarray, outputs: np.ndarray) -> None:
     rows = [
-        {"text": text, "input_ids": ids, "reference": rounded(ref), "original": rounded(orig), "bundle": rounded(out)}
-        for text, ids, ref, orig, out in zip(probes.texts, probes.token_ids, reference, original, outputs, strict=True)
+        {**_probe_input(probes, i), "reference": rounded(ref), "original": rounded(orig), "bundle": rounded(out)}
+        for i, (ref, orig, out) in enumerate(zip(reference, original, outputs, strict=True))
     ]
     write_json(
         folder / "golden.json",
@@ -159,6 +159,14 @@ def write_golden(folder: Path, probes, original: np.ndarray, reference: np.ndarr
             "probes": rows,
         },
     )
+
+
+def _probe_input(probes, i: int) -> dict[str, Any]:
+    """A probe's text (and, for pairs, its second text and token types) and token ids, as golden.json holds it."""
+    if probes.text_pairs is None:
+        return {"text": probes.texts[i], "input_ids": probes.token_ids[i]}
+    types = {} if probes.token_types is None else {"token_type_ids": probes.token_types[i]}
+    return {"text": probes.texts[i], "text_pair": probes.text_pairs[i], "input_ids": probes.token_ids[i], **types}
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:

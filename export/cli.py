@@ -21,6 +21,8 @@ examples:
   python -m export bert --target onnx-mobile                  # all-MiniLM-L6-v2 sentence embedder, offline
   python -m export bert --model path/to/sst2-classifier --evaluate glue/SST-2 --out bundles/sst2
   python -m export bert --ratio 50 --evaluate glue/STS-B --distill glue/STS-B/train.tsv   # GLUE task folders
+  python -m export bert --model path/to/stsb-cross-encoder --evaluate glue/STS-B   # a pair model (reranking)
+  python -m export bert --model path/to/nli-model --evaluate my_pairs.jsonl   # text, text_pair, label columns
   python -m export bert --embedding none                      # the whole token table, int8 like the encoder
   python -m export bert --embedding svd --ratio 8 --target onnx
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
@@ -52,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("preset", help=f"model family preset from models/: {', '.join(preset_names())}")
     parser.add_argument("--target", default="onnx-mobile", help=_choices(TARGETS, "onnx-mobile"))
     parser.add_argument("--model", help="hub id or local checkpoint folder (default: the preset's checkpoint)")
-    parser.add_argument("--task", choices=list(TASKS), help="default: text-classification if the checkpoint "
-                        "has a classification head, else feature-extraction")  # fmt: skip
+    parser.add_argument("--task", choices=list(TASKS), help="default: feature-extraction without a classification "
+                        "head; with one, text-pair-classification if it has one output (a cross-encoder) or "
+                        "--evaluate holds pairs, else text-classification")  # fmt: skip
     parser.add_argument("--embedding", metavar="METHOD",
                         help=_choices(METHODS, f"the preset's: {_preset_embeddings()}"))  # fmt: skip
     parser.add_argument("--ratio", type=float, help="embedding compression ratio vs the whole fp32 table, within 5%% "
@@ -65,10 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for trained methods (lighttoken: the start of its "
                         "fit, which is then the same on any CPU) and distillation (default 0)")  # fmt: skip
-    parser.add_argument("--evaluate", type=Path, metavar="GLUE_DIR",
-                        help="score the original model, the int8 baseline and the bundle on a labelled set in "
-                        "the GLUE TSV layout (a task folder such as glue/SST-2 or its dev.tsv): SST-2 accuracy "
-                        "for classifiers, STS-B Spearman for embedders; the result goes into report.json")  # fmt: skip
+    parser.add_argument("--evaluate", type=Path, metavar="DATA",
+                        help="score the original model, the int8 baseline and the bundle on a labelled set: a "
+                        "GLUE task folder (SST-2, CoLA, MRPC, QQP, RTE, WNLI, QNLI, MNLI, STS-B; its dev file is "
+                        "read) or file, or a .csv/.tsv/.jsonl with a text column, an optional text_pair column "
+                        "and a label or score column. Classes give accuracy; scores give the Spearman "
+                        "correlation of a one-output model's output (or of an embedder's cosine between the two "
+                        "texts). The result goes into report.json")  # fmt: skip
     parser.add_argument("--distill", type=Path, metavar="TEXT",
                         help="after compressing the embedding, train the encoder to match the original model on "
                         "this unlabelled text: a .txt file or a folder of them, one passage per line (e.g. "

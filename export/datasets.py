@@ -1,108 +1,147 @@
-"""Labelled evaluation sets in the GLUE TSV layout, as a registry: which task each scores and how.
+"""Labelled evaluation sets, as a registry of file layouts: every GLUE classification layout (SST-2, CoLA, MRPC,
+QQP, RTE, WNLI, QNLI, MNLI), STS-B, and plain CSV / TSV / JSONL files with a `text` column, an optional
+`text_pair` column, and a `label` (classes) or `score` (a number) column.
 
-A set is recognised by the column names in its header, so `--evaluate` takes a GLUE task folder (its dev.tsv
-is read) or any TSV file with the same columns. Every set turns into a flat list of texts to run through a model
-and a `score` that maps the model's outputs for those texts (in order) to the metric.
+A layout is recognised by its header's column names, and CoLA (which GLUE ships without a header) by its shape.
+`--evaluate` takes a GLUE task folder (its dev.tsv, or MNLI's dev_matched.tsv, is read) or a file. Reading gives
+Examples; the export's task decides how a model's outputs on them are scored (tasks.py).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from runtime_py.parity import cosine
-
 from .errors import UserInputError
 
-
-@dataclass(frozen=True)
-class LabelledSet:
-    dataset: str  # "sst2-dev"
-    metric: str  # "accuracy"
-    examples: int  # labelled items (an STS-B pair is one item, two texts)
-    texts: list[str]
-    score: Callable[[np.ndarray], float]  # outputs [len(texts), features] -> metric
+DEV_FILES = ("dev.tsv", "dev_matched.tsv")  # what a GLUE task folder is scored on (MNLI has two dev sets)
 
 
 @dataclass(frozen=True)
-class DatasetKind:
+class Layout:
     name: str
-    task: str  # the export task whose output this set scores
-    metric: str
-    columns: tuple[str, ...]
-    build: Callable[[dict[str, list[str]], str], LabelledSet]
+    text: str  # column of the (first) text
+    text_pair: str | None  # column of the second text of a pair
+    target: str  # column of the label or score
+    scored: bool = False  # the target is a number to correlate with (STS-B), not a class
+    # GLUE's own order of the label names (as the `datasets` library numbers them), used when the checkpoint's
+    # config names its labels generically (LABEL_0, LABEL_1, ...)
+    label_order: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.text, self.text_pair, self.target) if c)
 
 
-def _sst2(columns: dict[str, list[str]], dataset: str) -> LabelledSet:
-    labels = np.array([int(v) for v in columns["label"]])
-    return LabelledSet(dataset, "accuracy", len(labels), columns["sentence"], lambda logits: accuracy(logits, labels))
+NLI2 = ("entailment", "not_entailment")
+# The most specific first: MNLI's header has sentence1/sentence2 too, with gold_label instead of label.
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("stsb", "sentence1", "sentence2", "score", scored=True),
+    Layout("mnli", "sentence1", "sentence2", "gold_label", label_order=("entailment", "neutral", "contradiction")),
+    Layout("rte", "sentence1", "sentence2", "label", label_order=NLI2),  # WNLI has the same columns, labels 0/1
+    Layout("qnli", "question", "sentence", "label", label_order=NLI2),
+    Layout("qqp", "question1", "question2", "is_duplicate"),
+    Layout("mrpc", "#1 String", "#2 String", "Quality"),
+    Layout("sst2", "sentence", None, "label"),
+    Layout("pairs", "text", "text_pair", "label"),
+    Layout("scored-pairs", "text", "text_pair", "score", scored=True),
+    Layout("texts", "text", None, "label"),
+    Layout("scored-texts", "text", None, "score", scored=True),
+)
+# GLUE's CoLA dev.tsv has no header: source, label, the author's mark, sentence.
+COLA = Layout("cola", "sentence", None, "label")
+COLA_COLUMNS = ["source", "label", "author_label", "sentence"]
+TEXT_COLUMNS = tuple(dict.fromkeys(c for layout in LAYOUTS for c in (layout.text, layout.text_pair) if c))
 
 
-def _stsb(columns: dict[str, list[str]], dataset: str) -> LabelledSet:
-    gold = np.array([float(v) for v in columns["score"]])
-    n = len(gold)
+@dataclass(frozen=True)
+class Examples:
+    """A labelled set as read: texts (and second texts of pairs) with class labels as written, or scores."""
 
-    def score(embeddings: np.ndarray) -> float:
-        return spearman(cosine(embeddings[:n], embeddings[n:]), gold)
+    dataset: str  # "sst2-dev"
+    layout: Layout
+    texts: list[str]
+    text_pairs: list[str] | None
+    targets: list[str]  # class labels as written ("1", "entailment"), or scores as text
 
-    return LabelledSet(dataset, "spearman", n, columns["sentence1"] + columns["sentence2"], score)
+    @property
+    def pairs(self) -> bool:
+        return self.text_pairs is not None
 
-
-KINDS: dict[str, DatasetKind] = {
-    kind.name: kind
-    for kind in (
-        DatasetKind("sst2", "text-classification", "accuracy", ("sentence", "label"), _sst2),
-        DatasetKind("stsb", "feature-extraction", "spearman", ("sentence1", "sentence2", "score"), _stsb),
-    )
-}
-
-
-def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float((logits.argmax(-1) == labels).mean())
+    def scores(self) -> list[float]:
+        return [float(v) for v in self.targets]
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(x, y).statistic)
-
-
-def tsv_file(path: Path) -> Path:
-    return path / "dev.tsv" if path.is_dir() else path
-
-
-def read_columns(path: Path) -> dict[str, list[str]]:
-    """A GLUE TSV as {column: values}; QUOTE_NONE because GLUE sentences contain bare quotes."""
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    return {name: [r[i] for r in body] for i, name in enumerate(header)}
+def data_file(path: Path) -> Path:
+    """A GLUE task folder's dev file, or the file itself."""
+    if not path.is_dir():
+        return path
+    found = next((path / name for name in DEV_FILES if (path / name).is_file()), None)
+    if found is None:
+        raise UserInputError(f"evaluation folder {path} has no {' or '.join(DEV_FILES)}")
+    return found
 
 
-def detect_kind(path: Path) -> DatasetKind:
-    """Check the file and its layout before any model is loaded."""
-    if not path.is_file():
-        raise UserInputError(f"evaluation data {path} not found (give a GLUE task folder or its dev.tsv)")
-    with path.open(encoding="utf-8") as f:
-        header = set(f.readline().rstrip("\n").split("\t"))
-    for kind in KINDS.values():
-        if set(kind.columns) <= header:
-            return kind
-    known = "; ".join(f"{k.name}: {', '.join(k.columns)}" for k in KINDS.values())
-    raise UserInputError(f"{path}: header columns match no known evaluation set ({known})")
-
-
-def load_set(path: Path, task: str) -> LabelledSet:
-    path = tsv_file(path)
-    kind = detect_kind(path)
-    if kind.task != task:
-        raise UserInputError(f"{path} is a {kind.name} set, which scores {kind.task} models; this export is {task}")
-    dataset = f"{kind.name}-{path.stem}"
+def read_examples(path: Path) -> Examples:
+    """Read and check a labelled set before any model is loaded (UserInputError on anything wrong)."""
+    file = data_file(path)
+    if not file.is_file():
+        raise UserInputError(f"evaluation data {path} not found (give a GLUE task folder, or a .tsv, .csv or .jsonl)")
     try:
-        return kind.build(read_columns(path), dataset)
-    except (KeyError, ValueError, IndexError) as err:
-        raise UserInputError(f"{path}: malformed {kind.name} row ({err})") from None
+        header, rows = read_table(file)
+    except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as err:
+        raise UserInputError(f"{file}: not a readable table ({err})") from None
+    layout = find_layout(header)
+    if layout is None and is_cola(header):
+        layout, header, rows = COLA, COLA_COLUMNS, [header, *rows]
+    if layout is None:
+        raise UserInputError(f"{file}: its columns ({', '.join(header)}) match no known layout: a GLUE task's, or "
+                             "text, optional text_pair, and label or score")  # fmt: skip
+    if not rows:
+        raise UserInputError(f"{file} has no rows")
+    index = {name: header.index(name) for name in layout.columns}
+    try:
+        columns = {name: [row[i] for row in rows] for name, i in index.items()}
+    except IndexError:
+        bad = next(n for n, row in enumerate(rows, 2) if len(row) < len(header))
+        raise UserInputError(f"{file}: row {bad} has fewer columns than the header") from None
+    examples = Examples(
+        dataset=f"{layout.name}-{file.stem}",
+        layout=layout,
+        texts=columns[layout.text],
+        text_pairs=columns[layout.text_pair] if layout.text_pair else None,
+        targets=[str(v).strip() for v in columns[layout.target]],
+    )
+    if layout.scored:
+        try:
+            examples.scores()
+        except ValueError as err:
+            raise UserInputError(f"{file}: a {layout.target} is not a number ({err})") from None
+    return examples
+
+
+def read_table(file: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a .jsonl (objects, one per line), a .csv, or a tab-separated file. TSVs are read with
+    QUOTE_NONE because GLUE sentences contain bare quotes; CSVs with standard quoting."""
+    if file.suffix == ".jsonl":
+        objects = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        header = list(dict.fromkeys(k for o in objects for k in o))
+        return header, [[("" if o.get(k) is None else str(o.get(k))) for k in header] for o in objects]
+    with file.open(encoding="utf-8", newline="") as f:
+        if file.suffix == ".csv":
+            rows = list(csv.reader(f))
+        else:
+            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = [r for r in rows if r]
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def find_layout(header: list[str]) -> Layout | None:
+    names = set(header)
+    return next((layout for layout in LAYOUTS if set(layout.columns) <= names), None)
+
+
+def is_cola(first_row: list[str]) -> bool:
+    return len(first_row) == 4 and first_row[1] in ("0", "1")

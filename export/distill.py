@@ -19,11 +19,10 @@ from pathlib import Path
 import torch
 
 from .config import DistillConfig
-from .datasets import read_columns
+from .datasets import TEXT_COLUMNS, read_table
 from .errors import UserInputError
 
 WARMUP_STEPS = 10
-TEXT_COLUMNS = ("sentence", "sentence1", "sentence2")  # GLUE's
 HELD_OUT = 64  # passages (at most a quarter of them) kept out of training, to measure what the student learned
 
 
@@ -44,17 +43,17 @@ def read_passages(path: Path) -> list[str]:
 
 
 def _read_texts(path: Path) -> list[str]:
-    """The lines of a text file, or the text columns of a GLUE TSV (its labels are never read)."""
-    if path.suffix != ".tsv":
+    """The lines of a text file, or the text columns of a table in a layout datasets.py knows (GLUE's, or
+    text/text_pair): its labels are never read."""
+    if path.suffix not in (".tsv", ".csv", ".jsonl"):
         return path.read_text(encoding="utf-8").splitlines()
-    try:
-        columns = read_columns(path)
-    except IndexError:
-        raise UserInputError(f"distillation text {path}: a row has fewer columns than the header") from None
-    texts = [text for name in TEXT_COLUMNS for text in columns.get(name, [])]
-    if not texts:
-        raise UserInputError(f"distillation text {path} has none of the GLUE text columns {', '.join(TEXT_COLUMNS)}")
-    return texts
+    header, rows = read_table(path)
+    columns = [header.index(name) for name in TEXT_COLUMNS if name in header]
+    if not columns:
+        raise UserInputError(f"distillation text {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")
+    if any(len(row) < len(header) for row in rows):
+        raise UserInputError(f"distillation text {path}: a row has fewer columns than the header")
+    return [row[i] for i in columns for row in rows]
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .cache import Cache
-from .datasets import LabelledSet
 from .probes import encode_probes
+from .tasks import LabelledSet
 
 TORCH_BATCH = 64  # fp32 PyTorch outputs do not depend on the batch (to ~1e-6), so batch for speed
 
@@ -38,21 +38,24 @@ class Accuracy:
 
 @dataclass(frozen=True)
 class TextEncoder:
-    """How texts become model inputs: the tokenizer, the ONNX input names and the max length."""
+    """How texts (or text pairs) become model inputs: the tokenizer, the ONNX input names and the max length."""
 
     tokenizer: object
     input_names: list[str]
     max_length: int
 
-    def batches(self, texts: list[str], size: int):
+    def batches(self, texts: list[str], size: int, text_pairs: list[str] | None = None):
         for start in range(0, len(texts), size):
-            yield encode_probes(self.tokenizer, self.input_names, self.max_length, texts=texts[start : start + size])
+            end = start + size
+            second = None if text_pairs is None else text_pairs[start:end]
+            yield encode_probes(self.tokenizer, self.input_names, self.max_length, texts[start:end], second)
 
 
-def torch_outputs(graph, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+def torch_outputs(graph, encoder: TextEncoder, texts: list[str], text_pairs: list[str] | None = None) -> np.ndarray:
     from . import validate
 
-    return np.concatenate([validate.torch_outputs(graph, batch) for batch in encoder.batches(texts, TORCH_BATCH)])
+    batches = encoder.batches(texts, TORCH_BATCH, text_pairs)
+    return np.concatenate([validate.torch_outputs(graph, batch) for batch in batches])
 
 
 def ort_outputs(
@@ -61,6 +64,7 @@ def ort_outputs(
     texts: list[str],
     batch_size: int = APP_BATCH,
     postprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    text_pairs: list[str] | None = None,
 ) -> np.ndarray:
     """Runs the model's first output; `postprocess(output, attention_mask)` turns it into the task's output."""
     from .validate import ort_session
@@ -68,7 +72,7 @@ def ort_outputs(
     session = ort_session(model_path)
     wanted = {i.name for i in session.get_inputs()}
     outputs = []
-    for batch in encoder.batches(texts, batch_size):
+    for batch in encoder.batches(texts, batch_size, text_pairs):
         result = session.run(None, {k: v for k, v in batch.inputs.items() if k in wanted})[0]
         outputs.append(postprocess(result, batch.inputs["attention_mask"]) if postprocess else result)
     return np.concatenate(outputs)
@@ -120,13 +124,20 @@ class Evaluation:
     cache: Cache
 
     def original_scores(self, graph) -> np.ndarray:
-        return self.cache.get(("fp32 scores", *self.key), lambda _: torch_outputs(graph, self.encoder, self.data.texts))
+        data = self.data
+        return self.cache.get(
+            ("fp32 scores", *self.key), lambda _: torch_outputs(graph, self.encoder, data.texts, data.text_pairs)
+        )
 
     def score(self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None) -> Accuracy:
         """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers."""
         postprocess = pooled(pooling) if pooling else None
+        data = self.data
         baseline = self.cache.get(
             ("baseline scores", baseline_model, *self.key),
-            lambda _: ort_outputs(baseline_model, self.encoder, self.data.texts, postprocess=postprocess),
+            lambda _: ort_outputs(
+                baseline_model, self.encoder, data.texts, postprocess=postprocess, text_pairs=data.text_pairs
+            ),
         )
-        return score_all(self.data, original, baseline, ort_outputs(bundle_model, self.encoder, self.data.texts))
+        bundle = ort_outputs(bundle_model, self.encoder, data.texts, text_pairs=data.text_pairs)
+        return score_all(data, original, baseline, bundle)

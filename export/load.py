@@ -78,7 +78,8 @@ def _download(repo_id: str) -> Path:
         ) from None
 
 
-def load(config: ExportConfig) -> LoadedModel:
+def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
+    """pairs: the evaluation data holds text pairs (a classifier checkpoint is then exported as a pair model)."""
     folder = resolve_checkpoint(config.checkpoint)
     hf_config = _read_config(folder)
     architecture = get_architecture(hf_config.model_type)
@@ -87,7 +88,7 @@ def load(config: ExportConfig) -> LoadedModel:
             f"checkpoint is a '{hf_config.model_type}' model but preset '{config.preset.name}' covers "
             f"{', '.join(config.preset.model_types)}; use the matching preset"
         )
-    task = TASKS[config.task or detect_task(hf_config)]
+    task = TASKS[config.task or detect_task(hf_config, pairs)]
     task.check(hf_config)
     model = _load_model(task, folder)
     trim_position_table(model, architecture.position_rows(hf_config, config.preset.max_length))
@@ -100,7 +101,7 @@ def load(config: ExportConfig) -> LoadedModel:
         labels=task.labels(hf_config),
         model=model,
         tokenizer=_load_tokenizer(folder),
-        input_names=architecture.onnx_input_names(hf_config, task.name),
+        input_names=architecture.onnx_input_names(hf_config, task.optimum_task),
     )
 
 

@@ -22,7 +22,7 @@ from .baseline import Baseline, build_baseline
 from .cache import Cache
 from .charts import check_sweep
 from .config import ExportConfig
-from .datasets import detect_kind, load_set, tsv_file
+from .datasets import Examples, data_file, read_examples
 from .distill import distill, frozen_copy, read_passages
 from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
@@ -30,7 +30,6 @@ from .errors import ParityError, UserInputError
 from .load import load
 from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
-from .probes import encode_probes
 from .progress import Stages
 from .quantize import check_mode, quantize
 from .smooth import smooth
@@ -52,14 +51,14 @@ def check_config(config: ExportConfig) -> ExportConfig:
     get_target(config.target)
     check_mode(config.quantize.mode)
     if config.evaluate is not None:
-        detect_kind(tsv_file(config.evaluate))
+        read_examples(config.evaluate)
     if config.sweep is not None:
         check_sweep(config.sweep)
     if config.distill.text is not None:
         read_passages(config.distill.text)
         if config.distill.steps < 1:
             raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
-        if config.evaluate is not None and tsv_file(config.evaluate).resolve() == config.distill.text.resolve():
+        if config.evaluate is not None and data_file(config.evaluate).resolve() == config.distill.text.resolve():
             raise UserInputError("--distill and --evaluate name the same file: a score on text the encoder was "
                                  "trained on measures nothing")  # fmt: skip
     config.embedding.check()
@@ -80,10 +79,11 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
     ):
         work = Path(scratch)
         with stages("load", config.checkpoint):
-            loaded = load(config)
-            probes = encode_probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
+            examples = read_examples(config.evaluate) if config.evaluate is not None else None
+            loaded = load(config, pairs=examples is not None and examples.pairs)
+            probes = loaded.task.probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
             original = torch_outputs(loaded.graph(), probes)
-            evaluation = _evaluation(config, loaded, cache)
+            evaluation = _evaluation(config, loaded, examples, cache)
         if evaluation is not None:
             with stages("score fp32", f"{evaluation.data.dataset}, {len(evaluation.data.texts)} texts"):
                 original_scores = evaluation.original_scores(loaded.graph())
@@ -115,11 +115,11 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             baseline = cache.get(
                 ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
                 lambda folder: build_baseline(
-                    loaded.checkpoint_dir, loaded.task.name, folder, get_target(config.target)
+                    loaded.checkpoint_dir, loaded.task.optimum_task, folder, get_target(config.target)
                 ),
             )
-            classifier = loaded.labels is not None
-            pooling = None if classifier else loaded.pooling
+            classifier = loaded.task.classifier
+            pooling = loaded.task.output_pooling(loaded.pooling)
             yardstick = baseline_agreement(baseline.model_path, probes, original, classifier, pooling)
         with stages("validate"):
             batched, alone = ort_outputs(staging / built.model_file, probes)
@@ -173,12 +173,12 @@ def _distill(config: ExportConfig, loaded, teacher, stages: Stages) -> dict[str,
     }
 
 
-def _evaluation(config: ExportConfig, loaded, cache: Cache) -> evaluate.Evaluation | None:
-    if config.evaluate is None:
+def _evaluation(config: ExportConfig, loaded, examples: Examples | None, cache: Cache) -> evaluate.Evaluation | None:
+    if examples is None:
         return None
     encoder = evaluate.TextEncoder(loaded.tokenizer, loaded.input_names, config.preset.max_length)
     key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, config.preset.max_length)
-    return evaluate.Evaluation(load_set(config.evaluate, loaded.task.name), encoder, key, cache)
+    return evaluate.Evaluation(loaded.task.labelled_set(examples, loaded.labels), encoder, key, cache)
 
 
 def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], required: Required) -> dict[str, Any]:
@@ -188,8 +188,8 @@ def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], r
         "model_type": loaded.hf_config.model_type,
         "task": loaded.task.name,
         "labels": loaded.labels,
-        "pooling": loaded.pooling if loaded.labels is None else None,
-        "normalized": loaded.labels is None,
+        "pooling": loaded.task.output_pooling(loaded.pooling),
+        "normalized": loaded.task.output_pooling(loaded.pooling) is not None,
         "max_length": config.preset.max_length,
         "model": {
             "file": built.model_file,

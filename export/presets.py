@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import tomllib
+from importlib import resources
 
 from .config import Preset, Tolerance
 from .embedding import EmbeddingMethod, make_method

@@ -1,4 +1,5 @@
-"""Probe texts for validation and golden.json: varied lengths, scripts and edge cases."""
+"""Probe texts (and text pairs, for pair tasks) for validation and golden.json: varied lengths, scripts and edge
+cases."""
 
 from __future__ import annotations
 
@@ -28,19 +29,47 @@ PROBE_TEXTS: tuple[str, ...] = (
 )
 
 
+# Pairs as a cross-encoder, paraphrase or NLI model reads them: related and unrelated, empty sides, other
+# scripts, and long sides that the tokenizer's longest-first truncation cuts (one long side, and two).
+PAIR_PROBES: tuple[tuple[str, str], ...] = (
+    ("A man is playing a guitar.", "A man is playing an instrument."),
+    ("A man is playing a guitar.", "A woman is slicing an onion."),
+    ("How do I reset my password?", "Steps to recover access to your account when you forget the password."),
+    ("The cat sat on the mat.", "The cat did not sit on the mat."),
+    ("", "An empty first text."),
+    ("An empty second text.", ""),
+    ("Café crème brûlée", "我们明天去北京参观博物馆。"),
+    ("Great job 🎉👍", "   Extra    spaces\tand\ttabs   "),
+    ("Who wrote the budget plan?", _LONG * 12),
+    (_LONG * 6, _LONG * 6),
+)
+
+
 @dataclass(frozen=True)
 class ProbeBatch:
     texts: tuple[str, ...]
-    token_ids: list[list[int]]  # per text, unpadded, truncated to max_length
+    token_ids: list[list[int]]  # per text (or pair), unpadded, truncated to max_length
     inputs: dict[str, np.ndarray]  # padded batch, int64, keyed by ONNX input name
+    text_pairs: tuple[str, ...] | None = None  # the second text of each pair, for pair tasks
+    token_types: list[list[int]] | None = None  # per pair, unpadded: 0 for the first text, 1 for the second
 
 
-def encode_probes(tokenizer, input_names: list[str], max_length: int, texts=PROBE_TEXTS) -> ProbeBatch:
-    encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
+def encode_probes(tokenizer, input_names: list[str], max_length: int, texts=PROBE_TEXTS, text_pairs=None) -> ProbeBatch:
+    """texts (and, for pair tasks, the second text of each pair) tokenized as one padded batch."""
+    second = None if text_pairs is None else list(text_pairs)
+    encoded = tokenizer(list(texts), second, padding=True, truncation=True, max_length=max_length, return_tensors="np")
     inputs = {name: encoded[name].astype(np.int64) for name in input_names}
     lengths = encoded["attention_mask"].sum(axis=1)
     token_ids = [row[:n].tolist() for row, n in zip(encoded["input_ids"], lengths, strict=True)]
-    return ProbeBatch(tuple(texts), token_ids, inputs)
+    if text_pairs is None:
+        return ProbeBatch(tuple(texts), token_ids, inputs)
+    types = encoded.get("token_type_ids")
+    token_types = None if types is None else [row[:n].tolist() for row, n in zip(types, lengths, strict=True)]
+    return ProbeBatch(tuple(texts), token_ids, inputs, tuple(text_pairs), token_types)
+
+
+def encode_pair_probes(tokenizer, input_names: list[str], max_length: int, pairs=PAIR_PROBES) -> ProbeBatch:
+    return encode_probes(tokenizer, input_names, max_length, [a for a, _ in pairs], [b for _, b in pairs])
 
 
 def single(batch: ProbeBatch, index: int) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
-        ("export parity: min cosine", f"{parity['min_cosine']:.5f}  (vs PyTorch with the same embedding; {needs})"),
+        (f"export parity: {_measure(parity)}", f"{parity['min_cosine']:.5f}  (vs PyTorch, same embedding; {needs})"),
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
     ]
     if parity["top1_agreement"] is not None:
@@ -35,8 +35,11 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         left_out = f"  ({undecided} undecided probe(s) left out)" if undecided else ""
         rows.append(("export parity: top-1 agreement", f"{parity['top1_agreement']:.3f}{left_out}"))
     rows.append(("export parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
-    rows.append(("fidelity: min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}  "
-                 "(vs the original fp32 model)"))  # fmt: skip
+    if parity.get("measure") == "correlation":
+        rows.append(("fidelity: score correlation", f"{fidelity['min_cosine']:.4f}  (vs the original fp32 model)"))
+    else:
+        rows.append(("fidelity: min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}  "
+                     "(vs the original fp32 model)"))  # fmt: skip
     if fidelity["top1_agreement"] is not None:
         rows.append(("fidelity: top-1 agreement", f"{fidelity['top1_agreement']:.3f}"))
     rows.extend(_accuracy_rows(report.get("accuracy")))
@@ -45,6 +48,10 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("legacy mobile op set", "inside" if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
     rows.append(("export time", f"{report['timing']['export_seconds']:.1f} s"))
     return rows
+
+
+def _measure(parity: dict[str, Any]) -> str:
+    return "score correlation" if parity.get("measure") == "correlation" else "min cosine"
 
 
 def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:

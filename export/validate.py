@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runtime_py.parity import Agreement, agreement, cosine
+from runtime_py.parity import Agreement, agreement, row_similarity
 
 from .config import Tolerance
 from .evaluate import pooled
@@ -64,6 +64,9 @@ class Parity:
     batch_vs_single_max_abs_diff: float
     tolerance: dict[str, float | None]  # Required, as a dict
     undecided_probes: int = 0  # classifier probes the reference cannot tell apart (runtime_py.parity.decided_rows)
+    # what min_cosine measures: each probe's cosine, or for a one-output model the correlation of its scores
+    # across the probes (runtime_py.parity.row_similarity)
+    measure: str = "cosine"
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -137,6 +140,7 @@ def compare(
         batch_vs_single_max_abs_diff=float(np.abs(batched - alone).max()),
         tolerance=asdict(required),
         undecided_probes=agreed.undecided // 2,
+        measure="correlation" if reference.shape[-1] == 1 else "cosine",
     )
     if export_diff > EXPORT_ATOL:
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
@@ -151,12 +155,13 @@ def compare(
 def fidelity(original: np.ndarray, batched: np.ndarray, alone: np.ndarray, classifier: bool) -> Fidelity:
     candidates = np.concatenate([batched, alone])
     references = np.concatenate([original, original])
-    cosines = cosine(candidates, references)
+    cosines = row_similarity(candidates, references)
+    labelled = classifier and references.shape[-1] > 1  # a one-output model has no top label
     return Fidelity(
         min_cosine=float(cosines.min()),
         mean_cosine=float(cosines.mean()),
         max_abs_diff=float(np.abs(candidates - references).max()),
-        top1_agreement=float((candidates.argmax(-1) == references.argmax(-1)).mean()) if classifier else None,
+        top1_agreement=float((candidates.argmax(-1) == references.argmax(-1)).mean()) if labelled else None,
     )
 
 

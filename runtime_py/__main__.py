@@ -16,6 +16,8 @@ from .manifest import BundleError
 EPILOG = """examples:
   python -m runtime_py bundles/minilm "a cat sits on the mat" "a kitten on a rug"
   python -m runtime_py bundles/sst2 "what a wonderful film"
+  python -m runtime_py bundles/stsb-cross "A man plays guitar." "A man is playing an instrument."   # a pair
+  python -m runtime_py bundles/stsb-cross --query "A man plays guitar." "A dog runs." "Someone plays music."
   python -m runtime_py bundles/minilm --self-check
   python -m runtime_py bundles/minilm --self-check --probes 2
   python -m runtime_py bundles/minilm --bench --lengths 16 128 --runs 200 --threads 1
@@ -41,13 +43,15 @@ def positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="python -m runtime_py",
-        description="Run an exported bundle on onnxruntime (no torch): embed or classify texts, replay the "
-        "bundle's golden probes, or time it.",
+        description="Run an exported bundle on onnxruntime (no torch): embed or classify texts, score text pairs "
+        "or rerank texts against a query (pair models), replay the bundle's golden probes, or time it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("bundle", help="bundle folder written by `python -m export`")
-    parser.add_argument("texts", nargs="*", help="texts to embed (similarities are printed) or classify")
+    parser.add_argument("texts", nargs="*", help="texts to embed (similarities are printed) or classify; for a "
+                        "pair model, texts two by two as pairs, or with --query the passages to rerank")  # fmt: skip
+    parser.add_argument("--query", help="pair models: rerank the texts by their score with this query")
     parser.add_argument("--self-check", action="store_true", help="replay golden.json; exit 1 if it fails")
     parser.add_argument(
         "--probes", type=positive_int, help="--self-check replays only golden.json's first N probes (default: all)"
@@ -60,12 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_intermixed_args(argv)
     if not (args.texts or args.self_check or args.bench):
         print("error: give texts, --self-check or --bench (see --help)", file=sys.stderr)
         return 2
     if args.probes is not None and not args.self_check:
         print("error: --probes goes with --self-check (see --help)", file=sys.stderr)
+        return 2
+    if args.query is not None and not args.texts:
+        print("error: --query needs texts to rerank (see --help)", file=sys.stderr)
         return 2
     try:
         started = time.perf_counter()
@@ -73,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         load_ms = (time.perf_counter() - started) * 1000
         code = 0
         if args.texts:
-            print_results(bundle, args.texts)
+            print_results(bundle, args.texts, args.query)
         if args.self_check:
             code = print_self_check(bundle, args.probes)
         if args.bench:
@@ -84,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def print_results(bundle: Bundle, texts: list[str]) -> None:
+def print_results(bundle: Bundle, texts: list[str], query: str | None = None) -> None:
+    if bundle.manifest.takes_pairs:
+        print_pair_results(bundle, texts, query)
+        return
+    if query is not None:
+        raise ValueError(f"--query reranks with a pair model; this bundle is {bundle.task}")
     if bundle.manifest.is_classifier:
         for text, (label, probability) in zip(texts, bundle.classify(texts), strict=True):
             print(f"{label}\t{probability:.4f}\t{text}")
@@ -97,6 +109,22 @@ def print_results(bundle: Bundle, texts: list[str]) -> None:
         print("cosine similarity:")
         with np.printoptions(precision=4, suppress=True):
             print(bundle.similarity(texts, texts))
+
+
+def print_pair_results(bundle: Bundle, texts: list[str], query: str | None) -> None:
+    if query is not None:
+        for hit in bundle.rerank(query, texts):
+            print(f"{hit.score:.4f}\t{texts[hit.index]}")
+        return
+    if len(texts) % 2:
+        raise ValueError(f"a pair model reads texts two by two; got {len(texts)} texts (or rerank with --query)")
+    pairs = list(zip(texts[::2], texts[1::2], strict=True))
+    if bundle.manifest.labels and len(bundle.manifest.labels) > 1:
+        for (a, b), (label, probability) in zip(pairs, bundle.classify(pairs), strict=True):
+            print(f"{label}\t{probability:.4f}\t{a}\t{b}")
+        return
+    for (a, b), score in zip(pairs, bundle.score(pairs), strict=True):
+        print(f"{score:.4f}\t{a}\t{b}")
 
 
 def print_self_check(bundle: Bundle, probes: int | None = None) -> int:

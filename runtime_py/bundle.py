@@ -1,4 +1,5 @@
-"""Bundle: load an exported bundle and run it — embed / similarity / search, or classify — on onnxruntime."""
+"""Bundle: load an exported bundle and run it on onnxruntime: embed / similarity / search (embedders), classify
+(text or pair classifiers), score / rerank (pair models)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import onnxruntime as ort
 
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
-from .text import TextEncoder, as_texts
+from .text import Item, TextEncoder, as_pairs, as_texts
 
 # One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in
 # a batch a text's output shifts with its neighbours (padding included); one at a time, a text always gets the
@@ -21,8 +22,8 @@ DEFAULT_BATCH_SIZE = 1
 
 
 class Hit(NamedTuple):
-    index: int  # position in the corpus
-    score: float  # cosine similarity to the query
+    index: int  # position in the corpus (search) or in the passages (rerank)
+    score: float  # cosine similarity to the query (search), or the pair model's score (rerank)
 
 
 class Prediction(NamedTuple):
@@ -60,12 +61,13 @@ class Bundle:
         """The model on a padded batch of inputs (as TextEncoder.inputs makes them)."""
         return self.session.run([self.manifest.output_name], inputs)[0]
 
-    def outputs(self, texts: list[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    def outputs(self, items: list[Item], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """The model's outputs for texts, or for (text, text_pair) tuples on a pair bundle."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        if not texts:
+        if not items:
             return np.zeros((0, self._features()), dtype=np.float32)
-        chunks = (texts[i : i + batch_size] for i in range(0, len(texts), batch_size))
+        chunks = (items[i : i + batch_size] for i in range(0, len(items), batch_size))
         return np.concatenate([self.run(self.encoder.inputs(chunk)) for chunk in chunks])
 
     def _features(self) -> int:
@@ -76,7 +78,8 @@ class Bundle:
 
     def embed(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Sentence embeddings, L2-normalised: [dim] for one string, [n, dim] for a list."""
-        self._require("feature-extraction", "embed")
+        if self.task != "feature-extraction":
+            raise BundleError(f"embed() needs a feature-extraction bundle; this one is {self.task}: use classify()")
         items, single = as_texts(texts)
         vectors = self.outputs(items, batch_size)
         return vectors[0] if single else vectors
@@ -101,21 +104,58 @@ class Bundle:
         vectors = np.atleast_2d(self.embed(texts)).astype(np.float64)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
 
-    # --- classifiers -------------------------------------------------------------------------------------------
+    # --- classifiers --------------------------------------------------------------------------------------------
 
-    def classify(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE):
-        """(label, probability) of the most likely class: one Prediction for a string, a list for a list."""
-        self._require("text-classification", "classify")
-        items, single = as_texts(texts)
-        probabilities = softmax(self.outputs(items, batch_size).astype(np.float64))
+    def classify(self, items, batch_size: int = DEFAULT_BATCH_SIZE):
+        """(label, probability) of the most likely class: one Prediction for a text (a (text, text_pair) tuple on
+        a pair bundle), a list for a list."""
+        if self.task not in ("text-classification", "text-pair-classification"):
+            raise BundleError(f"classify() needs a classifier bundle; this one is {self.task}: use embed(), "
+                              "similarity() or search()")  # fmt: skip
+        if self._features() == 1:
+            raise BundleError("this bundle has one output (a score, not classes): use score() or rerank()")
+        inputs, single = self._items(items)
+        probabilities = softmax(self.outputs(inputs, batch_size).astype(np.float64))
         labels = self.manifest.labels or [str(i) for i in range(probabilities.shape[-1])]
         predictions = [Prediction(labels[int(p.argmax())], float(p.max())) for p in probabilities]
         return predictions[0] if single else predictions
 
+    # --- pair models -------------------------------------------------------------------------------------------
+
+    def score(self, pairs, label: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+        """How well each (text, text_pair) goes together: a one-output model's score as it comes (an STS-B
+        cross-encoder's similarity / 5), or a classifier's probability of `label` (default: its last label, the
+        positive one of a binary head such as QQP's duplicate). A float for one pair, an array for a list."""
+        self._require("text-pair-classification", "score")
+        items, single = as_pairs(pairs)
+        outputs = self.outputs(items, batch_size).astype(np.float64)
+        scores = outputs[:, 0] if outputs.shape[-1] == 1 else softmax(outputs)[:, self._label_index(label)]
+        return float(scores[0]) if single else scores
+
+    def rerank(self, query: str, passages: Sequence[str], k: int | None = None, label: str | None = None) -> list[Hit]:
+        """The passages ordered by score((query, passage)), best first (ties keep their order); k: only the best k."""
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a str, not {type(query).__name__}")
+        texts, _ = as_texts(passages)
+        scores = self.score([(query, p) for p in texts], label) if texts else np.zeros(0)
+        order = np.argsort(-scores, kind="stable")[: len(texts) if k is None else max(k, 0)]
+        return [Hit(int(i), float(scores[i])) for i in order]
+
+    def _label_index(self, label: str | None) -> int:
+        labels = self.manifest.labels or [str(i) for i in range(self._features())]
+        if label is None:
+            return len(labels) - 1
+        if label not in labels:
+            raise ValueError(f"label {label!r} is not one of this bundle's: {', '.join(labels)}")
+        return labels.index(label)
+
+    def _items(self, items) -> tuple[list[Item], bool]:
+        """Texts for a single-text bundle, (text, text_pair) tuples for a pair bundle."""
+        return as_pairs(items) if self.manifest.takes_pairs else as_texts(items)
+
     def _require(self, task: str, api: str) -> None:
         if self.task != task:
-            other = "classify()" if task == "feature-extraction" else "embed(), similarity() or search()"
-            raise BundleError(f"{api}() needs a {task} bundle; this one is {self.task}: use {other}")
+            raise BundleError(f"{api}() needs a {task} bundle; this one is {self.task}")
 
     # --- self-check --------------------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from typing import Any
 
 FORMAT_VERSION = 1
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model inputs this runtime knows how to fill
-TASKS = ("feature-extraction", "text-classification")
+TASKS = ("feature-extraction", "text-classification", "text-pair-classification")
+PAIR_TASKS = ("text-pair-classification",)  # the model reads two texts at once (token types 0 and 1)
 
 
 class BundleError(Exception):
@@ -34,7 +35,11 @@ class Manifest:
 
     @property
     def is_classifier(self) -> bool:
-        return self.task == "text-classification"
+        return self.task != "feature-extraction"
+
+    @property
+    def takes_pairs(self) -> bool:
+        return self.task in PAIR_TASKS
 
 
 def read_manifest(folder: Path, verify: bool = True) -> Manifest:

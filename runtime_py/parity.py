@@ -18,6 +18,26 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
 
 
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two one-output columns, in float64 (1.0 where either is constant and they are equal)."""
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    scale = np.linalg.norm(a) * np.linalg.norm(b)
+    if scale < 1e-12:
+        return 1.0 if np.allclose(a, b) else 0.0
+    return float((a * b).sum() / scale)
+
+
+def row_similarity(candidates: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """How alike each candidate row is to its reference row: their cosine. A one-output model (a regression score,
+    such as a cross-encoder's) has rows of one number, whose cosine is only a sign; there every row gets the
+    correlation of the two columns across all rows instead, so a score that moves with its reference passes and
+    one that does not (a broken export) fails."""
+    if references.shape[-1] == 1:
+        return np.full(len(references), correlation(candidates, references))
+    return cosine(candidates, references)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(-1, keepdims=True))
     return shifted / shifted.sum(-1, keepdims=True)
@@ -44,7 +64,7 @@ def decided_rows(logits: np.ndarray) -> np.ndarray:
 class Agreement:
     """Candidate outputs against reference outputs, row by row."""
 
-    min_cosine: float
+    min_cosine: float  # row_similarity's minimum: for one-output models, the columns' correlation
     max_abs_diff: float
     top1_agreement: float | None  # classifiers only, over the decided rows
     undecided: int  # classifier rows left out of min_cosine and top1_agreement
@@ -60,10 +80,12 @@ class Agreement:
 
 
 def agreement(candidates: np.ndarray, references: np.ndarray, classifier: bool) -> Agreement:
+    """classifier: compare the top label too (a one-output model has none: row_similarity)."""
+    classifier = classifier and references.shape[-1] > 1
     decided = decided_rows(references) if classifier else np.ones(len(references), dtype=bool)
     top1 = float((candidates.argmax(-1) == references.argmax(-1))[decided].mean()) if classifier else None
     return Agreement(
-        min_cosine=float(cosine(candidates, references)[decided].min()),
+        min_cosine=float(row_similarity(candidates, references)[decided].min()),
         max_abs_diff=float(np.abs(candidates - references).max()),
         top1_agreement=top1,
         undecided=int((~decided).sum()),

@@ -26,7 +26,7 @@ from .parity import agreement
 class SelfCheck:
     probes: int  # how many were replayed: the first `probes` of golden.json's
     golden_probes: int  # how many golden.json holds
-    token_id_mismatches: list[str]  # probe texts whose ids differ from golden.json's
+    token_id_mismatches: list  # probe texts (or pairs) whose ids differ from golden.json's
     min_cosine: float
     max_abs_diff: float  # against the fp32 reference
     top1_agreement: float | None
@@ -46,13 +46,12 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
         raise ValueError(f"probes must be at least 1, not {probes}")
     golden = _read_probes(bundle.manifest.folder / "golden.json")
     probes = golden[:probes]
-    texts = [p["text"] for p in probes]
+    items = [(p["text"], p["text_pair"]) if "text_pair" in p else p["text"] for p in probes]
     reference = np.array([p["reference"] for p in probes], dtype=np.float64)
     exported = np.array([p["bundle"] for p in probes], dtype=np.float64)
-    token_ids = bundle.encoder.token_ids(texts)
-    mismatches = [text for text, ids, p in zip(texts, token_ids, probes, strict=True) if ids != p["input_ids"]]
-    batched = bundle.outputs(texts, batch_size=len(texts))
-    alone = bundle.outputs(texts, batch_size=1)
+    mismatches = _token_mismatches(bundle.encoder, items, probes)
+    batched = bundle.outputs(items, batch_size=len(items))
+    alone = bundle.outputs(items, batch_size=1)
     manifest = bundle.manifest
     agreed = agreement(np.concatenate([batched, alone]), np.concatenate([reference, reference]), manifest.is_classifier)
     check = SelfCheck(
@@ -70,6 +69,16 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
         check.failures.append(f"token ids differ from golden.json on {len(mismatches)} probe(s): {mismatches[0]!r}")
     check.failures += agreed.failures(manifest.min_cosine, manifest.min_top1_agreement)
     return check
+
+
+def _token_mismatches(encoder, items: list, probes: list[dict]) -> list:
+    """The probes whose token ids (and, where golden.json has them, token types) differ from the stored ones."""
+    ids, types = encoder.token_ids(items), encoder.type_ids(items)
+    return [
+        item
+        for item, i, t, p in zip(items, ids, types, probes, strict=True)
+        if i != p["input_ids"] or ("token_type_ids" in p and t != p["token_type_ids"])
+    ]
 
 
 def _read_probes(path) -> list[dict]:

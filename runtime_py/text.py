@@ -1,4 +1,5 @@
-"""Texts → model inputs with the bundle's own tokenizer.json (the `tokenizers` library, no transformers)."""
+"""Texts (or text pairs) → model inputs with the bundle's own tokenizer.json (the `tokenizers` library, no
+transformers)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from .manifest import BundleError, Manifest
+
+Item = str | tuple[str, str]  # one model input: a text, or a (text, text_pair) for pair bundles
 
 
 def as_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
@@ -22,9 +25,25 @@ def as_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
     return list(texts), False
 
 
+def is_pair(item: object) -> bool:
+    return isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(t, str) for t in item)
+
+
+def as_pairs(pairs: tuple[str, str] | Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], bool]:
+    """(the pairs as a list of tuples, whether a single pair was given); anything else is refused by position."""
+    if is_pair(pairs):
+        return [tuple(pairs)], True
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise TypeError(f"pairs must be a (text, text_pair) tuple or a list of them, not {type(pairs).__name__}")
+    for i, pair in enumerate(pairs):
+        if not is_pair(pair):
+            raise TypeError(f"pairs[{i}] is not a (text, text_pair) tuple of two str")
+    return [tuple(p) for p in pairs], False
+
+
 class TextEncoder:
-    """Tokenizes like the exporter did: special tokens added, truncated to the bundle's max length, a batch
-    padded to its longest text with the bundle's pad id."""
+    """Tokenizes like the exporter did: special tokens added, truncated to the bundle's max length (a pair by
+    the tokenizer's longest-first rule), a batch padded to its longest item with the bundle's pad id."""
 
     def __init__(self, manifest: Manifest) -> None:
         path = manifest.folder / manifest.tokenizer_file
@@ -40,16 +59,19 @@ class TextEncoder:
         self.input_names = manifest.input_names
         self.pad_id = manifest.pad_id
 
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(texts)]
+    def token_ids(self, items: Sequence[Item]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(list(items))]
 
-    def inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
+    def type_ids(self, items: Sequence[Item]) -> list[list[int]]:
+        return [e.type_ids for e in self.tokenizer.encode_batch(list(items))]
+
+    def inputs(self, items: Sequence[Item]) -> dict[str, np.ndarray]:
         """A padded int64 batch, keyed by the model's input names."""
-        encodings = self.tokenizer.encode_batch(texts)
+        encodings = self.tokenizer.encode_batch(list(items))
         width = max(len(e.ids) for e in encodings)
-        ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
-        types = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.full((len(items), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(items), width), dtype=np.int64)
+        types = np.zeros((len(items), width), dtype=np.int64)
         for row, e in enumerate(encodings):
             n = len(e.ids)
             ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids

@@ -12,6 +12,7 @@ SHARED = ROOT.parent / "shared"
 SST2_MODEL = SHARED / "models" / "minilm-l6-sst2"
 SST2_DIR = SHARED / "data" / "glue" / "SST-2"
 SST2_DEV = SST2_DIR / "dev.tsv"
+CROSS_MODEL = SHARED / "models" / "minilm-l6-stsb-cross"
 STSB_DIR = SHARED / "data" / "glue" / "STS-B"
 WIKITEXT = SHARED / "data" / "wikitext-2"
 
@@ -60,6 +61,13 @@ def sst2_bundle(tmp_path_factory, shared_assets):
 def minilm_bundle(tmp_path_factory, shared_assets):
     """(folder, report) of the default model exported with the defaults (lighttoken at 25x), scored on STS-B dev."""
     return _export(tmp_path_factory.mktemp("minilm-stsb"), "--evaluate", str(STSB_DIR))
+
+
+@pytest.fixture(scope="session")
+def cross_bundle(tmp_path_factory, shared_assets):
+    """(folder, report) of the STS-B cross-encoder (a one-output pair model) exported with the defaults
+    (lighttoken at 25x), scored on STS-B dev pairs."""
+    return _export(tmp_path_factory.mktemp("cross"), "--model", str(CROSS_MODEL), "--evaluate", str(STSB_DIR))
 
 
 @pytest.fixture(scope="session")

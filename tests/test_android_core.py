@@ -24,8 +24,8 @@ import pytest
 from conftest import ROOT, SST2_DIR, STSB_DIR
 from transformers import AutoTokenizer
 
-from export.datasets import load_set
-from export.probes import PROBE_TEXTS
+from export.datasets import read_examples
+from export.probes import PAIR_PROBES, PROBE_TEXTS
 from runtime_py.bundle import Bundle
 from runtime_py.parity import agreement
 
@@ -98,11 +98,12 @@ def java(classes: Path, ort: Path | None, main: str, *args: str) -> subprocess.C
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
 
 
-def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle):
-    """core/src/test/java's JUnit classes, on the embedder and classifier bundles of this run; every @Test runs."""
+def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle, cross_bundle):
+    """core/src/test/java's JUnit classes, on the embedder, classifier and pair-model bundles of this run; every
+    @Test runs."""
     sources = sorted((CORE / "test").rglob("*Test.java"))
     expected = sum(source.read_text().count("@Test") for source in sources)
-    bundles = f"{minilm_bundle[0]}:{sst2_bundle[0]}"
+    bundles = f"{minilm_bundle[0]}:{sst2_bundle[0]}:{cross_bundle[0]}"
     classpath = ":".join([str(ort_java / "classes"), str(java_classes), *map(str, JUNIT)])
     command = [
         "java",
@@ -118,23 +119,45 @@ def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle
     assert len(sources) >= 6 and f"OK ({expected} tests)" in result.stdout
 
 
-def java_token_ids(classes, tokenizer_json, max_length: int, texts: list[str], tmp_path) -> list[list[int]]:
-    lines = write_lines(tmp_path / "texts.jsonl", texts)
+def java_token_ids(classes, tokenizer_json, max_length: int, items: list, tmp_path) -> list:
+    """Ids per text; (ids, token types) per [text, text_pair] item."""
+    lines = write_lines(tmp_path / "texts.jsonl", items)
     result = java(classes, None, "TokenizeLines", str(tokenizer_json), str(max_length), str(lines))
     assert result.returncode == 0, result.stderr
-    return [[int(i) for i in line.split()] for line in result.stdout.splitlines()]
+
+    def parse(line: str):
+        parts = [[int(i) for i in part.split()] for part in line.split(";")]
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    return [parse(line) for line in result.stdout.splitlines()]
 
 
 def test_java_tokenizer_gives_the_python_ids(java_classes, minilm_bundle, tmp_path):
     folder = minilm_bundle[0]
     max_length = json.loads((folder / "bundle.json").read_text())["max_length"]
-    texts = list(load_set(SST2_DIR, "text-classification").texts)
-    texts += list(load_set(STSB_DIR, "feature-extraction").texts) + list(PROBE_TEXTS) + HARD_CASES
+    stsb = read_examples(STSB_DIR)
+    texts = read_examples(SST2_DIR).texts + stsb.texts + stsb.text_pairs + list(PROBE_TEXTS) + HARD_CASES
     expected = AutoTokenizer.from_pretrained(folder)(texts, truncation=True, max_length=max_length)["input_ids"]
     got = java_token_ids(java_classes, folder / "tokenizer.json", max_length, texts, tmp_path)
     mismatches = [(t, e, g) for t, e, g in zip(texts, expected, got, strict=True) if e != g]
     assert len(got) == len(texts) == 872 + 3000 + len(PROBE_TEXTS) + len(HARD_CASES)
     assert mismatches == []
+
+
+def test_java_tokenizer_gives_the_python_ids_and_types_of_pairs(java_classes, cross_bundle, tmp_path):
+    """STS-B's 1,500 dev pairs, the pair probes, and hard cases paired with each other; at the bundle's max length
+    and at 24 tokens, where most pairs are cut longest-first."""
+    folder = cross_bundle[0]
+    stsb = read_examples(STSB_DIR)
+    pairs = list(zip(stsb.texts, stsb.text_pairs, strict=True)) + list(PAIR_PROBES)
+    pairs += list(zip(HARD_CASES, reversed(HARD_CASES), strict=True))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    for max_length in (256, 24):
+        encoded = tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation=True, max_length=max_length)
+        expected = list(zip(encoded["input_ids"], encoded["token_type_ids"], strict=True))
+        got = java_token_ids(java_classes, folder / "tokenizer.json", max_length, [list(p) for p in pairs], tmp_path)
+        assert len(got) == len(pairs) == 1500 + len(PAIR_PROBES) + len(HARD_CASES)
+        assert [(p, e, g) for p, e, g in zip(pairs, expected, got, strict=True) if tuple(e) != g] == []
 
 
 def test_java_tokenizer_truncates_to_the_bundle_max_length(java_classes, minilm_bundle, tmp_path):
@@ -147,7 +170,7 @@ def inspect(classes, folder) -> subprocess.CompletedProcess:
     return java(classes, None, "InspectBundle", str(folder))
 
 
-@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle", "cross_bundle"])
 def test_java_manifest_and_parity_agree_with_runtime_py(request, java_classes, bundle):
     folder = request.getfixturevalue(bundle)[0]
     result = inspect(java_classes, folder)
@@ -156,7 +179,7 @@ def test_java_manifest_and_parity_agree_with_runtime_py(request, java_classes, b
     manifest = json.loads((folder / "bundle.json").read_text())
     probes = json.loads((folder / "golden.json").read_text())["probes"]
     outputs = np.array([p["bundle"] for p in probes], dtype=np.float32)
-    python = agreement(outputs, np.array([p["reference"] for p in probes]), manifest["task"] == "text-classification")
+    python = agreement(outputs, np.array([p["reference"] for p in probes]), manifest["task"] != "feature-extraction")
     assert (java["task"], java["max_length"], java["inputs"]) == (manifest["task"], 256, 3)
     assert java["min_cosine"] == pytest.approx(python.min_cosine, abs=1e-9)
     assert java["max_abs_diff"] == pytest.approx(python.max_abs_diff, abs=1e-7)
@@ -210,7 +233,7 @@ def parity_failures(java_outputs: np.ndarray, python_outputs: np.ndarray, folder
     """The Java outputs against runtime_py's, by the bundle's own tolerance, plus a 1e-5 bound on any value:
     both sides run the same ORT library, so only float printing may differ."""
     manifest = json.loads((folder / "bundle.json").read_text())
-    agreed = agreement(java_outputs, python_outputs.astype(np.float64), manifest["task"] == "text-classification")
+    agreed = agreement(java_outputs, python_outputs.astype(np.float64), manifest["task"] != "feature-extraction")
     failures = agreed.failures(manifest["tolerance"]["min_cosine"], manifest["tolerance"]["min_top1_agreement"])
     if agreed.max_abs_diff > 1e-5:
         failures.append(f"max abs diff {agreed.max_abs_diff:.2e} > 1e-5")
@@ -218,10 +241,10 @@ def parity_failures(java_outputs: np.ndarray, python_outputs: np.ndarray, folder
 
 
 def dev_texts(count: int) -> list[str]:
-    return list(load_set(SST2_DIR, "text-classification").texts)[:count] + HARD_CASES
+    return read_examples(SST2_DIR).texts[:count] + HARD_CASES
 
 
-@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle", "cross_bundle"])
 def test_java_golden_self_check_passes(request, java_classes, ort_java, bundle):
     folder = request.getfixturevalue(bundle)[0]
     code, check = java_self_check(java_classes, ort_java, folder)
@@ -255,6 +278,21 @@ def test_java_embedder_search_matches_runtime_py(java_classes, ort_java, minilm_
         hits = runtime.search(query, corpus, k=3)
         assert [h.index for h in hits][:1] == expected  # the obvious neighbour, found by both
         assert answer["lines"] == [f"{h.score:.3f}  {SEARCH_SENTENCES[h.index]}" for h in hits]
+
+
+def test_java_pair_model_matches_runtime_py_and_reranks_alike(java_classes, ort_java, cross_bundle, tmp_path):
+    """The STS-B cross-encoder on 200 dev pairs and the pair probes, and the Demo screen's reranking."""
+    folder = cross_bundle[0]
+    stsb = read_examples(STSB_DIR)
+    pairs = list(zip(stsb.texts[:200], stsb.text_pairs[:200], strict=True)) + list(PAIR_PROBES)
+    answers = java_answers(java_classes, ort_java, folder, [list(p) for p in pairs], tmp_path)
+    runtime = Bundle.load(folder)
+    assert parity_failures(np.array([a["output"] for a in answers]), runtime.outputs(pairs), folder) == []
+    query = "A man is playing a guitar."
+    [answer] = java_answers(java_classes, ort_java, folder, [query], tmp_path, SEARCH_SENTENCES)
+    hits = runtime.rerank(query, SEARCH_SENTENCES, k=3)
+    assert hits[0].index == 0  # the same sentence: the obvious best match, found by both
+    assert answer["lines"] == [f"{h.score:.3f}  {SEARCH_SENTENCES[h.index]}" for h in hits]
 
 
 def rewrite_file(folder: Path, name: str, content: bytes) -> None:

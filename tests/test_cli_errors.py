@@ -118,14 +118,14 @@ def test_evaluation_data_not_found(capsys, tmp_path):
 def test_evaluation_data_of_unknown_layout(capsys, tmp_path):
     (tmp_path / "dev.tsv").write_text("text\tstars\nfine\t5\n")
     code, err = run_cli(capsys, "bert", "--evaluate", str(tmp_path), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, "match no known evaluation set")
+    assert_refused(code, err, "match no known layout")
 
 
 def test_evaluation_data_for_the_other_task(capsys, tmp_path, tiny_checkpoint):
     (tmp_path / "dev.tsv").write_text("sentence\tlabel\ngood\t1\n")
     model = str(tiny_checkpoint("bert"))  # an embedder: SST-2 scores classifiers
     code, err = run_cli(capsys, "bert", "--model", model, "--evaluate", str(tmp_path), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, "scores text-classification models; this export is feature-extraction")
+    assert_refused(code, err, "a sentence embedder is scored on pairs with similarity scores")
     assert not (tmp_path / "b").exists()
 
 
@@ -161,7 +161,7 @@ def test_distillation_on_the_evaluation_file_is_refused(capsys, tmp_path):
 def test_distillation_tsv_without_text_columns(capsys, tmp_path):
     (tmp_path / "scores.tsv").write_text("id\tscore\n1\t0.5\n")
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "scores.tsv"), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, "has none of the GLUE text columns")
+    assert_refused(code, err, "has none of the text columns")
 
 
 def test_distillation_tsv_with_a_short_row(capsys, tmp_path):

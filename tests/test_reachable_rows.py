@@ -8,11 +8,11 @@ from conftest import SST2_DEV, STSB_DIR, WIKITEXT
 from tiny_models import UNREACHABLE, byte_level_bpe, unigram, wordpiece
 from transformers import AutoTokenizer
 
-from export.datasets import load_set
 from export.embedding import NoCompression, make_method
 from export.embedding.base import fp32_table_bytes
 from export.embedding.reachable import ReachableRows, left_out_ranges, reachable_rows
 from export.load import resolve_checkpoint
+from export.tasks import load_set
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,7 @@ def test_minilm_vocabulary_has_1331_unreachable_rows_in_20_ranges(minilm_tokeniz
 
 
 def test_every_token_of_real_text_is_kept(minilm_tokenizer, minilm_keep, shared_assets):
-    texts = list(load_set(SST2_DEV.parent, "text-classification").texts)
-    for pair in load_set(STSB_DIR, "feature-extraction").texts:
-        texts.extend(pair)
+    texts = load_set(SST2_DEV.parent, "text-classification").texts + load_set(STSB_DIR, "feature-extraction").texts
     texts.extend((WIKITEXT / "valid.txt").read_text(encoding="utf-8").splitlines())
     ids = {i for row in minilm_tokenizer(texts)["input_ids"] for i in row}
     assert len(ids) > 10_000

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, SST2_DIR, STSB_DIR
 from transformers import AutoTokenizer
 
-from export.datasets import load_set
+from export.tasks import load_set
 from runtime_py import Bundle, BundleError
 from runtime_py.__main__ import main as runtime_main
 
@@ -101,7 +101,7 @@ def test_batches_are_padded_and_close_to_one_at_a_time(minilm):
 
 
 def test_wrong_task_and_bad_input_are_refused_clearly(minilm, sst2):
-    with pytest.raises(BundleError, match="classify\\(\\) needs a text-classification bundle"):
+    with pytest.raises(BundleError, match="classify\\(\\) needs a classifier bundle"):
         minilm.classify("text")
     with pytest.raises(BundleError, match="use classify\\(\\)"):
         sst2.embed("text")

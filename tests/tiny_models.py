@@ -21,6 +21,7 @@ from transformers import (
     ElectraModel,
     PreTrainedTokenizerFast,
     RobertaConfig,
+    RobertaForSequenceClassification,
     RobertaModel,
     XLMRobertaConfig,
     XLMRobertaModel,
@@ -28,6 +29,7 @@ from transformers import (
 
 CORPUS = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
 UNREACHABLE = ["[unused0]", "[unused1]", "[unused2]", "##!", "##?"]
+NLI = ["entailment", "neutral", "contradiction"]
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
@@ -90,6 +92,17 @@ def build(kind: str, folder: Path) -> Path:
         tokenizer = wordpiece()
         config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, **labels)
         model = (BertForSequenceClassification if kind == "bert-classifier" else BertModel)(config)
+    elif kind == "bert-cross":  # a cross-encoder: one regression output over a text pair
+        tokenizer = wordpiece()
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, id2label={0: "similarity"},
+                            label2id={"similarity": 0}, problem_type="regression")  # fmt: skip
+        model = BertForSequenceClassification(config)
+    elif kind == "roberta-nli":  # a pair classifier without token types
+        tokenizer = byte_level_bpe()
+        nli = {"id2label": dict(enumerate(NLI)), "label2id": {n: i for i, n in enumerate(NLI)}}
+        config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
+                               pad_token_id=1, **nli, **SMALL)  # fmt: skip
+        model = RobertaForSequenceClassification(config)
     elif kind == "distilbert":
         tokenizer = wordpiece()
         config = DistilBertConfig(vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=2, hidden_dim=64, **labels)

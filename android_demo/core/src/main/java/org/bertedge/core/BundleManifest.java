@@ -51,8 +51,14 @@ public final class BundleManifest {
         files = Json.object(required(raw, "files"));
     }
 
+    /** Outputs are logits (or a pair model's one score), not a sentence embedding. */
     public boolean isClassifier() {
-        return "text-classification".equals(task);
+        return !"feature-extraction".equals(task);
+    }
+
+    /** The model reads a (text, textPair) at once: tokens of the second text have type 1. */
+    public boolean takesPairs() {
+        return "text-pair-classification".equals(task);
     }
 
     /** Read bundle.json from a folder and check every listed file against its sha256. */

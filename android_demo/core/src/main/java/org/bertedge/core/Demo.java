@@ -8,19 +8,21 @@ import java.util.Locale;
 
 /**
  * What the demo screen shows for a text, kept out of the Activity so the JVM tests run it: for a classifier the
- * label, its probability and the inference time; for an embedder the closest bundled sentences with scores.
+ * label, its probability and the inference time; for an embedder the closest bundled sentences with scores; for
+ * a pair model the bundled sentences reranked against the text by the model's pair scores.
  */
 public final class Demo {
     public static final int HITS = 3;
 
     private final EdgeModel model;
     private final List<String> sentences;
-    private final float[][] sentenceVectors;  // embedded once at start; empty for classifiers
+    private final float[][] sentenceVectors;  // embedded once at start; empty for classifiers and pair models
 
     public Demo(EdgeModel model, List<String> sentences) throws OrtException {
         this.model = model;
-        this.sentences = model.manifest.isClassifier() ? Collections.<String>emptyList() : sentences;
-        sentenceVectors = new float[this.sentences.size()][];
+        boolean single = model.manifest.isClassifier() && !model.manifest.takesPairs();
+        this.sentences = single ? Collections.<String>emptyList() : sentences;
+        sentenceVectors = new float[model.manifest.isClassifier() ? 0 : this.sentences.size()][];
         for (int i = 0; i < sentenceVectors.length; i++) {
             sentenceVectors[i] = model.run(this.sentences.get(i));
         }
@@ -31,7 +33,7 @@ public final class Demo {
         public final String headline;
         public final List<String> lines;
         public final double millis;  // the model call alone, tokenizer included
-        public final float[] output;  // what the model returned: logits, or the sentence embedding
+        public final float[] output;  // logits, the sentence embedding, or (pair models) each sentence's score
 
         Answer(String headline, List<String> lines, double millis, float[] output) {
             this.headline = headline;
@@ -42,6 +44,9 @@ public final class Demo {
     }
 
     public Answer ask(String text) throws OrtException {
+        if (model.manifest.takesPairs()) {
+            return rerank(text);
+        }
         long start = System.nanoTime();
         float[] output = model.run(text);
         double millis = (System.nanoTime() - start) / 1e6;
@@ -55,5 +60,23 @@ public final class Demo {
             lines.add(String.format(Locale.ROOT, "%.3f  %s", hit.score, sentences.get(hit.index)));
         }
         return new Answer(lines.isEmpty() ? "no sentences to search" : "closest sentences", lines, millis, output);
+    }
+
+    private Answer rerank(String query) throws OrtException {
+        long start = System.nanoTime();
+        List<String> labels = model.manifest.labels;
+        int positive = labels == null ? 1 : labels.size() - 1;
+        double[] scores = new double[sentences.size()];
+        float[] output = new float[scores.length];
+        for (int i = 0; i < scores.length; i++) {
+            scores[i] = Outputs.pairScore(model.runPair(query, sentences.get(i)), positive);
+            output[i] = (float) scores[i];
+        }
+        double millis = (System.nanoTime() - start) / 1e6;
+        List<String> lines = new ArrayList<>();
+        for (Outputs.Hit hit : Outputs.rerank(scores, HITS)) {
+            lines.add(String.format(Locale.ROOT, "%.3f  %s", hit.score, sentences.get(hit.index)));
+        }
+        return new Answer(lines.isEmpty() ? "no sentences to rerank" : "best matches", lines, millis, output);
     }
 }

@@ -16,7 +16,8 @@ import java.util.Map;
  * (sha256 checked), the WordPiece tokenizer and one session. Mirrors runtime_py/bundle.py.
  *
  * <p>Pooling and normalisation are inside the exported graph: an embedder's output is already the pooled,
- * L2-normalised sentence vector and a classifier's is its logits, so the app only adds softmax and search.
+ * L2-normalised sentence vector and a classifier's is its logits (a pair model's: of a text pair, or one score),
+ * so the app only adds softmax, search and reranking.
  * One text per model call, as in runtime_py: ORT's dynamic int8 quantizes activations per call, so in a batch a
  * text's output would shift with its neighbours; alone it is the output the export report measured.
  */
@@ -63,25 +64,52 @@ public final class EdgeModel implements AutoCloseable {
     /** One padded batch (the golden self-check replays the probes this way too). */
     public float[][] runBatch(List<String> texts) throws OrtException {
         int[][] ids = new int[texts.size()][];
-        int width = 0;
         for (int row = 0; row < ids.length; row++) {
             ids[row] = tokenizer.encode(texts.get(row), manifest.maxLength);
-            width = Math.max(width, ids[row].length);
+        }
+        return runIds(ids, new int[ids.length][0]);  // single-segment texts: all type 0
+    }
+
+    /** A pair model's output for one (text, textPair): its logits, or its one score. */
+    public float[] runPair(String text, String textPair) throws OrtException {
+        return runPairBatch(Collections.singletonList(new String[] {text, textPair}))[0];
+    }
+
+    /** One padded batch of pairs, each a String[] {text, textPair}. */
+    public float[][] runPairBatch(List<String[]> pairs) throws OrtException {
+        int[][] ids = new int[pairs.size()][];
+        int[][] types = new int[pairs.size()][];
+        for (int row = 0; row < ids.length; row++) {
+            WordPieceTokenizer.Pair pair = tokenizer.encodePair(pairs.get(row)[0], pairs.get(row)[1],
+                manifest.maxLength);
+            ids[row] = pair.ids;
+            types[row] = pair.typeIds;
+        }
+        return runIds(ids, types);
+    }
+
+    /** Rows of token ids (and token types; a shorter or empty row means type 0), padded into one batch. */
+    private float[][] runIds(int[][] ids, int[][] types) throws OrtException {
+        int width = 0;
+        for (int[] row : ids) {
+            width = Math.max(width, row.length);
         }
         long[] inputIds = new long[ids.length * width];
         long[] mask = new long[ids.length * width];
+        long[] typeIds = new long[ids.length * width];
         java.util.Arrays.fill(inputIds, manifest.padId);
         for (int row = 0; row < ids.length; row++) {
             for (int col = 0; col < ids[row].length; col++) {
                 inputIds[row * width + col] = ids[row][col];
                 mask[row * width + col] = 1;
+                typeIds[row * width + col] = col < types[row].length ? types[row][col] : 0;
             }
         }
         long[] shape = {ids.length, width};
         Map<String, long[]> columns = new HashMap<>();
         columns.put("input_ids", inputIds);
         columns.put("attention_mask", mask);
-        columns.put("token_type_ids", new long[ids.length * width]);  // single-segment texts: all type 0
+        columns.put("token_type_ids", typeIds);
         Map<String, OnnxTensor> inputs = new HashMap<>();
         try {
             for (String name : manifest.inputNames) {

@@ -4,11 +4,13 @@ package org.bertedge.core;
  * How outputs are compared with golden.json's: the same rules as runtime_py/parity.py (and so the exporter's
  * own verdict). Cosine per row; for classifiers, rows whose reference top-two probabilities are less than
  * DECIDED_MARGIN apart are left out, since int8 noise may flip them without saying anything about the export.
+ * A one-output model (a pair model's score) has rows of one number, whose cosine is only a sign: there the
+ * correlation of the two columns stands for every row's cosine (runtime_py's row_similarity).
  */
 public final class Parity {
     public static final double DECIDED_MARGIN = 0.5;  // runtime_py/parity.py says why
 
-    public final double minCosine;
+    public final double minCosine;  // for one-output models, the columns' correlation
     public final double maxAbsDiff;
     public final Double top1Agreement;  // classifiers only
     public final int undecided;
@@ -21,6 +23,9 @@ public final class Parity {
     }
 
     public static Parity agreement(float[][] candidates, double[][] references, boolean classifier) {
+        boolean oneOutput = references.length > 0 && references[0].length == 1;
+        classifier = classifier && !oneOutput;
+        double columnCorrelation = oneOutput ? correlation(candidates, references) : Double.NaN;
         boolean[] decided = classifier ? decidedRows(references) : allTrue(references.length);
         double minCosine = Double.POSITIVE_INFINITY;
         double maxAbs = 0;
@@ -34,7 +39,7 @@ public final class Parity {
             if (!decided[row]) {
                 continue;
             }
-            minCosine = Math.min(minCosine, cosine(candidate, references[row]));
+            minCosine = Math.min(minCosine, oneOutput ? columnCorrelation : cosine(candidate, references[row]));
             counted++;
             if (argmax(candidate) == argmax(references[row])) {
                 agree++;
@@ -67,6 +72,36 @@ public final class Parity {
             nb += b[i] * b[i];
         }
         return dot / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-12);
+    }
+
+    /** Pearson correlation of two one-output columns (1 where both are constant and equal, as in Python). */
+    static double correlation(float[][] candidates, double[][] references) {
+        int n = references.length;
+        double meanA = 0;
+        double meanB = 0;
+        for (int row = 0; row < n; row++) {
+            meanA += candidates[row][0];
+            meanB += references[row][0];
+        }
+        meanA /= n;
+        meanB /= n;
+        double dot = 0;
+        double na = 0;
+        double nb = 0;
+        boolean equal = true;
+        for (int row = 0; row < n; row++) {
+            double a = candidates[row][0] - meanA;
+            double b = references[row][0] - meanB;
+            dot += a * b;
+            na += a * a;
+            nb += b * b;
+            equal &= Math.abs(a - b) <= 1e-8 + 1e-5 * Math.abs(b);
+        }
+        double scale = Math.sqrt(na) * Math.sqrt(nb);
+        if (scale < 1e-12) {
+            return equal ? 1.0 : 0.0;
+        }
+        return dot / scale;
     }
 
     public static double[] softmax(double[] logits) {

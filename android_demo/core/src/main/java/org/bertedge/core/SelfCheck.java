@@ -37,6 +37,7 @@ public final class SelfCheck {
         }
         int n = items.size();
         List<String> texts = new ArrayList<>();
+        List<String[]> pairs = new ArrayList<>();
         double[][] reference = new double[2 * n][];
         double[][] exported = new double[n][];
         List<String> failures = new ArrayList<>();
@@ -45,20 +46,22 @@ public final class SelfCheck {
         for (int i = 0; i < n; i++) {
             Map<String, Object> probe = Json.object(items.get(i));
             String text = (String) probe.get("text");
+            String textPair = (String) probe.get("text_pair");
             texts.add(text);
+            pairs.add(new String[] {text, textPair});
             reference[i] = Json.doubles(probe.get("reference"));
             reference[n + i] = reference[i];
             exported[i] = Json.doubles(probe.get("bundle"));
-            int[] expected = Arrays.stream(Json.doubles(probe.get("input_ids"))).mapToInt(v -> (int) v).toArray();
-            if (!Arrays.equals(model.tokenizer.encode(text, manifest.maxLength), expected)) {
+            if (!tokensMatch(model, probe, text, textPair)) {
                 idMismatches++;
                 firstMismatch = firstMismatch == null ? text : firstMismatch;
             }
         }
-        float[][] batched = model.runBatch(texts);
+        boolean paired = manifest.takesPairs();
+        float[][] batched = paired ? model.runPairBatch(pairs) : model.runBatch(texts);
         float[][] outputs = Arrays.copyOf(batched, 2 * n);
         for (int i = 0; i < n; i++) {
-            outputs[n + i] = model.run(texts.get(i));
+            outputs[n + i] = paired ? model.runPair(texts.get(i), pairs.get(i)[1]) : model.run(texts.get(i));
         }
         if (idMismatches > 0) {
             failures.add("token ids differ from golden.json on " + idMismatches + " probe(s): \"" + firstMismatch
@@ -67,6 +70,22 @@ public final class SelfCheck {
         Parity parity = Parity.agreement(outputs, reference, manifest.isClassifier());
         failures.addAll(parity.failures(manifest.minCosine, manifest.minTop1Agreement));
         return new SelfCheck(n, parity, maxAbsDiff(batched, exported), failures);
+    }
+
+    /** The probe's token ids (and, for a pair, its token types) as this tokenizer makes them, against golden.json. */
+    private static boolean tokensMatch(EdgeModel model, Map<String, Object> probe, String text, String textPair) {
+        int[] expected = ints(probe.get("input_ids"));
+        int maxLength = model.manifest.maxLength;
+        if (textPair == null) {
+            return Arrays.equals(model.tokenizer.encode(text, maxLength), expected);
+        }
+        WordPieceTokenizer.Pair pair = model.tokenizer.encodePair(text, textPair, maxLength);
+        Object types = probe.get("token_type_ids");
+        return Arrays.equals(pair.ids, expected) && (types == null || Arrays.equals(pair.typeIds, ints(types)));
+    }
+
+    private static int[] ints(Object jsonArray) {
+        return Arrays.stream(Json.doubles(jsonArray)).mapToInt(v -> (int) v).toArray();
     }
 
     private static double maxAbsDiff(float[][] a, double[][] b) {

@@ -64,8 +64,74 @@ public final class WordPieceTokenizer {
         return id;
     }
 
+    /** The ids of a text pair and their token types (0 for the first text, 1 for the second). */
+    public static final class Pair {
+        public final int[] ids;
+        public final int[] typeIds;
+
+        Pair(int[] ids, int[] typeIds) {
+            this.ids = ids;
+            this.typeIds = typeIds;
+        }
+    }
+
     /** [CLS] pieces [SEP], at most maxLength ids. */
     public int[] encode(String text, int maxLength) {
+        List<Integer> pieces = pieces(text);
+        int kept = Math.min(pieces.size(), Math.max(maxLength - 2, 0));
+        int[] ids = new int[kept + 2];
+        ids[0] = clsId;
+        for (int i = 0; i < kept; i++) {
+            ids[i + 1] = pieces.get(i);
+        }
+        ids[kept + 1] = sepId;
+        return ids;
+    }
+
+    /**
+     * [CLS] a [SEP] b [SEP], at most maxLength ids, cut as the tokenizers library's longest-first truncation
+     * cuts a pair: when both do not fit, a shorter side that fits in half the room is kept whole and the longer
+     * side gets the rest; otherwise each gets half, the longer (on a tie the second) the odd one.
+     */
+    public Pair encodePair(String text, String textPair, int maxLength) {
+        List<Integer> first = pieces(text);
+        List<Integer> second = pieces(textPair);
+        int room = Math.max(maxLength - 3, 0);
+        int[] kept = pairLengths(first.size(), second.size(), room);
+        int[] ids = new int[kept[0] + kept[1] + 3];
+        int[] types = new int[ids.length];
+        int at = 0;
+        ids[at++] = clsId;
+        for (int i = 0; i < kept[0]; i++) {
+            ids[at++] = first.get(i);
+        }
+        ids[at++] = sepId;
+        int secondStart = at;
+        for (int i = 0; i < kept[1]; i++) {
+            ids[at++] = second.get(i);
+        }
+        ids[at] = sepId;
+        java.util.Arrays.fill(types, secondStart, ids.length, 1);
+        return new Pair(ids, types);
+    }
+
+    /** How many pieces of each side a pair keeps in `room` (tokenizers' TruncationStrategy::LongestFirst). */
+    static int[] pairLengths(int a, int b, int room) {
+        if (a + b <= room) {
+            return new int[] {a, b};
+        }
+        boolean swap = a > b;
+        int shorter = Math.min(a, b);
+        int longer = shorter > room ? shorter : Math.max(shorter, room - shorter);
+        if (shorter + longer > room) {
+            shorter = room / 2;
+            longer = shorter + room % 2;
+        }
+        return swap ? new int[] {longer, shorter} : new int[] {shorter, longer};
+    }
+
+    /** The WordPiece ids of a text, before special tokens and truncation. */
+    private List<Integer> pieces(String text) {
         List<Integer> pieces = new ArrayList<>();
         for (String part : splitOnAddedTokens(text)) {
             if (addedTokens.contains(part)) {
@@ -76,14 +142,7 @@ public final class WordPieceTokenizer {
                 wordPiece(word, pieces);
             }
         }
-        int kept = Math.min(pieces.size(), Math.max(maxLength - 2, 0));
-        int[] ids = new int[kept + 2];
-        ids[0] = clsId;
-        for (int i = 0; i < kept; i++) {
-            ids[i + 1] = pieces.get(i);
-        }
-        ids[kept + 1] = sepId;
-        return ids;
+        return pieces;
     }
 
     /** The text cut around special tokens written in it (leftmost match, longest first at a position). */

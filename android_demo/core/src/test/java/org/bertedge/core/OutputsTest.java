@@ -32,4 +32,19 @@ public class OutputsTest {
         assertEquals(2, Outputs.search(new float[] {1, 0}, corpus, 10).size());
         assertEquals(0, Outputs.search(new float[] {1, 0}, corpus, -1).size());
     }
+
+    @Test
+    public void rerankOrdersByPairScoreAndKeepsTiesInOrder() {
+        List<Outputs.Hit> hits = Outputs.rerank(new double[] {0.2, 0.9, 0.2, 0.5}, 3);
+        assertEquals(3, hits.size());
+        assertEquals(1, hits.get(0).index);
+        assertEquals(3, hits.get(1).index);
+        assertEquals(0, hits.get(2).index);  // tied with 2, earlier first
+    }
+
+    @Test
+    public void aPairScoreIsTheOneOutputOrThePositiveLabelsProbability() {
+        assertEquals(0.8, Outputs.pairScore(new float[] {0.8f}, 0), 1e-6);
+        assertEquals(0.8808, Outputs.pairScore(new float[] {0f, 2f}, 1), 1e-4);
+    }
 }

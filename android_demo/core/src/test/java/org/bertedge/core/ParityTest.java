@@ -66,4 +66,14 @@ public class ParityTest {
         assertEquals(0.5, parity.top1Agreement, 0.0);
         assertTrue(Parity.DECIDED_MARGIN > 0.05);
     }
+
+    @Test
+    public void oneOutputModelsAreComparedByTheColumnsCorrelation() {
+        double[][] reference = {{0.1}, {0.5}, {0.9}};
+        Parity moved = Parity.agreement(new float[][] {{0.12f}, {0.52f}, {0.91f}}, reference, true);
+        assertEquals(0.9997, moved.minCosine, 1e-3);
+        assertEquals(null, moved.top1Agreement);  // one output: no label to agree on
+        Parity reversed = Parity.agreement(new float[][] {{0.9f}, {0.5f}, {0.1f}}, reference, true);
+        assertEquals(-1.0, reversed.minCosine, 1e-6);
+    }
 }

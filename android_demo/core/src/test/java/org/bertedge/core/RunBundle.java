@@ -12,7 +12,8 @@ import java.util.Locale;
  *   java RunBundle BUNDLE --self-check        one JSON object; exit 0 passed, 1 failed
  *   java RunBundle BUNDLE TEXTS.jsonl [SENTENCES.jsonl]
  *       one JSON line per text: the raw output, and the Demo screen's headline and lines (searching the
- *       sentences for an embedder)
+ *       sentences for an embedder, reranking them for a pair model); a [text, textPair] line on a pair model
+ *       gives that pair's raw output only
  * A bad bundle: "error: ..." on stderr, exit 2.
  */
 public final class RunBundle {
@@ -36,14 +37,16 @@ public final class RunBundle {
                 System.exit(check.passed() ? 0 : 1);
             }
             Demo demo = new Demo(m, args.length > 2 ? readLines(args[2]) : List.of());
-            for (String text : readLines(args[1])) {
-                Demo.Answer answer = demo.ask(text);
-                float[] output = answer.output;
-                StringBuilder values = new StringBuilder();
-                for (int i = 0; i < output.length; i++) {
-                    values.append(i == 0 ? "" : ", ").append(Float.toString(output[i]));
+            for (Object item : readItems(args[1])) {
+                if (!(item instanceof String)) {
+                    List<Object> pair = Json.array(item);
+                    float[] output = m.runPair((String) pair.get(0), (String) pair.get(1));
+                    System.out.println("{\"output\": " + floats(output) + "}");
+                    continue;
                 }
-                System.out.println("{\"output\": [" + values + "], \"headline\": " + quoted(answer.headline) + ", \"lines\": " + quoted(answer.lines) + "}");
+                Demo.Answer answer = demo.ask((String) item);
+                System.out.println("{\"output\": " + floats(answer.output) + ", \"headline\": "
+                    + quoted(answer.headline) + ", \"lines\": " + quoted(answer.lines) + "}");
             }
         }
     }
@@ -51,10 +54,27 @@ public final class RunBundle {
     /** JSON-lines file of strings: one JSON string per line. */
     static List<String> readLines(String path) throws Exception {
         List<String> out = new ArrayList<>();
-        for (String line : Files.readAllLines(Paths.get(path), StandardCharsets.UTF_8)) {
-            out.add((String) Json.parse(line));
+        for (Object item : readItems(path)) {
+            out.add((String) item);
         }
         return out;
+    }
+
+    /** JSON-lines file of strings or [text, textPair] arrays. */
+    static List<Object> readItems(String path) throws Exception {
+        List<Object> out = new ArrayList<>();
+        for (String line : Files.readAllLines(Paths.get(path), StandardCharsets.UTF_8)) {
+            out.add(Json.parse(line));
+        }
+        return out;
+    }
+
+    static String floats(float[] values) {
+        StringBuilder out = new StringBuilder("[");
+        for (int i = 0; i < values.length; i++) {
+            out.append(i == 0 ? "" : ", ").append(Float.toString(values[i]));
+        }
+        return out.append(']').toString();
     }
 
     static String quoted(List<String> items) {

@@ -6,8 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 
 /**
- * Test driver: java TokenizeLines tokenizer.json MAX_LENGTH texts.jsonl — one JSON string per input line,
- * one line of space-separated ids per text on stdout (compared with Python's ids by tests/test_android_core.py).
+ * Test driver: java TokenizeLines tokenizer.json MAX_LENGTH texts.jsonl — one JSON string (or a [text, textPair]
+ * array) per input line, one line of space-separated ids per text on stdout, and for a pair ";" and its token
+ * types (compared with Python's by tests/test_android_core.py).
  */
 public final class TokenizeLines {
     public static void main(String[] args) throws IOException {
@@ -16,12 +17,24 @@ public final class TokenizeLines {
         int maxLength = Integer.parseInt(args[1]);
         StringBuilder out = new StringBuilder();
         for (String line : Files.readAllLines(Paths.get(args[2]), StandardCharsets.UTF_8)) {
-            int[] ids = tokenizer.encode((String) Json.parse(line), maxLength);
-            for (int i = 0; i < ids.length; i++) {
-                out.append(i == 0 ? "" : " ").append(ids[i]);
+            Object item = Json.parse(line);
+            if (item instanceof String) {
+                append(out, tokenizer.encode((String) item, maxLength));
+            } else {
+                java.util.List<Object> pair = Json.array(item);
+                WordPieceTokenizer.Pair encoded = tokenizer.encodePair((String) pair.get(0), (String) pair.get(1),
+                    maxLength);
+                append(out, encoded.ids);
+                append(out.append(';'), encoded.typeIds);
             }
             out.append('\n');
         }
         System.out.print(out);
+    }
+
+    private static void append(StringBuilder out, int[] values) {
+        for (int i = 0; i < values.length; i++) {
+            out.append(i == 0 ? "" : " ").append(values[i]);
+        }
     }
 }

@@ -80,4 +80,23 @@ public class WordPieceTokenizerTest {
             assertThrows(IllegalArgumentException.class, () -> new WordPieceTokenizer(tokenizerJson("BPE")))
                 .getMessage());
     }
+
+    @Test
+    public void aPairIsClsFirstSepSecondSepWithTokenTypes() {
+        WordPieceTokenizer.Pair pair = tokenizer.encodePair("hello world", "a cat", 128);
+        assertArrayEquals(new int[] {2, 5, 6, 3, 14, 16, 3}, pair.ids);
+        assertArrayEquals(new int[] {0, 0, 0, 0, 1, 1, 1}, pair.typeIds);
+    }
+
+    @Test
+    public void aPairIsCutLongestFirstAsTheTokenizersLibraryCutsIt() {
+        // (first, second) pieces kept in room 9, as tokenizers 0.22 gives them for the same lengths
+        assertArrayEquals(new int[] {3, 4}, WordPieceTokenizer.pairLengths(3, 4, 9));
+        assertArrayEquals(new int[] {2, 7}, WordPieceTokenizer.pairLengths(2, 13, 9));
+        assertArrayEquals(new int[] {4, 5}, WordPieceTokenizer.pairLengths(10, 10, 9));
+        assertArrayEquals(new int[] {5, 4}, WordPieceTokenizer.pairLengths(11, 10, 9));
+        assertArrayEquals(new int[] {0, 9}, WordPieceTokenizer.pairLengths(0, 20, 9));
+        WordPieceTokenizer.Pair pair = tokenizer.encodePair("hello world hello world", "a cat a cat", 7);
+        assertArrayEquals(new int[] {2, 5, 6, 3, 14, 16, 3}, pair.ids);
+    }
 }

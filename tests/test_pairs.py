@@ -1,0 +1,191 @@
+"""Sentence-pair tasks: reading every GLUE layout and plain tables, exporting pair models (tiny ones here; the
+real STS-B cross-encoder in test_real_models.py), and running them in runtime_py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import SST2_DIR, STSB_DIR
+
+from export.cli import main
+from export.datasets import read_examples
+from export.errors import UserInputError
+from export.probes import PAIR_PROBES
+from export.tasks import TASKS, load_set
+from runtime_py.bundle import Bundle
+from runtime_py.manifest import BundleError
+from runtime_py.parity import softmax
+
+# One row each, as GLUE ships the dev files (CoLA without a header; MNLI's dev set is dev_matched.tsv).
+GLUE = {
+    "CoLA/dev.tsv": "gj04\t1\t\tThe sailors rode the breeze clear of the rocks.\n",
+    "MRPC/dev.tsv": "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tHe said \"yes\".\tHe agreed.\n",
+    "QQP/dev.tsv": "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n0\t1\t2\tWhy?\tHow come?\t1\n",
+    "RTE/dev.tsv": "index\tsentence1\tsentence2\tlabel\n0\tA dog barks.\tAn animal makes noise.\tentailment\n",
+    "WNLI/dev.tsv": "index\tsentence1\tsentence2\tlabel\n0\tIt rained.\tThe ground is wet.\t1\n",
+    "QNLI/dev.tsv": "index\tquestion\tsentence\tlabel\n0\tWho?\tNobody knows.\tnot_entailment\n",
+    "MNLI/dev_matched.tsv": (
+        "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
+        "sentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label\n"
+        "0\t1\t1n\tfiction\t(a)\t(b)\t(a)\t(b)\tA man sleeps.\tA man is awake.\tcontradiction\tcontradiction\n"
+    ),
+}
+EXPECTED = {  # layout, first text, second text, target as written
+    "CoLA": ("cola", "The sailors rode the breeze clear of the rocks.", None, "1"),
+    "MRPC": ("mrpc", 'He said "yes".', "He agreed.", "1"),
+    "QQP": ("qqp", "Why?", "How come?", "1"),
+    "RTE": ("rte", "A dog barks.", "An animal makes noise.", "entailment"),
+    "WNLI": ("rte", "It rained.", "The ground is wet.", "1"),
+    "QNLI": ("qnli", "Who?", "Nobody knows.", "not_entailment"),
+    "MNLI": ("mnli", "A man sleeps.", "A man is awake.", "contradiction"),
+}
+
+
+@pytest.fixture
+def glue(tmp_path):
+    for name, text in GLUE.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("task", sorted(EXPECTED))
+def test_every_glue_layout_is_read_from_its_task_folder(glue, task):
+    examples = read_examples(glue / task)
+    layout, first, second, target = EXPECTED[task]
+    assert (examples.layout.name, examples.texts, examples.targets) == (layout, [first], [target])
+    assert examples.text_pairs == (None if second is None else [second])
+
+
+def test_the_real_glue_files_are_read_whole(shared_assets):
+    sst2, stsb = read_examples(SST2_DIR), read_examples(STSB_DIR)
+    assert (sst2.layout.name, len(sst2.texts), sst2.pairs) == ("sst2", 872, False)
+    assert (stsb.layout.name, len(stsb.texts), len(stsb.text_pairs)) == ("stsb", 1500, 1500)
+    assert stsb.scores()[:2] == [5.0, 4.75]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_plain_tables_with_text_text_pair_and_label_or_score(tmp_path, suffix):
+    rows = [{"text": 'a "quoted", text', "text_pair": "b", "label": "positive"},
+            {"text": "c", "text_pair": "d", "label": "negative"}]  # fmt: skip
+    path = tmp_path / f"pairs{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif suffix == ".csv":
+        path.write_text('text,text_pair,label\n"a ""quoted"", text",b,positive\nc,d,negative\n', encoding="utf-8")
+    else:
+        path.write_text('text\ttext_pair\tlabel\na "quoted", text\tb\tpositive\nc\td\tnegative\n', encoding="utf-8")
+    examples = read_examples(path)
+    assert examples.layout.name == "pairs" and examples.texts == ['a "quoted", text', "c"]
+    assert examples.text_pairs == ["b", "d"] and examples.targets == ["positive", "negative"]
+    data = TASKS["text-pair-classification"].labelled_set(examples, ["negative", "positive"])
+    assert data.metric == "accuracy" and data.score(np.array([[0.0, 1.0], [0.0, 1.0]])) == 0.5
+    scored = tmp_path / "scored.csv"
+    scored.write_text("text,score\nx,0.5\ny,2\n", encoding="utf-8")
+    assert read_examples(scored).layout.name == "scored-texts" and read_examples(scored).scores() == [0.5, 2.0]
+
+
+def test_labels_map_by_the_models_names_then_glues_order_then_number(glue):
+    rte = read_examples(glue / "RTE")
+    nli = TASKS["text-pair-classification"]
+    # the checkpoint names its labels: "entailment" is its index 1
+    assert nli.labelled_set(rte, ["not_entailment", "ENTAILMENT"]).score(np.array([[0.0, 1.0]])) == 1.0
+    # generic names: GLUE's order (entailment = 0)
+    assert nli.labelled_set(rte, ["LABEL_0", "LABEL_1"]).score(np.array([[1.0, 0.0]])) == 1.0
+    wnli = read_examples(glue / "WNLI")  # labels written as numbers
+    assert nli.labelled_set(wnli, ["LABEL_0", "LABEL_1"]).score(np.array([[0.0, 1.0]])) == 1.0
+    with pytest.raises(UserInputError, match="label 'contradiction' is not one of the model's labels"):
+        nli.labelled_set(read_examples(glue / "MNLI"), ["a", "b"])
+
+
+def test_sets_a_task_cannot_score_are_refused_with_the_fix(glue, tmp_path, shared_assets):
+    with pytest.raises(UserInputError, match="--task text-pair-classification"):
+        load_set(glue / "RTE", "text-classification", ["entailment", "not_entailment"])
+    with pytest.raises(UserInputError, match="holds single texts"):
+        load_set(SST2_DIR, "text-pair-classification", ["negative", "positive"])
+    with pytest.raises(UserInputError, match="sentence embedder is scored on pairs with similarity scores"):
+        load_set(glue / "MRPC", "feature-extraction")
+    with pytest.raises(UserInputError, match="holds scores, which score a one-output model"):
+        load_set(STSB_DIR, "text-pair-classification", ["no", "yes"])
+    (tmp_path / "odd.tsv").write_text("question\tanswer\nx\ty\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="match no known layout"):
+        read_examples(tmp_path / "odd.tsv")
+    (tmp_path / "short.tsv").write_text("sentence\tlabel\nfine\t1\nshort\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="row 3 has fewer columns"):
+        read_examples(tmp_path / "short.tsv")
+    with pytest.raises(UserInputError, match=r"has no dev\.tsv or dev_matched\.tsv"):
+        read_examples(tmp_path)
+
+
+# --- tiny pair models, exported and run -----------------------------------------------------------------------
+
+
+def export(tmp_path, checkpoint, preset, *flags):
+    out = tmp_path / "bundle"
+    assert main([preset, "--model", str(checkpoint), "--out", str(out), *flags]) == 0
+    return out, json.loads((out / "report.json").read_text())
+
+
+def write_pairs(path, labels):
+    rows = [(a or "empty", b or "empty", labels[i % len(labels)]) for i, (a, b) in enumerate(PAIR_PROBES)]
+    path.write_text("".join(json.dumps({"text": a, "text_pair": b, "label": y}) + "\n" for a, b, y in rows))
+    return path
+
+
+def test_a_pair_classifier_without_token_types_exports_classifies_and_self_checks(tmp_path, tiny_checkpoint):
+    """RoBERTa reads a pair as <s> a </s></s> b </s>, without token types; the NLI labels come from its config.
+    The pair task is picked because the evaluation data holds pairs."""
+    data = write_pairs(tmp_path / "nli.jsonl", ["entailment", "neutral", "contradiction"])
+    out, report = export(tmp_path, tiny_checkpoint("roberta-nli"), "roberta", "--embedding", "int8",
+                         "--evaluate", str(data))  # fmt: skip
+    assert report["task"] == "text-pair-classification" and report["parity"]["passed"]
+    assert report["accuracy"]["metric"] == "accuracy" and report["accuracy"]["examples"] == len(PAIR_PROBES)
+    golden = json.loads((out / "golden.json").read_text())["probes"]
+    assert [(p["text"], p["text_pair"]) for p in golden] == list(PAIR_PROBES)
+    bundle = Bundle.load(out)
+    assert bundle.manifest.input_names == ["input_ids", "attention_mask"]
+    assert bundle.self_check().passed
+    predictions = bundle.classify(list(PAIR_PROBES[:3]))
+    assert all(p.label in ("entailment", "neutral", "contradiction") for p in predictions)
+    assert bundle.classify(PAIR_PROBES[0]) == predictions[0]  # one pair in, one Prediction out
+    scores = bundle.score(list(PAIR_PROBES[:3]), label="entailment")
+    probabilities = softmax(bundle.outputs(list(PAIR_PROBES[:3])).astype(np.float64))
+    assert scores == pytest.approx(probabilities[:, 0])  # entailment's probability
+    with pytest.raises(TypeError, match="not a \\(text, text_pair\\) tuple"):
+        bundle.classify(["just a text"])
+    with pytest.raises(BundleError, match="embed\\(\\) needs a feature-extraction bundle"):
+        bundle.embed("text")
+
+
+def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, tiny_checkpoint):
+    """A classification head with one output (a cross-encoder) is exported as a pair model without --task. The
+    fp32 encoder (--quantize none): a random tiny model's score hardly varies between inputs, so int8 noise would
+    swamp what the parity check correlates (a trained cross-encoder's scores spread: test_real_models.py)."""
+    out, report = export(tmp_path, tiny_checkpoint("bert-cross"), "bert", "--embedding", "int8", "--quantize", "none")
+    assert report["task"] == "text-pair-classification" and report["parity"]["top1_agreement"] is None
+    golden = json.loads((out / "golden.json").read_text())["probes"]
+    first = golden[0]
+    sep = first["input_ids"].index(first["input_ids"][-1])  # the first [SEP]
+    assert first["token_type_ids"] == [0] * (sep + 1) + [1] * (len(first["input_ids"]) - sep - 1)
+    assert max(len(p["input_ids"]) for p in golden) == 256  # the long pairs are cut to the max length
+    bundle = Bundle.load(out)
+    assert bundle.self_check().passed
+    passages = ["a cat", "a dog on a mat", "the cat sat on the mat", "nothing"]
+    scores = bundle.score([("the cat", p) for p in passages])
+    hits = bundle.rerank("the cat", passages)
+    assert [h.index for h in hits] == list(np.argsort(-scores, kind="stable"))
+    assert [h.score for h in hits] == pytest.approx(sorted(scores, reverse=True))
+    assert len(bundle.rerank("the cat", passages, k=2)) == 2 and bundle.rerank("q", []) == []
+    with pytest.raises(BundleError, match=r"one output .* use score\(\) or rerank\(\)"):
+        bundle.classify(("a", "b"))
+
+
+def test_the_text_classification_task_refuses_pair_data(tmp_path, tiny_checkpoint, capsys):
+    data = write_pairs(tmp_path / "pairs.jsonl", ["negative", "positive"])
+    args = ["bert", "--model", str(tiny_checkpoint("bert-classifier")), "--task", "text-classification",
+            "--embedding", "int8", "--evaluate", str(data), "--out", str(tmp_path / "b")]  # fmt: skip
+    assert main(args) == 2
+    assert "--task text-pair-classification" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
