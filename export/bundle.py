@@ -1,9 +1,10 @@
-"""The bundle: the one contract between the exporter, runtime_py and the Android app.
+"""Writing a bundle: the staging folder it is assembled in, golden.json, the tokenizer files, publishing.
 
-bundle.json lists every file a consumer needs with its sha256; golden.json carries the probes' token ids, the
-fp32 PyTorch outputs (with and without the compressed embedding) and the bundle's own outputs. The reports
-(report.json / report.md) describe the run, hold its timings, and are not part of the manifest, so everything
-in the manifest is byte-identical across runs with the same inputs and seed.
+bundle.json (runtime_py/manifest.py's Manifest, the contract with runtime_py and the Android app) lists every
+file a consumer needs with its sha256; golden.json carries the probes' token ids, the fp32 PyTorch outputs (with
+and without the compressed embedding) and the bundle's own outputs. The reports (report.json / report.md /
+report.html) describe the run, hold its timings, and are not in the manifest, so every file it lists is
+byte-identical across runs with the same inputs and seed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
-from runtime_py.manifest import FORMAT_VERSION, sha256
+from runtime_py.manifest import FORMAT_VERSION
 
 from .errors import UserInputError
 
@@ -167,10 +168,3 @@ def _probe_input(probes, i: int) -> dict[str, Any]:
         return {"text": probes.texts[i], "input_ids": probes.token_ids[i]}
     types = {} if probes.token_types is None else {"token_type_ids": probes.token_types[i]}
     return {"text": probes.texts[i], "text_pair": probes.text_pairs[i], "input_ids": probes.token_ids[i], **types}
-
-
-def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """bundle.json, with the sha256 of every file except itself and the reports."""
-    skip = {"bundle.json", "report.json", "report.md"}
-    files = {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip}
-    write_json(folder / "bundle.json", {"format_version": FORMAT_VERSION, **manifest, "files": files})

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from runtime_py.machine import machine
+from runtime_py.manifest import BundleTolerance, Manifest, ModelSpec, TensorSpec, TokenizerSpec, write_manifest
 
 from . import bundle, evaluate, report
 from .baseline import Baseline, build_baseline
@@ -132,8 +133,8 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
                 accuracy = evaluation.score(original_scores, staging / built.model_file, baseline.model_path, pooling)
         with stages("report"):
             bundle.write_golden(staging, probes, original, compressed_reference, batched)
-            manifest = _manifest(config, loaded, built, tokenizer_files, required)
-            bundle.write_manifest(staging, manifest)
+            hashed = [built.model_file, *built.extra_files, *tokenizer_files, "golden.json"]
+            manifest = write_manifest(staging, _manifest(config, loaded, built, tokenizer_files, required), hashed)
             sizes = _sizes(staging / built.model_file, quantized, exported, table, baseline)
             result = _report(config, manifest, built, sizes, parity, embedding, stages.seconds, started)
             result["fidelity"] = asdict(fidelity_)
@@ -181,36 +182,35 @@ def _evaluation(config: ExportConfig, loaded, examples: Examples | None, cache: 
     return evaluate.Evaluation(loaded.task.labelled_set(examples, loaded.labels), encoder, key, cache)
 
 
-def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], required: Required) -> dict[str, Any]:
-    return {
-        "preset": config.preset.name,
-        "checkpoint": config.checkpoint,
-        "model_type": loaded.hf_config.model_type,
-        "task": loaded.task.name,
-        "labels": loaded.labels,
-        "pooling": loaded.task.output_pooling(loaded.pooling),
-        "normalized": loaded.task.output_pooling(loaded.pooling) is not None,
-        "max_length": config.preset.max_length,
-        "model": {
-            "file": built.model_file,
-            "format": built.model_format,
-            "inputs": [{"name": name, "dtype": "int64", "shape": ["batch", "sequence"]} for name in loaded.input_names],
-            "outputs": [{"name": loaded.task.output_name, "dtype": "float32", "shape": ["batch", "features"]}],
-        },
-        # pad_id: what the exporter padded batches with (padded rows are masked, but equal inputs keep the
-        # runtimes' batched outputs equal to golden.json's to the last bit)
-        "tokenizer": {"file": "tokenizer.json", "files": tokenizer_files, "pad_id": loaded.tokenizer.pad_token_id},
-        "embedding": {
+def _manifest(config: ExportConfig, loaded, built, tokenizer_files: list[str], required: Required) -> Manifest:
+    pooling = loaded.task.output_pooling(loaded.pooling)
+    io = [TensorSpec(name, "int64", ["batch", "sequence"]) for name in loaded.input_names]
+    return Manifest(
+        preset=config.preset.name,
+        checkpoint=config.checkpoint,
+        model_type=loaded.hf_config.model_type,
+        task=loaded.task.name,
+        labels=loaded.labels,
+        pooling=pooling,
+        normalized=pooling is not None,
+        max_length=config.preset.max_length,
+        model=ModelSpec(
+            built.model_file,
+            built.model_format,
+            io,
+            [TensorSpec(loaded.task.output_name, "float32", ["batch", "features"])],
+        ),
+        tokenizer=TokenizerSpec("tokenizer.json", tokenizer_files, loaded.tokenizer.pad_token_id),
+        embedding={
             "method": config.embedding.name,
             "ratio_requested": getattr(config.embedding, "ratio", None),
             "seed": config.seed,
+            "settings": config.embedding.to_json(),
         },
-        "quantize": config.quantize.mode,
-        # what the bundle is held to against golden.json's `reference` outputs: the int8 baseline's agreement on
-        # the probes, on the exporting machine, less the preset's margin (validate.Required)
-        "tolerance": {"min_cosine": required.min_cosine, "min_top1_agreement": required.min_top1_agreement},
-        "tools": bundle.tool_versions(),
-    }
+        quantize=config.quantize.mode,
+        tolerance=BundleTolerance(required.min_cosine, required.min_top1_agreement),
+        tools=bundle.tool_versions(),
+    )
 
 
 def _sizes(model_file: Path, quantized: Path, exported, table, baseline: Baseline) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def _report(config, manifest, built, sizes, parity, embedding, stage_seconds, st
     return {
         "preset": config.preset.name,
         "checkpoint": config.checkpoint,
-        "task": manifest["task"],
+        "task": manifest.task,
         "target": config.target,
         "quantize": config.quantize.mode,
         "bundle": {"model_file": built.model_file, "format": built.model_format, "reproducible": built.reproducible},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,87 @@ class BundleError(Exception):
 
 
 @dataclass(frozen=True)
-class Manifest:
-    folder: Path
-    task: str
-    labels: list[str] | None
-    max_length: int
-    model_file: str
-    input_names: list[str]
-    output_name: str
-    tokenizer_file: str
+class TensorSpec:
+    name: str
+    dtype: str
+    shape: list[str]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    file: str  # the model file inside the bundle
+    format: str  # "ort" or "onnx"
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    file: str  # tokenizer.json, what runtimes load
+    files: list[str]  # every tokenizer file saved (transformers reads the others)
+    # what the exporter padded batches with (padded rows are masked, but equal inputs keep the runtimes' batched
+    # outputs equal to golden.json's to the last bit)
     pad_id: int
-    min_cosine: float
+
+
+@dataclass(frozen=True)
+class BundleTolerance:
+    """What a runtime's self-check holds the bundle to against golden.json's `reference` outputs: the int8
+    baseline's agreement on the probes, on the exporting machine, less the preset's margin."""
+
+    min_cosine: float  # for one-output models, the correlation of the scores (parity.row_similarity)
     min_top1_agreement: float
-    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """bundle.json: the one contract between the exporter (which writes it with to_json), runtime_py and the
+    Android core (which read it). bundle.schema.json describes the same fields for other readers."""
+
+    preset: str
+    checkpoint: str
+    model_type: str
+    task: str
+    labels: list[str] | None  # classifiers' label names, in output order
+    pooling: str | None  # embedders: how the graph pools tokens
+    normalized: bool  # embedders: the output is L2-normalised
+    max_length: int
+    model: ModelSpec
+    tokenizer: TokenizerSpec
+    embedding: dict[str, Any]  # method, ratio_requested, seed and its resolved settings
+    quantize: str
+    tolerance: BundleTolerance
+    tools: dict[str, str]  # package versions that made the bundle
+    files: dict[str, str] = field(default_factory=dict)  # every file a consumer needs -> its sha256
+    folder: Path = Path()  # where it was read from (not written)
+
+    @property
+    def model_file(self) -> str:
+        return self.model.file
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.model.inputs]
+
+    @property
+    def output_name(self) -> str:
+        return self.model.outputs[0].name
+
+    @property
+    def tokenizer_file(self) -> str:
+        return self.tokenizer.file
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_id
+
+    @property
+    def min_cosine(self) -> float:
+        return self.tolerance.min_cosine
+
+    @property
+    def min_top1_agreement(self) -> float:
+        return self.tolerance.min_top1_agreement
 
     @property
     def is_classifier(self) -> bool:
@@ -40,6 +108,40 @@ class Manifest:
     @property
     def takes_pairs(self) -> bool:
         return self.task in PAIR_TASKS
+
+    def to_json(self) -> dict[str, Any]:
+        """bundle.json's content, format version first and `files` last."""
+        fields = {name: value for name, value in asdict(self).items() if name != "folder"}
+        return {"format_version": FORMAT_VERSION, **fields}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], folder: Path = Path()) -> Manifest:
+        model, tokenizer = raw["model"], raw["tokenizer"]
+        return cls(
+            preset=raw["preset"],
+            checkpoint=raw["checkpoint"],
+            model_type=raw["model_type"],
+            task=raw["task"],
+            labels=raw.get("labels"),
+            pooling=raw.get("pooling"),
+            normalized=bool(raw["normalized"]),
+            max_length=int(raw["max_length"]),
+            model=ModelSpec(
+                model["file"],
+                model["format"],
+                [TensorSpec(**t) for t in model["inputs"]],
+                [TensorSpec(**t) for t in model["outputs"]],
+            ),
+            tokenizer=TokenizerSpec(tokenizer["file"], list(tokenizer["files"]), int(tokenizer["pad_id"])),
+            embedding=dict(raw["embedding"]),
+            quantize=raw["quantize"],
+            tolerance=BundleTolerance(
+                float(raw["tolerance"]["min_cosine"]), float(raw["tolerance"]["min_top1_agreement"])
+            ),
+            tools=dict(raw["tools"]),
+            files=dict(raw["files"]),
+            folder=folder,
+        )
 
 
 def read_manifest(folder: Path, verify: bool = True) -> Manifest:
@@ -54,7 +156,7 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
         for name, digest in raw.get("files", {}).items():
             check_file(folder / name, digest)
     try:
-        manifest = _parse(folder, raw)
+        manifest = Manifest.from_json(raw, folder)
     except (KeyError, TypeError, ValueError) as err:
         raise BundleError(f"{folder / 'bundle.json'}: missing or malformed field {err}") from None
     unknown = sorted(set(manifest.input_names) - set(INPUTS))
@@ -65,22 +167,12 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
     return manifest
 
 
-def _parse(folder: Path, raw: dict[str, Any]) -> Manifest:
-    model, tokenizer, tolerance = raw["model"], raw["tokenizer"], raw["tolerance"]
-    return Manifest(
-        folder=folder,
-        task=raw["task"],
-        labels=raw.get("labels"),
-        max_length=int(raw["max_length"]),
-        model_file=model["file"],
-        input_names=[i["name"] for i in model["inputs"]],
-        output_name=model["outputs"][0]["name"],
-        tokenizer_file=tokenizer["file"],
-        pad_id=int(tokenizer["pad_id"]),
-        min_cosine=float(tolerance["min_cosine"]),
-        min_top1_agreement=float(tolerance["min_top1_agreement"]),
-        raw=raw,
-    )
+def write_manifest(folder: Path, manifest: Manifest, files: list[str]) -> Manifest:
+    """Write bundle.json with the sha256 of exactly `files` (the model, golden.json, the tokenizer's...)."""
+    hashed = replace(manifest, files={name: sha256(folder / name) for name in sorted(files)}, folder=folder)
+    text = json.dumps(hashed.to_json(), indent=1, ensure_ascii=False) + "\n"
+    (folder / "bundle.json").write_text(text, encoding="utf-8")
+    return hashed
 
 
 def sha256(path: Path) -> str:

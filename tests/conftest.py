@@ -20,6 +20,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def schema_errors(folder: Path) -> list[str]:
+    """How a bundle's bundle.json breaks runtime_py/bundle.schema.json (empty: it conforms)."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((ROOT / "runtime_py" / "bundle.schema.json").read_text())
+    manifest = json.loads((folder / "bundle.json").read_text())
+    return [f"{list(e.path)}: {e.message}" for e in Draft202012Validator(schema).iter_errors(manifest)]
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """tiny_checkpoint(kind) → folder with a tiny random model of that kind (built once per session)."""

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SST2_DIR, STSB_DIR
+from conftest import SST2_DIR, STSB_DIR, schema_errors
 
 from export.cli import main
 from export.datasets import read_examples
@@ -145,6 +145,7 @@ def test_a_pair_classifier_without_token_types_exports_classifies_and_self_check
     golden = json.loads((out / "golden.json").read_text())["probes"]
     assert [(p["text"], p["text_pair"]) for p in golden] == list(PAIR_PROBES)
     bundle = Bundle.load(out)
+    assert schema_errors(out) == []
     assert bundle.manifest.input_names == ["input_ids", "attention_mask"]
     assert bundle.self_check().passed
     predictions = bundle.classify(list(PAIR_PROBES[:3]))
@@ -171,6 +172,7 @@ def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, tiny_c
     assert first["token_type_ids"] == [0] * (sep + 1) + [1] * (len(first["input_ids"]) - sep - 1)
     assert max(len(p["input_ids"]) for p in golden) == 256  # the long pairs are cut to the max length
     bundle = Bundle.load(out)
+    assert schema_errors(out) == [] and bundle.manifest.labels == ["similarity"]
     assert bundle.self_check().passed
     passages = ["a cat", "a dog on a mat", "the cat sat on the mat", "nothing"]
     scores = bundle.score([("the cat", p) for p in passages])

@@ -10,12 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import ROOT, SST2_DIR, STSB_DIR
+from conftest import ROOT, SST2_DIR, STSB_DIR, schema_errors
 from transformers import AutoTokenizer
 
 from export.tasks import load_set
 from runtime_py import Bundle, BundleError
 from runtime_py.__main__ import main as runtime_main
+from runtime_py.manifest import Manifest
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,33 @@ def test_self_check_passes_and_reproduces_the_exporters_outputs(request, name):
     assert check.max_abs_diff_vs_export < 1e-7  # golden.json rounds to 8 decimals
     # Against PyTorch with the bundle's own lighttoken table: the int8 encoder's error alone (measured 0.9888).
     assert check.min_cosine >= max(check.min_cosine_required, 0.98)
+
+
+@pytest.mark.parametrize("name", ["minilm", "sst2"])
+def test_bundle_json_conforms_to_the_schema_and_reads_back_whole(request, name):
+    """The Manifest type writes bundle.json and reads it back to the same fields; runtime_py/bundle.schema.json
+    (which the Java core's tests check too) describes what it wrote."""
+    bundle = request.getfixturevalue(name)
+    folder = bundle.manifest.folder
+    assert schema_errors(folder) == []
+    raw = json.loads((folder / "bundle.json").read_text())
+    assert Manifest.from_json(raw, folder).to_json() == raw
+    assert set(raw["files"]) == {"model.ort", "golden.json", "required_operators.config",
+                                 "required_operators_and_types.config", *raw["tokenizer"]["files"]}  # fmt: skip
+    assert raw["embedding"]["settings"] == {"ratio": 25.0, "stages": 2, "frequency_power": 0.5,
+                                            "frequent_share": 0.125, "frequent_rows": 255, "rounds": 12}  # fmt: skip
+
+
+def test_schema_catches_a_manifest_that_breaks_the_contract(minilm, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    raw = json.loads((minilm.manifest.folder / "bundle.json").read_text())
+    del raw["files"]
+    raw["task"] = "translation"
+    (broken / "bundle.json").write_text(json.dumps(raw))
+    errors = schema_errors(broken)
+    assert any("'files' is a required property" in e for e in errors)
+    assert any("'translation' is not one of" in e for e in errors)
 
 
 def test_sst2_accuracy_equals_the_report(sst2, sst2_bundle):

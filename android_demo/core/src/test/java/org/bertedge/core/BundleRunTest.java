@@ -52,6 +52,15 @@ public class BundleRunTest {
     }
 
     @Test
+    public void everyBundleJsonConformsToTheSchema() throws Exception {
+        SchemaCheck schema = BundleSchemaTest.schema();
+        for (Path folder : bundles()) {
+            Object manifest = Json.parse(BundleManifest.readText(folder.resolve("bundle.json")));
+            assertEquals(folder.toString(), List.of(), schema.errors(manifest));
+        }
+    }
+
+    @Test
     public void theDemoAnswersAsTheTaskSays() throws Exception {
         for (Path folder : bundles()) {
             try (EdgeModel model = EdgeModel.load(folder, 1)) {
