@@ -46,7 +46,7 @@ from measure import (
 )
 from rich.console import Console
 
-from export.evaluate import TextEncoder, ort_outputs, pooled
+from export.evaluate import TextBatcher, ort_text_outputs, pooled
 from export.load import resolve_checkpoint
 from export.spread import Spread
 from export.tasks import load_set
@@ -151,14 +151,14 @@ def score(entries: list[Entry], model: CompareModel, max_length: int, console: C
 
     checkpoint = resolve_checkpoint(model.checkpoint)
     data = load_set(model.data, model.task)
-    names = ["input_ids", "attention_mask", "token_type_ids"]  # ort_outputs keeps those the model takes
-    encoder = TextEncoder(AutoTokenizer.from_pretrained(checkpoint), names, max_length)
+    names = ["input_ids", "attention_mask", "token_type_ids"]  # ort_text_outputs keeps those the model takes
+    encoder = TextBatcher(AutoTokenizer.from_pretrained(checkpoint), names, max_length)
     score_of = {}
     for entry in entries:
         console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time, "
                     f"{1 + len(entry.other_seeds)} seed(s)")  # fmt: skip
         postprocess = pooled("mean") if entry.pool_outside else None
-        score_of[entry.key] = [ort_outputs(path, encoder, data.texts, postprocess=postprocess)
+        score_of[entry.key] = [ort_text_outputs(path, encoder, data.texts, postprocess=postprocess)
                                for path in [entry.model, *entry.other_seeds]]  # fmt: skip
     reference = score_of["a"][0]
     classifier = data.metric == "accuracy"

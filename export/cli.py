@@ -40,7 +40,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .embedding import METHODS
-    from .quantize import QUANTIZE_MODES
+    from .quantization import QUANTIZATIONS
     from .targets import TARGETS
     from .tasks import TASKS
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "Rows no text can reach are left out of every bundle, so their bytes go to the rows "
                         "kept")  # fmt: skip
     parser.add_argument(
-        "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZE_MODES, "int8-dynamic")
+        "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZATIONS, "int8-dynamic")
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for trained methods (lighttoken: the start of its "
                         "fit, which is then the same on any CPU) and distillation (default 0)")  # fmt: skip
@@ -105,7 +105,7 @@ def _preset_embeddings() -> str:
 
 
 def _choices(registry: dict, default: str) -> str:
-    lines = [f"{name}: {entry.summary if hasattr(entry, 'summary') else entry}" for name, entry in registry.items()]
+    lines = [f"{name}: {entry.summary}" for name, entry in registry.items()]
     return "; ".join(lines) + f" (default: {default})"
 
 

@@ -18,7 +18,8 @@ class Tolerance:
     Both measure what an int8 encoder costs: the bundle against the PyTorch model carrying the same embedding, the
     baseline against the original model. ORT's int8 kernels round differently on each CPU (AVX2, AVX-512 VNNI,
     ARM), so a fixed floor that one CPU meets another misses; the baseline moves with the CPU, the margin does
-    not. Lossy embedding methods get the wider margin: the int8 encoder errs more on the rows they decode.
+    not. Each lossy part (a compressed table whose rows differ from the original's) adds the wider margin: the int8
+    encoder errs more on what they decode.
     The margins and the figures behind them: docs/parity.md.
     """
 
@@ -26,8 +27,9 @@ class Tolerance:
     lossy_min_cosine_margin: float = 0.04
     top1_agreement_margin: float = 0.0  # classifiers: agree with the reference on as many decided probes
 
-    def min_cosine_margin_for(self, lossy: bool) -> float:
-        return self.lossy_min_cosine_margin if lossy else self.min_cosine_margin
+    def margin_for(self, lossy_parts: int) -> float:
+        """The min-cosine margin for a model with this many lossy compressed parts."""
+        return self.lossy_min_cosine_margin * lossy_parts if lossy_parts else self.min_cosine_margin
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ Which text recovers what, measured: docs/distillation.md.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,13 +113,6 @@ def _held_out_loss(student: torch.nn.Module, teacher: torch.nn.Module, inputs: d
     with torch.no_grad():
         student_out = student(**inputs, output_hidden_states=True)
         return float(_loss(student_out, teacher(**inputs, output_hidden_states=True), inputs["attention_mask"]))
-
-
-def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
-    teacher = copy.deepcopy(model).eval()
-    for parameter in teacher.parameters():
-        parameter.requires_grad_(False)
-    return teacher
 
 
 def _lr_factor(step: int, steps: int) -> float:

@@ -37,7 +37,7 @@ class Accuracy:
 
 
 @dataclass(frozen=True)
-class TextEncoder:
+class TextBatcher:
     """How texts (or text pairs) become model inputs: the tokenizer, the ONNX input names and the max length."""
 
     tokenizer: object
@@ -51,16 +51,18 @@ class TextEncoder:
             yield encode_probes(self.tokenizer, self.input_names, self.max_length, texts[start:end], second)
 
 
-def torch_outputs(graph, encoder: TextEncoder, texts: list[str], text_pairs: list[str] | None = None) -> np.ndarray:
+def torch_text_outputs(
+    module, encoder: TextBatcher, texts: list[str], text_pairs: list[str] | None = None
+) -> np.ndarray:
     from . import validate
 
     batches = encoder.batches(texts, TORCH_BATCH, text_pairs)
-    return np.concatenate([validate.torch_outputs(graph, batch) for batch in batches])
+    return np.concatenate([validate.torch_batch_outputs(module, batch) for batch in batches])
 
 
-def ort_outputs(
+def ort_text_outputs(
     model_path: Path,
-    encoder: TextEncoder,
+    encoder: TextBatcher,
     texts: list[str],
     batch_size: int = APP_BATCH,
     postprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
@@ -98,8 +100,8 @@ def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BAT
 
     manifest = json.loads((bundle_dir / "bundle.json").read_text())
     names = [i["name"] for i in manifest["model"]["inputs"]]
-    encoder = TextEncoder(AutoTokenizer.from_pretrained(bundle_dir), names, manifest["max_length"])
-    return ort_outputs(bundle_dir / manifest["model"]["file"], encoder, texts, batch_size)
+    encoder = TextBatcher(AutoTokenizer.from_pretrained(bundle_dir), names, manifest["max_length"])
+    return ort_text_outputs(bundle_dir / manifest["model"]["file"], encoder, texts, batch_size)
 
 
 def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | None, bundle: np.ndarray) -> Accuracy:
@@ -119,14 +121,14 @@ class Evaluation:
     so they come from `cache` (made once per checkpoint when one process exports many bundles)."""
 
     data: LabelledSet
-    encoder: TextEncoder
+    encoder: TextBatcher
     key: tuple  # (checkpoint folder, task, data path, max length)
     cache: Cache
 
-    def original_scores(self, graph) -> np.ndarray:
+    def original_scores(self, module) -> np.ndarray:
         data = self.data
         return self.cache.get(
-            ("fp32 scores", *self.key), lambda _: torch_outputs(graph, self.encoder, data.texts, data.text_pairs)
+            ("fp32 scores", *self.key), lambda _: torch_text_outputs(module, self.encoder, data.texts, data.text_pairs)
         )
 
     def score(self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None) -> Accuracy:
@@ -135,9 +137,9 @@ class Evaluation:
         data = self.data
         baseline = self.cache.get(
             ("baseline scores", baseline_model, *self.key),
-            lambda _: ort_outputs(
+            lambda _: ort_text_outputs(
                 baseline_model, self.encoder, data.texts, postprocess=postprocess, text_pairs=data.text_pairs
             ),
         )
-        bundle = ort_outputs(bundle_model, self.encoder, data.texts, text_pairs=data.text_pairs)
+        bundle = ort_text_outputs(bundle_model, self.encoder, data.texts, text_pairs=data.text_pairs)
         return score_all(data, original, baseline, bundle)

@@ -1,4 +1,4 @@
-"""Stage 1: resolve the checkpoint (embedded package, local folder or hub id), pick the task, load the model."""
+"""The load stage: resolve the checkpoint (embedded package, local folder or hub id), pick the task, load the model."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerFast
     input_names: list[str]
 
-    def graph(self) -> nn.Module:
-        """The module that is exported: the HF model plus the task's head (pooling, normalisation)."""
-        return self.task.graph(self.model, self.pooling).eval()
+    def task_module(self, model: nn.Module | None = None) -> nn.Module:
+        """`model` (default: the loaded one) with the task's head (pooling, normalisation): what is traced."""
+        return self.task.module(self.model if model is None else model, self.pooling).eval()
 
 
 def resolve_checkpoint(name: str) -> Path:

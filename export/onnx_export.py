@@ -1,6 +1,6 @@
-"""Stage 3: trace the model (compressed embedding and task head included) to ONNX.
+"""The export stage: trace the model (compressed embedding and task head included) to ONNX.
 
-Uses torch.onnx.export with the TorchScript exporter (dynamo=False) rather than optimum's exporter: our graph
+Uses torch.onnx.export with the TorchScript exporter (dynamo=False) rather than optimum's exporter: our module
 is the HF model wrapped with a task head and a swapped-in embedding module, which optimum's exporter does not
 model, and the TorchScript exporter keeps module-scoped node names that the quantizer and the size report rely
 on. The architecture's input names still come from optimum's per-architecture configs (architectures.py), and
@@ -31,7 +31,7 @@ class ExportedGraph:
 
 
 def export_onnx(
-    graph: nn.Module,
+    module: nn.Module,
     tokenizer,
     input_names: list[str],
     output_name: str,
@@ -46,7 +46,7 @@ def export_onnx(
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about python-level shape checks in HF code
         torch.onnx.export(
-            graph,
+            module,
             args,
             str(path),
             input_names=input_names,
@@ -56,11 +56,11 @@ def export_onnx(
             do_constant_folding=True,
             dynamo=False,
         )
-    return ExportedGraph(path, input_names, output_name, Scope(module_path_of(graph, embedding)))
+    return ExportedGraph(path, input_names, output_name, Scope(module_path_of(module, embedding)))
 
 
 def module_path_of(root: nn.Module, target: nn.Module) -> str:
     for name, module in root.named_modules():
         if module is target:
             return name
-    raise ValueError("embedding module is not part of the exported graph")
+    raise ValueError("embedding module is not part of the exported module")

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from runtime_py.machine import machine
+
 from .bundle import write_json
 from .report_html import write_html
+
+
+def build_report(
+    config, manifest, built, size, checked, compressed, distilled, accuracy, stage_seconds, started
+) -> dict[str, Any]:
+    """report.json's content: what was exported, how, its sizes, parity, fidelity, accuracy and timings."""
+    return {
+        "preset": config.preset.name,
+        "checkpoint": config.checkpoint,
+        "task": manifest.task,
+        "target": config.target,
+        "quantize": config.quantize.mode,
+        "bundle": {"model_file": built.model_file, "format": built.model_format, "reproducible": built.reproducible},
+        "embedding": {
+            "method": config.embedding.name,
+            "ratio_requested": getattr(config.embedding, "ratio", None),
+            "settings": config.embedding.to_json(),
+            "seed": config.seed,
+            "module_bytes": compressed.embedding.stored_bytes(),
+            **compressed.embedding.describe(),
+        },
+        "steps": list(compressed.steps),  # what was done to the PyTorch model before export
+        "size": size,
+        "parity": checked.parity.to_json(),
+        "operators": built.operator_check,
+        "machine": machine(),  # int8 kernels, and so parity and accuracy, differ by CPU
+        "timing": {"export_seconds": time.perf_counter() - started, "stages": dict(stage_seconds)},
+        "fidelity": asdict(checked.fidelity),
+        "distill": distilled,
+        "accuracy": accuracy.to_json() if accuracy else None,
+    }
 
 
 def mb(n: int | None) -> str:

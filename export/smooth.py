@@ -49,11 +49,11 @@ def calibration_texts() -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def smooth(graph: nn.Module, tokenizer, input_names: list[str], max_length: int) -> int:
+def smooth(module: nn.Module, tokenizer, input_names: list[str], max_length: int) -> int:
     """Rescale the Linears where it lowers the simulated int8 error; returns how many were changed."""
-    modules = dict(graph.named_modules())
+    modules = dict(module.named_modules())
     changed = 0
-    for names, batches in _capture_linear_inputs(graph, tokenizer, input_names, max_length):
+    for names, batches in _capture_linear_inputs(module, tokenizer, input_names, max_length):
         linears = [modules[name] for name in names]
         inverse_scale = _best_inverse_scale([lin.weight.detach() for lin in linears], batches)
         if inverse_scale is None:
@@ -103,9 +103,9 @@ def _per_tensor_uint8(x: torch.Tensor) -> torch.Tensor:
     return (torch.clamp(torch.round(x / scale) + zero_point, 0, 255) - zero_point) * scale
 
 
-def _capture_linear_inputs(graph: nn.Module, tokenizer, input_names: list[str], max_length: int):
+def _capture_linear_inputs(module: nn.Module, tokenizer, input_names: list[str], max_length: int):
     """Run the calibration text; group the Linears that read a LayerNorm output by that tensor, with its values."""
-    names = {module: name for name, module in graph.named_modules()}
+    names = {module: name for name, module in module.named_modules()}
     # The LayerNorm outputs of the current batch, kept alive: matching is by storage address, and a freed
     # tensor's address could otherwise be reused by an unrelated tensor of the same shape.
     layer_norm_outputs: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
@@ -121,8 +121,8 @@ def _capture_linear_inputs(graph: nn.Module, tokenizer, input_names: list[str], 
             return
         seen.setdefault(key, []).append(names[module])
 
-    hooks = [m.register_forward_hook(after_layer_norm) for m in graph.modules() if isinstance(m, nn.LayerNorm)]
-    hooks += [m.register_forward_pre_hook(before_linear) for m in graph.modules() if isinstance(m, nn.Linear)]
+    hooks = [m.register_forward_hook(after_layer_norm) for m in module.modules() if isinstance(m, nn.LayerNorm)]
+    hooks += [m.register_forward_pre_hook(before_linear) for m in module.modules() if isinstance(m, nn.Linear)]
     texts = calibration_texts()
     try:
         with torch.no_grad():
@@ -133,7 +133,7 @@ def _capture_linear_inputs(graph: nn.Module, tokenizer, input_names: list[str], 
                 )  # fmt: skip
                 seen.clear()
                 layer_norm_outputs.clear()
-                graph(*(encoded[name] for name in input_names))
+                module(*(encoded[name] for name in input_names))
                 for key, linear_names in seen.items():
                     groups.setdefault(tuple(linear_names), []).append(layer_norm_outputs[key].detach().clone())
     finally:

@@ -1,4 +1,4 @@
-"""Stage 6: run the bundle's model in onnxruntime on the probes and compare with PyTorch.
+"""The validate stage: run the bundle's model in onnxruntime on the probes and compare with PyTorch.
 
 Two questions, answered apart:
 - parity (does the export do what the PyTorch model does?): the fp32 ONNX graph against the PyTorch model
@@ -39,10 +39,11 @@ class Required:
     baseline_min_cosine: float
     baseline_top1_agreement: float | None
     min_cosine_margin: float
+    lossy_parts: list[str]  # the compressed parts that widened the margin
 
     @classmethod
-    def below(cls, baseline: Agreement, tolerance: Tolerance, lossy: bool) -> Required:
-        margin = tolerance.min_cosine_margin_for(lossy)
+    def below(cls, baseline: Agreement, tolerance: Tolerance, lossy_parts: list[str]) -> Required:
+        margin = tolerance.margin_for(len(lossy_parts))
         top1 = 0.0 if baseline.top1_agreement is None else baseline.top1_agreement - tolerance.top1_agreement_margin
         # 4 decimals, rounded down: bundle.json carries this figure to every runtime's self-check, which must pass
         # wherever the exporter's own check passed
@@ -52,6 +53,7 @@ class Required:
             baseline_min_cosine=baseline.min_cosine,
             baseline_top1_agreement=baseline.top1_agreement,
             min_cosine_margin=margin,
+            lossy_parts=lossy_parts,
         )
 
 
@@ -85,9 +87,10 @@ class Fidelity:
     top1_agreement: float | None
 
 
-def torch_outputs(graph: torch.nn.Module, batch: ProbeBatch) -> np.ndarray:
+def torch_batch_outputs(module: torch.nn.Module, batch: ProbeBatch) -> np.ndarray:
+    """A torch module's outputs on one padded batch."""
     with torch.no_grad():
-        return graph(*(torch.from_numpy(batch.inputs[n]) for n in batch.inputs)).numpy()
+        return module(*(torch.from_numpy(batch.inputs[n]) for n in batch.inputs)).numpy()
 
 
 def ort_session(model_path: Path):
@@ -98,7 +101,7 @@ def ort_session(model_path: Path):
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
-def ort_outputs(model_path: Path, batch: ProbeBatch, pooling: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def ort_probe_outputs(model_path: Path, batch: ProbeBatch, pooling: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(outputs of the padded batch, outputs of each probe run alone). `pooling`: pool the first output (a
     last_hidden_state, as optimum exports an embedder) into the bundle's normalised sentence vectors."""
     session = ort_session(model_path)
@@ -117,7 +120,7 @@ def baseline_agreement(
     """The optimum/ORT int8 baseline against the original fp32 model on the probes (padded batch and alone): what
     int8 costs this checkpoint on this CPU, the yardstick of the bundle's export parity. `pooling`: how to pool an
     embedder's last_hidden_state (None for classifiers)."""
-    batched, alone = ort_outputs(baseline_model, batch, pooling)
+    batched, alone = ort_probe_outputs(baseline_model, batch, pooling)
     return agreement(np.concatenate([batched, alone]), np.concatenate([original, original]), classifier)
 
 
@@ -166,5 +169,5 @@ def fidelity(original: np.ndarray, batched: np.ndarray, alone: np.ndarray, class
 
 
 def export_max_abs_diff(onnx_fp32: Path, compressed_reference: np.ndarray, batch: ProbeBatch) -> float:
-    batched, alone = ort_outputs(onnx_fp32, batch)
+    batched, alone = ort_probe_outputs(onnx_fp32, batch)
     return float(max(np.abs(batched - compressed_reference).max(), np.abs(alone - compressed_reference).max()))

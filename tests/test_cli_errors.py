@@ -239,7 +239,8 @@ def test_a_real_process_prints_progress_and_summary_without_library_chatter(tmp_
     result = run_process("bert", "--model", model, "--embedding", "none", "--out", str(tmp_path / "b"))
     assert result.returncode == 0 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    stages = ["load", "compress", "smooth", "export", "quantize", "convert", "baseline", "validate", "report"]
+    stages = ["load", "reference", "compress", "smooth", "export", "quantize", "convert", "baseline", "validate",
+              "bundle", "report"]
     assert [line.split()[1] for line in lines[: len(stages)]] == stages
     assert all(line.startswith("✓") for line in lines[: len(stages)])
     assert lines[len(stages)].startswith("bundle ")

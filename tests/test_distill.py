@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from export.config import DistillConfig
-from export.distill import distill, frozen_copy, read_passages
+from export.distill import distill, read_passages
 
 LONG = "the film is a {} story about people and places that go on for a long while"
 
@@ -39,7 +40,7 @@ def test_a_glue_folder_gives_no_tsv(tmp_path):
 def _distil_tiny_classifier(checkpoint: Path, seed: int, passages: list[str], before: int) -> dict[str, torch.Tensor]:
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     student = AutoModelForSequenceClassification.from_pretrained(checkpoint, hidden_dropout_prob=0.3)
-    teacher = frozen_copy(student)
+    teacher = copy.deepcopy(student).eval()
     embedding = student.get_input_embeddings().weight
     with torch.no_grad():  # the "compressed" table: the original one, moved a little
         embedding.add_(0.05 * torch.randn(embedding.shape, generator=torch.Generator().manual_seed(0)))

@@ -17,6 +17,7 @@ from export import pipeline
 from export.cli import build_parser, main, to_config
 from export.config import Tolerance
 from export.errors import ParityError
+from export.quantization.int8_dynamic import Int8Dynamic
 
 ARCHITECTURES = [
     ("bert", "bert", "feature-extraction"),
@@ -126,17 +127,17 @@ def test_a_broken_export_fails_parity_against_the_int8_baseline(tmp_path, tiny_c
     would leave them) moves the bundle's outputs far below what the int8 baseline keeps on the same probes, less
     the lossy margin: the export exits 1 and writes nothing. The same export without the bug passes
     (test_lighttoken_on_a_tiny_model_passes_parity)."""
-    quantize = pipeline.quantize
+    quantize = Int8Dynamic.quantize
 
-    def quantize_and_reverse_the_codes(exported, config, quantizable, out):
-        path = quantize(exported, config, quantizable, out)
+    def quantize_and_reverse_the_codes(self, onnx_model, keep, out):
+        path = quantize(self, onnx_model, keep, out)
         model = onnx.load(str(path))
         codes = next(t for t in model.graph.initializer if t.name.endswith(".codes"))
         codes.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(codes)[::-1].copy(), codes.name))
         onnx.save(model, str(path))
         return path
 
-    monkeypatch.setattr(pipeline, "quantize", quantize_and_reverse_the_codes)
+    monkeypatch.setattr(Int8Dynamic, "quantize", quantize_and_reverse_the_codes)
     model = tiny_checkpoint("bert-classifier" if classifier else "bert")
     config = to_config(build_parser().parse_args(["bert", "--model", str(model), "--embedding", "lighttoken",
                                                    "--ratio", "4", "--out", str(tmp_path / "b")]))  # fmt: skip

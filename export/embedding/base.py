@@ -71,7 +71,7 @@ class EmbeddingMethod(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     # Does decoding lose more than int8 rounding? Lossy methods get the preset's looser parity floor
-    # (Tolerance.lossy_min_cosine): the int8 encoder's error grows on the rows they decode.
+    # (Tolerance.lossy_min_cosine_margin, per lossy part): the int8 encoder's error grows on the rows they decode.
     lossy: ClassVar[bool] = True
     # Is the fit a random draw (trained from a seeded start)? Figures of such a method are given over seeds.
     stochastic: ClassVar[bool] = False

@@ -1,4 +1,4 @@
-"""What every task provides: the graph on top of the encoder, its output, its probes, and how a labelled set
+"""What every task provides: the module on top of the encoder, its output, its probes, and how a labelled set
 scores it. One file per task (feature_extraction.py, ...), registered in __init__.py."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Task(ABC):
     def auto_model_class(self) -> type: ...
 
     @abstractmethod
-    def graph(self, model: PreTrainedModel, pooling: str) -> nn.Module: ...
+    def module(self, model: PreTrainedModel, pooling: str) -> nn.Module: ...
 
     @abstractmethod
     def labelled_set(self, examples: Examples, labels: list[str] | None) -> LabelledSet:

@@ -47,7 +47,7 @@ class FeatureExtraction(Task):
 
         return AutoModel
 
-    def graph(self, model: PreTrainedModel, pooling: str) -> nn.Module:
+    def module(self, model: PreTrainedModel, pooling: str) -> nn.Module:
         return SentenceEmbedding(model, pooling)
 
     def output_pooling(self, pooling: str) -> str:

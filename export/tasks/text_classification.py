@@ -26,7 +26,7 @@ class TextClassification(Task):
 
         return AutoModelForSequenceClassification
 
-    def graph(self, model: PreTrainedModel, pooling: str) -> nn.Module:
+    def module(self, model: PreTrainedModel, pooling: str) -> nn.Module:
         return Logits(model)
 
     def labels(self, hf_config: PretrainedConfig) -> list[str]:

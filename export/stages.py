@@ -1,0 +1,258 @@
+"""The pipeline's stages between loading and reporting (pipeline.py is the map). Each takes typed values and
+returns a new one; a stage that changes a torch model (compress, distill, smooth) works on its own copy, so the
+loaded model stays the original fp32 checkpoint and every later stage sees exactly what it was given."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from runtime_py.manifest import BundleTolerance, Manifest, ModelSpec, TensorSpec, TokenizerSpec, write_manifest
+
+from . import bundle, evaluate
+from .baseline import Baseline
+from .cache import Cache
+from .config import ExportConfig
+from .datasets import Examples
+from .distill import distill
+from .embedding.base import CompressedEmbedding
+from .embedding.reachable import reachable_rows
+from .embedding.token_stats import TokenStats
+from .load import LoadedModel
+from .onnx_export import export_onnx
+from .onnx_graph import load_graph, size_breakdown
+from .parts import CompressedPart, lossy_parts, nodes_to_keep
+from .probes import ProbeBatch
+from .smooth import smooth
+from .targets.base import TargetBuild
+from .validate import (
+    Fidelity,
+    Parity,
+    Required,
+    baseline_agreement,
+    compare,
+    export_max_abs_diff,
+    fidelity,
+    ort_probe_outputs,
+    torch_batch_outputs,
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the original fp32 model gives: on the golden probes, and (with --evaluate) on the labelled set."""
+
+    probes: ProbeBatch
+    outputs: np.ndarray  # fp32 PyTorch on the probes
+    evaluation: evaluate.Evaluation | None = None
+    scores: np.ndarray | None = None  # fp32 PyTorch on the evaluation set's texts
+
+    def scored(self, loaded: LoadedModel) -> Reference:
+        return replace(self, scores=self.evaluation.original_scores(loaded.task_module()))
+
+
+def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples | None, cache: Cache) -> Reference:
+    probes = loaded.task.probes(loaded.tokenizer, loaded.input_names, config.preset.max_length)
+    outputs = torch_batch_outputs(loaded.task_module(), probes)
+    if examples is None:
+        return Reference(probes, outputs)
+    encoder = evaluate.TextBatcher(loaded.tokenizer, loaded.input_names, config.preset.max_length)
+    key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, config.preset.max_length)
+    data = loaded.task.labelled_set(examples, loaded.labels)
+    return Reference(probes, outputs, evaluate.Evaluation(data, encoder, key, cache))
+
+
+@dataclass(frozen=True)
+class CompressedModel:
+    """A copy of the loaded model carrying the compressed token table (and whatever later stages did to it)."""
+
+    model: nn.Module  # the HF model
+    embedding: CompressedEmbedding
+    table: Any  # the original fp32 token table (torch.Tensor), for the size report
+    steps: tuple[str, ...] = ("compress",)  # the stages that made this model
+
+
+def compress_embedding(config: ExportConfig, loaded: LoadedModel) -> CompressedModel:
+    table = loaded.model.get_input_embeddings().weight.detach().float()
+    stats = TokenStats(loaded.tokenizer, table.shape[0])
+    keep = reachable_rows(loaded.tokenizer, table.shape[0])
+    embedding = config.embedding.compress(table, config.seed, stats, keep)
+    model = copy.deepcopy(loaded.model)
+    model.set_input_embeddings(embedding)
+    return CompressedModel(model, embedding, table)
+
+
+def _copied(compressed: CompressedModel, step: str) -> CompressedModel:
+    model = copy.deepcopy(compressed.model)
+    return CompressedModel(model, model.get_input_embeddings(), compressed.table, (*compressed.steps, step))
+
+
+def distill_encoder(
+    config: ExportConfig,
+    loaded: LoadedModel,
+    compressed: CompressedModel,
+    passages: list[str],
+    on_step: Callable[[int, float], None],
+) -> tuple[CompressedModel, dict[str, Any]]:
+    """A copy of `compressed` whose encoder was trained to match the original model (the teacher) on `passages`."""
+    student = _copied(compressed, "distill")
+    result = distill(
+        student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, config.distill, config.seed,
+        on_step,
+    )  # fmt: skip
+    return student, {
+        "text": str(config.distill.text),
+        "passages": len(passages),
+        "steps": config.distill.steps,
+        "first_loss": result.losses[0],
+        "final_loss": result.losses[-1],
+        "held_out_loss_before": result.held_out_before,
+        "held_out_loss_after": result.held_out_after,
+    }
+
+
+def smooth_for_int8(config: ExportConfig, loaded: LoadedModel, compressed: CompressedModel) -> CompressedModel:
+    """A copy of `compressed` with SmoothQuant scales where they lower the simulated int8 error (smooth.py)."""
+    smoothed = _copied(compressed, "smooth")
+    smooth(loaded.task_module(smoothed.model), loaded.tokenizer, loaded.input_names, config.preset.max_length)
+    return smoothed
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """The fp32 ONNX graph of the compressed model, with what the compressed PyTorch model gives on the probes."""
+
+    onnx_model: Path
+    parts: list[CompressedPart]
+    torch_outputs: np.ndarray  # the compressed model in PyTorch: what the bundle is held to
+    max_abs_diff: float  # fp32 ONNX against those, on the probes
+
+    def nodes_to_keep(self) -> list[str]:
+        return nodes_to_keep(self.parts, load_graph(self.onnx_model))
+
+
+def export_compressed(
+    config: ExportConfig, loaded: LoadedModel, compressed: CompressedModel, probes: ProbeBatch, path: Path
+) -> ExportedModel:
+    module = loaded.task_module(compressed.model)
+    outputs = torch_batch_outputs(module, probes)
+    exported = export_onnx(
+        module, loaded.tokenizer, loaded.input_names, loaded.task.output_name, compressed.embedding, path, config.opset
+    )
+    embedding = config.embedding
+    part = CompressedPart(
+        "token embedding", embedding.name, exported.embedding_scope, embedding.lossy, compressed.embedding.quantizable
+    )
+    return ExportedModel(path, [part], outputs, export_max_abs_diff(path, outputs, probes))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The shipped model on the probes: its export parity (against the compressed PyTorch model, held to the int8
+    baseline's agreement less a margin per lossy part) and its fidelity to the original model."""
+
+    parity: Parity
+    fidelity: Fidelity
+    required: Required
+    outputs: np.ndarray  # the shipped model on the probes' padded batch (golden.json's `bundle`)
+
+
+def check_parity(
+    config: ExportConfig,
+    loaded: LoadedModel,
+    reference: Reference,
+    exported: ExportedModel,
+    model_file: Path,
+    baseline: Baseline,
+) -> Checked:
+    classifier = loaded.task.classifier
+    pooling = loaded.task.output_pooling(loaded.pooling)
+    probes = reference.probes
+    yardstick = baseline_agreement(baseline.model_path, probes, reference.outputs, classifier, pooling)
+    batched, alone = ort_probe_outputs(model_file, probes)
+    required = Required.below(yardstick, config.preset.tolerance, lossy_parts(exported.parts))
+    parity = compare(exported.torch_outputs, batched, alone, exported.max_abs_diff, classifier, required)
+    return Checked(parity, fidelity(reference.outputs, batched, alone, classifier), required, batched)
+
+
+def evaluate_accuracy(
+    loaded: LoadedModel, reference: Reference, model_file: Path, baseline: Baseline
+) -> evaluate.Accuracy:
+    pooling = loaded.task.output_pooling(loaded.pooling)
+    return reference.evaluation.score(reference.scores, model_file, baseline.model_path, pooling)
+
+
+def bundle_manifest(
+    config: ExportConfig,
+    loaded: LoadedModel,
+    reference: Reference,
+    exported: ExportedModel,
+    checked: Checked,
+    built: TargetBuild,
+    folder: Path,
+) -> Manifest:
+    """Write the tokenizer files and golden.json beside the model, then bundle.json listing them all."""
+    tokenizer_files = bundle.save_tokenizer(loaded.tokenizer, folder)
+    bundle.write_golden(folder, reference.probes, reference.outputs, exported.torch_outputs, checked.outputs)
+    pooling = loaded.task.output_pooling(loaded.pooling)
+    manifest = Manifest(
+        preset=config.preset.name,
+        checkpoint=config.checkpoint,
+        model_type=loaded.hf_config.model_type,
+        task=loaded.task.name,
+        labels=loaded.labels,
+        pooling=pooling,
+        normalized=pooling is not None,
+        max_length=config.preset.max_length,
+        model=ModelSpec(
+            built.model_file,
+            built.model_format,
+            [TensorSpec(name, "int64", ["batch", "sequence"]) for name in loaded.input_names],
+            [TensorSpec(loaded.task.output_name, "float32", ["batch", "features"])],
+        ),
+        tokenizer=TokenizerSpec("tokenizer.json", tokenizer_files, loaded.tokenizer.pad_token_id),
+        embedding={
+            "method": config.embedding.name,
+            "ratio_requested": getattr(config.embedding, "ratio", None),
+            "seed": config.seed,
+            "settings": config.embedding.to_json(),
+        },
+        quantize=config.quantize.mode,
+        tolerance=BundleTolerance(checked.required.min_cosine, checked.required.min_top1_agreement),
+        tools=bundle.tool_versions(),
+    )
+    hashed = [built.model_file, *built.extra_files, *tokenizer_files, "golden.json"]
+    return write_manifest(folder, manifest, hashed)
+
+
+def sizes(
+    model_file: Path, quantized: Path, exported: ExportedModel, compressed: CompressedModel, baseline: Baseline
+) -> dict[str, Any]:
+    graph = load_graph(quantized)
+    parts = {part.name: part.stored_bytes(graph) for part in exported.parts}
+    embedding_bytes = parts["token embedding"]
+    fp32 = compressed.table.numel() * 4
+    model_bytes = model_file.stat().st_size
+    return {
+        "model_bytes": model_bytes,
+        "embedding_bytes": embedding_bytes,
+        "embedding_fp32_bytes": fp32,
+        "embedding_ratio_vs_fp32": fp32 / embedding_bytes,
+        "embedding_ratio_vs_fp16": fp32 / 2 / embedding_bytes,
+        "embedding_ratio_vs_int8": fp32 / 4 / embedding_bytes,
+        # in the bundle's own format (.ort for onnx-mobile), so the two files compare like for like
+        "baseline_int8_model_bytes": baseline.model_bytes,
+        "baseline_int8_onnx_bytes": baseline.onnx_bytes,
+        "model_ratio_vs_baseline": model_bytes / baseline.model_bytes,
+        "parts": parts,  # each compressed part's stored bytes in the quantized graph
+        "breakdown": {  # the shipped files' bytes: token embedding / other weights / graph and format
+            "bundle": size_breakdown(graph, embedding_bytes, model_bytes),
+            "baseline_int8": baseline.breakdown,
+        },
+    }
