@@ -44,6 +44,7 @@ from .stages import (
     smooth_for_int8,
 )
 from .targets import get_target
+from .tasks import TASKS
 
 
 def check_config(config: ExportConfig) -> ExportConfig:
@@ -51,6 +52,8 @@ def check_config(config: ExportConfig) -> ExportConfig:
     bundle.check_output_folder(config.out, config.force)
     get_target(config.target)
     get_quantization(config.quantize.mode)
+    if config.task is not None and config.task not in TASKS:
+        raise UserInputError(f"unknown task '{config.task}'; choose one of: {', '.join(TASKS)}")
     if config.evaluate is not None:
         read_examples(config.evaluate)
     if config.sweep is not None:

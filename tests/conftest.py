@@ -52,37 +52,53 @@ def shared_assets():
     return SHARED
 
 
-def _export(folder: Path, *flags: str) -> tuple[Path, dict]:
+@pytest.fixture(scope="session")
+def export_cache():
+    """One export.Cache for the session's real-model exports: each checkpoint's optimum/ORT int8 baseline and its
+    fp32 and baseline scores on a dev set are built once (about 30 s each time they are not)."""
+    from export import Cache
+
+    with Cache() as cache:
+        yield cache
+
+
+def export_bundle(folder: Path, cache, *flags: str) -> tuple[Path, dict]:
+    """`python -m export bert --out FOLDER/bundle FLAGS`, through build() with the session's cache."""
     import json
 
-    from export.cli import main
+    from export import build
+    from export.cli import build_arguments, build_parser
 
     out = folder / "bundle"
-    assert main(["bert", "--out", str(out), *flags]) == 0
+    arguments = build_arguments(build_parser().parse_args(["bert", "--out", str(out), *flags]))
+    build(**arguments, cache=cache, progress=False)
     return out, json.loads((out / "report.json").read_text())
 
 
 @pytest.fixture(scope="session")
-def sst2_bundle(tmp_path_factory, shared_assets):
+def sst2_bundle(tmp_path_factory, shared_assets, export_cache):
     """(folder, report) of minilm-l6-sst2 exported with the defaults (lighttoken at 25x), scored on SST-2 dev."""
-    return _export(tmp_path_factory.mktemp("sst2"), "--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR))
+    flags = ["--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR)]
+    return export_bundle(tmp_path_factory.mktemp("sst2"), export_cache, *flags)
 
 
 @pytest.fixture(scope="session")
-def minilm_bundle(tmp_path_factory, shared_assets):
+def minilm_bundle(tmp_path_factory, shared_assets, export_cache):
     """(folder, report) of the default model exported with the defaults (lighttoken at 25x), scored on STS-B dev."""
-    return _export(tmp_path_factory.mktemp("minilm-stsb"), "--evaluate", str(STSB_DIR))
+    return export_bundle(tmp_path_factory.mktemp("minilm-stsb"), export_cache, "--evaluate", str(STSB_DIR))
 
 
 @pytest.fixture(scope="session")
-def cross_bundle(tmp_path_factory, shared_assets):
+def cross_bundle(tmp_path_factory, shared_assets, export_cache):
     """(folder, report) of the STS-B cross-encoder (a one-output pair model) exported with the defaults
     (lighttoken at 25x), scored on STS-B dev pairs."""
-    return _export(tmp_path_factory.mktemp("cross"), "--model", str(CROSS_MODEL), "--evaluate", str(STSB_DIR))
+    flags = ["--model", str(CROSS_MODEL), "--evaluate", str(STSB_DIR)]
+    return export_bundle(tmp_path_factory.mktemp("cross"), export_cache, *flags)
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory, tiny_checkpoint):
+def tiny_bundle(tmp_path_factory, tiny_checkpoint, export_cache):
     """(folder, report) of a tiny random BERT embedder: for the runtime's fast error-path tests. Its 405-row table
     is too small for the preset's lighttoken at 25x (the decoder alone outweighs the budget), so it stays whole."""
-    return _export(tmp_path_factory.mktemp("tiny"), "--model", str(tiny_checkpoint("bert")), "--embedding", "none")
+    flags = ["--model", str(tiny_checkpoint("bert")), "--embedding", "none"]
+    return export_bundle(tmp_path_factory.mktemp("tiny"), export_cache, *flags)

@@ -90,11 +90,16 @@ def javac(out: Path, classpath: str | Path, sources: Path, *flags: str) -> None:
     subprocess.run(["javac", *flags, "-encoding", "UTF-8", "-cp", str(classpath), "-d", str(out), *files], check=True)
 
 
-def java(classes: Path, ort: Path | None, main: str, *args: str) -> subprocess.CompletedProcess:
-    """Run a driver from android_demo/core/src/test; ort: the ORT Java build, for drivers that run a model."""
+def java(
+    classes: Path, ort: Path | None, main: str, *args: str, jars: tuple[Path, ...] = (), **properties: str
+) -> subprocess.CompletedProcess:
+    """Run a class from android_demo/core/src/test (or `main` given in full, such as JUnit's runner); ort: the ORT
+    Java build, for classes that run a model; properties: -Dname=value system properties."""
     native = [f"-Donnxruntime.native.path={ort / 'native'}"] if ort else []
-    classpath = f"{ort / 'classes'}:{classes}" if ort else str(classes)
-    command = ["java", *native, "-cp", classpath, f"org.bertedge.core.{main}", *args]
+    defined = [f"-D{name}={value}" for name, value in properties.items()]
+    classpath = ":".join([*([str(ort / "classes")] if ort else []), str(classes), *map(str, jars)])
+    main = main if "." in main else f"org.bertedge.core.{main}"
+    command = ["java", *native, *defined, "-cp", classpath, main, *args]
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
 
 
@@ -104,17 +109,9 @@ def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle
     sources = sorted((CORE / "test").rglob("*Test.java"))
     expected = sum(source.read_text().count("@Test") for source in sources)
     bundles = f"{minilm_bundle[0]}:{sst2_bundle[0]}:{cross_bundle[0]}"
-    classpath = ":".join([str(ort_java / "classes"), str(java_classes), *map(str, JUNIT)])
-    command = [
-        "java",
-        f"-Donnxruntime.native.path={ort_java / 'native'}",
-        f"-Dbertedge.bundles={bundles}",
-        "-cp",
-        classpath,
-        "org.junit.runner.JUnitCore",
-        *(f"org.bertedge.core.{s.stem}" for s in sources),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
+    tests = [f"org.bertedge.core.{s.stem}" for s in sources]
+    properties = {"bertedge.bundles": bundles}
+    result = java(java_classes, ort_java, "org.junit.runner.JUnitCore", *tests, jars=tuple(JUNIT), **properties)
     assert result.returncode == 0, result.stdout[-4000:]
     assert len(sources) >= 6 and f"OK ({expected} tests)" in result.stdout
 

@@ -56,6 +56,10 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
         export.build("bert", embedding="lighttoken", out=tmp_path / "b", progress=False)
     with pytest.raises(export.UserInputError, match="greater than 1"):
         export.build("bert", embedding=export.Svd(ratio=0.5), out=tmp_path / "b", progress=False)
+    with pytest.raises(export.UserInputError, match="unknown task 'translation'"):
+        export.build("bert", task="translation", out=tmp_path / "b", progress=False)
+    with pytest.raises(export.UserInputError, match="unknown --quantize mode 'int3'"):
+        export.build("bert", quantize="int3", out=tmp_path / "b", progress=False)
     assert list(tmp_path.iterdir()) == []
     assert export.UserInputError.exit_code == 2 and export.ParityError.exit_code == 1
 

@@ -14,20 +14,14 @@ lighttoken with its codes zeroed after the fit scored 0.5126, with its decoder r
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import SST2_DIR, SST2_MODEL, WIKITEXT
-
-from export.cli import main
+from conftest import SST2_DIR, SST2_MODEL, WIKITEXT, export_bundle
 
 
-def export(tmp_path, *flags: str) -> dict:
-    out = tmp_path / "bundle"
+def export(tmp_path, cache, *flags: str) -> dict:
     # --no-strict: some lossy points miss the preset's export-parity tolerance on a probe or two with rare
     # tokens (int8 noise on inputs the compressed encoder finds unusual); accuracy is what this file checks.
-    assert main(["bert", "--out", str(out), "--no-strict", *flags]) == 0
-    report = json.loads((out / "report.json").read_text())
+    _, report = export_bundle(tmp_path, cache, "--no-strict", *flags)
     assert report["parity"]["export_max_abs_diff"] < 1e-4  # the export itself is exact either way
     return report
 
@@ -41,9 +35,9 @@ def export(tmp_path, *flags: str) -> dict:
         ("direction-ae", "8", 0.6398),  # 5 seeds: 0.6488 ± 0.0030, so 0.6488 - 3 x 0.0030
     ],
 )
-def test_baseline_methods_keep_their_sst2_accuracy(tmp_path, shared_assets, method, ratio, floor):
+def test_baseline_methods_keep_their_sst2_accuracy(tmp_path, shared_assets, export_cache, method, ratio, floor):
     flags = ["--embedding", method, *(["--ratio", ratio] if ratio else [])]
-    report = export(tmp_path, "--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR), *flags)
+    report = export(tmp_path, export_cache, "--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR), *flags)
     accuracy = report["accuracy"]
     assert accuracy["examples"] == 872
     assert accuracy["bundle"] >= floor, accuracy
@@ -78,10 +72,10 @@ def test_lighttoken_at_25x_meets_the_floor_against_the_int8_baseline(request, bu
     assert size["model_bytes"] < 0.6 * size["baseline_int8_model_bytes"]
 
 
-def test_a_short_distillation_brings_the_encoder_closer_to_the_original(tmp_path, shared_assets):
+def test_a_short_distillation_brings_the_encoder_closer_to_the_original(tmp_path, shared_assets, export_cache):
     # 20 steps (about 30 s) of the default 300, on WikiText-2: the student's distance to the original model on
     # passages it never trained on must shrink. (What 300 steps do to SST-2 accuracy: README, issue notes.)
     flags = ["--model", str(SST2_MODEL), "--embedding", "lighttoken", "--ratio", "50"]
-    run = export(tmp_path, *flags, "--distill", str(WIKITEXT), "--distill-steps", "20")["distill"]
+    run = export(tmp_path, export_cache, *flags, "--distill", str(WIKITEXT), "--distill-steps", "20")["distill"]
     assert run["final_loss"] < 0.8 * run["first_loss"]
     assert run["held_out_loss_after"] < 0.85 * run["held_out_loss_before"]
