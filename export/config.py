@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .embedding import EmbeddingMethod
@@ -79,3 +79,25 @@ class ExportConfig:
     force: bool = False
     strict: bool = True
     opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set
+
+    def to_json(self, task: str) -> dict[str, Any]:
+        """The run's resolved configuration, every stage's slice, for report.json (`task`: the one chosen)."""
+        return {
+            "preset": self.preset.name,
+            "checkpoint": self.checkpoint,
+            "task": task,
+            "target": self.target,
+            "max_length": self.preset.max_length,
+            "embedding": self.embedding.to_json(),
+            "seed": self.seed,
+            "distill": {**asdict(self.distill), "text": _text(self.distill.text)},
+            "quantize": asdict(self.quantize),
+            "tolerance": asdict(self.preset.tolerance),
+            "evaluate": _text(self.evaluate),
+            "opset": self.opset,
+            "strict": self.strict,
+        }
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)

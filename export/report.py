@@ -35,6 +35,7 @@ def build_report(
             "module_bytes": compressed.embedding.stored_bytes(),
             **compressed.embedding.describe(),
         },
+        "config": config.to_json(manifest.task),  # every stage's resolved settings
         "steps": list(compressed.steps),  # what was done to the PyTorch model before export
         "size": size,
         "parity": checked.parity.to_json(),

@@ -47,6 +47,9 @@ def test_build_gives_the_cli_bundle_byte_for_byte(tmp_path, tiny_checkpoint):
         assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
     report = json.loads((tmp_path / "api" / "report.json").read_text())
     assert report["embedding"]["settings"] == {"method": "svd", "ratio": 4.0}
+    config = report["config"]  # every stage's resolved settings
+    assert config["embedding"] == report["embedding"]["settings"] and config["task"] == report["task"]
+    assert config["quantize"] == {"mode": "int8-dynamic", "smooth": True} and config["distill"]["text"] is None
 
 
 def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
