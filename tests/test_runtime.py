@@ -53,7 +53,7 @@ def test_bundle_json_conforms_to_the_schema_and_reads_back_whole(request, name):
     assert Manifest.from_json(raw, folder).to_json() == raw
     assert set(raw["files"]) == {"model.ort", "golden.json", "required_operators.config",
                                  "required_operators_and_types.config", *raw["tokenizer"]["files"]}  # fmt: skip
-    assert raw["embedding"]["settings"] == {"ratio": 25.0, "stages": 2, "frequency_power": 0.5,
+    assert raw["embedding"]["settings"] == {"method": "lighttoken", "ratio": 25.0, "stages": 2, "frequency_power": 0.5,
                                             "frequent_share": 0.125, "frequent_rows": 255, "rounds": 12}  # fmt: skip
 
 
