@@ -11,6 +11,7 @@ from conftest import STSB_DIR, export_bundle
 
 from export.probes import PAIR_PROBES
 from export.tasks import load_set
+from runtime_py.__main__ import main as runtime_main
 from runtime_py.bundle import Bundle
 
 
@@ -111,3 +112,19 @@ def test_the_cross_encoder_reranks_passages_as_a_reader_would(cross_bundle):
     assert [h.index for h in hits[:2]] == [2, 1]  # the paraphrase, then the looser match
     assert hits[0].score > 0.8 and all(h.score < 0.3 for h in hits[2:])  # similarity / 5
     assert bundle.score(("A man is playing a guitar.", passages[2])) == pytest.approx(hits[0].score)
+
+
+def test_the_runtime_cli_scores_pairs_and_reranks(cross_bundle, minilm_bundle, capsys):
+    """`python -m runtime_py BUNDLE A B C D` scores (A, B) and (C, D); `--query Q TEXTS` reranks TEXTS, best first;
+    an odd number of texts, or --query on a bundle that is not a pair model, is one line and exit 2."""
+    folder = str(cross_bundle[0])
+    query, close, far = "A man is playing a guitar.", "A man plays the guitar.", "The stock market fell sharply today."
+    assert runtime_main([folder, query, close, query, far]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [line[1:] for line in lines] == [[query, close], [query, far]] and float(lines[0][0]) > float(lines[1][0])
+    assert runtime_main([folder, "--query", query, far, close]) == 0
+    assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == [close, far]
+    for args in ([folder, query, close, far], [str(minilm_bundle[0]), "--query", query, close]):
+        assert runtime_main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
