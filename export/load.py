@@ -33,6 +33,11 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerFast
     input_names: list[str]
 
+    @property
+    def output_pooling(self) -> str | None:
+        """How the bundle's graph pools tokens into its output (embedders); None for classifiers."""
+        return self.task.output_pooling(self.pooling)
+
     def task_module(self, model: nn.Module | None = None) -> nn.Module:
         """`model` (default: the loaded one) with the task's head (pooling, normalisation): what is traced."""
         return self.task.module(self.model if model is None else model, self.pooling).eval()

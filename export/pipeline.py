@@ -32,7 +32,6 @@ from .progress import Stages
 from .quantization import get_quantization
 from .stages import (
     CompressedModel,
-    Reference,
     bundle_manifest,
     check_parity,
     compress_embedding,
@@ -43,7 +42,7 @@ from .stages import (
     sizes,
     smooth_for_int8,
 )
-from .targets import get_target
+from .targets import Target, get_target
 from .tasks import TASKS
 
 
@@ -109,7 +108,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
         with stages("convert", config.target):
             built = target.build(quantized, staging)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
-            baseline = _baseline(config, loaded, cache)
+            baseline = _baseline(config, loaded, target, cache)
         with stages("validate"):
             checked = check_parity(config, loaded, reference, exported, staging / built.model_file, baseline)
         accuracy = None
@@ -126,9 +125,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             report.write_reports(staging, result, config.sweep)
         if not checked.parity.passed and config.strict:
             raise ParityError(
-                "parity check failed: "
-                + "; ".join(checked.parity.failures)
-                + " (--no-strict keeps the bundle anyway)"
+                "parity check failed: " + "; ".join(checked.parity.failures) + " (--no-strict keeps the bundle anyway)"
             )
         bundle.publish(staging, config.out)
     report.print_summary(console, result, config.out)
@@ -150,12 +147,8 @@ def _distill(
         return distill_encoder(config, loaded, compressed, passages, show)
 
 
-def _baseline(config: ExportConfig, loaded, cache: Cache) -> Baseline:
-    target = get_target(config.target)
+def _baseline(config: ExportConfig, loaded, target: Target, cache: Cache) -> Baseline:
     return cache.get(
         ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
         lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.optimum_task, folder, target),
     )
-
-
-__all__ = ["Reference", "check_config", "run"]

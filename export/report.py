@@ -71,7 +71,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         left_out = f"  ({undecided} undecided probe(s) left out)" if undecided else ""
         rows.append(("export parity: top-1 agreement", f"{parity['top1_agreement']:.3f}{left_out}"))
     rows.append(("export parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
-    if parity.get("measure") == "correlation":
+    if _measure(parity) == "score correlation":
         rows.append(("fidelity: score correlation", f"{fidelity['min_cosine']:.4f}  (vs the original fp32 model)"))
     else:
         rows.append(("fidelity: min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}  "

@@ -43,6 +43,8 @@ from .validate import (
     torch_batch_outputs,
 )
 
+EMBEDDING_PART = "token embedding"  # the compressed part every bundle has
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -147,7 +149,7 @@ def export_compressed(
     )
     embedding = config.embedding
     part = CompressedPart(
-        "token embedding", embedding.name, exported.embedding_scope, embedding.lossy, compressed.embedding.quantizable
+        EMBEDDING_PART, embedding.name, exported.embedding_scope, embedding.lossy, compressed.embedding.quantizable
     )
     return ExportedModel(path, [part], outputs, export_max_abs_diff(path, outputs, probes))
 
@@ -172,9 +174,8 @@ def check_parity(
     baseline: Baseline,
 ) -> Checked:
     classifier = loaded.task.classifier
-    pooling = loaded.task.output_pooling(loaded.pooling)
     probes = reference.probes
-    yardstick = baseline_agreement(baseline.model_path, probes, reference.outputs, classifier, pooling)
+    yardstick = baseline_agreement(baseline.model_path, probes, reference.outputs, classifier, loaded.output_pooling)
     batched, alone = ort_probe_outputs(model_file, probes)
     required = Required.below(yardstick, config.preset.tolerance, lossy_parts(exported.parts))
     parity = compare(exported.torch_outputs, batched, alone, exported.max_abs_diff, classifier, required)
@@ -184,8 +185,7 @@ def check_parity(
 def evaluate_accuracy(
     loaded: LoadedModel, reference: Reference, model_file: Path, baseline: Baseline
 ) -> evaluate.Accuracy:
-    pooling = loaded.task.output_pooling(loaded.pooling)
-    return reference.evaluation.score(reference.scores, model_file, baseline.model_path, pooling)
+    return reference.evaluation.score(reference.scores, model_file, baseline.model_path, loaded.output_pooling)
 
 
 def bundle_manifest(
@@ -200,7 +200,7 @@ def bundle_manifest(
     """Write the tokenizer files and golden.json beside the model, then bundle.json listing them all."""
     tokenizer_files = bundle.save_tokenizer(loaded.tokenizer, folder)
     bundle.write_golden(folder, reference.probes, reference.outputs, exported.torch_outputs, checked.outputs)
-    pooling = loaded.task.output_pooling(loaded.pooling)
+    pooling = loaded.output_pooling
     manifest = Manifest(
         preset=config.preset.name,
         checkpoint=config.checkpoint,
@@ -236,7 +236,7 @@ def sizes(
 ) -> dict[str, Any]:
     graph = load_graph(quantized)
     parts = {part.name: part.stored_bytes(graph) for part in exported.parts}
-    embedding_bytes = parts["token embedding"]
+    embedding_bytes = parts[EMBEDDING_PART]
     fp32 = compressed.table.numel() * 4
     model_bytes = model_file.stat().st_size
     return {

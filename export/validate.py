@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runtime_py.parity import Agreement, agreement, row_similarity
+from runtime_py.parity import Agreement, agreement, compares_labels, row_similarity
 
 from .config import Tolerance
 from .evaluate import pooled
@@ -159,7 +159,7 @@ def fidelity(original: np.ndarray, batched: np.ndarray, alone: np.ndarray, class
     candidates = np.concatenate([batched, alone])
     references = np.concatenate([original, original])
     cosines = row_similarity(candidates, references)
-    labelled = classifier and references.shape[-1] > 1  # a one-output model has no top label
+    labelled = compares_labels(classifier, references)
     return Fidelity(
         min_cosine=float(cosines.min()),
         mean_cosine=float(cosines.mean()),

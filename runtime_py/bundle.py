@@ -109,7 +109,7 @@ class Bundle:
     def classify(self, items, batch_size: int = DEFAULT_BATCH_SIZE):
         """(label, probability) of the most likely class: one Prediction for a text (a (text, text_pair) tuple on
         a pair bundle), a list for a list."""
-        if self.task not in ("text-classification", "text-pair-classification"):
+        if not self.manifest.is_classifier:
             raise BundleError(f"classify() needs a classifier bundle; this one is {self.task}: use embed(), "
                               "similarity() or search()")  # fmt: skip
         if self._features() == 1:

@@ -79,9 +79,14 @@ class Agreement:
         return failed
 
 
+def compares_labels(classifier: bool, references: np.ndarray) -> bool:
+    """Whether outputs have a top label to agree on: a classifier's, unless it has one output (a score)."""
+    return classifier and references.shape[-1] > 1
+
+
 def agreement(candidates: np.ndarray, references: np.ndarray, classifier: bool) -> Agreement:
     """classifier: compare the top label too (a one-output model has none: row_similarity)."""
-    classifier = classifier and references.shape[-1] > 1
+    classifier = compares_labels(classifier, references)
     decided = decided_rows(references) if classifier else np.ones(len(references), dtype=bool)
     top1 = float((candidates.argmax(-1) == references.argmax(-1))[decided].mean()) if classifier else None
     return Agreement(
