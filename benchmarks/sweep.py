@@ -2,7 +2,7 @@
 
     python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
                                [--ratios 8 16 25 32 50 100 200] [--models stsb sst2 cross] [--seeds 3]
-                               [--distill-steps 300]
+                               [--distill-steps 300] [--encoder int8|int4|... [--encoder-ratio R]]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
@@ -12,7 +12,7 @@ A ratio a method's sizes cannot land within 5% of is recorded as unreachable. A 
 random draw, so each of its points is exported with seeds 0..N-1 (`--seeds N`) and sweep.md gives the mean, the
 sample sd and the worst seed; a deterministic method (svd) is exported once. `--distill-steps N` distils every
 point's encoder on its model's training sentences (the GLUE task's train.tsv, labels unread), about 6 minutes a
-point on 2 cores.
+point on 2 cores. `--encoder` stores every point's encoder with that method (default int8, as the baseline).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 from export import Cache, DistillConfig, UserInputError, build
 from export.charts import pareto_figure
 from export.embedding import make_method, method_type
+from export.encoder import EncoderMethod, make_encoder
 from export.spread import Spread
 from runtime_py.machine import cpu_name
 
@@ -47,8 +48,8 @@ MODELS = {
         "minilm-l6-stsb-cross (STS-B pairs)", str(SHARED / "models/minilm-l6-stsb-cross"), SHARED / "data/glue/STS-B"
     ),
 }
-FIELDS = ["model", "method", "ratio", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8", "original",
-          "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",
+FIELDS = ["model", "method", "ratio", "encoder", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8",
+          "original", "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",
           "export_parity_min_cosine", "baseline_parity_min_cosine", "note"]  # fmt: skip
 
 
@@ -59,24 +60,24 @@ def export_point(
     distill_steps: int,
     cache: Cache,
     seed: int = 0,
+    encoder: EncoderMethod | None = None,
 ) -> dict:
+    encoder = encoder or make_encoder()
+    named = {"model": model.name, "method": method, "ratio": ratio, "encoder": _encoder_name(encoder), "seed": seed}
     distill = DistillConfig(text=model.data / "train.tsv", steps=distill_steps) if distill_steps else None
     with tempfile.TemporaryDirectory() as folder:
         try:
             embedding = make_method(method, ratio=ratio)
             report = build(
-                "bert", model=model.checkpoint, embedding=embedding, evaluate=model.data,
+                "bert", model=model.checkpoint, embedding=embedding, encoder=encoder, evaluate=model.data,
                 distill=distill, out=Path(folder) / "bundle", seed=seed, cache=cache, progress=False,
                 strict=False,  # a point whose int8 encoder misses the parity tolerance is still measured
             ).report  # fmt: skip
         except UserInputError as err:
-            return {"model": model.name, "method": method, "ratio": ratio, "seed": seed, "note": str(err)}
+            return {**named, "note": str(err)}
     accuracy, size = report["accuracy"], report["size"]
     return {
-        "model": model.name,
-        "method": method,
-        "ratio": ratio,
-        "seed": seed,
+        **named,
         "achieved_ratio": round(size["embedding_ratio_vs_fp32"], 2),
         "metric": f"{accuracy['dataset']} {accuracy['metric']}",
         "bundle": round(accuracy["bundle"], 4),
@@ -93,19 +94,27 @@ def export_point(
     }
 
 
+def _encoder_name(encoder: EncoderMethod) -> str:
+    ratio = getattr(encoder, "ratio", None)
+    return encoder.name + (f" {ratio:g}x" if ratio else "")
+
+
 def summarise(rows: list[dict]) -> list[dict]:
-    """One row per (model, method, ratio): the seeds' bundle scores and drops as Spreads, in first-seen order."""
+    """One row per (model, method, ratio, encoder): the seeds' bundle scores and drops as Spreads, in first-seen
+    order."""
     points: dict[tuple, list[dict]] = {}
     for r in rows:
-        points.setdefault((r["model"], r["method"], float(r["ratio"])), []).append(r)
+        points.setdefault((r["model"], r["method"], float(r["ratio"]), r.get("encoder") or "int8"), []).append(r)
     summary = []
-    for (model, method, ratio), seeds in points.items():
+    for (model, method, ratio, encoder), seeds in points.items():
         measured = [r for r in seeds if not r.get("note")]
         if not measured:
-            summary.append({"model": model, "method": method, "ratio": ratio, "note": seeds[0]["note"]})
+            summary.append({"model": model, "method": method, "ratio": ratio, "encoder": encoder,
+                            "note": seeds[0]["note"]})  # fmt: skip
             continue
         first = measured[0]
         summary.append({
+            "encoder": encoder,
             **{k: first[k] for k in ("model", "method", "ratio", "achieved_ratio", "metric", "baseline_int8",
                                      "original", "model_mb")},
             "bundle": Spread.of([float(r["bundle"]) for r in measured]),
@@ -117,15 +126,17 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def write_table(rows: list[dict], path: Path) -> None:
     lines = [f"Seeds per trained point: mean ± sample sd, and the worst seed. CPU: {cpu_name()}.", "",
-             "| model | method | ratio | achieved | seeds | bundle | worst | baseline int8 | drop | worst drop | "
-             "model MB | fit s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| model | method | ratio | encoder | achieved | seeds | bundle | worst | baseline int8 | drop | "
+             "worst drop | model MB | fit s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in summarise(rows):
         if r.get("note"):
-            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | unreachable | | | | | | | | |")
+            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | unreachable "
+                         "| | | | | | | | |")  # fmt: skip
             continue
         bundle, drop = r["bundle"], r["drop"]
-        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {float(r['achieved_ratio']):.1f}x | "
+        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | "
+                     f"{float(r['achieved_ratio']):.1f}x | "
                      f"{bundle.n} | {bundle.text()} | {bundle.worst:.4f} | {float(r['baseline_int8']):.4f} | "
                      f"{drop.text(signed=True)} | {drop.worst:+.4f} | {float(r['model_mb']):.2f} | "
                      f"{r['fit_seconds']:.0f} |")  # fmt: skip
@@ -150,7 +161,10 @@ def main() -> None:
         default=0,
         help="distil every point's encoder on its model's training sentences (default 0: none)",
     )
+    parser.add_argument("--encoder", default="int8", help="encoder method of every point (default int8)")
+    parser.add_argument("--encoder-ratio", type=float, help="its ratio, for methods that take one")
     args = parser.parse_args()
+    encoder = make_encoder(args.encoder, **({} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}))
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "sweep.csv"
     rows = []
@@ -163,7 +177,9 @@ def main() -> None:
                     seeds = range(args.seeds if method_type(method).stochastic else 1)
                     for ratio in args.ratios:
                         for seed in seeds:
-                            point = export_point(MODELS[key], method, ratio, args.distill_steps, cache, seed)
+                            point = export_point(
+                                MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder
+                            )
                             rows.append(point)
                             writer.writerow(point)
                             f.flush()

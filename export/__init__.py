@@ -13,6 +13,7 @@ from .api import ExportResult, build
 from .cache import Cache
 from .config import DistillConfig
 from .embedding import DirectionAE, EmbeddingMethod, Int4, Int8, LightToken, NoCompression, Svd
+from .encoder import EncoderMethod, FullPrecision, Int4Encoder, Int8Encoder, LowRank, Tucker
 from .errors import ParityError, UserInputError
 
 __all__ = [
@@ -20,13 +21,19 @@ __all__ = [
     "DirectionAE",
     "DistillConfig",
     "EmbeddingMethod",
+    "EncoderMethod",
     "ExportResult",
+    "FullPrecision",
     "Int4",
+    "Int4Encoder",
     "Int8",
+    "Int8Encoder",
     "LightToken",
+    "LowRank",
     "NoCompression",
     "ParityError",
     "Svd",
+    "Tucker",
     "UserInputError",
     "build",
 ]

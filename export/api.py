@@ -11,8 +11,9 @@ from typing import Any
 from rich.console import Console
 
 from .cache import Cache
-from .config import DistillConfig, ExportConfig, QuantizeConfig
+from .config import DistillConfig, ExportConfig
 from .embedding import EmbeddingMethod
+from .encoder import EncoderMethod, make_encoder
 from .errors import UserInputError
 from .presets import load_preset
 
@@ -45,7 +46,7 @@ def build(
     target: str = "onnx-mobile",
     task: str | None = None,
     embedding: EmbeddingMethod | None = None,
-    quantize: str = "int8-dynamic",
+    encoder: EncoderMethod | None = None,
     evaluate: str | Path | None = None,
     distill: str | Path | DistillConfig | None = None,
     out: str | Path | None = None,
@@ -59,7 +60,8 @@ def build(
     """Export `model` (default: the preset's checkpoint) to a validated bundle folder and return where it went.
 
     `embedding` is a method with its settings, e.g. `LightToken(ratio=50)` or `Svd(ratio=8)`; None takes the
-    preset's. `distill` is unlabelled text (a path; `DistillConfig` sets the steps too). `out` defaults to
+    preset's. `encoder` stores the encoder's linear layers, e.g. `Int4Encoder()`; None is dynamic int8, as the
+    baseline. `distill` is unlabelled text (a path; `DistillConfig` sets the steps too). `out` defaults to
     bundles/PRESET-METHOD. Raises UserInputError for input the caller can fix (nothing is written) and
     ParityError when the bundle falls short of the int8 baseline's parity (nothing is written unless
     strict=False). `progress=False` prints nothing. `sweep`: benchmarks/sweep.py's CSV, drawn in report.html.
@@ -67,7 +69,7 @@ def build(
     the same checkpoint.
     """
     config = export_config(
-        preset, model=model, target=target, task=task, embedding=embedding, quantize=quantize, evaluate=evaluate,
+        preset, model=model, target=target, task=task, embedding=embedding, encoder=encoder, evaluate=evaluate,
         distill=distill, out=out, force=force, strict=strict, seed=seed, sweep=sweep,
     )  # fmt: skip
     quiet_libraries()
@@ -84,7 +86,7 @@ def export_config(
     target: str = "onnx-mobile",
     task: str | None = None,
     embedding: EmbeddingMethod | None = None,
-    quantize: str = "int8-dynamic",
+    encoder: EncoderMethod | None = None,
     evaluate: str | Path | None = None,
     distill: str | Path | DistillConfig | None = None,
     out: str | Path | None = None,
@@ -99,6 +101,9 @@ def export_config(
     embedding = chosen.embedding if embedding is None else embedding
     if not isinstance(embedding, EmbeddingMethod):
         raise UserInputError(f"embedding must be a method such as export.LightToken(ratio=25), not {embedding!r}")
+    encoder = make_encoder() if encoder is None else encoder
+    if not isinstance(encoder, EncoderMethod):
+        raise UserInputError(f"encoder must be a method such as export.Int4Encoder(), not {encoder!r}")
     if not isinstance(distill, DistillConfig):
         distill = DistillConfig(text=None if distill is None else Path(distill))
     return ExportConfig(
@@ -108,8 +113,8 @@ def export_config(
         target=target,
         out=Path(out) if out is not None else Path("bundles") / f"{chosen.name}-{embedding.name}",
         embedding=embedding,
+        encoder=encoder,
         seed=seed,
-        quantize=QuantizeConfig(mode=quantize),
         distill=distill,
         evaluate=None if evaluate is None else Path(evaluate),
         sweep=None if sweep is None else Path(sweep),

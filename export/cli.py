@@ -13,6 +13,7 @@ from rich.console import Console
 from .api import build, export_config
 from .config import DistillConfig, ExportConfig
 from .embedding import EmbeddingMethod, make_method
+from .encoder import DEFAULT_ENCODER, EncoderMethod, make_encoder
 from .errors import ParityError, UserInputError
 from .presets import load_preset, preset_names
 
@@ -25,6 +26,7 @@ examples:
   python -m export bert --model path/to/nli-model --evaluate my_pairs.jsonl   # text, text_pair, label columns
   python -m export bert --embedding none                      # the whole token table, int8 like the encoder
   python -m export bert --embedding svd --ratio 8 --target onnx
+  python -m export bert --encoder int4                        # 4-bit encoder weights (smaller, slower on x86)
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
 
 exit codes: 0 done, 1 export parity below the int8 baseline's less the preset's margin, 2 bad input (nothing is
@@ -40,7 +42,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .embedding import METHODS
-    from .quantization import QUANTIZATIONS
+    from .encoder import ENCODERS
     from .targets import TARGETS
     from .tasks import TASKS
 
@@ -63,9 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(methods that take one; default: the preset's with its method, else the method's own). "
                         "Rows no text can reach are left out of every bundle, so their bytes go to the rows "
                         "kept")  # fmt: skip
-    parser.add_argument(
-        "--quantize", default="int8-dynamic", metavar="MODE", help=_choices(QUANTIZATIONS, "int8-dynamic")
-    )
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER, metavar="METHOD",
+                        help="how the encoder's linear layers are stored; "
+                        + _choices(ENCODERS, DEFAULT_ENCODER))  # fmt: skip
+    parser.add_argument("--encoder-ratio", type=float, metavar="R",
+                        help="encoder compression ratio vs its fp32 linear weights (methods that take "
+                        "one)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed for trained methods (lighttoken: the start of its "
                         "fit, which is then the same on any CPU) and distillation (default 0)")  # fmt: skip
     parser.add_argument("--evaluate", type=Path, metavar="DATA",
@@ -118,7 +123,7 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "target": args.target,
         "task": args.task,
         "embedding": embedding_from_flags(args, load_preset(args.preset).embedding),
-        "quantize": args.quantize,
+        "encoder": encoder_from_flags(args),
         "evaluate": args.evaluate,
         "distill": distill,
         "out": args.out,
@@ -142,6 +147,11 @@ def embedding_from_flags(args: argparse.Namespace, preset_default: EmbeddingMeth
     if args.ratio is not None:
         settings["ratio"] = args.ratio
     return make_method(name, **settings)
+
+
+def encoder_from_flags(args: argparse.Namespace) -> EncoderMethod:
+    settings = {} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}
+    return make_encoder(args.encoder, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .embedding import EmbeddingMethod
+    from .encoder import EncoderMethod
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,6 @@ class DistillConfig:
 
 
 @dataclass(frozen=True)
-class QuantizeConfig:
-    mode: str = "int8-dynamic"  # or "none"
-    # SmoothQuant-style rescaling before int8-dynamic, chosen per Linear group (see smooth.py).
-    smooth: bool = True
-
-
-@dataclass(frozen=True)
 class ExportConfig:
     preset: Preset
     checkpoint: str
@@ -71,8 +65,10 @@ class ExportConfig:
     target: str
     out: Path
     embedding: EmbeddingMethod
+    encoder: EncoderMethod
     seed: int = 0  # draws trained fits' starts (the embedding's, distillation's dropout and batches)
-    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    # SmoothQuant-style rescaling before an encoder method's int8 pass, chosen per Linear group (see smooth.py)
+    smooth: bool = True
     distill: DistillConfig = field(default_factory=DistillConfig)
     evaluate: Path | None = None  # a GLUE task folder or TSV (datasets.py); None: no accuracy step
     sweep: Path | None = None  # benchmarks/sweep.py's CSV, drawn as Pareto curves in report.html
@@ -91,7 +87,8 @@ class ExportConfig:
             "embedding": self.embedding.to_json(),
             "seed": self.seed,
             "distill": {**asdict(self.distill), "text": _text(self.distill.text)},
-            "quantize": asdict(self.quantize),
+            "encoder": self.encoder.to_json(),
+            "smooth": self.smooth,
             "tolerance": asdict(self.preset.tolerance),
             "evaluate": _text(self.evaluate),
             "opset": self.opset,

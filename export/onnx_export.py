@@ -27,7 +27,10 @@ class ExportedGraph:
     path: Path
     input_names: list[str]
     output_name: str
-    embedding_scope: Scope
+
+    def scope_of(self, exported: nn.Module, part: nn.Module) -> Scope:
+        """Where `part`, a submodule of the `exported` module, sits in the graph."""
+        return Scope(module_path_of(exported, part))
 
 
 def export_onnx(
@@ -35,7 +38,6 @@ def export_onnx(
     tokenizer,
     input_names: list[str],
     output_name: str,
-    embedding: nn.Module,
     path: Path,
     opset: int,
 ) -> ExportedGraph:
@@ -56,11 +58,11 @@ def export_onnx(
             do_constant_folding=True,
             dynamo=False,
         )
-    return ExportedGraph(path, input_names, output_name, Scope(module_path_of(module, embedding)))
+    return ExportedGraph(path, input_names, output_name)
 
 
 def module_path_of(root: nn.Module, target: nn.Module) -> str:
     for name, module in root.named_modules():
         if module is target:
             return name
-    raise ValueError("embedding module is not part of the exported module")
+    raise ValueError(f"{type(target).__name__} is not part of the exported module")

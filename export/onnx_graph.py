@@ -34,8 +34,23 @@ class Scope:
         return [n.name for n in model.graph.node if n.name.startswith(self.node_prefix)]
 
     def stored_bytes(self, model: onnx.ModelProto) -> int:
-        """Bytes of every initializer and Constant node in this scope."""
-        return weight_bytes(model, self.tensor_prefix, self.node_prefix)
+        """Bytes of every initializer and Constant node in this scope: initializers named after its parameters,
+        and those only its nodes read (the exporter names a folded, transposed MatMul weight `onnx::MatMul_N`)."""
+        return weight_bytes(model, self.tensor_prefix, self.node_prefix) + sum(
+            numpy_helper.to_array(model.graph.initializer[i]).nbytes for i in self._read_only_here(model)
+        )
+
+    def _read_only_here(self, model: onnx.ModelProto) -> list[int]:
+        """Indices of the initializers outside the parameter prefix that only this scope's nodes read."""
+        readers: dict[str, set[bool]] = {}
+        for node in model.graph.node:
+            for name in node.input:
+                readers.setdefault(name, set()).add(node.name.startswith(self.node_prefix))
+        return [
+            i
+            for i, t in enumerate(model.graph.initializer)
+            if not t.name.startswith(self.tensor_prefix) and readers.get(t.name) == {True}
+        ]
 
 
 def weight_bytes(model: onnx.ModelProto, tensor_prefix: str = "", node_prefix: str = "") -> int:

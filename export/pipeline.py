@@ -29,12 +29,11 @@ from .distill import read_passages
 from .errors import ParityError, UserInputError
 from .load import load
 from .progress import Stages
-from .quantization import get_quantization
 from .stages import (
     CompressedModel,
     bundle_manifest,
     check_parity,
-    compress_embedding,
+    compress_model,
     distill_encoder,
     evaluate_accuracy,
     export_compressed,
@@ -50,7 +49,7 @@ def check_config(config: ExportConfig) -> ExportConfig:
     """Everything that can be refused without loading a model."""
     bundle.check_output_folder(config.out, config.force)
     get_target(config.target)
-    get_quantization(config.quantize.mode)
+    config.encoder.check()
     if config.task is not None and config.task not in TASKS:
         raise UserInputError(f"unknown task '{config.task}'; choose one of: {', '.join(TASKS)}")
     if config.evaluate is not None:
@@ -77,7 +76,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
     config = check_config(config)
     started = time.perf_counter()
     stages = Stages(console)
-    target, quantization = get_target(config.target), get_quantization(config.quantize.mode)
+    target, encoder = get_target(config.target), config.encoder
     with (
         tempfile.TemporaryDirectory(prefix="bert-edge-") as scratch,
         bundle.staging_folder(config.out) as staging,
@@ -92,19 +91,19 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             data = reference.evaluation.data
             with stages("score fp32", f"{data.dataset}, {len(data.texts)} texts"):
                 reference = reference.scored(loaded)
-        with stages("compress", config.embedding.name):
-            compressed = compress_embedding(config, loaded)
+        with stages("compress", f"{config.embedding.name} table, {encoder.name} encoder"):
+            compressed = compress_model(config, loaded)
         distilled = None
         if config.distill.text is not None:
             compressed, distilled = _distill(config, loaded, compressed, stages)
-        if quantization.smoothable and config.quantize.smooth:
+        if encoder.smoothable and config.smooth:
             with stages("smooth", "per-group SmoothQuant scales"):
                 compressed = smooth_for_int8(config, loaded, compressed)
         with stages("export", f"opset {config.opset}"):
             exported = export_compressed(config, loaded, compressed, reference.probes, work / "model-fp32.onnx")
-        with stages("quantize", config.quantize.mode):
-            keep = exported.nodes_to_keep()
-            quantized = quantization.quantize(exported.onnx_model, keep, work / "model-quantized.onnx")
+        with stages("quantize", f"{encoder.name} encoder"):
+            keep, encoder_nodes = exported.nodes_to_keep(), exported.encoder_nodes()
+            quantized = encoder.quantize(exported.onnx_model, keep, encoder_nodes, work / "model-quantized.onnx")
         with stages("convert", config.target):
             built = target.build(quantized, staging)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):

@@ -25,7 +25,7 @@ def build_report(
         "checkpoint": config.checkpoint,
         "task": manifest.task,
         "target": config.target,
-        "quantize": config.quantize.mode,
+        "encoder": {**config.encoder.to_json(), **compressed.encoder_facts},
         "bundle": {"model_file": built.model_file, "format": built.model_format, "reproducible": built.reproducible},
         "embedding": {
             "method": config.embedding.name,
@@ -129,7 +129,7 @@ def write_reports(folder: Path, report: dict[str, Any], sweep: Path | None = Non
         f"# Export report: {report['checkpoint']}",
         "",
         f"preset `{report['preset']}`, task `{report['task']}`, target `{report['target']}`, "
-        f"embedding `{report['embedding']['method']}`, quantize `{report['quantize']}`",
+        f"embedding `{report['embedding']['method']}`, encoder `{report['encoder']['method']}`",
         "",
         "| | |",
         "|---|---|",

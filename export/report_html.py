@@ -112,7 +112,7 @@ def render(report: dict[str, Any], sweep: list[dict] | None = None) -> str:
     embedding = report["embedding"]
     subtitle = (f"preset {report['preset']}, task {report['task']}, target {report['target']}, embedding "
                 f"{embedding['method']} ({report['size']['embedding_ratio_vs_fp32']:.1f}x), "
-                f"quantize {report['quantize']}")  # fmt: skip
+                f"encoder {report['encoder']['method']}")  # fmt: skip
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in report["timing"]["stages"].items())
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',

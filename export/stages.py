@@ -24,6 +24,7 @@ from .distill import distill
 from .embedding.base import CompressedEmbedding
 from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
+from .encoder import encoder_of
 from .load import LoadedModel
 from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
@@ -43,7 +44,8 @@ from .validate import (
     torch_batch_outputs,
 )
 
-EMBEDDING_PART = "token embedding"  # the compressed part every bundle has
+EMBEDDING_PART = "token embedding"  # the compressed parts every bundle has
+ENCODER_PART = "encoder"
 
 
 @dataclass(frozen=True)
@@ -72,27 +74,32 @@ def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples
 
 @dataclass(frozen=True)
 class CompressedModel:
-    """A copy of the loaded model carrying the compressed token table (and whatever later stages did to it)."""
+    """A copy of the loaded model carrying the compressed token table and the encoder in its method's form (and
+    whatever later stages did to them)."""
 
     model: nn.Module  # the HF model
     embedding: CompressedEmbedding
     table: Any  # the original fp32 token table (torch.Tensor), for the size report
+    encoder_facts: dict[str, Any]  # what the encoder method did, for the report
     steps: tuple[str, ...] = ("compress",)  # the stages that made this model
 
 
-def compress_embedding(config: ExportConfig, loaded: LoadedModel) -> CompressedModel:
+def compress_model(config: ExportConfig, loaded: LoadedModel) -> CompressedModel:
+    """A copy of the loaded model with the token table compressed by the embedding method and the encoder put
+    into the encoder method's form."""
     table = loaded.model.get_input_embeddings().weight.detach().float()
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
     embedding = config.embedding.compress(table, config.seed, stats, keep)
     model = copy.deepcopy(loaded.model)
     model.set_input_embeddings(embedding)
-    return CompressedModel(model, embedding, table)
+    facts = config.encoder.compress(encoder_of(model), config.seed)
+    return CompressedModel(model, embedding, table, facts)
 
 
 def _copied(compressed: CompressedModel, step: str) -> CompressedModel:
     model = copy.deepcopy(compressed.model)
-    return CompressedModel(model, model.get_input_embeddings(), compressed.table, (*compressed.steps, step))
+    return replace(compressed, model=model, embedding=model.get_input_embeddings(), steps=(*compressed.steps, step))
 
 
 def distill_encoder(
@@ -138,20 +145,27 @@ class ExportedModel:
     def nodes_to_keep(self) -> list[str]:
         return nodes_to_keep(self.parts, load_graph(self.onnx_model))
 
+    def encoder_nodes(self) -> list[str]:
+        part = next(part for part in self.parts if part.name == ENCODER_PART)
+        return part.scope.node_names(load_graph(self.onnx_model))
+
 
 def export_compressed(
     config: ExportConfig, loaded: LoadedModel, compressed: CompressedModel, probes: ProbeBatch, path: Path
 ) -> ExportedModel:
-    module = loaded.task_module(compressed.model)
+    shipped = config.encoder.shipped(compressed.model)
+    module = loaded.task_module(shipped)
     outputs = torch_batch_outputs(module, probes)
-    exported = export_onnx(
-        module, loaded.tokenizer, loaded.input_names, loaded.task.output_name, compressed.embedding, path, config.opset
-    )
-    embedding = config.embedding
-    part = CompressedPart(
-        EMBEDDING_PART, embedding.name, exported.embedding_scope, embedding.lossy, compressed.embedding.quantizable
-    )
-    return ExportedModel(path, [part], outputs, export_max_abs_diff(path, outputs, probes))
+    graph = export_onnx(module, loaded.tokenizer, loaded.input_names, loaded.task.output_name, path, config.opset)
+    embedding, encoder = config.embedding, config.encoder
+    parts = [
+        CompressedPart(
+            EMBEDDING_PART, embedding.name, graph.scope_of(module, shipped.get_input_embeddings()), embedding.lossy,
+            compressed.embedding.quantizable,
+        ),
+        CompressedPart(ENCODER_PART, encoder.name, graph.scope_of(module, encoder_of(shipped)), encoder.lossy, True),
+    ]  # fmt: skip
+    return ExportedModel(path, parts, outputs, export_max_abs_diff(path, outputs, probes))
 
 
 @dataclass(frozen=True)
@@ -223,7 +237,7 @@ def bundle_manifest(
             "seed": config.seed,
             "settings": config.embedding.to_json(),
         },
-        quantize=config.quantize.mode,
+        encoder=config.encoder.to_json(),
         tolerance=BundleTolerance(checked.required.min_cosine, checked.required.min_top1_agreement),
         tools=bundle.tool_versions(),
     )

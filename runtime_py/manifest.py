@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "encoder" (method and settings) replaced the "quantize" string
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model inputs this runtime knows how to fill
 TASKS = ("feature-extraction", "text-classification", "text-pair-classification")
 PAIR_TASKS = ("text-pair-classification",)  # the model reads two texts at once (token types 0 and 1)
@@ -67,7 +67,7 @@ class Manifest:
     model: ModelSpec
     tokenizer: TokenizerSpec
     embedding: dict[str, Any]  # method, ratio_requested, seed and its resolved settings
-    quantize: str
+    encoder: dict[str, Any]  # the encoder method and its resolved settings
     tolerance: BundleTolerance
     tools: dict[str, str]  # package versions that made the bundle
     files: dict[str, str] = field(default_factory=dict)  # every file a consumer needs -> its sha256
@@ -134,7 +134,7 @@ class Manifest:
             ),
             tokenizer=TokenizerSpec(tokenizer["file"], list(tokenizer["files"]), int(tokenizer["pad_id"])),
             embedding=dict(raw["embedding"]),
-            quantize=raw["quantize"],
+            encoder=dict(raw["encoder"]),
             tolerance=BundleTolerance(
                 float(raw["tolerance"]["min_cosine"]), float(raw["tolerance"]["min_top1_agreement"])
             ),

@@ -49,7 +49,7 @@ def test_build_gives_the_cli_bundle_byte_for_byte(tmp_path, tiny_checkpoint):
     assert report["embedding"]["settings"] == {"method": "svd", "ratio": 4.0}
     config = report["config"]  # every stage's resolved settings
     assert config["embedding"] == report["embedding"]["settings"] and config["task"] == report["task"]
-    assert config["quantize"] == {"mode": "int8-dynamic", "smooth": True} and config["distill"]["text"] is None
+    assert config["encoder"] == {"method": "int8"} and config["smooth"] and config["distill"]["text"] is None
 
 
 def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
@@ -61,8 +61,10 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
         export.build("bert", embedding=export.Svd(ratio=0.5), out=tmp_path / "b", progress=False)
     with pytest.raises(export.UserInputError, match="unknown task 'translation'"):
         export.build("bert", task="translation", out=tmp_path / "b", progress=False)
-    with pytest.raises(export.UserInputError, match="unknown --quantize mode 'int3'"):
-        export.build("bert", quantize="int3", out=tmp_path / "b", progress=False)
+    with pytest.raises(export.UserInputError, match=r"export\.Int4Encoder"):
+        export.build("bert", encoder="int3", out=tmp_path / "b", progress=False)
+    with pytest.raises(export.UserInputError, match="block_size must be"):
+        export.build("bert", encoder=export.Int4Encoder(block_size=48), out=tmp_path / "b", progress=False)
     assert list(tmp_path.iterdir()) == []
     assert export.UserInputError.exit_code == 2 and export.ParityError.exit_code == 1
 

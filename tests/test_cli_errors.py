@@ -67,7 +67,8 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--embedding", "svd", "--ratio", "abc"], "invalid float value"),
         (["--embedding", "zip"], "unknown embedding method 'zip'"),
         (["--target", "tflite"], "unknown target 'tflite'"),
-        (["--quantize", "int3"], "unknown --quantize mode"),
+        (["--encoder", "int3"], "unknown encoder method 'int3'"),
+        (["--encoder", "int4", "--encoder-ratio", "4"], "--encoder-ratio does not apply to --encoder int4"),
     ],
 )
 def test_bad_flags(capsys, tmp_path, args, expected):
@@ -252,6 +253,6 @@ def test_help_explains_the_flags(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--quantize", "--evaluate", "--no-strict",
-                 "exit codes"):  # fmt: skip
+    for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--encoder", "int4", "--evaluate",
+                 "--no-strict", "exit codes"):  # fmt: skip
         assert word in text

@@ -162,9 +162,9 @@ def test_a_pair_classifier_without_token_types_exports_classifies_and_self_check
 
 def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, tiny_checkpoint):
     """A classification head with one output (a cross-encoder) is exported as a pair model without --task. The
-    fp32 encoder (--quantize none): a random tiny model's score hardly varies between inputs, so int8 noise would
+    fp32 encoder (--encoder none): a random tiny model's score hardly varies between inputs, so int8 noise would
     swamp what the parity check correlates (a trained cross-encoder's scores spread: test_real_models.py)."""
-    out, report = export(tmp_path, tiny_checkpoint("bert-cross"), "bert", "--embedding", "int8", "--quantize", "none")
+    out, report = export(tmp_path, tiny_checkpoint("bert-cross"), "bert", "--embedding", "int8", "--encoder", "none")
     assert report["task"] == "text-pair-classification" and report["parity"]["top1_agreement"] is None
     golden = json.loads((out / "golden.json").read_text())["probes"]
     first = golden[0]

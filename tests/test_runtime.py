@@ -191,7 +191,7 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
     manifest = bundle_copy / "bundle.json"
     raw = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**raw, "format_version": 99}))
-    with pytest.raises(BundleError, match="format_version 99; this runtime reads 1"):
+    with pytest.raises(BundleError, match="format_version 99; this runtime reads 2"):
         Bundle.load(bundle_copy)
     manifest.write_text("{not json")
     with pytest.raises(BundleError, match=r"bundle\.json is not valid JSON"):

@@ -16,8 +16,8 @@ from rich.console import Console
 from export import pipeline
 from export.cli import build_parser, main, to_config
 from export.config import Tolerance
+from export.encoder.int8 import Int8Encoder
 from export.errors import ParityError
-from export.quantization.int8_dynamic import Int8Dynamic
 
 ARCHITECTURES = [
     ("bert", "bert", "feature-extraction"),
@@ -87,8 +87,8 @@ def test_compressed_embedding_nodes_are_not_quantized(tmp_path, tiny_checkpoint)
     assert any(n.op_type == "MatMulInteger" for n in graph.graph.node)
 
 
-def test_quantize_none_keeps_fp32_and_matches_tightly(tmp_path, tiny_checkpoint):
-    _, report, _ = export(tmp_path, tiny_checkpoint("roberta"), "roberta", "--quantize", "none", "--embedding", "none")
+def test_encoder_none_keeps_fp32_and_matches_tightly(tmp_path, tiny_checkpoint):
+    _, report, _ = export(tmp_path, tiny_checkpoint("roberta"), "roberta", "--encoder", "none", "--embedding", "none")
     assert report["parity"]["max_abs_diff"] < 1e-4
     assert report["size"]["embedding_ratio_vs_fp32"] == 1.0
 
@@ -127,17 +127,17 @@ def test_a_broken_export_fails_parity_against_the_int8_baseline(tmp_path, tiny_c
     would leave them) moves the bundle's outputs far below what the int8 baseline keeps on the same probes, less
     the lossy margin: the export exits 1 and writes nothing. The same export without the bug passes
     (test_lighttoken_on_a_tiny_model_passes_parity)."""
-    quantize = Int8Dynamic.quantize
+    quantize = Int8Encoder.quantize
 
-    def quantize_and_reverse_the_codes(self, onnx_model, keep, out):
-        path = quantize(self, onnx_model, keep, out)
+    def quantize_and_reverse_the_codes(self, onnx_model, keep, encoder_nodes, out):
+        path = quantize(self, onnx_model, keep, encoder_nodes, out)
         model = onnx.load(str(path))
         codes = next(t for t in model.graph.initializer if t.name.endswith(".codes"))
         codes.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(codes)[::-1].copy(), codes.name))
         onnx.save(model, str(path))
         return path
 
-    monkeypatch.setattr(Int8Dynamic, "quantize", quantize_and_reverse_the_codes)
+    monkeypatch.setattr(Int8Encoder, "quantize", quantize_and_reverse_the_codes)
     model = tiny_checkpoint("bert-classifier" if classifier else "bert")
     config = to_config(build_parser().parse_args(["bert", "--model", str(model), "--embedding", "lighttoken",
                                                    "--ratio", "4", "--out", str(tmp_path / "b")]))  # fmt: skip
@@ -204,7 +204,7 @@ def test_two_mobile_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
 @pytest.mark.parametrize(("kind", "preset", "rows"), [("bert", "bert", 256), ("roberta", "roberta", 128 + 2)])
 def test_position_table_keeps_only_the_rows_max_length_reaches(tmp_path, tiny_checkpoint, kind, preset, rows):
     # bert: positions 0..255 of 512 (max length 256); roberta: 2..129 of 514 (after the padding index 1)
-    flags = ["--target", "onnx", "--quantize", "none", "--embedding", "none"]
+    flags = ["--target", "onnx", "--encoder", "none", "--embedding", "none"]
     out, report, _ = export(tmp_path, tiny_checkpoint(kind), preset, *flags)
     graph = onnx.load(str(out / "model.onnx"))
     tables = [t for t in graph.graph.initializer if "position_embeddings" in t.name]

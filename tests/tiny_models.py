@@ -92,6 +92,11 @@ def build(kind: str, folder: Path) -> Path:
         tokenizer = wordpiece()
         config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, **labels)
         model = (BertForSequenceClassification if kind == "bert-classifier" else BertModel)(config)
+    elif kind == "bert-wide":  # one layer of all-MiniLM-L6-v2's shapes (hidden 384, FFN 1536), random weights
+        tokenizer = wordpiece()
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=384, num_hidden_layers=1, num_attention_heads=6,
+                            intermediate_size=1536)  # fmt: skip
+        model = BertModel(config)
     elif kind == "bert-cross":  # a cross-encoder: one regression output over a text pair
         tokenizer = wordpiece()
         config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, id2label={0: "similarity"},

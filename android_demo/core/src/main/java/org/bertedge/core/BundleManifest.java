@@ -16,7 +16,7 @@ import java.util.Map;
  * Mirrors runtime_py/manifest.py: the same format version, the same checks, errors that name the file.
  */
 public final class BundleManifest {
-    public static final long FORMAT_VERSION = 1;
+    public static final long FORMAT_VERSION = 2;
 
     public final Path folder;
     public final String task;

@@ -44,7 +44,7 @@ public class BundleManifestTest {
 
     @Test
     public void readsTheFieldsTheRunnerNeeds() throws Exception {
-        BundleManifest manifest = BundleManifest.load(bundle("1", sha256("onnx")));
+        BundleManifest manifest = BundleManifest.load(bundle("2", sha256("onnx")));
         assertTrue(manifest.isClassifier());
         assertEquals(Arrays.asList("negative", "positive"), manifest.labels);
         assertEquals(128, manifest.maxLength);
@@ -57,7 +57,7 @@ public class BundleManifestTest {
 
     @Test
     public void aFileWhoseSha256DiffersIsNamedCorrupt() throws Exception {
-        Path folder = bundle("1", sha256("something else"));
+        Path folder = bundle("2", sha256("something else"));
         String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
             .getMessage();
         assertEquals("bundle file corrupt (sha256 differs from bundle.json): " + folder.resolve("model.onnx"),
@@ -66,7 +66,7 @@ public class BundleManifestTest {
 
     @Test
     public void aMissingFileIsNamed() throws Exception {
-        Path folder = bundle("1", sha256("onnx"));
+        Path folder = bundle("2", sha256("onnx"));
         Files.delete(folder.resolve("model.onnx"));
         assertEquals("bundle file missing: " + folder.resolve("model.onnx"),
             assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder)).getMessage());
@@ -74,20 +74,20 @@ public class BundleManifestTest {
 
     @Test
     public void anotherFormatVersionIsRefused() throws Exception {
-        Path folder = bundle("2", sha256("onnx"));
+        Path folder = bundle("1", sha256("onnx"));
         String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
             .getMessage();
-        assertTrue(message, message.endsWith("bundle.json: format_version 2; this runtime reads 1"));
+        assertTrue(message, message.endsWith("bundle.json: format_version 1; this runtime reads 2"));
     }
 
     @Test
     public void brokenJsonAndMissingFieldsAreNamed() throws Exception {
-        Path folder = bundle("1", sha256("onnx"));
-        Files.write(folder.resolve("bundle.json"), "{\"format_version\": 1,".getBytes(StandardCharsets.UTF_8));
+        Path folder = bundle("2", sha256("onnx"));
+        Files.write(folder.resolve("bundle.json"), "{\"format_version\": 2,".getBytes(StandardCharsets.UTF_8));
         String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
             .getMessage();
         assertTrue(message, message.contains("bundle.json is not valid JSON"));
-        Files.write(folder.resolve("bundle.json"), "{\"format_version\": 1}".getBytes(StandardCharsets.UTF_8));
+        Files.write(folder.resolve("bundle.json"), "{\"format_version\": 2}".getBytes(StandardCharsets.UTF_8));
         message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder)).getMessage();
         assertTrue(message, message.endsWith("bundle.json: missing field 'task'"));
         assertFalse(Files.exists(folder.resolve("tokenizer.json")));  // never read before the checks pass

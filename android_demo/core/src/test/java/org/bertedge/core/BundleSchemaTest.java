@@ -16,7 +16,7 @@ import org.junit.Test;
  * exporter writes it conforms, and one that breaks the contract does not (BundleRunTest checks real bundles).
  */
 public class BundleSchemaTest {
-    static final String MANIFEST = "{\"format_version\": 1, \"preset\": \"bert\", \"checkpoint\": \"m\","
+    static final String MANIFEST = "{\"format_version\": 2, \"preset\": \"bert\", \"checkpoint\": \"m\","
         + " \"model_type\": \"bert\", \"task\": \"text-pair-classification\", \"labels\": [\"similarity\"],"
         + " \"pooling\": null, \"normalized\": false, \"max_length\": 256,"
         + " \"model\": {\"file\": \"model.ort\", \"format\": \"ort\", \"inputs\": ["
@@ -25,7 +25,7 @@ public class BundleSchemaTest {
         + " \"outputs\": [{\"name\": \"logits\", \"dtype\": \"float32\", \"shape\": [\"batch\", \"features\"]}]},"
         + " \"tokenizer\": {\"file\": \"tokenizer.json\", \"files\": [\"tokenizer.json\"], \"pad_id\": 0},"
         + " \"embedding\": {\"method\": \"int8\", \"ratio_requested\": null, \"seed\": 0, \"settings\": {}},"
-        + " \"quantize\": \"int8-dynamic\", \"tolerance\": {\"min_cosine\": 0.95, \"min_top1_agreement\": 0.0},"
+        + " \"encoder\": {\"method\": \"int8\"}, \"tolerance\": {\"min_cosine\": 0.95, \"min_top1_agreement\": 0.0},"
         + " \"tools\": {\"onnxruntime\": \"1.32.0\"}, \"files\": {\"model.ort\": \"" + "a".repeat(64) + "\","
         + " \"golden.json\": \"" + "b".repeat(64) + "\", \"tokenizer.json\": \"" + "c".repeat(64) + "\"}}";
 

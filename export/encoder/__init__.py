@@ -1,0 +1,51 @@
+"""Encoder methods, registered by name (selected with --encoder, sized by --encoder-ratio). Each is one file: a
+frozen dataclass of its settings with `compress` (the PyTorch side) and `quantize` (the ONNX side)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from ..errors import UserInputError
+from .base import EncoderMethod, encoder_of, linear_layers
+from .int4 import Int4Encoder
+from .int8 import Int8Encoder
+from .lowrank import LowRank
+from .none import FullPrecision
+from .tucker import Tucker
+
+ENCODERS: dict[str, type[EncoderMethod]] = {
+    m.name: m for m in (Int8Encoder, Int4Encoder, Tucker, LowRank, FullPrecision)
+}
+DEFAULT_ENCODER = "int8"
+
+
+def make_encoder(name: str = DEFAULT_ENCODER, **settings: Any) -> EncoderMethod:
+    """The encoder method called `name` with `settings` over its defaults (--encoder-ratio sets `ratio`)."""
+    if name not in ENCODERS:
+        raise UserInputError(f"unknown encoder method '{name}'; choose one of: {', '.join(ENCODERS)}")
+    kind = ENCODERS[name]
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(settings) - known)
+    if "ratio" in unknown:
+        raise UserInputError(f"--encoder-ratio does not apply to --encoder {name} (its size is fixed)")
+    if unknown:
+        raise UserInputError(f"{name} has no setting {', '.join(unknown)} (its settings: {', '.join(known) or 'none'})")
+    method = kind(**settings)
+    method.check()
+    return method
+
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "ENCODERS",
+    "EncoderMethod",
+    "FullPrecision",
+    "Int4Encoder",
+    "Int8Encoder",
+    "LowRank",
+    "Tucker",
+    "encoder_of",
+    "linear_layers",
+    "make_encoder",
+]

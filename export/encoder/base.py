@@ -1,0 +1,89 @@
+"""The encoder-method interface (--encoder METHOD [--encoder-ratio R]): how the encoder's linear layers are stored.
+
+A method works in three places. `compress` changes the PyTorch model before export (a low-rank or Tucker
+factorisation, or weights rounded to the grid the shipped form stores), so distillation can heal it; `shipped`
+turns the (possibly trained) model into exactly what is exported, so export parity holds the bundle to the model
+it really ships; `quantize` writes the ONNX form (dynamic int8, 4-bit
+MatMulNBits, ...). Every method leaves the compressed token table's own nodes alone (`keep`).
+One file per method, registered in __init__.py.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import nn
+
+from ..errors import UserInputError
+
+
+@dataclass(frozen=True)
+class EncoderMethod(ABC):
+    """An encoder method with its settings: a frozen dataclass whose fields are its hyperparameters (a `ratio`
+    field when --encoder-ratio sizes it), recorded in report.json and bundle.json (`to_json`)."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # Does the shipped encoder compute something other than the original weights up to int8 rounding? A lossy
+    # encoder is one more lossy part for export parity's margin (config.Tolerance.margin_for).
+    lossy: ClassVar[bool] = False
+    # SmoothQuant-style rescaling (smooth.py) lowers the error of the dynamic int8 pass this method ends with
+    smoothable: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.sized() and isinstance(self.ratio, int):  # a TOML or Python int: stored and reported as a float
+            object.__setattr__(self, "ratio", float(self.ratio))
+
+    @classmethod
+    def sized(cls) -> bool:
+        """Does --encoder-ratio set this method's size?"""
+        return any(f.name == "ratio" for f in fields(cls))
+
+    def check(self) -> None:
+        """Refuse settings no model can use, before any heavy work."""
+        ratio = getattr(self, "ratio", None)
+        if ratio is not None and (not math.isfinite(ratio) or ratio <= 1):
+            raise UserInputError(f"--encoder-ratio must be a number greater than 1 (got {ratio})")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.name, **asdict(self)}
+
+    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+        """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;
+        returns facts for the report. Default: nothing to change."""
+        return {}
+
+    def shipped(self, model: nn.Module) -> nn.Module:
+        """The model as it is exported, after compress and any training: a changed copy (int4 rounds onto its grid
+        again, tucker folds its cores into constants), or `model` itself when nothing changes."""
+        return model
+
+    @abstractmethod
+    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+        """Write the shipped ONNX form to `out`. `keep`: nodes no pass may rewrite (the compressed table's);
+        `encoder_nodes`: the encoder's own nodes."""
+
+
+def encoder_of(model: nn.Module) -> nn.Module:
+    """The transformer layers of an HF model: `encoder` (BERT, RoBERTa, XLM-R, ELECTRA, DeBERTa-v2) or
+    `transformer` (DistilBERT)."""
+    base = model.base_model
+    for name in ("encoder", "transformer"):
+        if isinstance(getattr(base, name, None), nn.Module):
+            return getattr(base, name)
+    raise UserInputError(f"{type(base).__name__} has no encoder or transformer module to compress")
+
+
+def linear_layers(encoder: nn.Module) -> dict[str, nn.Linear]:
+    """The encoder's linear layers by dotted name (Q, K, V, attention output, FFN in and out of every layer)."""
+    return {name: module for name, module in encoder.named_modules() if isinstance(module, nn.Linear)}
+
+
+def replace_module(root: nn.Module, name: str, replacement: nn.Module) -> None:
+    """Put `replacement` where the submodule at dotted `name` is."""
+    parent, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, child, replacement)

@@ -1,0 +1,109 @@
+"""`int4`: the encoder's linear weights as 4-bit codes with one fp32 scale per block of `block_size` input
+weights, symmetric round-to-nearest, stored as ONNX Runtime's contrib MatMulNBits (uint8-packed codes: `.ort` has
+no INT4 tensor type, and this form converts and loads). Everything else (an uncompressed table, the head) gets the
+int8 pass.
+
+The PyTorch model is rounded to the same grid first (`compress`), with ORT's own rule (scale = the block's
+largest-magnitude weight / −8, codes clipped to [−8, 7]), so ORT's quantizer finds weights already on its grid
+and reproduces them exactly: export parity holds the bundle to the model it ships, and distillation trains that
+model (rounded again after training: `shipped`).
+
+Why MatMulNBits and not uint8 codes decoded by standard ops into an int8 MatMul: a decode that depends on no
+input is constant-folded by the `.ort` conversion (the stored weights come out dense again), and an `.ort` loaded
+in ONNX Runtime does not fold it at load, so kept unfolded it is decoded on every call (measured in
+docs/encoder.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import UserInputError
+from .base import EncoderMethod, encoder_of, linear_layers
+from .int8 import quantize_int8
+
+BITS = 4
+LOWEST, HIGHEST = -(2 ** (BITS - 1)), 2 ** (BITS - 1) - 1  # ORT's symmetric 4-bit range
+
+
+def block_for(block_size: int, smallest_input: int) -> int:
+    """The block size used: `block_size`, or the largest power of two (16 at least) within the narrowest layer's
+    inputs, so a small model's blocks are not mostly padding."""
+    fitting = 2 ** max(4, int(math.log2(smallest_input)))
+    return min(block_size, fitting)
+
+
+def round_to_blocks(weight: torch.Tensor, block_size: int) -> torch.Tensor:
+    """`weight` [out, in] rounded to symmetric 4-bit codes × one scale per `block_size` inputs, as ORT's
+    MatMulNBits quantizer rounds it (the last block padded with zeros)."""
+    rows, columns = weight.shape
+    padded = nn.functional.pad(weight, (0, -columns % block_size)).reshape(rows, -1, block_size)
+    largest = padded.gather(2, padded.abs().argmax(dim=2, keepdim=True))
+    scale = largest / LOWEST
+    scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+    codes = torch.clamp(torch.round(padded / scale), LOWEST, HIGHEST)
+    return (codes * scale).reshape(rows, -1)[:, :columns]
+
+
+def weight_matmuls(model, names: list[str]) -> list[str]:
+    """The MatMuls among the nodes `names` whose second input is a weight (an initializer): the linear layers,
+    not attention's activation products. The quantizer logs an error for every other node it is handed."""
+    weights = {t.name for t in model.graph.initializer}
+    wanted = set(names)
+    return [n.name for n in model.graph.node if n.name in wanted and n.op_type == "MatMul" and n.input[1] in weights]
+
+
+@dataclass(frozen=True)
+class Int4Encoder(EncoderMethod):
+    name = "int4"
+    summary = "4-bit weights, one scale per block of inputs (ORT MatMulNBits; ~7x vs fp32)"
+    # inputs per scale: 16, 32, 64, 128 or 256. 128 is the largest that keeps accuracy (docs/encoder.md): each
+    # scale is an fp32 (MatMulNBits stores them in the activations' type), 0.25 bits per weight at 128.
+    block_size: int = 128
+
+    def check(self) -> None:
+        if self.block_size not in (16, 32, 64, 128, 256):
+            raise UserInputError(f"int4 block_size must be 16, 32, 64, 128 or 256 (got {self.block_size})")
+
+    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+        layers = linear_layers(encoder)
+        block = block_for(self.block_size, min(layer.in_features for layer in layers.values()))
+        with torch.no_grad():
+            for layer in layers.values():
+                layer.weight.copy_(round_to_blocks(layer.weight, block))
+        return {"bits": BITS, "block_size_used": block, "layers": len(layers)}
+
+    def shipped(self, model: nn.Module) -> nn.Module:
+        rounded = copy.deepcopy(model)  # distillation moved the weights off the grid
+        self.compress(encoder_of(rounded), seed=0)
+        return rounded
+
+    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        model = onnx.load(str(onnx_model))
+        included = weight_matmuls(model, encoder_nodes)
+        weights = {t.name: t for t in model.graph.initializer}
+        smallest_input = min(weights[n.input[1]].dims[0] for n in model.graph.node if n.name in set(included))
+        quantizer = MatMulNBitsQuantizer(
+            model,
+            bits=BITS,
+            block_size=block_for(self.block_size, smallest_input),
+            is_symmetric=True,
+            accuracy_level=4,  # int8 activations per block: ORT's integer-dot kernels
+            nodes_to_include=included,
+            nodes_to_exclude=keep,
+            op_types_to_quantize=("MatMul",),
+        )
+        quantizer.process()
+        four_bit = out.with_name(out.stem + "-int4.onnx")
+        onnx.save(quantizer.model.model, str(four_bit))
+        return quantize_int8(four_bit, keep, out)  # MatMulNBits nodes are not MatMuls: the int8 pass skips them

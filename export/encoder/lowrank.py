@@ -1,0 +1,41 @@
+"""`lowrank`: every encoder linear layer as its own truncated SVD (two thin MatMuls), int8 on top; the baseline
+`tucker` must beat at equal bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..errors import UserInputError
+from .base import EncoderMethod, linear_layers, replace_module
+from .factorized import LowRankLinear
+from .int8 import quantize_int8
+
+
+def rank_for(layer: nn.Linear, ratio: float) -> int:
+    """The rank whose two factors hold 1/ratio of the layer's weights."""
+    return max(1, round(layer.in_features * layer.out_features / ratio / (layer.in_features + layer.out_features)))
+
+
+@dataclass(frozen=True)
+class LowRank(EncoderMethod):
+    name = "lowrank"
+    summary = "each linear layer as a truncated SVD at 1/R of its weights, int8 on top (--encoder-ratio R)"
+    lossy = True
+    ratio: float = 4.0
+
+    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+        layers = linear_layers(encoder)
+        ranks = {}
+        for name, layer in layers.items():
+            ranks[name] = rank_for(layer, self.ratio)
+            if ranks[name] >= layer.in_features * layer.out_features / (layer.in_features + layer.out_features):
+                raise UserInputError(f"--encoder-ratio {self.ratio:g} leaves {name} no smaller than it is")
+            replace_module(encoder, name, LowRankLinear(layer, ranks[name]))
+        return {"layers": len(layers), "ranks": sorted(set(ranks.values()))}
+
+    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+        return quantize_int8(onnx_model, keep, out)

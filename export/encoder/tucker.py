@@ -1,0 +1,117 @@
+"""`tucker`: the encoder's linear weights cut into D×D blocks (D the hidden size) that share two factors, after
+Wang, Ren et al., "Exploring extreme parameter compression for pre-trained language models" (ICLR 2022):
+W_i ≈ U · C_i · V, with C_i = Σ_k P[i, k] · G_k (form IV, a bank of `bank` cores; form III when the bank has a core
+per block, the default). Initialised from a Tucker decomposition of the stacked trained blocks (HOSVD refined by
+two HOOI sweeps, own code: a few symmetric eigenproblems of D×D), int8 on top. Shipped bytes: U and V once, and
+every block's folded core C_i (r×r); a layer costs a·D·r + a·b·r² + b·r·D multiply-adds a token against a·b·D²
+(factorized.TuckerLinear). Accuracy needs healing: `--distill`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import UserInputError
+from .base import EncoderMethod, linear_layers, replace_module
+from .factorized import TuckerFactors, TuckerLinear
+from .int8 import quantize_int8
+
+HOOI_SWEEPS = 2
+
+
+def blocks_of(weight: torch.Tensor, width: int) -> torch.Tensor:
+    """nn.Linear's weight [out, in] as [a, b, D, D] blocks of its [in, out] transpose (a = in/D, b = out/D)."""
+    transposed = weight.detach().double().T
+    a, b = transposed.shape[0] // width, transposed.shape[1] // width
+    return transposed.reshape(a, width, b, width).permute(0, 2, 1, 3)
+
+
+def rank_for(width: int, blocks: int, dense: int, ratio: float) -> int:
+    """The largest r with U, V and the blocks' cores (2·D·r + n·r²) within dense/ratio weights."""
+    budget = dense / ratio
+    return int((-2 * width + math.sqrt(4 * width * width + 4 * blocks * budget)) / (2 * blocks))
+
+
+def leading_eigenvectors(gram: torch.Tensor, rank: int) -> torch.Tensor:
+    """The `rank` leading eigenvectors of a symmetric matrix, each signed so its largest entry is positive (so
+    the result does not depend on the eigensolver's sign choice)."""
+    _, vectors = torch.linalg.eigh(gram)
+    leading = vectors[:, -rank:].flip(1)
+    signs = torch.sign(leading.gather(0, leading.abs().argmax(0, keepdim=True)))
+    return leading * signs
+
+
+def tucker_factors(stacked: torch.Tensor, rank: int, bank: int) -> TuckerFactors:
+    """HOSVD + HOOI of the blocks [n, D, D] at ranks (bank, r, r) → float32 factors."""
+    u = leading_eigenvectors(torch.einsum("nij,nkj->ik", stacked, stacked), rank)
+    v = leading_eigenvectors(torch.einsum("nji,njk->ik", stacked, stacked), rank)
+    for _ in range(HOOI_SWEEPS):
+        projected = stacked @ v  # [n, D, r]
+        u = leading_eigenvectors(torch.einsum("nir,nkr->ik", projected, projected), rank)
+        projected = stacked.transpose(1, 2) @ u
+        v = leading_eigenvectors(torch.einsum("nir,nkr->ik", projected, projected), rank)
+    cores = u.T @ stacked @ v  # [n, r, r]
+    if bank >= len(stacked):
+        mixing, core_bank = torch.eye(len(stacked), dtype=cores.dtype), cores
+    else:
+        flat = cores.reshape(len(stacked), -1)
+        mixing = leading_eigenvectors(flat @ flat.T, bank)  # [n, l], orthonormal columns
+        core_bank = (mixing.T @ flat).reshape(bank, rank, rank)
+    return TuckerFactors(u.float(), v.T.float().contiguous(), core_bank.float(), mixing.float())
+
+
+@dataclass(frozen=True)
+class Tucker(EncoderMethod):
+    name = "tucker"
+    summary = ("linear layers as D×D blocks sharing two factors and a core each (Tucker, ICLR 2022) at 1/R of their "
+               "weights, int8 on top (--encoder-ratio R; heal with --distill)")  # fmt: skip
+    lossy = True
+    ratio: float = 4.0
+    bank: int | None = None  # cores in the bank (form IV); None: one per block (form III)
+
+    def check(self) -> None:
+        super().check()
+        if self.bank is not None and self.bank < 1:
+            raise UserInputError(f"tucker bank must be at least 1 (got {self.bank})")
+
+    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+        layers = linear_layers(encoder)
+        width = min(layer.in_features for layer in layers.values())
+        blocked = {name: layer for name, layer in layers.items()
+                   if layer.in_features % width == 0 and layer.out_features % width == 0}  # fmt: skip
+        grids = {name: blocks_of(layer.weight, width) for name, layer in blocked.items()}
+        stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
+        dense = stacked.shape[0] * width * width
+        rank = rank_for(width, stacked.shape[0], dense, self.ratio)
+        if not 1 <= rank < width:
+            raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
+        bank = min(self.bank or len(stacked), len(stacked))
+        factors = tucker_factors(stacked, rank, bank)
+        encoder.tucker_factors = factors  # registered once; every TuckerLinear refers to it
+        start = 0
+        for name, grid in grids.items():
+            count = grid.shape[0] * grid.shape[1]
+            indices = torch.arange(start, start + count).reshape(grid.shape[:2])
+            replace_module(encoder, name, TuckerLinear(factors, indices, blocked[name].bias))
+            start += count
+        stored = 2 * width * rank + len(stacked) * rank * rank
+        return {"rank": rank, "block_width": width, "blocks": len(stacked), "bank": bank,
+                "dense_layers_left": len(layers) - len(blocked), "stored_weights": stored,
+                "dense_weights": dense}  # fmt: skip
+
+    def shipped(self, model: nn.Module) -> nn.Module:
+        folded = copy.deepcopy(model)
+        for module in folded.modules():
+            if isinstance(module, TuckerLinear):
+                module.fold()
+        return folded
+
+    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+        return quantize_int8(onnx_model, keep, out)

@@ -1,0 +1,160 @@
+"""Encoder methods (--encoder): each on tiny models of every preset architecture (their linear layers differ in
+shape and name), their ONNX form, what they store, and export parity against the PyTorch model they ship."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from test_tiny_exports import ARCHITECTURES, _export_twice, export
+
+from export.encoder import encoder_of, linear_layers
+from export.encoder.int4 import block_for, round_to_blocks
+
+
+def _ort_matmulnbits_weight(weight: np.ndarray, block_size: int) -> np.ndarray:
+    """The weight [in, out] as ORT's own 4-bit quantizer stores it, read back through the MatMulNBits kernel."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    rows, columns = weight.shape
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="linear")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, rows])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, columns])],
+        [numpy_helper.from_array(weight, "w")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)
+    quantizer = MatMulNBitsQuantizer(model, bits=4, block_size=block_size, is_symmetric=True)
+    quantizer.process()
+    session = ort.InferenceSession(quantizer.model.model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": np.eye(rows, dtype=np.float32)})[0]
+
+
+@pytest.mark.parametrize(("inputs", "block_size"), [(96, 32), (80, 32), (384, 128)])
+def test_int4_rounding_is_the_grid_ort_stores(inputs, block_size):
+    """The PyTorch model is rounded to exactly the weights ORT's quantizer then stores (80: a padded last block),
+    so export parity holds the bundle to the model it ships; rounding twice changes nothing."""
+    weight = torch.randn(24, inputs, generator=torch.Generator().manual_seed(0))
+    rounded = round_to_blocks(weight, block_size)
+    stored = _ort_matmulnbits_weight(rounded.T.contiguous().numpy(), block_size)
+    assert np.array_equal(stored, rounded.T.numpy())
+    assert torch.equal(round_to_blocks(rounded, block_size), rounded)
+    assert (rounded != weight).float().mean() > 0.9  # it did round
+    blocks = rounded[:, :block_size]
+    assert len(torch.unique(blocks[0])) <= 16  # 4 bits: at most 16 values per block
+
+
+def test_int4_block_fits_the_narrowest_layer():
+    assert block_for(128, 384) == 128 and block_for(128, 32) == 32 and block_for(64, 1536) == 64
+    assert block_for(128, 24) == 16
+
+
+@pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
+def test_int4_encoder_on_every_architecture(tmp_path, tiny_checkpoint, kind, preset, task):
+    """Every linear layer of every encoder becomes 4-bit; the .ort loads in ONNX Runtime and passes parity
+    against the PyTorch model carrying the rounded weights; the encoder stores about 4.5-5 bits per weight."""
+    checkpoint = tiny_checkpoint(kind)
+    out, report, manifest = export(tmp_path, checkpoint, preset, "--embedding", "int8", "--encoder", "int4")
+    assert manifest["encoder"] == {"method": "int4", "block_size": 128}
+    from transformers import AutoModel
+
+    layers = linear_layers(encoder_of(AutoModel.from_pretrained(checkpoint)))
+    facts = report["encoder"]
+    assert facts["layers"] == len(layers) and facts["bits"] == 4
+    assert facts["block_size_used"] == block_for(128, min(layer.in_features for layer in layers.values()))
+    parity = report["parity"]
+    assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4
+    ort.InferenceSession(str(out / "model.ort"), providers=["CPUExecutionProvider"])
+    contrib_ops = next(line for line in (out / "required_operators.config").read_text().splitlines()
+                       if line.startswith("com.microsoft;1;"))  # fmt: skip
+    assert "MatMulNBits" in contrib_ops.split(";")[2].split(",")
+    weights = sum(layer.weight.numel() for layer in layers.values())
+    codes_and_scales = weights * (0.5 + 4 / facts["block_size_used"])
+    assert codes_and_scales <= report["size"]["parts"]["encoder"] < weights * 0.75  # int8: 1 byte a weight
+
+
+def test_int4_graph_stores_every_encoder_weight_as_matmulnbits_and_nothing_else(tmp_path, tiny_checkpoint):
+    """The operator list: the encoder's weight MatMuls are MatMulNBits (none left for the int8 pass to
+    re-quantize), attention's activation products stay MatMul, the compressed table keeps its own nodes."""
+    out, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", "--embedding", "lighttoken", "--ratio", "4",
+                            "--encoder", "int4", "--target", "onnx")  # fmt: skip
+    graph = onnx.load(str(out / "model.onnx")).graph
+    encoder = [n for n in graph.node if n.name.startswith("/model/encoder/")]
+    nbits = [n for n in encoder if n.op_type == "MatMulNBits"]
+    assert len(nbits) == report["encoder"]["layers"]
+    assert not [n for n in encoder if n.op_type in ("MatMulInteger", "DynamicQuantizeLinear")]
+    assert all(n.op_type != "MatMulNBits" for n in graph.node if "/word_embeddings/" in n.name)
+    assert sum(n.op_type == "MatMul" for n in encoder) == 2 * 2  # QKᵀ and PV in each of 2 layers
+
+
+def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
+    (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"), "--encoder", "int4")
+    for name in ["bundle.json", *manifest["files"]]:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
+def test_factorised_encoders_on_every_architecture(tmp_path, tiny_checkpoint, kind, preset, task):
+    """ONNX equals the factorised PyTorch model (fp32 export), the .ort loads and passes parity against the int8
+    baseline less the lossy margin, and the encoder stores fewer bytes than the same encoder in dense int8."""
+    checkpoint = tiny_checkpoint(kind)
+    _, dense, _ = export(tmp_path / "int8", checkpoint, preset, "--embedding", "int8")
+    reports = {}
+    for method in ("tucker", "lowrank"):
+        out, report, manifest = export(tmp_path / method, checkpoint, preset, "--embedding", "int8", "--encoder",
+                                       method, "--encoder-ratio", "2")  # fmt: skip
+        assert manifest["encoder"] == report["config"]["encoder"] == {"method": method, "ratio": 2.0,
+                                                                      **({"bank": None} if method == "tucker" else {})}
+        parity = report["parity"]
+        assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4
+        ort.InferenceSession(str(out / "model.ort"), providers=["CPUExecutionProvider"])
+        assert report["size"]["parts"]["encoder"] < dense["size"]["parts"]["encoder"]
+        reports[method] = report
+    facts = reports["tucker"]["encoder"]
+    assert facts["dense_layers_left"] == 0 and facts["stored_weights"] <= facts["dense_weights"] / 2
+
+
+def multiply_adds_per_token(path) -> int:
+    """Multiply-adds a token costs in the encoder's weight MatMuls (int8 or fp32), read off the ONNX graph: K·N
+    for a weight [K, N], times the blocks a reshaped input carries ([batch, seq, blocks, K])."""
+    model = onnx.load(str(path))
+    for graph_input in model.graph.input:  # one text of 8 tokens, so every Reshape's shape is known
+        for dim, size in zip(graph_input.type.tensor_type.shape.dim, (1, 8), strict=True):
+            dim.dim_value = size
+    model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*model.graph.value_info, *model.graph.input]}  # fmt: skip
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    total = 0
+    for node in model.graph.node:
+        if node.op_type in ("MatMul", "MatMulInteger") and node.input[1] in weights:
+            if not node.name.startswith("/model/encoder/"):
+                continue
+            k, n = weights[node.input[1]]
+            blocks = int(np.prod(shapes[node.input[0]][2:-1]))
+            assert blocks > 0, node.name  # every shape known
+            total += blocks * k * n
+    return total
+
+
+def test_tucker_costs_fewer_multiply_adds_than_the_dense_encoder(tmp_path, tiny_checkpoint):
+    """On a layer of all-MiniLM-L6-v2's shapes (D = 384, FFN 1536; random weights): Q, K and V share x·U (one
+    MatMul), the cores are folded constants, and the graph's multiply-adds a token follow the paper's count
+    (a·D·r + a·b·r² + b·r·D per layer, x·U once for Q, K, V) — below the dense layer's at ratio 4 and 8."""
+    checkpoint = tiny_checkpoint("bert-wide")
+    dense, _, _ = export(tmp_path / "dense", checkpoint, "bert", "--embedding", "int8", "--target", "onnx")
+    dense_macs = multiply_adds_per_token(dense / "model.onnx")
+    assert dense_macs == 4 * 384 * 384 + 2 * 384 * 1536
+    for ratio in (4, 8):
+        out, report, _ = export(tmp_path / f"tucker{ratio}", checkpoint, "bert", "--embedding", "int8", "--target",
+                                "onnx", "--encoder", "tucker", "--encoder-ratio", str(ratio))  # fmt: skip
+        r, d = report["encoder"]["rank"], 384
+        expected = (d * r + 3 * (r * r + r * d)) + (d * r + r * r + r * d) + 2 * (d * r + 4 * r * r + 4 * r * d)
+        assert multiply_adds_per_token(out / "model.onnx") == expected < dense_macs
+        graph = onnx.load(str(out / "model.onnx")).graph
+        assert not [n for n in graph.node if n.op_type in ("Einsum", "Gather") and "/encoder/" in n.name
+                    and n.input[0].endswith("mixing")]  # the cores are not computed at run time  # fmt: skip
+    assert multiply_adds_per_token(out / "model.onnx") < 0.5 * dense_macs  # ratio 8
