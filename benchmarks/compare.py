@@ -1,15 +1,17 @@
 """This project against what a user would pick instead, in one run on one machine, as ratios to optimum's int8.
 
     python benchmarks/compare.py [--models stsb sst2] [--ratios 25 50 100] [--runs 200] [--distill-steps 300]
-                                 [--seeds 3] [--out benchmarks/results/compare]
+                                 [--seeds 3] [--encoders int8 int4 tucker:4 lowrank:4]
+                                 [--out benchmarks/results/compare]
 
 For all-MiniLM-L6-v2 (scored on STS-B dev) and ../shared/models/minilm-l6-sst2 (SST-2 dev) it builds, each in a
 child process of its own (export wall time and peak memory are the child's):
   (a) fp32 ONNX: `optimum-cli export onnx`;
   (b) int8: `optimum-cli onnxruntime quantize --arm64` on (a), the reference every ratio is taken against;
   (c) ORT's 4-bit GatherBlockQuantized token table + (b)'s int8 for the rest (benchmarks/competitors.py);
-  (d) our bundles: `python -m export bert --embedding lighttoken --ratio R --distill TRAIN` (int8 encoder, .ort),
-      the encoder distilled to the compressed table on the model's own training sentences, labels unread
+  (d) our bundles: `python -m export bert --embedding lighttoken --ratio R --encoder E --distill TRAIN` (.ort),
+      one per table ratio R and encoder method E (`--encoders`, METHOD or METHOD:RATIO; default int8), the encoder
+      distilled to the compressed model on the model's own training sentences, labels unread
       (`--distill-steps 0`: without that stage, minutes faster, and far less accurate at 50x and up on SST-2).
 Our bundles are trained fits, each a random draw: each ratio is built with seeds 0..N-1 (`--seeds N`), and its score
 and parity are the seeds' mean ± sd (and worst); sizes, speed and memory, which the seed does not change, are
@@ -97,8 +99,15 @@ def chained(first: ChildRun, then: ChildRun) -> ChildRun:
     return ChildRun(first.seconds + then.seconds, max(first.peak_rss_mb, then.peak_rss_mb))
 
 
+def encoder_flags(spec: str) -> list[str]:
+    """"tucker:4" → --encoder tucker --encoder-ratio 4; "int4" → --encoder int4."""
+    method, _, ratio = spec.partition(":")
+    return ["--encoder", method, *(["--encoder-ratio", ratio] if ratio else [])]
+
+
 def build_entries(
-    model: CompareModel, ratios: list[float], distill_steps: int, seeds: int, work: Path, console: Console
+    model: CompareModel, ratios: list[float], distill_steps: int, seeds: int, work: Path, console: Console,
+    encoders: tuple[str, ...] = ("int8",),
 ) -> list[Entry]:
     checkpoint = resolve_checkpoint(model.checkpoint)
     embedder = model.task == "feature-extraction"
@@ -121,18 +130,22 @@ def build_entries(
         ["--distill", str(model.distill_text), "--distill-steps", str(distill_steps)] if distill_steps else []
     )
     for ratio in ratios:
-        outs, runs = [], []
-        for seed in range(seeds):
-            outs.append(work / f"lighttoken-{ratio:g}-seed{seed}")
-            # --no-strict: a bundle under its export-parity tolerance is still compared (the report says so)
-            command = ["bert", "--model", model.checkpoint, "--embedding", "lighttoken", "--ratio", f"{ratio:g}",
-                       "--seed", str(seed), *distill_args, "--out", str(outs[-1]), "--no-strict"]  # fmt: skip
-            console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
-            runs.append(timed_child([sys.executable, "-m", "export", *command]))
-        extra = bundle_facts(json.loads((outs[0] / "report.json").read_text()))
-        label = f"ours, lighttoken {ratio:g}x" + (", distilled" if extra["distill_steps"] else "")
-        entries.append(Entry(f"{ratio:g}x", label, outs[0] / "model.ort", runs[0], False, extra,
-                             [out / "model.ort" for out in outs[1:]]))  # fmt: skip
+        for encoder in encoders:
+            outs, runs = [], []
+            for seed in range(seeds):
+                outs.append(work / f"lighttoken-{ratio:g}-{encoder.replace(':', '-')}-seed{seed}")
+                # --no-strict: a bundle under its export-parity tolerance is still compared (the report says so)
+                command = ["bert", "--model", model.checkpoint, "--embedding", "lighttoken", "--ratio", f"{ratio:g}",
+                           *encoder_flags(encoder), "--seed", str(seed), *distill_args, "--out", str(outs[-1]),
+                           "--no-strict"]  # fmt: skip
+                console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
+                runs.append(timed_child([sys.executable, "-m", "export", *command]))
+            extra = bundle_facts(json.loads((outs[0] / "report.json").read_text()))
+            named = "" if encoder == "int8" else f" {encoder.replace(':', ' ')}"
+            distilled = ", distilled" if extra["distill_steps"] else ""
+            label = f"ours, lighttoken {ratio:g}x, encoder {encoder}{distilled}"
+            entries.append(Entry(f"{ratio:g}x{named}", label, outs[0] / "model.ort", runs[0], False, extra,
+                                 [out / "model.ort" for out in outs[1:]]))  # fmt: skip
     return entries
 
 
@@ -210,11 +223,12 @@ def memory(entries: list[Entry], tokenizer: Path, work: Path) -> dict[str, dict]
 
 
 def compare_model(
-    model: CompareModel, ratios: list[float], distill_steps: int, runs: int, console: Console, seeds: int = 3
+    model: CompareModel, ratios: list[float], distill_steps: int, runs: int, console: Console, seeds: int = 3,
+    encoders: tuple[str, ...] = ("int8",),
 ) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bert-edge-compare-") as folder:
         work = Path(folder)
-        entries = build_entries(model, ratios, distill_steps, seeds, work, console)
+        entries = build_entries(model, ratios, distill_steps, seeds, work, console, encoders)
         tokenizer = work / "a-fp32" / "tokenizer.json"
         max_length = json.loads((entries[-1].model.parent / "bundle.json").read_text())["max_length"]
         scores = score(entries, model, max_length, console)
@@ -257,12 +271,15 @@ def main() -> None:
         help="distillation steps for our bundles, on each model's training sentences (0: none, minutes faster)",
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per ratio of our bundles (default 3)")
+    parser.add_argument("--encoders", nargs="+", default=["int8"],
+                        help="encoder methods of our bundles, METHOD or METHOD:RATIO (default int8)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "results/compare")
     args = parser.parse_args()
     console = Console(stderr=True)
     rows = []
     for key in args.models:
-        rows.extend(compare_model(MODELS[key], args.ratios, args.distill_steps, args.runs, console, args.seeds))
+        rows.extend(compare_model(MODELS[key], args.ratios, args.distill_steps, args.runs, console, args.seeds,
+                                  tuple(args.encoders)))  # fmt: skip
     floors = {MODELS[key].name: MODELS[key].floor for key in args.models}
     print(write_outputs(rows, machine(), floors, args.out))
 

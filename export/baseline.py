@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .onnx_graph import load_graph, size_breakdown, token_table_bytes
+from .onnx_graph import Scope, load_graph, size_breakdown, token_table_bytes
 from .targets import Target
 
 
@@ -23,10 +23,11 @@ class Baseline:
     onnx_bytes: int
     model_path: Path  # the same model in the bundle's target format (.ort for onnx-mobile), as a user would ship it
     model_bytes: int
-    breakdown: dict[str, int]  # of model_path's bytes: token table / other weights / graph and format
+    breakdown: dict[str, int]  # of model_path's bytes: token table / encoder layers / everything else
 
 
-def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target) -> Baseline:
+def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target, encoder: Scope) -> Baseline:
+    """`encoder`: where the encoder's layers sit in optimum's graph (the HF model's module path, as in ours)."""
     from optimum.exporters.onnx import main_export
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
@@ -45,5 +46,5 @@ def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target) 
     target.write_model(onnx_path, model_path)
     model_bytes = model_path.stat().st_size
     graph = load_graph(onnx_path)
-    breakdown = size_breakdown(graph, token_table_bytes(graph), model_bytes)
+    breakdown = size_breakdown(token_table_bytes(graph), encoder.stored_bytes(graph), model_bytes)
     return Baseline(onnx_path, onnx_path.stat().st_size, model_path, model_bytes, breakdown)

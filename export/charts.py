@@ -16,8 +16,8 @@ from .spread import Spread
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-PARTS = (("embedding", "token embedding", "#d62728"), ("encoder", "other weights", "#1f77b4"),
-         ("other", "graph and format", "#7f7f7f"))  # fmt: skip
+PARTS = (("embedding", "token embedding", "#d62728"), ("encoder", "encoder layers", "#1f77b4"),
+         ("other", "everything else", "#7f7f7f"))  # fmt: skip
 
 
 def _pyplot():

@@ -52,7 +52,7 @@ class Preset:
 class DistillConfig:
     text: Path | None = None  # unlabelled text (.txt file or folder); None: no distillation
     steps: int = 300
-    learning_rate: float = 1e-4
+    learning_rate: float | None = None  # None: the encoder method's (EncoderMethod.distill_learning_rate)
     batch: int = 32  # passages per step
     max_tokens: int = 64  # per passage
 

@@ -78,13 +78,12 @@ def token_embedding_gather(model: onnx.ModelProto) -> onnx.NodeProto:
     return max(gathers, key=lambda n: sizes[n.input[0]])
 
 
-def size_breakdown(model: onnx.ModelProto, embedding_bytes: int, file_bytes: int) -> dict[str, int]:
-    """A shipped model file split three ways: the token embedding as stored, every other weight (the encoder
-    layers, position and type embeddings, norms, head), and the rest of the file (graph, names, format).
-    Weights are counted in the ONNX graph; `file_bytes` may be its .ort conversion, whose difference lands in
-    "other"."""
-    weights = weight_bytes(model)
-    return {"embedding": embedding_bytes, "encoder": weights - embedding_bytes, "other": file_bytes - weights}
+def size_breakdown(embedding_bytes: int, encoder_bytes: int, file_bytes: int) -> dict[str, int]:
+    """A shipped model file split three ways: the token embedding as stored, the encoder's layers as stored
+    (both counted in the ONNX graph), and everything else (position and type tables, norms outside the encoder,
+    the head, the graph and its format; `file_bytes` may be the .ort conversion's)."""
+    other = file_bytes - embedding_bytes - encoder_bytes
+    return {"embedding": embedding_bytes, "encoder": encoder_bytes, "other": other}
 
 
 def token_table_bytes(model: onnx.ModelProto) -> int:

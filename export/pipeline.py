@@ -26,8 +26,11 @@ from .charts import check_sweep
 from .config import ExportConfig
 from .datasets import data_file, read_examples
 from .distill import read_passages
+from .encoder import encoder_of
 from .errors import ParityError, UserInputError
 from .load import load
+from .onnx_export import module_path_of
+from .onnx_graph import Scope
 from .progress import Stages
 from .stages import (
     CompressedModel,
@@ -117,7 +120,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
         with stages("bundle", "tokenizer, golden.json, bundle.json"):
             manifest = bundle_manifest(config, loaded, reference, exported, checked, built, staging)
         with stages("report"):
-            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline)
+            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline, loaded)
             result = report.build_report(
                 config, manifest, built, size, checked, compressed, distilled, accuracy, stages.seconds, started
             )
@@ -147,7 +150,8 @@ def _distill(
 
 
 def _baseline(config: ExportConfig, loaded, target: Target, cache: Cache) -> Baseline:
+    encoder = Scope(module_path_of(loaded.model, encoder_of(loaded.model)))
     return cache.get(
         ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
-        lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.optimum_task, folder, target),
+        lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.optimum_task, folder, target, encoder),
     )

@@ -63,6 +63,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
+        ("encoder", f"{mb(size['encoder_bytes'])}  ({report['encoder']['method']}; "
+         f"{size['encoder_ratio_vs_fp32']:.1f}x vs fp32, {size['encoder_ratio_vs_int8']:.2f}x vs int8)"),
         (f"export parity: {_measure(parity)}", f"{parity['min_cosine']:.5f}  (vs PyTorch, same embedding; {needs})"),
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
     ]

@@ -54,9 +54,13 @@ def size_section(report: dict[str, Any]) -> str:
         ("token embedding as stored", f"{_mb(size['embedding_bytes'])}, {escape(report['embedding']['method'])}"),
         ("embedding ratio vs fp32 / fp16 / int8 table", f"{size['embedding_ratio_vs_fp32']:.2f}x / "
          f"{size['embedding_ratio_vs_fp16']:.2f}x / {size['embedding_ratio_vs_int8']:.2f}x"),
+        ("encoder layers as stored", f"{_mb(size['encoder_bytes'])}, {escape(report['encoder']['method'])}"),
+        ("encoder ratio vs fp32 / the baseline's int8", f"{size['encoder_ratio_vs_fp32']:.2f}x / "
+         f"{size['encoder_ratio_vs_int8']:.2f}x"),
     ]  # fmt: skip
-    caption = ("Bytes of the shipped model file: the token embedding as stored, every other weight, and the rest "
-               "of the file (graph, names, format); weights counted in the ONNX graph before conversion.")  # fmt: skip
+    caption = ("Bytes of the shipped model file: the token embedding and the encoder's layers as stored (counted in "
+               "the ONNX graph before conversion), and everything else (position and type tables, norms, head, "
+               "graph and format).")  # fmt: skip
     return f"<h2>Size</h2>{_figure('size-breakdown', charts.size_breakdown_figure(bars), caption)}{_table(rows)}"
 
 

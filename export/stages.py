@@ -111,14 +111,16 @@ def distill_encoder(
 ) -> tuple[CompressedModel, dict[str, Any]]:
     """A copy of `compressed` whose encoder was trained to match the original model (the teacher) on `passages`."""
     student = _copied(compressed, "distill")
+    learning_rate = config.distill.learning_rate or config.encoder.distill_learning_rate
+    settings = replace(config.distill, learning_rate=learning_rate)
     result = distill(
-        student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, config.distill, config.seed,
-        on_step,
-    )  # fmt: skip
+        student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, settings, config.seed, on_step
+    )
     return student, {
         "text": str(config.distill.text),
         "passages": len(passages),
-        "steps": config.distill.steps,
+        "steps": settings.steps,
+        "learning_rate": settings.learning_rate,
         "first_loss": result.losses[0],
         "final_loss": result.losses[-1],
         "held_out_loss_before": result.held_out_before,
@@ -246,12 +248,15 @@ def bundle_manifest(
 
 
 def sizes(
-    model_file: Path, quantized: Path, exported: ExportedModel, compressed: CompressedModel, baseline: Baseline
+    model_file: Path, quantized: Path, exported: ExportedModel, compressed: CompressedModel, baseline: Baseline,
+    loaded: LoadedModel,
 ) -> dict[str, Any]:
     graph = load_graph(quantized)
     parts = {part.name: part.stored_bytes(graph) for part in exported.parts}
-    embedding_bytes = parts[EMBEDDING_PART]
+    embedding_bytes, encoder_bytes = parts[EMBEDDING_PART], parts[ENCODER_PART]
     fp32 = compressed.table.numel() * 4
+    encoder_fp32 = sum(p.numel() for p in encoder_of(loaded.model).parameters()) * 4
+    baseline_encoder = baseline.breakdown["encoder"]
     model_bytes = model_file.stat().st_size
     return {
         "model_bytes": model_bytes,
@@ -260,13 +265,17 @@ def sizes(
         "embedding_ratio_vs_fp32": fp32 / embedding_bytes,
         "embedding_ratio_vs_fp16": fp32 / 2 / embedding_bytes,
         "embedding_ratio_vs_int8": fp32 / 4 / embedding_bytes,
+        "encoder_bytes": encoder_bytes,
+        "encoder_fp32_bytes": encoder_fp32,
+        "encoder_ratio_vs_fp32": encoder_fp32 / encoder_bytes,
+        "encoder_ratio_vs_int8": baseline_encoder / encoder_bytes,  # the baseline's int8 encoder, as stored
         # in the bundle's own format (.ort for onnx-mobile), so the two files compare like for like
         "baseline_int8_model_bytes": baseline.model_bytes,
         "baseline_int8_onnx_bytes": baseline.onnx_bytes,
         "model_ratio_vs_baseline": model_bytes / baseline.model_bytes,
         "parts": parts,  # each compressed part's stored bytes in the quantized graph
-        "breakdown": {  # the shipped files' bytes: token embedding / other weights / graph and format
-            "bundle": size_breakdown(graph, embedding_bytes, model_bytes),
+        "breakdown": {  # the shipped files' bytes: token embedding / encoder layers / everything else
+            "bundle": size_breakdown(embedding_bytes, encoder_bytes, model_bytes),
             "baseline_int8": baseline.breakdown,
         },
     }

@@ -3,6 +3,8 @@ shape and name), their ONNX form, what they store, and export parity against the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -73,7 +75,13 @@ def test_int4_encoder_on_every_architecture(tmp_path, tiny_checkpoint, kind, pre
     assert "MatMulNBits" in contrib_ops.split(";")[2].split(",")
     weights = sum(layer.weight.numel() for layer in layers.values())
     codes_and_scales = weights * (0.5 + 4 / facts["block_size_used"])
-    assert codes_and_scales <= report["size"]["parts"]["encoder"] < weights * 0.75  # int8: 1 byte a weight
+    size = report["size"]
+    assert codes_and_scales <= size["parts"]["encoder"] == size["encoder_bytes"] < weights * 0.75  # int8: 1 B each
+    assert size["encoder_ratio_vs_fp32"] > 4 and size["encoder_ratio_vs_int8"] > 1.2
+    for breakdown in size["breakdown"].values():  # token table / encoder layers / everything else
+        assert min(breakdown.values()) > 0
+    assert sum(size["breakdown"]["bundle"].values()) == size["model_bytes"]
+    assert size["breakdown"]["bundle"]["encoder"] == size["encoder_bytes"]
 
 
 def test_int4_graph_stores_every_encoder_weight_as_matmulnbits_and_nothing_else(tmp_path, tiny_checkpoint):
@@ -158,3 +166,39 @@ def test_tucker_costs_fewer_multiply_adds_than_the_dense_encoder(tmp_path, tiny_
         assert not [n for n in graph.node if n.op_type in ("Einsum", "Gather") and "/encoder/" in n.name
                     and n.input[0].endswith("mixing")]  # the cores are not computed at run time  # fmt: skip
     assert multiply_adds_per_token(out / "model.onnx") < 0.5 * dense_macs  # ratio 8
+
+
+@pytest.mark.parametrize(("method", "learning_rate"), [("int4", 1e-4), ("tucker", 5e-4)])
+def test_distillation_trains_the_compressed_encoder_and_the_bundle_ships_what_it_trained(
+    tmp_path, tiny_checkpoint, method, learning_rate
+):
+    """Mechanics: --distill trains the compressed encoder (tucker's factors and cores; int4's weights, rounded back
+    onto the grid afterwards) with the method's learning rate, and the export is held to the trained, shipped form
+    (an fp32 export equal to it, parity passed). A tiny random model's outputs are too flat for its held-out loss to
+    say anything (it starts at 2e-5 to 3e-4); what healing recovers is tested on the real classifier."""
+    text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+    flags = ["--embedding", "int8", "--encoder", method, "--distill", str(text), "--distill-steps", "40"]
+    _, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", *flags)
+    run = report["distill"]
+    assert run["learning_rate"] == learning_rate  # the method's default
+    assert run["steps"] == 40 and run["final_loss"] > 0
+    assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4
+    assert report["steps"] == ["compress", "distill"]
+
+
+def test_int4_shipped_form_is_back_on_the_grid_after_training(tiny_checkpoint):
+    from transformers import AutoModel
+
+    from export.encoder import Int4Encoder
+
+    method = Int4Encoder(block_size=32)
+    model = AutoModel.from_pretrained(tiny_checkpoint("bert"))
+    method.compress(encoder_of(model), seed=0)
+    with torch.no_grad():  # what a training step does: weights move off the grid
+        for layer in linear_layers(encoder_of(model)).values():
+            layer.weight.add_(torch.randn_like(layer.weight) * 1e-3)
+    shipped = method.shipped(model)
+    for name, layer in linear_layers(encoder_of(shipped)).items():
+        assert torch.equal(round_to_blocks(layer.weight, 32), layer.weight), name
+        trained = linear_layers(encoder_of(model))[name].weight
+        assert not torch.equal(trained, layer.weight)  # the trained model itself is left as it was

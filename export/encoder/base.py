@@ -33,6 +33,9 @@ class EncoderMethod(ABC):
     lossy: ClassVar[bool] = False
     # SmoothQuant-style rescaling (smooth.py) lowers the error of the dynamic int8 pass this method ends with
     smoothable: ClassVar[bool] = False
+    # --distill's learning rate with this method: a factorised encoder starts much further from the original
+    # than one whose only change is the table, and heals faster with larger steps (docs/encoder.md)
+    distill_learning_rate: ClassVar[float] = 1e-4
 
     def __post_init__(self) -> None:
         if self.sized() and isinstance(self.ratio, int):  # a TOML or Python int: stored and reported as a float

@@ -73,6 +73,7 @@ class Tucker(EncoderMethod):
     summary = ("linear layers as D×D blocks sharing two factors and a core each (Tucker, ICLR 2022) at 1/R of their "
                "weights, int8 on top (--encoder-ratio R; heal with --distill)")  # fmt: skip
     lossy = True
+    distill_learning_rate = 5e-4
     ratio: float = 4.0
     bank: int | None = None  # cores in the bank (form IV); None: one per block (form III)
 
