@@ -164,7 +164,10 @@ def main() -> None:
     parser.add_argument("--encoder", default="int8", help="encoder method of every point (default int8)")
     parser.add_argument("--encoder-ratio", type=float, help="its ratio, for methods that take one")
     args = parser.parse_args()
-    encoder = make_encoder(args.encoder, **({} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}))
+    try:
+        encoder = make_encoder(args.encoder, **({} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}))
+    except UserInputError as err:
+        parser.error(str(err))
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "sweep.csv"
     rows = []

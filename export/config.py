@@ -19,8 +19,8 @@ class Tolerance:
     Both measure what an int8 encoder costs: the bundle against the PyTorch model carrying the same embedding, the
     baseline against the original model. ORT's int8 kernels round differently on each CPU (AVX2, AVX-512 VNNI,
     ARM), so a fixed floor that one CPU meets another misses; the baseline moves with the CPU, the margin does
-    not. Each lossy part (a compressed table whose rows differ from the original's) adds the wider margin: the int8
-    encoder errs more on what they decode.
+    not. Each lossy part (a compressed table whose rows differ from the original's, an encoder stored in 4 bits or
+    factorised) adds the wider margin: int8 errs more on what they compute.
     The margins and the figures behind them: docs/parity.md.
     """
 

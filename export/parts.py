@@ -1,5 +1,5 @@
-"""The compressed parts of a model: each is stored in its own form (the token table today, the encoder next), so
-the encoder's int8 pass must leave its nodes alone, the size report counts its bytes apart, and export parity
+"""The compressed parts of a model, each stored in its own form (the token table, the encoder): the encoder
+method's passes leave the table's nodes alone, the size report counts each part's bytes apart, and export parity
 widens its margin for every part that changes the model's outputs."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from .onnx_graph import Scope
 
 @dataclass(frozen=True)
 class CompressedPart:
-    name: str  # "token embedding"
-    method: str  # the method that compressed it ("lighttoken")
+    name: str  # "token embedding", "encoder"
+    method: str  # the method that compressed it ("lighttoken", "int4")
     scope: Scope  # where its nodes and tensors sit in the exported ONNX graph
     lossy: bool  # its outputs differ from the original module's (config.Tolerance.margin_for)
-    quantizable: bool  # the encoder's int8 pass may quantize it too (an uncompressed fp32 table)
+    quantizable: bool  # the encoder method's passes may rewrite it (the encoder, an uncompressed fp32 table)
 
     def stored_bytes(self, graph: onnx.ModelProto) -> int:
         return self.scope.stored_bytes(graph)

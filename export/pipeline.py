@@ -106,7 +106,9 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             exported = export_compressed(config, loaded, compressed, reference.probes, work / "model-fp32.onnx")
         with stages("quantize", f"{encoder.name} encoder"):
             keep, encoder_nodes = exported.nodes_to_keep(), exported.encoder_nodes()
-            quantized = encoder.quantize(exported.onnx_model, keep, encoder_nodes, work / "model-quantized.onnx")
+            quantized = encoder.quantize(
+                exported.onnx_model, keep, encoder_nodes, compressed.encoder_facts, work / "model-quantized.onnx"
+            )
         with stages("convert", config.target):
             built = target.build(quantized, staging)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):

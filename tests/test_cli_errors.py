@@ -86,6 +86,17 @@ def test_svd_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("lowrank", "gives lowrank no rank between 1 and"), ("tucker", "gives tucker no rank between 1 and 31")],
+)
+def test_encoder_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint, method, expected):
+    code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "int8", "--encoder",
+                        method, "--encoder-ratio", "100000", "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, expected)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_preset_default_out_of_reach_on_a_tiny_table_names_the_way_out(capsys, tmp_path, tiny_checkpoint):
     # The preset's lighttoken at 25x needs a real vocabulary: on 405 rows its decoder outweighs the budget.
     code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("bert")), "--out", str(tmp_path / "b"))

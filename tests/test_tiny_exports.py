@@ -129,8 +129,8 @@ def test_a_broken_export_fails_parity_against_the_int8_baseline(tmp_path, tiny_c
     (test_lighttoken_on_a_tiny_model_passes_parity)."""
     quantize = Int8Encoder.quantize
 
-    def quantize_and_reverse_the_codes(self, onnx_model, keep, encoder_nodes, out):
-        path = quantize(self, onnx_model, keep, encoder_nodes, out)
+    def quantize_and_reverse_the_codes(self, onnx_model, keep, encoder_nodes, facts, out):
+        path = quantize(self, onnx_model, keep, encoder_nodes, facts, out)
         model = onnx.load(str(path))
         codes = next(t for t in model.graph.initializer if t.name.endswith(".codes"))
         codes.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(codes)[::-1].copy(), codes.name))

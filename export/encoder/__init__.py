@@ -1,5 +1,5 @@
 """Encoder methods, registered by name (selected with --encoder, sized by --encoder-ratio). Each is one file: a
-frozen dataclass of its settings with `compress` (the PyTorch side) and `quantize` (the ONNX side)."""
+frozen dataclass of its settings with `compress` and `shipped` (the PyTorch side) and `quantize` (the ONNX side)."""
 
 from __future__ import annotations
 

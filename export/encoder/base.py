@@ -66,9 +66,11 @@ class EncoderMethod(ABC):
         return model
 
     @abstractmethod
-    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+    def quantize(
+        self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path
+    ) -> Path:
         """Write the shipped ONNX form to `out`. `keep`: nodes no pass may rewrite (the compressed table's);
-        `encoder_nodes`: the encoder's own nodes."""
+        `encoder_nodes`: the encoder's own nodes; `facts`: what `compress` returned."""
 
 
 def encoder_of(model: nn.Module) -> nn.Module:
@@ -84,6 +86,14 @@ def encoder_of(model: nn.Module) -> nn.Module:
 def linear_layers(encoder: nn.Module) -> dict[str, nn.Linear]:
     """The encoder's linear layers by dotted name (Q, K, V, attention output, FFN in and out of every layer)."""
     return {name: module for name, module in encoder.named_modules() if isinstance(module, nn.Linear)}
+
+
+def linear_layers_to_compress(encoder: nn.Module) -> dict[str, nn.Linear]:
+    """linear_layers(), refused in one line when there are none (a method would have nothing to compress)."""
+    layers = linear_layers(encoder)
+    if not layers:
+        raise UserInputError(f"{type(encoder).__name__} has no linear layers for an encoder method to compress")
+    return layers
 
 
 def replace_module(root: nn.Module, name: str, replacement: nn.Module) -> None:

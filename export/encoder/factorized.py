@@ -1,8 +1,8 @@
 """Factorised linear layers that replace an encoder's nn.Linear in PyTorch (lowrank.py, tucker.py).
 
 Both trace to plain MatMuls whose weights the int8 pass quantizes per channel. The Tucker layer's core block
-matrix is computed from shared parameters that depend on no token, so the exporter folds it into one constant;
-its other two factors are shared by every layer, so their MatMuls read the same initializer.
+matrix depends on no token: Tucker.shipped folds it into one buffer per layer (`fold`), so the export stores it as a
+constant; the other two factors are shared by every layer, so their MatMuls read the same initializer.
 """
 
 from __future__ import annotations

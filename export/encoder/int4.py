@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import UserInputError
-from .base import EncoderMethod, encoder_of, linear_layers
+from .base import EncoderMethod, encoder_of, linear_layers_to_compress
 from .int8 import quantize_int8
 
 BITS = 4
@@ -60,24 +60,26 @@ def weight_matmuls(model, names: list[str]) -> list[str]:
     return [n.name for n in model.graph.node if n.name in wanted and n.op_type == "MatMul" and n.input[1] in weights]
 
 
-def gemms_as_matmuls(model):
+def gemms_as_matmuls(model, keep: list[str]):
     """Every Gemm with a constant weight (a linear layer on one vector per text: BERT's pooler, the classifier)
-    rewritten as MatMul + Add, so the int8 pass quantizes it: dynamic quantization has no Gemm kernel, and the
-    pooler's fp32 weight alone is 0.59 MB of all-MiniLM-L6-v2, 7% of the int4 bundle."""
+    outside `keep` rewritten as MatMul + Add, so the int8 pass quantizes it: dynamic quantization has no Gemm
+    kernel, and the pooler's fp32 weight alone is 0.59 MB of all-MiniLM-L6-v2, 7% of the int4 bundle."""
     from onnx import helper, numpy_helper
 
     weights = {t.name: t for t in model.graph.initializer}
-    nodes = []
+    kept, replaced, nodes = set(keep), set(), []
     for node in model.graph.node:
         settings = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         plain = settings.get("alpha", 1.0) == 1.0 and settings.get("beta", 1.0) == 1.0 and not settings.get("transA")
-        if node.op_type != "Gemm" or node.input[1] not in weights or not plain:
+        if node.op_type != "Gemm" or node.input[1] not in weights or not plain or node.name in kept:
             nodes.append(node)
             continue
-        weight = numpy_helper.to_array(weights[node.input[1]])
-        weight = weight.T.copy() if settings.get("transB") else weight
-        name = node.input[1] + "_as_matmul"
-        model.graph.initializer.append(numpy_helper.from_array(weight, name))
+        name = f"{node.input[1]}_as_matmul{'_t' if settings.get('transB') else ''}"
+        if name not in weights:  # two Gemms reading one weight share its copy
+            weight = numpy_helper.to_array(weights[node.input[1]])
+            weights[name] = numpy_helper.from_array(weight.T.copy() if settings.get("transB") else weight, name)
+            model.graph.initializer.append(weights[name])
+        replaced.add(node.input[1])
         stem = node.name.removesuffix("Gemm")
         product = node.output[0] + "_matmul" if len(node.input) > 2 else node.output[0]
         nodes.append(helper.make_node("MatMul", [node.input[0], name], [product], name=stem + "MatMul"))
@@ -86,9 +88,8 @@ def gemms_as_matmuls(model):
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     read = {name for node in model.graph.node for name in node.input}
-    unread = [t for t in model.graph.initializer if t.name not in read]  # the Gemms' own copies
-    for tensor in unread:
-        model.graph.initializer.remove(tensor)
+    for name in replaced - read:  # the Gemms' own weights, now unread
+        model.graph.initializer.remove(weights[name])
     return model
 
 
@@ -106,7 +107,7 @@ class Int4Encoder(EncoderMethod):
             raise UserInputError(f"int4 block_size must be 16, 32, 64, 128 or 256 (got {self.block_size})")
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
-        layers = linear_layers(encoder)
+        layers = linear_layers_to_compress(encoder)
         block = block_for(self.block_size, min(layer.in_features for layer in layers.values()))
         with torch.no_grad():
             for layer in layers.values():
@@ -118,19 +119,19 @@ class Int4Encoder(EncoderMethod):
         self.compress(encoder_of(rounded), seed=0)
         return rounded
 
-    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+    def quantize(
+        self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path
+    ) -> Path:
         import onnx
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-        model = gemms_as_matmuls(onnx.load(str(onnx_model)))
+        model = gemms_as_matmuls(onnx.load(str(onnx_model)), keep)
         included = set(weight_matmuls(model, encoder_nodes))
-        weights = {t.name: t for t in model.graph.initializer}
-        smallest_input = min(weights[n.input[1]].dims[0] for n in model.graph.node if n.name in included)
         others = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name not in included]
         quantizer = MatMulNBitsQuantizer(
             model,
             bits=BITS,
-            block_size=block_for(self.block_size, smallest_input),
+            block_size=facts["block_size_used"],  # the grid compress rounded PyTorch's weights to
             is_symmetric=True,
             accuracy_level=4,  # int8 activations per block: ORT's integer-dot kernels
             nodes_to_include=sorted(included),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .base import EncoderMethod
 
@@ -32,5 +33,7 @@ class Int8Encoder(EncoderMethod):
     summary = "dynamic int8: per-channel int8 weights, activations quantized at run time (~4x)"
     smoothable = True
 
-    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+    def quantize(
+        self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path
+    ) -> Path:
         return quantize_int8(onnx_model, keep, out)

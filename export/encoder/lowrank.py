@@ -10,14 +10,14 @@ from typing import Any
 from torch import nn
 
 from ..errors import UserInputError
-from .base import EncoderMethod, linear_layers, replace_module
+from .base import EncoderMethod, linear_layers_to_compress, replace_module
 from .factorized import LowRankLinear
 from .int8 import quantize_int8
 
 
 def rank_for(layer: nn.Linear, ratio: float) -> int:
-    """The rank whose two factors hold 1/ratio of the layer's weights."""
-    return max(1, round(layer.in_features * layer.out_features / ratio / (layer.in_features + layer.out_features)))
+    """The rank whose two factors hold 1/ratio of the layer's weights (0: not even rank 1 fits)."""
+    return round(layer.in_features * layer.out_features / ratio / (layer.in_features + layer.out_features))
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,18 @@ class LowRank(EncoderMethod):
     ratio: float = 4.0
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
-        layers = linear_layers(encoder)
+        layers = linear_layers_to_compress(encoder)
         ranks = {}
         for name, layer in layers.items():
             ranks[name] = rank_for(layer, self.ratio)
-            if ranks[name] >= layer.in_features * layer.out_features / (layer.in_features + layer.out_features):
-                raise UserInputError(f"--encoder-ratio {self.ratio:g} leaves {name} no smaller than it is")
+            full = layer.in_features * layer.out_features / (layer.in_features + layer.out_features)
+            if not 1 <= ranks[name] < full:
+                raise UserInputError(f"--encoder-ratio {self.ratio:g} gives lowrank no rank between 1 and "
+                                     f"{int(full)} for {name}")  # fmt: skip
             replace_module(encoder, name, LowRankLinear(layer, ranks[name]))
         return {"layers": len(layers), "ranks": sorted(set(ranks.values()))}
 
-    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+    def quantize(
+        self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path
+    ) -> Path:
         return quantize_int8(onnx_model, keep, out)

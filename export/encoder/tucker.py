@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import UserInputError
-from .base import EncoderMethod, linear_layers, replace_module
+from .base import EncoderMethod, linear_layers_to_compress, replace_module
 from .factorized import TuckerFactors, TuckerLinear
 from .int8 import quantize_int8
 
@@ -83,7 +83,7 @@ class Tucker(EncoderMethod):
             raise UserInputError(f"tucker bank must be at least 1 (got {self.bank})")
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
-        layers = linear_layers(encoder)
+        layers = linear_layers_to_compress(encoder)
         width = min(layer.in_features for layer in layers.values())
         blocked = {name: layer for name, layer in layers.items()
                    if layer.in_features % width == 0 and layer.out_features % width == 0}  # fmt: skip
@@ -114,5 +114,7 @@ class Tucker(EncoderMethod):
                 module.fold()
         return folded
 
-    def quantize(self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], out: Path) -> Path:
+    def quantize(
+        self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path
+    ) -> Path:
         return quantize_int8(onnx_model, keep, out)
