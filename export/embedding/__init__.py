@@ -3,10 +3,9 @@ dataclass of its settings with a `fit` that returns the module replacing the wor
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
-from ..errors import UserInputError
+from ..method_settings import make, registered
 from .base import CompressedEmbedding, EmbeddingMethod
 from .direction_ae import DirectionAE
 from .int4 import Int4
@@ -21,23 +20,12 @@ METHODS: dict[str, type[EmbeddingMethod]] = {
 
 
 def method_type(name: str) -> type[EmbeddingMethod]:
-    if name not in METHODS:
-        raise UserInputError(f"unknown embedding method '{name}'; choose one of: {', '.join(METHODS)}")
-    return METHODS[name]
+    return registered(METHODS, "embedding", name)
 
 
 def make_method(name: str, **settings: Any) -> EmbeddingMethod:
     """The method called `name` with `settings` over its defaults (a preset's [embedding] table, or --ratio)."""
-    kind = method_type(name)
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(settings) - known)
-    if "ratio" in unknown:
-        raise UserInputError(f"--ratio does not apply to --embedding {name} (its size is fixed)")
-    if unknown:
-        raise UserInputError(f"{name} has no setting {', '.join(unknown)} (its settings: {', '.join(known) or 'none'})")
-    method = kind(**settings)
-    method.check()
-    return method
+    return make(METHODS, "embedding", name, **settings)
 
 
 __all__ = [

@@ -7,15 +7,15 @@ the exported graph. The exporter re-measures that size from the graph itself (se
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import UserInputError
+from ..method_settings import MethodSettings
 from .token_stats import TokenStats
 
 RATIO_TOLERANCE = 0.05  # --ratio R promises an achieved ratio within ±5% of R
@@ -63,36 +63,17 @@ class CompressedEmbedding(nn.Module, ABC):
 
 
 @dataclass(frozen=True)
-class EmbeddingMethod(ABC):
-    """A token-table compression method with its settings: a frozen dataclass whose fields are the method's
-    hyperparameters (with a `ratio` field when --ratio sizes it), so presets, flags and Python callers set them
-    the same way, and report.json records them (`to_json`)."""
+class EmbeddingMethod(MethodSettings, ABC):
+    """A token-table compression method with its settings (method_settings.py: fields are hyperparameters, a
+    `ratio` field when --ratio sizes it)."""
 
-    name: ClassVar[str]
-    summary: ClassVar[str]
+    kind = "embedding"
+    ratio_flag = "--ratio"
     # Does decoding lose more than int8 rounding? Lossy methods get the preset's looser parity floor
     # (Tolerance.lossy_min_cosine_margin, per lossy part): the int8 encoder's error grows on the rows they decode.
     lossy: ClassVar[bool] = True
     # Is the fit a random draw (trained from a seeded start)? Figures of such a method are given over seeds.
     stochastic: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        if self.sized() and isinstance(self.ratio, int):  # a TOML or Python int: stored and reported as a float
-            object.__setattr__(self, "ratio", float(self.ratio))
-
-    @classmethod
-    def sized(cls) -> bool:
-        """Does --ratio set this method's size? (Methods without a `ratio` field have a fixed size.)"""
-        return any(f.name == "ratio" for f in fields(cls))
-
-    def check(self) -> None:
-        """Refuse settings no fit can use, before any heavy work."""
-        ratio = getattr(self, "ratio", None)
-        if ratio is not None and (not math.isfinite(ratio) or ratio <= 1):
-            raise UserInputError(f"--ratio must be a number greater than 1 (got {ratio})")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.name, **asdict(self)}
 
     @abstractmethod
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> CompressedEmbedding:

@@ -3,10 +3,9 @@ frozen dataclass of its settings with `compress` and `shipped` (the PyTorch side
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
-from ..errors import UserInputError
+from ..method_settings import make
 from .base import EncoderMethod, encoder_of, linear_layers
 from .int4 import Int4Encoder
 from .int8 import Int8Encoder
@@ -22,18 +21,7 @@ DEFAULT_ENCODER = "int8"
 
 def make_encoder(name: str = DEFAULT_ENCODER, **settings: Any) -> EncoderMethod:
     """The encoder method called `name` with `settings` over its defaults (--encoder-ratio sets `ratio`)."""
-    if name not in ENCODERS:
-        raise UserInputError(f"unknown encoder method '{name}'; choose one of: {', '.join(ENCODERS)}")
-    kind = ENCODERS[name]
-    known = {f.name for f in fields(kind)}
-    unknown = sorted(set(settings) - known)
-    if "ratio" in unknown:
-        raise UserInputError(f"--encoder-ratio does not apply to --encoder {name} (its size is fixed)")
-    if unknown:
-        raise UserInputError(f"{name} has no setting {', '.join(unknown)} (its settings: {', '.join(known) or 'none'})")
-    method = kind(**settings)
-    method.check()
-    return method
+    return make(ENCODERS, "encoder", name, **settings)
 
 
 __all__ = [

@@ -10,24 +10,24 @@ One file per method, registered in __init__.py.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from torch import nn
 
 from ..errors import UserInputError
+from ..method_settings import MethodSettings
 
 
 @dataclass(frozen=True)
-class EncoderMethod(ABC):
-    """An encoder method with its settings: a frozen dataclass whose fields are its hyperparameters (a `ratio`
-    field when --encoder-ratio sizes it), recorded in report.json and bundle.json (`to_json`)."""
+class EncoderMethod(MethodSettings, ABC):
+    """An encoder method with its settings (method_settings.py: fields are hyperparameters, a `ratio` field when
+    --encoder-ratio sizes it), recorded in report.json and bundle.json."""
 
-    name: ClassVar[str]
-    summary: ClassVar[str]
+    kind = "encoder"
+    ratio_flag = "--encoder-ratio"
     # Does the shipped encoder compute something other than the original weights up to int8 rounding? A lossy
     # encoder is one more lossy part for export parity's margin (config.Tolerance.margin_for).
     lossy: ClassVar[bool] = False
@@ -36,24 +36,6 @@ class EncoderMethod(ABC):
     # --distill's learning rate with this method: a factorised encoder starts much further from the original
     # than one whose only change is the table, and heals faster with larger steps (docs/encoder.md)
     distill_learning_rate: ClassVar[float] = 1e-4
-
-    def __post_init__(self) -> None:
-        if self.sized() and isinstance(self.ratio, int):  # a TOML or Python int: stored and reported as a float
-            object.__setattr__(self, "ratio", float(self.ratio))
-
-    @classmethod
-    def sized(cls) -> bool:
-        """Does --encoder-ratio set this method's size?"""
-        return any(f.name == "ratio" for f in fields(cls))
-
-    def check(self) -> None:
-        """Refuse settings no model can use, before any heavy work."""
-        ratio = getattr(self, "ratio", None)
-        if ratio is not None and (not math.isfinite(ratio) or ratio <= 1):
-            raise UserInputError(f"--encoder-ratio must be a number greater than 1 (got {ratio})")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"method": self.name, **asdict(self)}
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
         """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;
