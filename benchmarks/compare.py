@@ -153,6 +153,8 @@ def bundle_facts(report: dict) -> dict:
     """What our bundle's report.json adds to its row; distillation steps as the bundle ran them (0: none)."""
     return {
         "achieved_ratio": report["size"]["embedding_ratio_vs_fp32"],
+        "encoder": report["encoder"]["method"],
+        "encoder_bytes": report["size"]["encoder_bytes"],
         "export_parity_passed": report["parity"]["passed"],
         "distill_steps": report["distill"]["steps"] if report["distill"] else 0,
     }
