@@ -73,7 +73,10 @@ def distill(
     on_step: Callable[[int, float], None] = lambda step, loss: None,
 ) -> DistillResult:
     """Train `student` (an HF model carrying the compressed embedding) towards `teacher`; `seed` draws the
-    held-out passages, the passage order and dropout."""
+    held-out passages, the passage order and dropout. `config.learning_rate` must be set (the distill stage fills
+    in the encoder method's)."""
+    if config.learning_rate is None:
+        raise ValueError("distill() needs a learning rate (stages.distill_encoder takes the encoder method's)")
     generator = torch.Generator().manual_seed(seed)
     order = [passages[i] for i in torch.randperm(len(passages), generator=generator).tolist()]
     kept = min(HELD_OUT, len(order) // 4)

@@ -47,7 +47,7 @@ def _distil_tiny_classifier(checkpoint: Path, seed: int, passages: list[str], be
     embedding.requires_grad_(False)
     torch.manual_seed(before)  # the global generator as whatever ran before left it
     distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages,
-            DistillConfig(steps=6, batch=4, max_tokens=16), seed)  # fmt: skip
+            DistillConfig(steps=6, batch=4, max_tokens=16, learning_rate=1e-4), seed)  # fmt: skip
     return {k: v.clone() for k, v in student.state_dict().items()}
 
 
