@@ -105,7 +105,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
         with stages("export", f"opset {config.opset}"):
             exported = export_compressed(config, loaded, compressed, reference.probes, work / "model-fp32.onnx")
         with stages("quantize", f"{encoder.name} encoder"):
-            keep, encoder_nodes = exported.nodes_to_keep(), exported.encoder_nodes()
+            keep, encoder_nodes = exported.node_names()
             quantized = encoder.quantize(
                 exported.onnx_model, keep, encoder_nodes, compressed.encoder_facts, work / "model-quantized.onnx"
             )

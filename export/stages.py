@@ -144,12 +144,11 @@ class ExportedModel:
     torch_outputs: np.ndarray  # the compressed model in PyTorch: what the bundle is held to
     max_abs_diff: float  # fp32 ONNX against those, on the probes
 
-    def nodes_to_keep(self) -> list[str]:
-        return nodes_to_keep(self.parts, load_graph(self.onnx_model))
-
-    def encoder_nodes(self) -> list[str]:
-        part = next(part for part in self.parts if part.name == ENCODER_PART)
-        return part.scope.node_names(load_graph(self.onnx_model))
+    def node_names(self) -> tuple[list[str], list[str]]:
+        """(the nodes no encoder pass may rewrite, the encoder's own nodes), from one read of the graph."""
+        graph = load_graph(self.onnx_model)
+        encoder = next(part for part in self.parts if part.name == ENCODER_PART)
+        return nodes_to_keep(self.parts, graph), encoder.scope.node_names(graph)
 
 
 def export_compressed(
