@@ -73,10 +73,11 @@ def distill(
     on_step: Callable[[int, float], None] = lambda step, loss: None,
 ) -> DistillResult:
     """Train `student` (an HF model carrying the compressed embedding) towards `teacher`; `seed` draws the
-    held-out passages, the passage order and dropout. `config.learning_rate` must be set (the distill stage fills
-    in the encoder method's)."""
-    if config.learning_rate is None:
-        raise ValueError("distill() needs a learning rate (stages.distill_encoder takes the encoder method's)")
+    held-out passages, the passage order and dropout. `config.learning_rate` and `config.attention` must be set
+    (the distill stage fills in the encoder method's)."""
+    if config.learning_rate is None or config.attention is None:
+        raise ValueError("distill() needs a learning rate and an attention choice (stages.distill_encoder fills them)")
+    attention = config.attention
     generator = torch.Generator().manual_seed(seed)
     order = [passages[i] for i in torch.randperm(len(passages), generator=generator).tolist()]
     kept = min(HELD_OUT, len(order) // 4)
@@ -86,7 +87,7 @@ def distill(
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=config.max_tokens, return_tensors="pt")
         return {name: encoded[name] for name in input_names}  # what the model takes (no token_type_ids for some)
 
-    before = _held_out_loss(student, teacher, batch_inputs(held_out))
+    before = _held_out_loss(student, teacher, batch_inputs(held_out), attention)
     parameters = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
@@ -100,30 +101,39 @@ def distill(
             start = step * config.batch % len(train)
             inputs = batch_inputs((train + train)[start : start + config.batch])
             with torch.no_grad():
-                target = teacher(**inputs, output_hidden_states=True)
-            loss = _loss(student(**inputs, output_hidden_states=True), target, inputs["attention_mask"])
+                target = _outputs(teacher, inputs, attention)
+            loss = _loss(_outputs(student, inputs, attention), target, inputs["attention_mask"], attention)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
             losses.append(float(loss.detach()))
             on_step(step, losses[-1])
-    return DistillResult(losses, before, _held_out_loss(student, teacher, batch_inputs(held_out)))
+    return DistillResult(losses, before, _held_out_loss(student, teacher, batch_inputs(held_out), attention))
 
 
-def _held_out_loss(student: torch.nn.Module, teacher: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> float:
+def _outputs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], attention: bool):
+    # Asking for attentions makes transformers' SDPA layers fall back to the eager path that computes them.
+    return model(**inputs, output_hidden_states=True, output_attentions=attention)
+
+
+def _held_out_loss(
+    student: torch.nn.Module, teacher: torch.nn.Module, inputs: dict[str, torch.Tensor], attention: bool
+) -> float:
     student.eval()
     with torch.no_grad():
-        student_out = student(**inputs, output_hidden_states=True)
-        return float(_loss(student_out, teacher(**inputs, output_hidden_states=True), inputs["attention_mask"]))
+        student_out = _outputs(student, inputs, attention)
+        teacher_out = _outputs(teacher, inputs, attention)
+        return float(_loss(student_out, teacher_out, inputs["attention_mask"], attention))
 
 
 def _lr_factor(step: int, steps: int) -> float:
     return min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / steps)
 
 
-def _loss(student_out, teacher_out, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of every layer's hidden states (padding left out), plus the logits for classifiers."""
+def _loss(student_out, teacher_out, mask: torch.Tensor, attention: bool) -> torch.Tensor:
+    """Mean squared error of every layer's hidden states (padding left out), plus the logits for classifiers, plus
+    (`attention`) the last layer's attention distributions."""
     weights = mask.unsqueeze(-1).float()
     loss = sum(
         (((s - t) ** 2) * weights).sum() / weights.sum() / s.shape[-1]
@@ -131,4 +141,19 @@ def _loss(student_out, teacher_out, mask: torch.Tensor) -> torch.Tensor:
     )
     if getattr(student_out, "logits", None) is not None:
         loss = loss + ((student_out.logits - teacher_out.logits) ** 2).mean()
+    if attention:
+        loss = loss + _attention_divergence(student_out.attentions[-1], teacher_out.attentions[-1], mask)
     return loss
+
+
+def _attention_divergence(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) of each head's attention over the keys, averaged over heads and real query tokens.
+
+    The paper matches attention scores; transformers exposes the softmaxed distributions, and a divergence between
+    distributions (MiniLM's self-attention distillation) is the loss that fits those. Padded keys carry ~0 weight in
+    both, so they add nothing; padded queries are left out.
+    """
+    eps = 1e-9  # a fully masked key has probability 0 in both; keep log() finite
+    per_query = (teacher * ((teacher + eps).log() - (student + eps).log())).sum(-1)  # [batch, heads, queries]
+    weights = mask.unsqueeze(1).float().expand_as(per_query)
+    return (per_query * weights).sum() / weights.sum()

@@ -112,7 +112,8 @@ def distill_encoder(
     """A copy of `compressed` whose encoder was trained to match the original model (the teacher) on `passages`."""
     student = _copied(compressed, "distill")
     learning_rate = config.distill.learning_rate or config.encoder.distill_learning_rate
-    settings = replace(config.distill, learning_rate=learning_rate)
+    attention = config.encoder.distill_attention if config.distill.attention is None else config.distill.attention
+    settings = replace(config.distill, learning_rate=learning_rate, attention=attention)
     result = distill(
         student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, settings, config.seed, on_step
     )
@@ -121,6 +122,7 @@ def distill_encoder(
         "passages": len(passages),
         "steps": settings.steps,
         "learning_rate": settings.learning_rate,
+        "attention_loss": settings.attention,
         "first_loss": result.losses[0],
         "final_loss": result.losses[-1],
         "held_out_loss_before": result.held_out_before,

@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from export.config import DistillConfig
-from export.distill import distill, read_passages
+from export.distill import _attention_divergence, distill, read_passages
 
 LONG = "the film is a {} story about people and places that go on for a long while"
 
@@ -47,7 +47,7 @@ def _distil_tiny_classifier(checkpoint: Path, seed: int, passages: list[str], be
     embedding.requires_grad_(False)
     torch.manual_seed(before)  # the global generator as whatever ran before left it
     distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages,
-            DistillConfig(steps=6, batch=4, max_tokens=16, learning_rate=1e-4), seed)  # fmt: skip
+            DistillConfig(steps=6, batch=4, max_tokens=16, learning_rate=1e-4, attention=False), seed)  # fmt: skip
     return {k: v.clone() for k, v in student.state_dict().items()}
 
 
@@ -59,3 +59,42 @@ def test_distillation_is_deterministic_for_a_seed(tiny_checkpoint):
     first, again, other = (_distil_tiny_classifier(checkpoint, seed, passages, before) for seed, before in runs)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_the_attention_loss_pulls_a_scrambled_attention_back(tiny_checkpoint):
+    """The last layer's query projection scrambled: only the attention term sees how far its distributions moved,
+    and training with it must bring them back. Without the term (`attention=False`), a run that never reads the
+    attentions leaves the divergence higher: the term, not the hidden-state loss alone, does the work."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    passages = [LONG.format(i) for i in range(48)]
+    inputs = tokenizer(passages[:8], padding=True, return_tensors="pt")
+
+    def divergence_after(attention: bool, steps: int) -> float:
+        student = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+        teacher = copy.deepcopy(student).eval()
+        query = student.bert.encoder.layer[-1].attention.self.query.weight
+        with torch.no_grad():
+            query.copy_(query[torch.randperm(query.shape[0], generator=torch.Generator().manual_seed(0))] * 30)
+        if steps:
+            config = DistillConfig(steps=steps, batch=8, max_tokens=16, learning_rate=1e-3, attention=attention)
+            distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages, config)
+        student.eval()
+        with torch.no_grad():
+            outputs = [m(**inputs, output_attentions=True).attentions[-1] for m in (student, teacher)]
+        return float(_attention_divergence(*outputs, inputs["attention_mask"]))
+
+    scrambled = divergence_after(attention=True, steps=0)
+    assert scrambled > 0.01  # the scrambled layer really attends elsewhere
+    with_term, without_term = divergence_after(True, 40), divergence_after(False, 40)
+    assert with_term < 0.5 * scrambled
+    assert with_term < without_term
+
+
+def test_the_attention_divergence_is_zero_for_equal_distributions_and_ignores_padded_queries():
+    attention = torch.softmax(torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0)), dim=-1)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    assert float(_attention_divergence(attention, attention, mask)) < 1e-6
+    moved = attention.clone()
+    moved[1, :, 3:] = torch.softmax(torch.randn(3, 2, 5), dim=-1)  # only padded queries differ
+    assert float(_attention_divergence(moved, attention, mask)) < 1e-6

@@ -36,6 +36,9 @@ class EncoderMethod(MethodSettings, ABC):
     # --distill's learning rate with this method: a factorised encoder starts much further from the original
     # than one whose only change is the table, and heals faster with larger steps (docs/encoder.md)
     distill_learning_rate: ClassVar[float] = 1e-4
+    # --distill also matches the last layer's attention distributions (the paper's recovery loss): a method that
+    # rebuilds the attention projections, not one that only rounds them
+    distill_attention: ClassVar[bool] = False
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
         """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;

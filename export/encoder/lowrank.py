@@ -26,6 +26,7 @@ class LowRank(EncoderMethod):
     summary = "each linear layer as a truncated SVD at 1/R of its weights, int8 on top (--encoder-ratio R)"
     lossy = True
     distill_learning_rate = 5e-4
+    distill_attention = True
     ratio: float = 4.0
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:

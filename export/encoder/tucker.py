@@ -74,6 +74,7 @@ class Tucker(EncoderMethod):
                "weights, int8 on top (--encoder-ratio R; heal with --distill)")  # fmt: skip
     lossy = True
     distill_learning_rate = 5e-4
+    distill_attention = True
     ratio: float = 4.0
     bank: int | None = None  # cores in the bank (form IV); None: one per block (form III)
 
