@@ -3,6 +3,7 @@
     python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
                                [--ratios 8 16 25 32 50 100 200] [--models stsb sst2 cross] [--seeds 3]
                                [--distill-steps 300] [--encoder int8|int4|... [--encoder-ratio R]]
+                               [--vocab off|on|both]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
@@ -13,6 +14,8 @@ random draw, so each of its points is exported with seeds 0..N-1 (`--seeds N`) a
 sample sd and the worst seed; a deterministic method (svd) is exported once. `--distill-steps N` distils every
 point's encoder on its model's training sentences (the GLUE task's train.tsv, labels unread), about 6 minutes a
 point on 2 cores. `--encoder` stores every point's encoder with that method (default int8, as the baseline).
+`--vocab on` prunes every point's vocabulary to its model's training sentences; `--vocab both` exports each point
+without and with it, for the comparison at equal --ratio (the same bytes: --ratio counts the whole table).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ MODELS = {
         "minilm-l6-stsb-cross (STS-B pairs)", str(SHARED / "models/minilm-l6-stsb-cross"), SHARED / "data/glue/STS-B"
     ),
 }
-FIELDS = ["model", "method", "ratio", "encoder", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8",
+FIELDS = ["model", "method", "ratio", "encoder", "vocab", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8",
           "original", "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",
           "export_parity_min_cosine", "baseline_parity_min_cosine", "note"]  # fmt: skip
 
@@ -61,16 +64,19 @@ def export_point(
     cache: Cache,
     seed: int = 0,
     encoder: EncoderMethod | None = None,
+    vocab: bool = False,
 ) -> dict:
     encoder = encoder or make_encoder()
-    named = {"model": model.name, "method": method, "ratio": ratio, "encoder": _encoder_name(encoder), "seed": seed}
+    named = {"model": model.name, "method": method, "ratio": ratio, "encoder": _encoder_name(encoder),
+             "vocab": "train" if vocab else "", "seed": seed}  # fmt: skip
     distill = DistillConfig(text=model.data / "train.tsv", steps=distill_steps) if distill_steps else None
     with tempfile.TemporaryDirectory() as folder:
         try:
             embedding = make_method(method, ratio=ratio)
             report = build(
                 "bert", model=model.checkpoint, embedding=embedding, encoder=encoder, evaluate=model.data,
-                distill=distill, out=Path(folder) / "bundle", seed=seed, cache=cache, progress=False,
+                distill=distill, vocab=model.data / "train.tsv" if vocab else None, out=Path(folder) / "bundle",
+                seed=seed, cache=cache, progress=False,
                 strict=False,  # a point whose int8 encoder misses the parity tolerance is still measured
             ).report  # fmt: skip
         except UserInputError as err:
@@ -100,21 +106,23 @@ def _encoder_name(encoder: EncoderMethod) -> str:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """One row per (model, method, ratio, encoder): the seeds' bundle scores and drops as Spreads, in first-seen
-    order."""
+    """One row per (model, method, ratio, encoder, vocab): the seeds' bundle scores and drops as Spreads, in
+    first-seen order."""
     points: dict[tuple, list[dict]] = {}
     for r in rows:
-        points.setdefault((r["model"], r["method"], float(r["ratio"]), r.get("encoder") or "int8"), []).append(r)
+        key = (r["model"], r["method"], float(r["ratio"]), r.get("encoder") or "int8", r.get("vocab") or "")
+        points.setdefault(key, []).append(r)
     summary = []
-    for (model, method, ratio, encoder), seeds in points.items():
+    for (model, method, ratio, encoder, vocab), seeds in points.items():
         measured = [r for r in seeds if not r.get("note")]
         if not measured:
-            summary.append({"model": model, "method": method, "ratio": ratio, "encoder": encoder,
+            summary.append({"model": model, "method": method, "ratio": ratio, "encoder": encoder, "vocab": vocab,
                             "note": seeds[0]["note"]})  # fmt: skip
             continue
         first = measured[0]
         summary.append({
             "encoder": encoder,
+            "vocab": vocab,
             **{k: first[k] for k in ("model", "method", "ratio", "achieved_ratio", "metric", "baseline_int8",
                                      "original", "model_mb")},
             "bundle": Spread.of([float(r["bundle"]) for r in measured]),
@@ -126,16 +134,16 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def write_table(rows: list[dict], path: Path) -> None:
     lines = [f"Seeds per trained point: mean ± sample sd, and the worst seed. CPU: {cpu_name()}.", "",
-             "| model | method | ratio | encoder | achieved | seeds | bundle | worst | baseline int8 | drop | "
+             "| model | method | ratio | encoder | vocab | achieved | seeds | bundle | worst | baseline int8 | drop | "
              "worst drop | model MB | fit s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in summarise(rows):
         if r.get("note"):
-            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | unreachable "
-                         "| | | | | | | | |")  # fmt: skip
+            lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | {r['vocab'] or '—'} "
+                         "| unreachable | | | | | | | | |")  # fmt: skip
             continue
         bundle, drop = r["bundle"], r["drop"]
-        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | "
+        lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | {r['vocab'] or '—'} | "
                      f"{float(r['achieved_ratio']):.1f}x | "
                      f"{bundle.n} | {bundle.text()} | {bundle.worst:.4f} | {float(r['baseline_int8']):.4f} | "
                      f"{drop.text(signed=True)} | {drop.worst:+.4f} | {float(r['model_mb']):.2f} | "
@@ -163,7 +171,11 @@ def main() -> None:
     )
     parser.add_argument("--encoder", default="int8", help="encoder method of every point (default int8)")
     parser.add_argument("--encoder-ratio", type=float, help="its ratio, for methods that take one")
+    parser.add_argument("--vocab", choices=["off", "on", "both"], default="off",
+                        help="prune every point's vocabulary to its model's training sentences (--vocab train.tsv); "
+                        "both: each point without and with (default off)")  # fmt: skip
     args = parser.parse_args()
+    vocab_settings = {"off": [False], "on": [True], "both": [False, True]}[args.vocab]
     try:
         encoder = make_encoder(args.encoder, **({} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}))
     except UserInputError as err:
@@ -179,14 +191,15 @@ def main() -> None:
                 for method in args.methods:
                     seeds = range(args.seeds if method_type(method).stochastic else 1)
                     for ratio in args.ratios:
-                        for seed in seeds:
-                            point = export_point(
-                                MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder
-                            )
-                            rows.append(point)
-                            writer.writerow(point)
-                            f.flush()
-                            print(point, flush=True)
+                        for vocab in vocab_settings:
+                            for seed in seeds:
+                                point = export_point(
+                                    MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder, vocab
+                                )
+                                rows.append(point)
+                                writer.writerow(point)
+                                f.flush()
+                                print(point, flush=True)
     write_table(rows, args.out / "sweep.md")
     write_plot(rows, args.out / "sweep.png")
     print((args.out / "sweep.md").read_text())

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from .api import ExportResult, build
 from .cache import Cache
-from .config import DistillConfig
+from .config import DistillConfig, VocabConfig
 from .embedding import DirectionAE, EmbeddingMethod, Int4, Int8, LightToken, NoCompression, Svd
 from .encoder import EncoderMethod, FullPrecision, Int4Encoder, Int8Encoder, LowRank, Tucker
 from .errors import ParityError, UserInputError
@@ -35,5 +35,6 @@ __all__ = [
     "Svd",
     "Tucker",
     "UserInputError",
+    "VocabConfig",
     "build",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from .cache import Cache
-from .config import DistillConfig, ExportConfig
+from .config import DistillConfig, ExportConfig, VocabConfig
 from .embedding import EmbeddingMethod
 from .encoder import EncoderMethod, make_encoder
 from .errors import UserInputError
@@ -49,6 +49,7 @@ def build(
     encoder: EncoderMethod | None = None,
     evaluate: str | Path | None = None,
     distill: str | Path | DistillConfig | None = None,
+    vocab: str | Path | VocabConfig | None = None,
     out: str | Path | None = None,
     force: bool = False,
     strict: bool = True,
@@ -61,7 +62,9 @@ def build(
 
     `embedding` is a method with its settings, e.g. `LightToken(ratio=50)` or `Svd(ratio=8)`; None takes the
     preset's. `encoder` stores the encoder's linear layers, e.g. `Int4Encoder()`; None is dynamic int8, as the
-    baseline. `distill` is unlabelled text (a path; `DistillConfig` sets the steps too). `out` defaults to
+    baseline. `distill` is unlabelled text (a path; `DistillConfig` sets the steps too). `vocab` is the deployment
+    domain's text: only the token rows it uses (and a fallback alphabet) are kept, the tokenizer rewritten to
+    match (a path; `VocabConfig` sets the minimum count too). `out` defaults to
     bundles/PRESET-METHOD. Raises UserInputError for input the caller can fix (nothing is written) and
     ParityError when the bundle falls short of the int8 baseline's parity (nothing is written unless
     strict=False). `progress=False` prints nothing. `sweep`: benchmarks/sweep.py's CSV, drawn in report.html.
@@ -70,7 +73,7 @@ def build(
     """
     config = export_config(
         preset, model=model, target=target, task=task, embedding=embedding, encoder=encoder, evaluate=evaluate,
-        distill=distill, out=out, force=force, strict=strict, seed=seed, sweep=sweep,
+        distill=distill, vocab=vocab, out=out, force=force, strict=strict, seed=seed, sweep=sweep,
     )  # fmt: skip
     quiet_libraries()
     from . import pipeline  # torch, transformers and onnxruntime: only once there is something to build
@@ -89,6 +92,7 @@ def export_config(
     encoder: EncoderMethod | None = None,
     evaluate: str | Path | None = None,
     distill: str | Path | DistillConfig | None = None,
+    vocab: str | Path | VocabConfig | None = None,
     out: str | Path | None = None,
     force: bool = False,
     strict: bool = True,
@@ -106,6 +110,8 @@ def export_config(
         raise UserInputError(f"encoder must be a method such as export.Int4Encoder(), not {encoder!r}")
     if not isinstance(distill, DistillConfig):
         distill = DistillConfig(text=None if distill is None else Path(distill))
+    if not isinstance(vocab, VocabConfig):
+        vocab = VocabConfig(text=None if vocab is None else Path(vocab))
     return ExportConfig(
         preset=chosen,
         checkpoint=model or chosen.checkpoint,
@@ -116,6 +122,7 @@ def export_config(
         encoder=encoder,
         seed=seed,
         distill=distill,
+        vocab=vocab,
         evaluate=None if evaluate is None else Path(evaluate),
         sweep=None if sweep is None else Path(sweep),
         force=force,

@@ -82,19 +82,19 @@ def check_sweep(path: Path) -> None:
 
 
 def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None) -> Figure:
-    """Score against achieved ratio, one panel per sweep model and one curve per method (the seeds' mean, their
-    sd as error bars), the optimum/ORT int8 baseline dashed. `mark` = (metric, ratio, score) puts a star on the
-    panel with that metric."""
+    """Score against achieved ratio, one panel per sweep model and one curve per method (with its encoder method
+    and --vocab when a sweep varied those; the seeds' mean, their sd as error bars), the optimum/ORT int8
+    baseline dashed. `mark` = (metric, ratio, score) puts a star on the panel with that metric."""
     plt = _pyplot()
     models = sorted({r["model"] for r in rows})
     figure, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
     for axis, model in zip(axes[0], models, strict=True):
         points = [r for r in rows if r["model"] == model]
-        for method in sorted({r["method"] for r in points}):
-            curve = _seed_means([r for r in points if r["method"] == method])
+        for label in sorted({_curve(r) for r in points}):
+            curve = _seed_means([r for r in points if _curve(r) == label])
             ratios, spreads = zip(*curve, strict=True)
             means, sds = [s.mean for s in spreads], [s.sd for s in spreads]
-            axis.errorbar(ratios, means, yerr=sds, marker="o", capsize=3, label=method)
+            axis.errorbar(ratios, means, yerr=sds, marker="o", capsize=3, label=label)
         axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
         if mark is not None and mark[0] == points[0]["metric"]:
             axis.plot([mark[1]], [mark[2]], marker="*", markersize=16, color="black", linestyle="", label="this bundle")
@@ -105,6 +105,11 @@ def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None
         axis.legend(fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def _curve(row: dict) -> str:
+    encoder, vocab = row.get("encoder") or "int8", row.get("vocab")
+    return row["method"] + ("" if encoder == "int8" else f", {encoder} encoder") + (f", vocab {vocab}" if vocab else "")
 
 
 def _seed_means(rows: list[dict]) -> list[tuple[float, Spread]]:

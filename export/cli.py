@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from .api import build, export_config
-from .config import DistillConfig, ExportConfig
+from .config import DistillConfig, ExportConfig, VocabConfig
 from .embedding import EmbeddingMethod, make_method
 from .encoder import DEFAULT_ENCODER, EncoderMethod, make_encoder
 from .errors import ParityError, UserInputError
@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distill-steps", type=int, default=300, metavar="N",
                         help="steps of 32 passages (default 300: about 6 min for MiniLM-L6 on 2 cores; "
                         "600 recover more at 100x)")  # fmt: skip
+    parser.add_argument("--vocab", type=Path, metavar="TEXT",
+                        help="keep only the token rows this text of the deployment domain uses (same formats as "
+                        "--distill; labels unread), plus the special tokens and a fallback alphabet (single "
+                        "characters, bytes) so any text still tokenizes; the tokenizer is rewritten to the kept "
+                        "pieces and --ratio still counts against the whole original table")  # fmt: skip
+    parser.add_argument("--vocab-min-count", type=int, default=1, metavar="N",
+                        help="keep a piece when --vocab's text uses it at least N times (default 1)")
     parser.add_argument("--sweep", type=Path, metavar="CSV",
                         help="draw this sweep's Pareto curves (benchmarks/sweep.py's sweep.csv) in report.html, "
                         "with the bundle marked on them when it was evaluated on the same set")  # fmt: skip
@@ -117,6 +124,7 @@ def _choices(registry: dict, default: str) -> str:
 def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as build()'s keyword arguments."""
     distill = None if args.distill is None else DistillConfig(text=args.distill, steps=args.distill_steps)
+    vocab = None if args.vocab is None else VocabConfig(text=args.vocab, min_count=args.vocab_min_count)
     return {
         "preset": args.preset,
         "model": args.model,
@@ -126,6 +134,7 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "encoder": encoder_from_flags(args),
         "evaluate": args.evaluate,
         "distill": distill,
+        "vocab": vocab,
         "out": args.out,
         "force": args.force,
         "strict": args.strict,

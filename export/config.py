@@ -59,6 +59,12 @@ class DistillConfig:
 
 
 @dataclass(frozen=True)
+class VocabConfig:
+    text: Path | None = None  # the deployment domain's text (as for DistillConfig); None: keep the vocabulary
+    min_count: int = 1  # keep a piece when the text uses it at least this often
+
+
+@dataclass(frozen=True)
 class ExportConfig:
     preset: Preset
     checkpoint: str
@@ -71,6 +77,7 @@ class ExportConfig:
     # SmoothQuant-style rescaling before an encoder method's int8 pass, chosen per Linear group (see smooth.py)
     smooth: bool = True
     distill: DistillConfig = field(default_factory=DistillConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
     evaluate: Path | None = None  # a GLUE task folder or TSV (datasets.py); None: no accuracy step
     sweep: Path | None = None  # benchmarks/sweep.py's CSV, drawn as Pareto curves in report.html
     force: bool = False
@@ -88,6 +95,7 @@ class ExportConfig:
             "embedding": self.embedding.to_json(),
             "seed": self.seed,
             "distill": {**asdict(self.distill), "text": _text(self.distill.text)},
+            "vocab": {**asdict(self.vocab), "text": _text(self.vocab.text)},
             "encoder": self.encoder.to_json(),
             "smooth": self.smooth,
             "tolerance": asdict(self.preset.tolerance),

@@ -145,3 +145,30 @@ def find_layout(header: list[str]) -> Layout | None:
 
 def is_cola(first_row: list[str]) -> bool:
     return len(first_row) == 4 and first_row[1] in ("0", "1")
+
+
+def read_texts(path: Path, what: str) -> list[str]:
+    """Unlabelled text (for --distill and --vocab; `what` names it in errors): the lines of a .txt file or of a
+    folder's .txt files, or the text columns of a table in a layout this module knows (GLUE's, or text/text_pair),
+    whose labels are never read. A folder gives its .txt files only: a GLUE task folder's dev.tsv must never be
+    trained or counted on by accident."""
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise UserInputError(f"{what} {path} not found (give a .txt file, a folder of them or a GLUE .tsv)")
+    try:
+        texts = [line.strip() for f in files for line in _text_lines(f, what)]
+    except UnicodeDecodeError as err:
+        raise UserInputError(f"{what} {path} is not UTF-8 text ({err.reason})") from None
+    return [t for t in texts if t]
+
+
+def _text_lines(path: Path, what: str) -> list[str]:
+    if path.suffix not in (".tsv", ".csv", ".jsonl"):
+        return path.read_text(encoding="utf-8").splitlines()
+    header, rows = read_table(path)
+    columns = [header.index(name) for name in TEXT_COLUMNS if name in header]
+    if not columns:
+        raise UserInputError(f"{what} {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")
+    if any(len(row) < len(header) for row in rows):
+        raise UserInputError(f"{what} {path}: a row has fewer columns than the header")
+    return [row[i] for i in columns for row in rows]

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .config import DistillConfig
-from .datasets import TEXT_COLUMNS, read_table
+from .datasets import read_texts
 from .errors import UserInputError
 
 WARMUP_STEPS = 10
@@ -26,33 +26,12 @@ HELD_OUT = 64  # passages (at most a quarter of them) kept out of training, to m
 
 
 def read_passages(path: Path) -> list[str]:
-    # A folder gives its .txt files only: a GLUE task folder's dev.tsv must never be trained on by accident.
-    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
-    if not files or not all(f.is_file() for f in files):
-        raise UserInputError(f"distillation text {path} not found (give a .txt file, a folder of them or a GLUE .tsv)")
-    try:
-        passages = [line.strip() for f in files for line in _read_texts(f)]
-    except UnicodeDecodeError as err:
-        raise UserInputError(f"distillation text {path} is not UTF-8 text ({err.reason})") from None
-    # Headings and short lines teach little; WikiText marks headings with "=".
-    passages = [p for p in passages if len(p.split()) > 8 and not p.startswith("=")]
+    """The passages of `path` worth training on (datasets.read_texts: .txt files, folders of them, tables' text
+    columns); headings and short lines teach little, and WikiText marks headings with "="."""
+    passages = [p for p in read_texts(path, "distillation text") if len(p.split()) > 8 and not p.startswith("=")]
     if len(passages) < 4:
         raise UserInputError(f"distillation text {path} has fewer than 4 passages longer than 8 words")
     return passages
-
-
-def _read_texts(path: Path) -> list[str]:
-    """The lines of a text file, or the text columns of a table in a layout datasets.py knows (GLUE's, or
-    text/text_pair): its labels are never read."""
-    if path.suffix not in (".tsv", ".csv", ".jsonl"):
-        return path.read_text(encoding="utf-8").splitlines()
-    header, rows = read_table(path)
-    columns = [header.index(name) for name in TEXT_COLUMNS if name in header]
-    if not columns:
-        raise UserInputError(f"distillation text {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")
-    if any(len(row) < len(header) for row in rows):
-        raise UserInputError(f"distillation text {path}: a row has fewer columns than the header")
-    return [row[i] for i in columns for row in rows]
 
 
 @dataclass(frozen=True)

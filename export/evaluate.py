@@ -124,6 +124,7 @@ class Evaluation:
     encoder: TextBatcher
     key: tuple  # (checkpoint folder, task, data path, max length)
     cache: Cache
+    bundle_encoder: TextBatcher | None = None  # the bundle's (pruned) tokenizer when it is not `encoder`'s
 
     def original_scores(self, module) -> np.ndarray:
         data = self.data
@@ -141,5 +142,6 @@ class Evaluation:
                 baseline_model, self.encoder, data.texts, postprocess=postprocess, text_pairs=data.text_pairs
             ),
         )
-        bundle = ort_text_outputs(bundle_model, self.encoder, data.texts, text_pairs=data.text_pairs)
+        bundle_encoder = self.bundle_encoder or self.encoder
+        bundle = ort_text_outputs(bundle_model, bundle_encoder, data.texts, text_pairs=data.text_pairs)
         return score_all(data, original, baseline, bundle)

@@ -32,6 +32,7 @@ class LoadedModel:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerFast
     input_names: list[str]
+    pruned_from: int | None = None  # with --vocab: the token table's rows before pruning (--ratio counts them)
 
     @property
     def output_pooling(self) -> str | None:

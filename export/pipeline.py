@@ -1,7 +1,10 @@
 """The export pipeline. Its stages, as the progress display names them ([optional]):
 
-    load → reference → [score fp32] → compress → [distill] → [smooth] → export → quantize → convert → baseline
-    → validate → [evaluate] → bundle → report
+    load → reference → [score fp32] → [vocab] → compress → [distill] → [smooth] → export → quantize → convert
+    → baseline → validate → [evaluate] → bundle → report
+
+With --vocab, `loaded` stays the original checkpoint (the baseline and the fp32 scores read it) and `deployed` is
+the model with the pruned tokenizer and table, which every stage from compress on works with.
 
 Each stage is a function that takes the values earlier stages returned and returns its own; none changes a value
 it was given. Models are torch modules (`model`: the HF model, `module`: it with the task head, what is traced)
@@ -24,7 +27,7 @@ from .baseline import Baseline, build_baseline
 from .cache import Cache
 from .charts import check_sweep
 from .config import ExportConfig
-from .datasets import data_file, read_examples
+from .datasets import data_file, read_examples, read_texts
 from .distill import read_passages
 from .encoder import encoder_of
 from .errors import ParityError, UserInputError
@@ -41,6 +44,7 @@ from .stages import (
     evaluate_accuracy,
     export_compressed,
     fp32_reference,
+    prune_vocabulary,
     sizes,
     smooth_for_int8,
 )
@@ -63,11 +67,19 @@ def check_config(config: ExportConfig) -> ExportConfig:
         read_passages(config.distill.text)
         if config.distill.steps < 1:
             raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
-        if config.evaluate is not None and data_file(config.evaluate).resolve() == config.distill.text.resolve():
-            raise UserInputError("--distill and --evaluate name the same file: a score on text the encoder was "
-                                 "trained on measures nothing")  # fmt: skip
+        _refuse_the_scored_file(config, config.distill.text, "--distill", "the encoder was trained on")
+    if config.vocab.text is not None:
+        read_texts(config.vocab.text, "vocabulary text")
+        if config.vocab.min_count < 1:
+            raise UserInputError(f"--vocab-min-count must be at least 1 (got {config.vocab.min_count})")
+        _refuse_the_scored_file(config, config.vocab.text, "--vocab", "the vocabulary was chosen on")
     config.embedding.check()
     return config
+
+
+def _refuse_the_scored_file(config: ExportConfig, text: Path, flag: str, what: str) -> None:
+    if config.evaluate is not None and data_file(config.evaluate).resolve() == text.resolve():
+        raise UserInputError(f"{flag} and --evaluate name the same file: a score on text {what} measures nothing")
 
 
 def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> dict[str, Any]:
@@ -94,16 +106,22 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             data = reference.evaluation.data
             with stages("score fp32", f"{data.dataset}, {len(data.texts)} texts"):
                 reference = reference.scored(loaded)
+        deployed, pruning = loaded, None
+        if config.vocab.text is not None:
+            with stages("vocab", f"token rows {config.vocab.text} uses"):
+                evaluation_texts = examples and [*examples.texts, *(examples.text_pairs or [])]
+                deployed, pruning = prune_vocabulary(config, loaded, evaluation_texts)
+                reference = reference.retokenized(config, deployed)
         with stages("compress", f"{config.embedding.name} table, {encoder.name} encoder"):
-            compressed = compress_model(config, loaded)
+            compressed = compress_model(config, deployed)
         distilled = None
         if config.distill.text is not None:
-            compressed, distilled = _distill(config, loaded, compressed, stages)
+            compressed, distilled = _distill(config, deployed, compressed, stages)
         if encoder.smoothable and config.smooth:
             with stages("smooth", "per-group SmoothQuant scales"):
-                compressed = smooth_for_int8(config, loaded, compressed)
+                compressed = smooth_for_int8(config, deployed, compressed)
         with stages("export", f"opset {config.opset}"):
-            exported = export_compressed(config, loaded, compressed, reference.probes, work / "model-fp32.onnx")
+            exported = export_compressed(config, deployed, compressed, reference.probes, work / "model-fp32.onnx")
         with stages("quantize", f"{encoder.name} encoder"):
             keep, encoder_nodes = exported.node_names()
             quantized = encoder.quantize(
@@ -114,17 +132,18 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
             baseline = _baseline(config, loaded, target, cache)
         with stages("validate"):
-            checked = check_parity(config, loaded, reference, exported, staging / built.model_file, baseline)
+            checked = check_parity(config, deployed, reference, exported, staging / built.model_file, baseline)
         accuracy = None
         if reference.evaluation is not None:
             with stages("evaluate", f"baseline and bundle, {len(data.texts)} texts one at a time"):
-                accuracy = evaluate_accuracy(loaded, reference, staging / built.model_file, baseline)
+                accuracy = evaluate_accuracy(deployed, reference, staging / built.model_file, baseline)
         with stages("bundle", "tokenizer, golden.json, bundle.json"):
-            manifest = bundle_manifest(config, loaded, reference, exported, checked, built, staging)
+            manifest = bundle_manifest(config, deployed, reference, exported, checked, built, staging)
         with stages("report"):
-            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline, loaded)
+            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline, deployed)
             result = report.build_report(
-                config, manifest, built, size, checked, compressed, distilled, accuracy, stages.seconds, started
+                config, manifest, built, size, checked, compressed, pruning, distilled, accuracy, stages.seconds,
+                started,
             )
             report.write_reports(staging, result, config.sweep)
         if not checked.parity.passed and config.strict:

@@ -17,7 +17,7 @@ from .report_html import write_html
 
 
 def build_report(
-    config, manifest, built, size, checked, compressed, distilled, accuracy, stage_seconds, started
+    config, manifest, built, size, checked, compressed, pruning, distilled, accuracy, stage_seconds, started
 ) -> dict[str, Any]:
     """report.json's content: what was exported, how, its sizes, parity, fidelity, accuracy and timings."""
     return {
@@ -43,6 +43,7 @@ def build_report(
         "machine": machine(),  # int8 kernels, and so parity and accuracy, differ by CPU
         "timing": {"export_seconds": time.perf_counter() - started, "stages": dict(stage_seconds)},
         "fidelity": asdict(checked.fidelity),
+        "vocab": pruning,  # --vocab's rows kept and dropped, and coverage on held-out text
         "distill": distilled,
         "accuracy": accuracy.to_json() if accuracy else None,
     }
@@ -63,6 +64,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
+        *_vocab_rows(report.get("vocab")),
         ("encoder", f"{mb(size['encoder_bytes'])}  ({report['encoder']['method']}; "
          f"{size['encoder_ratio_vs_fp32']:.1f}x vs fp32, {size['encoder_ratio_vs_int8']:.2f}x vs int8)"),
         (f"export parity: {_measure(parity)}", f"{parity['min_cosine']:.5f}  (vs PyTorch, same embedding; {needs})"),
@@ -102,6 +104,20 @@ def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:
         rows.append((f"{name}: baseline int8", f"{baseline:.4f}"))
     versus = "" if baseline is None else f"  ({accuracy['bundle'] - baseline:+.4f} vs baseline)"
     rows.append((f"{name}: bundle", f"{accuracy['bundle']:.4f}{versus}"))
+    return rows
+
+
+def _vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if pruning is None:
+        return []
+    rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept  "
+             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_fallback']:,} fallback)")]
+    for name, seen in pruning["coverage"].items():
+        if seen:
+            unk = f"[UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"
+            rows.append((f"vocabulary: {name.replace('_', '-')} text", f"{seen['texts_unchanged']:.1%} of "
+                         f"{seen['texts']:,} texts tokenized as before, {seen['words_split_differently']:.2%} of "
+                         f"words split differently, {unk}"))  # fmt: skip
     return rows
 
 

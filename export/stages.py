@@ -15,11 +15,11 @@ from torch import nn
 
 from runtime_py.manifest import BundleTolerance, Manifest, ModelSpec, TensorSpec, TokenizerSpec, write_manifest
 
-from . import bundle, evaluate
+from . import bundle, evaluate, vocab
 from .baseline import Baseline
 from .cache import Cache
 from .config import ExportConfig
-from .datasets import Examples
+from .datasets import Examples, read_texts
 from .distill import distill
 from .embedding.base import CompressedEmbedding
 from .embedding.reachable import reachable_rows
@@ -56,9 +56,25 @@ class Reference:
     outputs: np.ndarray  # fp32 PyTorch on the probes
     evaluation: evaluate.Evaluation | None = None
     scores: np.ndarray | None = None  # fp32 PyTorch on the evaluation set's texts
+    # With --vocab: the reference on the original tokenizer, the one the int8 baseline reads; `probes` and
+    # `outputs` above are then the pruned tokenizer's and the pruned fp32 model's
+    original: Reference | None = None
 
     def scored(self, loaded: LoadedModel) -> Reference:
         return replace(self, scores=self.evaluation.original_scores(loaded.task_module()))
+
+    @property
+    def as_the_baseline_reads_it(self) -> Reference:
+        return self.original or self
+
+    def retokenized(self, config: ExportConfig, deployed: LoadedModel) -> Reference:
+        """The probes through `deployed`'s (pruned) tokenizer and fp32 model; the bundle is scored with that
+        tokenizer too, while the original model and the baseline keep theirs."""
+        probes = deployed.task.probes(deployed.tokenizer, deployed.input_names, config.preset.max_length)
+        batcher = evaluate.TextBatcher(deployed.tokenizer, deployed.input_names, config.preset.max_length)
+        evaluation = self.evaluation and replace(self.evaluation, bundle_encoder=batcher)
+        outputs = torch_batch_outputs(deployed.task_module(), probes)
+        return replace(self, probes=probes, outputs=outputs, evaluation=evaluation, original=self)
 
 
 def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples | None, cache: Cache) -> Reference:
@@ -84,13 +100,46 @@ class CompressedModel:
     steps: tuple[str, ...] = ("compress",)  # the stages that made this model
 
 
+def prune_vocabulary(
+    config: ExportConfig, loaded: LoadedModel, evaluation_texts: list[str] | None
+) -> tuple[LoadedModel, dict[str, Any]]:
+    """The loaded model with only the token rows --vocab's text uses (and the fallback alphabet), its tokenizer
+    rewritten to the kept pieces; and the facts for the report, coverage on held-out text included."""
+    texts = read_texts(config.vocab.text, "vocabulary text")
+    counted, held_out = vocab.held_out_split(texts)
+    embedding = loaded.model.get_input_embeddings()
+    rows = embedding.num_embeddings
+    pruned = vocab.prune_tokenizer(loaded.tokenizer, counted, config.vocab.min_count, rows)
+    model = copy.deepcopy(loaded.model)
+    pad = pruned.tokenizer.pad_token_id if embedding.padding_idx is not None else None
+    model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, pad))
+    model.config.vocab_size = len(pruned.kept_ids)
+    deployed = replace(loaded, model=model, tokenizer=pruned.tokenizer, pruned_from=rows)
+    dropped = rows - len(pruned.kept_ids)
+    return deployed, {
+        "text": str(config.vocab.text),
+        "min_count": config.vocab.min_count,
+        "texts_counted": len(counted),
+        "rows_original": rows,
+        "rows_kept": len(pruned.kept_ids),
+        "rows_dropped": dropped,
+        "kept_from_text": pruned.from_text,
+        "kept_as_fallback": pruned.from_fallback,
+        "fp32_bytes_dropped": dropped * embedding.embedding_dim * 4,
+        "coverage": {
+            "held_out": vocab.coverage(loaded.tokenizer, pruned.tokenizer, held_out),
+            "evaluation": evaluation_texts and vocab.coverage(loaded.tokenizer, pruned.tokenizer, evaluation_texts),
+        },
+    }
+
+
 def compress_model(config: ExportConfig, loaded: LoadedModel) -> CompressedModel:
     """A copy of the loaded model with the token table compressed by the embedding method and the encoder put
     into the encoder method's form."""
     table = loaded.model.get_input_embeddings().weight.detach().float()
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
-    embedding = config.embedding.compress(table, config.seed, stats, keep)
+    embedding = config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
     model = copy.deepcopy(loaded.model)
     model.set_input_embeddings(embedding)
     facts = config.encoder.compress(encoder_of(model), config.seed)
@@ -192,7 +241,8 @@ def check_parity(
 ) -> Checked:
     classifier = loaded.task.classifier
     probes = reference.probes
-    yardstick = baseline_agreement(baseline.model_path, probes, reference.outputs, classifier, loaded.output_pooling)
+    read = reference.as_the_baseline_reads_it
+    yardstick = baseline_agreement(baseline.model_path, read.probes, read.outputs, classifier, loaded.output_pooling)
     batched, alone = ort_probe_outputs(model_file, probes)
     required = Required.below(yardstick, config.preset.tolerance, lossy_parts(exported.parts))
     parity = compare(exported.torch_outputs, batched, alone, exported.max_abs_diff, classifier, required)
@@ -255,7 +305,7 @@ def sizes(
     graph = load_graph(quantized)
     parts = {part.name: part.stored_bytes(graph) for part in exported.parts}
     embedding_bytes, encoder_bytes = parts[EMBEDDING_PART], parts[ENCODER_PART]
-    fp32 = compressed.table.numel() * 4
+    fp32 = (loaded.pruned_from or compressed.table.shape[0]) * compressed.table.shape[1] * 4  # the whole table
     encoder_fp32 = sum(p.numel() for p in encoder_of(loaded.model).parameters()) * 4
     baseline_encoder = baseline.breakdown["encoder"]
     model_bytes = model_file.stat().st_size

@@ -97,6 +97,15 @@ def cross_bundle(tmp_path_factory, shared_assets, export_cache):
 
 
 @pytest.fixture(scope="session")
+def sst2_pruned_bundle(tmp_path_factory, shared_assets, export_cache):
+    """(folder, report) of minilm-l6-sst2 with its vocabulary pruned to SST-2's training sentences (--vocab) and the
+    kept rows stored int8 (--embedding none), scored on SST-2 dev: the pruned bundle the Java core reads too."""
+    flags = ["--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR), "--embedding", "none",
+             "--vocab", str(SST2_DIR / "train.tsv")]  # fmt: skip
+    return export_bundle(tmp_path_factory.mktemp("sst2-pruned"), export_cache, *flags)
+
+
+@pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_checkpoint, export_cache):
     """(folder, report) of a tiny random BERT embedder: for the runtime's fast error-path tests. Its 405-row table
     is too small for the preset's lighttoken at 25x (the decoder alone outweighs the budget), so it stays whole."""

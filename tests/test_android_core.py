@@ -103,12 +103,13 @@ def java(
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
 
 
-def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle, cross_bundle):
-    """core/src/test/java's JUnit classes, on the embedder, classifier and pair-model bundles of this run; every
-    @Test runs."""
+def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle, cross_bundle, sst2_pruned_bundle):
+    """core/src/test/java's JUnit classes, on the embedder, classifier and pair-model bundles of this run and on a
+    bundle whose vocabulary --vocab pruned (read unchanged: contiguous ids in its tokenizer.json); every @Test
+    runs."""
     sources = sorted((CORE / "test").rglob("*Test.java"))
     expected = sum(source.read_text().count("@Test") for source in sources)
-    bundles = f"{minilm_bundle[0]}:{sst2_bundle[0]}:{cross_bundle[0]}"
+    bundles = ":".join(str(b[0]) for b in (minilm_bundle, sst2_bundle, cross_bundle, sst2_pruned_bundle))
     tests = [f"org.bertedge.core.{s.stem}" for s in sources]
     properties = {"bertedge.bundles": bundles}
     result = java(java_classes, ort_java, "org.junit.runner.JUnitCore", *tests, jars=tuple(JUNIT), **properties)
@@ -129,8 +130,11 @@ def java_token_ids(classes, tokenizer_json, max_length: int, items: list, tmp_pa
     return [parse(line) for line in result.stdout.splitlines()]
 
 
-def test_java_tokenizer_gives_the_python_ids(java_classes, minilm_bundle, tmp_path):
-    folder = minilm_bundle[0]
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_pruned_bundle"])
+def test_java_tokenizer_gives_the_python_ids(request, java_classes, bundle, tmp_path):
+    """On the default vocabulary and on one --vocab pruned to SST-2's training sentences, where the dev texts,
+    STS-B's and the hard cases spell many words from the fallback alphabet."""
+    folder = request.getfixturevalue(bundle)[0]
     max_length = json.loads((folder / "bundle.json").read_text())["max_length"]
     stsb = read_examples(STSB_DIR)
     texts = read_examples(SST2_DIR).texts + stsb.texts + stsb.text_pairs + list(PROBE_TEXTS) + HARD_CASES

@@ -267,3 +267,27 @@ def test_help_explains_the_flags(capsys):
     for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--encoder", "int4", "--evaluate",
                  "--no-strict", "exit codes"):  # fmt: skip
         assert word in text
+
+
+def test_vocabulary_text_not_found(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--vocab", str(tmp_path / "domain.txt"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "vocabulary text")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_vocabulary_min_count_must_be_positive(capsys, tmp_path):
+    (tmp_path / "domain.txt").write_text("the words of the domain\n")
+    code, err = run_cli(capsys, "bert", "--vocab", str(tmp_path / "domain.txt"), "--vocab-min-count", "0",
+                        "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "--vocab-min-count must be at least 1")
+
+
+def test_vocabulary_from_the_evaluation_file_is_refused(capsys, tmp_path):
+    """Counting the scored sentences' pieces would keep exactly what the score needs: it would measure nothing."""
+    glue = tmp_path / "SST-2"
+    glue.mkdir()
+    (glue / "dev.tsv").write_text("sentence\tlabel\n" + "a sentence\t1\n" * 8)
+    code, err = run_cli(capsys, "bert", "--evaluate", str(glue), "--vocab", str(glue / "dev.tsv"),
+                        "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "--vocab and --evaluate name the same file")
+    assert not (tmp_path / "b").exists()

@@ -87,27 +87,33 @@ class EmbeddingMethod(MethodSettings, ABC):
         seed: int = 0,
         stats: TokenStats | None = None,
         keep: torch.Tensor | None = None,
+        counted_rows: int | None = None,
     ) -> CompressedEmbedding:
         """fit() on the rows in `keep` (bool [vocab]; the rows the tokenizer can reach, see reachable.py) with
         the byte budget --ratio gives the whole table, so left-out rows leave more bits to the stored ones;
-        then hold the result to the promise of --ratio: the achieved ratio within RATIO_TOLERANCE."""
+        then hold the result to the promise of --ratio: the achieved ratio within RATIO_TOLERANCE.
+        `counted_rows`: the rows --ratio counts against when `table` is already a part of the original one
+        (--vocab's pruned table); default: `table`'s own."""
         from .reachable import ReachableRows  # reachable.py builds on this module
 
-        if keep is None or bool(keep.all()):
-            module = self.fit(table, seed, stats)
-        else:
-            share = int(keep.sum()) / keep.numel()
-            on_kept_rows = replace(self, ratio=self.ratio * share) if self.sized() else self
-            try:
-                module = ReachableRows(on_kept_rows.fit(table[keep], seed, stats and stats.select(keep)), keep)
-            except RatioOutOfReach as err:
-                raise err.on_whole_table(self.ratio, tuple(table.shape), share) from None
+        counted_rows = counted_rows or table.shape[0]
+        leaves_out = keep is not None and not bool(keep.all())
+        rows = table[keep] if leaves_out else table
+        share = rows.shape[0] / counted_rows
+        counted_shape = (counted_rows, table.shape[1])
+        on_stored_rows = replace(self, ratio=self.ratio * share) if self.sized() and share < 1 else self
+        try:
+            module = on_stored_rows.fit(rows, seed, stats.select(keep) if leaves_out and stats else stats)
+        except RatioOutOfReach as err:
+            raise (err.on_whole_table(self.ratio, counted_shape, share) if share < 1 else err) from None
+        if leaves_out:
+            module = ReachableRows(module, keep)
         if self.sized():
-            achieved = fp32_table_bytes(table) / module.stored_bytes()
+            achieved = counted_rows * table.shape[1] * 4 / module.stored_bytes()
             if abs(achieved / self.ratio - 1) > RATIO_TOLERANCE:
                 raise UserInputError(
                     f"{self.name} reaches ratio {achieved:.1f}, not within {RATIO_TOLERANCE:.0%} of {self.ratio:g}"
-                    f" on a {table.shape[0]}x{table.shape[1]} table (its sizes come in steps; try {achieved:.1f})"
+                    f" on a {counted_rows}x{table.shape[1]} table (its sizes come in steps; try {achieved:.1f})"
                 )
         return module
 

@@ -1,0 +1,58 @@
+"""What a tokenizer model (WordPiece, BPE, Unigram) must say to be pruned: its pieces by id, the fallback alphabet
+that keeps every text tokenizable, the pieces a kept piece is built from, and its tokenizer.json `model` section
+rewritten for the kept ids. The rest of tokenizer.json (specials, post-processor, padding) is remapped here, the
+same for every model."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+Json = dict[str, Any]
+
+
+class VocabModel(ABC):
+    name: ClassVar[str]  # tokenizer.json's model "type"
+
+    @abstractmethod
+    def pieces(self, model: Json) -> list[str]:
+        """The pieces in id order (the model's own ids, before added tokens that are not in it)."""
+
+    @abstractmethod
+    def fallback(self, model: Json) -> set[int]:
+        """Ids to keep whatever the domain: enough to spell any text the original tokenizer spelt without [UNK]."""
+
+    def parts_of(self, model: Json, kept: set[int]) -> set[int]:
+        """`kept` with every piece a kept piece is built from (BPE's merges); by default nothing to add."""
+        return kept
+
+    @abstractmethod
+    def rewritten(self, model: Json, kept: list[int]) -> Json:
+        """The `model` section with only `kept` (old ids, ascending), renumbered 0..len(kept)-1 in that order."""
+
+
+def remap_tokenizer_json(tokenizer: Json, new_model: Json, new_id: dict[int, int]) -> Json:
+    """tokenizer.json with `new_model` and every id outside it (added tokens, post-processor, padding) renumbered."""
+    rewritten = {**tokenizer, "model": new_model}
+    rewritten["added_tokens"] = [{**token, "id": new_id[token["id"]]} for token in tokenizer["added_tokens"]]
+    rewritten["post_processor"] = _remapped_processor(tokenizer.get("post_processor"), new_id)
+    if tokenizer.get("padding"):
+        rewritten["padding"] = {**tokenizer["padding"], "pad_id": new_id[tokenizer["padding"]["pad_id"]]}
+    return rewritten
+
+
+def _remapped_processor(processor: Json | None, new_id: dict[int, int]) -> Json | None:
+    if processor is None:
+        return None
+    kind = processor["type"]
+    if kind == "Sequence":
+        return {**processor, "processors": [_remapped_processor(p, new_id) for p in processor["processors"]]}
+    if kind in ("BertProcessing", "RobertaProcessing"):  # "sep": [token, id], "cls": [token, id]
+        return {**processor, **{key: [processor[key][0], new_id[processor[key][1]]] for key in ("sep", "cls")}}
+    if kind == "TemplateProcessing":
+        specials = {
+            name: {**special, "ids": [new_id[i] for i in special["ids"]]}
+            for name, special in processor["special_tokens"].items()
+        }
+        return {**processor, "special_tokens": specials}
+    return processor  # ByteLevel and others carry no ids

@@ -1,0 +1,51 @@
+"""BPE (RoBERTa's byte-level BPE): `vocab` maps piece → id and `merges` lists the pair merges by priority. Any text
+spells from the base alphabet (byte-level: 256 one-character pieces, one per byte), which is the fallback. A kept
+piece needs the merges that build it and the pieces they join, down to the alphabet; a merge survives only when both
+its halves and its result are kept, so the tokenizer can never produce a piece that is gone."""
+
+from __future__ import annotations
+
+from .base import Json, VocabModel
+
+
+class BpeVocab(VocabModel):
+    name = "BPE"
+
+    def pieces(self, model: Json) -> list[str]:
+        return [piece for piece, _ in sorted(model["vocab"].items(), key=lambda item: item[1])]
+
+    def fallback(self, model: Json) -> set[int]:
+        return {i for piece, i in model["vocab"].items() if len(piece) == 1}
+
+    def parts_of(self, model: Json, kept: set[int]) -> set[int]:
+        vocab = model["vocab"]
+        built_from: dict[str, list[tuple[str, str]]] = {}
+        for left, right in _pairs(model):
+            built_from.setdefault(_joined(model, left, right), []).append((left, right))
+        closed, todo = set(kept), [self.pieces(model)[i] for i in kept]
+        while todo:
+            for pair in built_from.get(todo.pop(), []):
+                for half in pair:
+                    if half in vocab and vocab[half] not in closed:
+                        closed.add(vocab[half])
+                        todo.append(half)
+        return closed
+
+    def rewritten(self, model: Json, kept: list[int]) -> Json:
+        pieces = self.pieces(model)
+        vocab = {pieces[old]: new for new, old in enumerate(kept)}
+        merges = [
+            merge for merge, (left, right) in zip(model["merges"], _pairs(model), strict=True)
+            if left in vocab and right in vocab and _joined(model, left, right) in vocab
+        ]  # fmt: skip
+        return {**model, "vocab": vocab, "merges": merges}
+
+
+def _pairs(model: Json) -> list[tuple[str, str]]:
+    # tokenizers writes merges as "a b" strings (before 0.20) or as [a, b] lists
+    return [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+
+
+def _joined(model: Json, left: str, right: str) -> str:
+    prefix = model.get("continuing_subword_prefix") or ""
+    return left + (right[len(prefix) :] if prefix and right.startswith(prefix) else right)

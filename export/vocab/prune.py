@@ -1,0 +1,113 @@
+"""Prune a tokenizer to the pieces a domain's text uses, keeping every input tokenizable.
+
+Kept: the ids that occur at least `min_count` times in the text, every added/special token, the tokenizer model's
+fallback alphabet (single characters and their continuation forms, bytes) and, for BPE, the pieces kept pieces are
+merged from. Dropped: the rest, and WordPiece rows no text can reach (embedding/reachable.py). Kept ids keep their
+order and are renumbered 0..k-1, so the pruned table is the original's rows `kept_ids`, and no in-graph row map is
+needed. The rewrite edits tokenizer.json (normalizer, pre-tokenizer and decoder untouched) and
+tokenizer_config.json's id-keyed entries, then loads the result back through transformers, as a consumer would.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..embedding.reachable import reachable_rows
+from ..errors import UserInputError
+from .base import remap_tokenizer_json
+from .bpe import BpeVocab
+from .unigram import UnigramVocab
+from .wordpiece import WordPieceVocab
+
+VOCAB_MODELS = {m.name: m for m in (WordPieceVocab(), BpeVocab(), UnigramVocab())}
+# Files save_pretrained may write that hold the old vocabulary outside tokenizer.json: left out of the rewrite
+# (the fast tokenizer reads tokenizer.json; WordPiece gets a new vocab.txt)
+SLOW_VOCAB_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spm.model", "spiece.model")
+COUNT_BATCH = 4096  # texts per tokenizer call while counting
+HELD_OUT_EVERY = 10  # every 10th text of --vocab's is kept out of the count, to measure coverage on unseen text
+
+
+@dataclass(frozen=True)
+class PrunedTokenizer:
+    tokenizer: object  # the rewritten PreTrainedTokenizerFast
+    kept_ids: list[int]  # original ids, in the order of their new ids
+    original_rows: int
+    from_text: int  # kept ids the text used
+    from_fallback: int  # kept only as fallback alphabet, special tokens or BPE merge parts
+
+
+def token_counts(tokenizer, texts: list[str], rows: int) -> np.ndarray:
+    """int64 [rows]: how often each id occurs in `texts` (no special tokens added)."""
+    counts = np.zeros(rows, dtype=np.int64)
+    for start in range(0, len(texts), COUNT_BATCH):
+        encoded = tokenizer(texts[start : start + COUNT_BATCH], add_special_tokens=False)["input_ids"]
+        ids = np.fromiter((i for row in encoded for i in row), dtype=np.int64)
+        counts += np.bincount(ids, minlength=rows)[:rows]
+    return counts
+
+
+def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int) -> PrunedTokenizer:
+    """`rows`: the model's token-table rows (ids at or above it cannot occur)."""
+    with tempfile.TemporaryDirectory(prefix="vocab-") as scratch:
+        folder = Path(scratch)
+        tokenizer.save_pretrained(folder)
+        tokenizer_json = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        model = tokenizer_json["model"]
+        entry = VOCAB_MODELS.get(model["type"])
+        if entry is None:
+            known = ", ".join(VOCAB_MODELS)
+            raise UserInputError(f"--vocab cannot prune a {model['type']} tokenizer (it prunes {known})")
+        used = set(np.flatnonzero(token_counts(tokenizer, texts, rows) >= min_count).tolist())
+        specials = {token["id"] for token in tokenizer_json["added_tokens"]}
+        reachable = reachable_rows(tokenizer, rows)
+        alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
+        kept = sorted(i for i in entry.parts_of(model, used | specials | alphabet) if i < rows)
+        new_id = {old: new for new, old in enumerate(kept)}
+        pieces = len(entry.pieces(model))
+        in_model = [i for i in kept if i < pieces]  # added tokens outside the model's vocabulary come last
+        rewritten = remap_tokenizer_json(tokenizer_json, entry.rewritten(model, in_model), new_id)
+        pruned = _written_and_loaded(folder, rewritten, new_id, entry)
+    return PrunedTokenizer(pruned, kept, rows, len(used), len(kept) - len(used))
+
+
+def _written_and_loaded(folder: Path, tokenizer_json: dict, new_id: dict[int, int], entry) -> object:
+    from transformers import AutoTokenizer
+
+    for name in SLOW_VOCAB_FILES:
+        (folder / name).unlink(missing_ok=True)
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
+    config_file = folder / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if "added_tokens_decoder" in config:
+        config["added_tokens_decoder"] = {
+            str(new_id[int(old)]): token for old, token in config["added_tokens_decoder"].items()
+        }
+    config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+    if entry.name == "WordPiece":  # BERT-style consumers read vocab.txt: one piece per line, in id order
+        pieces = entry.pieces(tokenizer_json["model"])
+        (folder / "vocab.txt").write_text("".join(p + "\n" for p in pieces), encoding="utf-8")
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def held_out_split(texts: list[str]) -> tuple[list[str], list[str]]:
+    """(texts to count, texts to measure coverage on): every HELD_OUT_EVERY-th text is held out, when there are
+    enough texts for that to leave something to count."""
+    if len(texts) < 2 * HELD_OUT_EVERY:
+        return texts, []
+    held = [t for i, t in enumerate(texts) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
+    return [t for i, t in enumerate(texts) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1], held
+
+
+def pruned_table(embedding, kept_ids: list[int], padding_idx: int | None):
+    """The rows `kept_ids` of `embedding` (an nn.Embedding) as a new nn.Embedding, in that order."""
+    import torch
+
+    table = torch.nn.Embedding(len(kept_ids), embedding.embedding_dim, padding_idx=padding_idx)
+    with torch.no_grad():
+        table.weight.copy_(embedding.weight[torch.tensor(kept_ids)])
+    return table

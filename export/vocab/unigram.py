@@ -1,0 +1,31 @@
+"""Unigram / SentencePiece (XLM-R, DeBERTa-v2): `vocab` is a list of [piece, score] whose index is the id. The
+segmentation picks the most likely split over the pieces that exist, so removing pieces a text never used leaves its
+split unchanged, and an unseen word still splits into single characters (and `▁`, the word start) when those are
+kept: they, and the byte pieces `<0x00>`..`<0xFF>` of a byte-fallback model, are the fallback."""
+
+from __future__ import annotations
+
+from .base import Json, VocabModel
+
+WORD_START = "▁"
+
+
+class UnigramVocab(VocabModel):
+    name = "Unigram"
+
+    def pieces(self, model: Json) -> list[str]:
+        return [piece for piece, _ in model["vocab"]]
+
+    def fallback(self, model: Json) -> set[int]:
+        kept = {i for i, (piece, _) in enumerate(model["vocab"]) if len(piece) == 1 or piece == WORD_START}
+        if model.get("byte_fallback"):
+            kept |= {i for i, (piece, _) in enumerate(model["vocab"]) if _is_byte_piece(piece)}
+        return kept | {model["unk_id"]}
+
+    def rewritten(self, model: Json, kept: list[int]) -> Json:
+        new_id = {old: new for new, old in enumerate(kept)}
+        return {**model, "vocab": [model["vocab"][old] for old in kept], "unk_id": new_id[model["unk_id"]]}
+
+
+def _is_byte_piece(piece: str) -> bool:
+    return len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">")
