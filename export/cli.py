@@ -23,6 +23,7 @@ examples:
   python -m export bert --model path/to/sst2-classifier --evaluate glue/SST-2 --out bundles/sst2
   python -m export bert --ratio 50 --evaluate glue/STS-B --distill glue/STS-B/train.tsv   # GLUE task folders
   python -m export bert --model path/to/stsb-cross-encoder --evaluate glue/STS-B   # a pair model (reranking)
+  python -m export xlm-roberta --model path/to/model --vocab my_app_texts.txt   # only the rows the text uses
   python -m export bert --model path/to/nli-model --evaluate my_pairs.jsonl   # text, text_pair, label columns
   python -m export bert --embedding none                      # the whole token table, int8 like the encoder
   python -m export bert --embedding svd --ratio 8 --target onnx
