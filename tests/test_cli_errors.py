@@ -160,13 +160,16 @@ def test_distillation_needs_at_least_one_step(capsys, tmp_path):
     assert_refused(code, err, "--distill-steps must be at least 1")
 
 
-def test_distillation_on_the_evaluation_file_is_refused(capsys, tmp_path):
+@pytest.mark.parametrize("flag", ["--distill", "--vocab"])
+def test_training_or_counting_on_the_evaluation_file_is_refused(capsys, tmp_path, flag):
+    """Distilling on the scored sentences, or keeping exactly the pieces they use, would make the score measure
+    nothing."""
     glue = tmp_path / "SST-2"
     glue.mkdir()
     (glue / "dev.tsv").write_text("sentence\tlabel\n" + "a long enough sentence for the passages filter here\t1\n" * 8)
-    code, err = run_cli(capsys, "bert", "--evaluate", str(glue), "--distill", str(glue / "dev.tsv"),
+    code, err = run_cli(capsys, "bert", "--evaluate", str(glue), flag, str(glue / "dev.tsv"),
                         "--out", str(tmp_path / "b"))  # fmt: skip
-    assert_refused(code, err, "--distill and --evaluate name the same file")
+    assert_refused(code, err, f"{flag} and --evaluate name the same file")
     assert not (tmp_path / "b").exists()
 
 
@@ -281,13 +284,3 @@ def test_vocabulary_min_count_must_be_positive(capsys, tmp_path):
                         "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, "--vocab-min-count must be at least 1")
 
-
-def test_vocabulary_from_the_evaluation_file_is_refused(capsys, tmp_path):
-    """Counting the scored sentences' pieces would keep exactly what the score needs: it would measure nothing."""
-    glue = tmp_path / "SST-2"
-    glue.mkdir()
-    (glue / "dev.tsv").write_text("sentence\tlabel\n" + "a sentence\t1\n" * 8)
-    code, err = run_cli(capsys, "bert", "--evaluate", str(glue), "--vocab", str(glue / "dev.tsv"),
-                        "--out", str(tmp_path / "b"))  # fmt: skip
-    assert_refused(code, err, "--vocab and --evaluate name the same file")
-    assert not (tmp_path / "b").exists()
