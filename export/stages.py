@@ -246,7 +246,8 @@ def check_parity(
     batched, alone = ort_probe_outputs(model_file, probes)
     required = Required.below(yardstick, config.preset.tolerance, lossy_parts(exported.parts))
     parity = compare(exported.torch_outputs, batched, alone, exported.max_abs_diff, classifier, required)
-    return Checked(parity, fidelity(reference.outputs, batched, alone, classifier), required, batched)
+    # fidelity: against the original model on the original tokenizer (with --vocab, what pruning costs too)
+    return Checked(parity, fidelity(read.outputs, batched, alone, classifier), required, batched)
 
 
 def evaluate_accuracy(

@@ -45,6 +45,8 @@ def test_the_pruned_tokenizer_round_trips_with_contiguous_ids_and_the_domain_tok
     tmp_path, tiny_checkpoint, kind
 ):
     original, pruned = pruned_tiny(tiny_checkpoint, kind)
+    again = pruned_tiny(tiny_checkpoint, kind)[1]
+    assert again.tokenizer.backend_tokenizer.to_str() == pruned.tokenizer.backend_tokenizer.to_str()  # deterministic
     pruned.tokenizer.save_pretrained(tmp_path)
     backend = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))  # what runtime_py and other consumers read
     reloaded = AutoTokenizer.from_pretrained(tmp_path)

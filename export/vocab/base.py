@@ -31,6 +31,17 @@ class VocabModel(ABC):
         """The `model` section with only `kept` (old ids, ascending), renumbered 0..len(kept)-1 in that order."""
 
 
+def plain_backend(tokenizer):
+    """A copy of a transformers tokenizer's backend with padding and truncation off (transformers leaves those of
+    its last call switched on), for counting and comparing tokens."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_padding()
+    backend.no_truncation()
+    return backend
+
+
 def remap_tokenizer_json(tokenizer: Json, new_model: Json, new_id: dict[int, int]) -> Json:
     """tokenizer.json with `new_model` and every id outside it (added tokens, post-processor, padding) renumbered."""
     rewritten = {**tokenizer, "model": new_model}

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import plain_backend
+
 
 def coverage(original, pruned, texts: list[str]) -> dict[str, Any] | None:
     """None when there is no text to measure on."""
     if not texts:
         return None
-    before = _unpadded(original).encode_batch(texts, add_special_tokens=False)
-    after = _unpadded(pruned).encode_batch(texts, add_special_tokens=False)
+    before = plain_backend(original).encode_batch(texts, add_special_tokens=False)
+    after = plain_backend(pruned).encode_batch(texts, add_special_tokens=False)
     unchanged = sum(a.tokens == b.tokens for a, b in zip(before, after, strict=True))
     words = changed_words = 0
     for a, b in zip(before, after, strict=True):
@@ -26,16 +28,6 @@ def coverage(original, pruned, texts: list[str]) -> dict[str, Any] | None:
         "unk_rate_original": _unk_rate(before, original.unk_token_id),
         "unk_rate_pruned": _unk_rate(after, pruned.unk_token_id),
     }
-
-
-def _unpadded(tokenizer):
-    # a copy: transformers leaves the padding and truncation of its last call switched on in the backend
-    from tokenizers import Tokenizer
-
-    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-    backend.no_padding()
-    backend.no_truncation()
-    return backend
 
 
 def _words(encoding) -> dict[int, list[str]]:

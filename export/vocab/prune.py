@@ -19,7 +19,7 @@ import numpy as np
 
 from ..embedding.reachable import reachable_rows
 from ..errors import UserInputError
-from .base import remap_tokenizer_json
+from .base import plain_backend, remap_tokenizer_json
 from .bpe import BpeVocab
 from .unigram import UnigramVocab
 from .wordpiece import WordPieceVocab
@@ -44,9 +44,10 @@ class PrunedTokenizer:
 def token_counts(tokenizer, texts: list[str], rows: int) -> np.ndarray:
     """int64 [rows]: how often each id occurs in `texts` (no special tokens added)."""
     counts = np.zeros(rows, dtype=np.int64)
+    backend = plain_backend(tokenizer)
     for start in range(0, len(texts), COUNT_BATCH):
-        encoded = tokenizer(texts[start : start + COUNT_BATCH], add_special_tokens=False)["input_ids"]
-        ids = np.fromiter((i for row in encoded for i in row), dtype=np.int64)
+        encoded = backend.encode_batch(texts[start : start + COUNT_BATCH], add_special_tokens=False)
+        ids = np.fromiter((i for e in encoded for i in e.ids), dtype=np.int64)
         counts += np.bincount(ids, minlength=rows)[:rows]
     return counts
 
