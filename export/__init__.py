@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import ExportResult, build
+from .api import ExportResult, build, search
 from .cache import Cache
 from .config import DistillConfig, VocabConfig
 from .embedding import DirectionAE, EmbeddingMethod, Int4, Int8, LightToken, NoCompression, Svd
@@ -37,4 +37,5 @@ __all__ = [
     "UserInputError",
     "VocabConfig",
     "build",
+    "search",
 ]

@@ -82,6 +82,49 @@ def build(
     return ExportResult(config.out, report)
 
 
+def search(
+    preset: str = "bert",
+    *,
+    max_drop: float,
+    evaluate: str | Path,
+    model: str | None = None,
+    target: str = "onnx-mobile",
+    task: str | None = None,
+    distill: str | Path | DistillConfig | None = None,
+    vocab: str | Path | VocabConfig | None = None,
+    objective: str = "size",
+    search_minutes: float = 45.0,
+    seeds: int = 2,
+    space: list | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    strict: bool = True,
+    progress: bool = True,
+    cache: Cache | None = None,
+) -> ExportResult:
+    """The smallest bundle (`objective="latency"`: the fastest) whose accuracy drop against the optimum/ORT int8
+    baseline stays within `max_drop` points (the metric ×100: 0.5 is half an accuracy point or 0.005 of Spearman)
+    on `evaluate`, the user's labelled data: half of it ranks the candidates, the other half confirms the choice.
+    Candidates: the token-table method and ratio, the encoder method, with and without `vocab` and `distill` when
+    given (`space`: a list of export.budget.Candidate instead; `seeds`: the seeds of a stochastic fit, the worst
+    counting). Stops starting candidates after `search_minutes`; an interrupted search resumes from its work folder
+    beside `out` (default bundles/PRESET-search). Raises export.budget.NothingWithinBudget (a ParityError) when no
+    candidate is within budget, unless strict=False, which writes the closest."""
+    config = export_config(
+        preset, model=model, target=target, task=task, evaluate=evaluate, distill=distill, vocab=vocab,
+        out=out if out is not None else Path("bundles") / f"{preset}-search", force=force, strict=strict,
+    )  # fmt: skip
+    quiet_libraries()
+    from .budget import SearchSettings, run_search  # torch and the pipeline: only once there is something to do
+
+    settings = SearchSettings(max_drop=max_drop, objective=objective, minutes=search_minutes, seeds=seeds)
+    console = Console(stderr=True, quiet=not progress)
+    if cache is None:
+        with Cache() as own:
+            return ExportResult(config.out, run_search(config, settings, console, own, space))
+    return ExportResult(config.out, run_search(config, settings, console, cache, space))
+
+
 def export_config(
     preset: str = "bert",
     *,

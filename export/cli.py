@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from .api import build, export_config
+from .api import build, export_config, search
 from .config import DistillConfig, ExportConfig, VocabConfig
 from .embedding import EmbeddingMethod, make_method
 from .encoder import DEFAULT_ENCODER, EncoderMethod, make_encoder
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(methods that take one; default: the preset's with its method, else the method's own). "
                         "Rows no text can reach are left out of every bundle, so their bytes go to the rows "
                         "kept")  # fmt: skip
-    parser.add_argument("--encoder", default=DEFAULT_ENCODER, metavar="METHOD",
+    parser.add_argument("--encoder", metavar="METHOD",
                         help="how the encoder's linear layers are stored; "
                         + _choices(ENCODERS, DEFAULT_ENCODER))  # fmt: skip
     parser.add_argument("--encoder-ratio", type=float, metavar="R",
@@ -97,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "pieces and --ratio still counts against the whole original table")  # fmt: skip
     parser.add_argument("--vocab-min-count", type=int, default=1, metavar="N",
                         help="keep a piece when --vocab's text uses it at least N times (default 1)")
+    parser.add_argument("--max-drop", type=float, metavar="D",
+                        help="search instead of export one setting: the smallest bundle whose drop against the "
+                        "optimum/ORT int8 baseline stays within D points of the --evaluate metric (x100: 0.5 is half "
+                        "an accuracy point, or 0.005 of Spearman), trying table methods and ratios, encoder methods, "
+                        "and --vocab/--distill on and off when given; half of DATA ranks, the other half confirms. "
+                        "Exit 1 when nothing is within budget (--no-strict writes the closest)")  # fmt: skip
+    parser.add_argument("--objective", choices=["size", "latency"], default="size",
+                        help="with --max-drop: the smallest bundle, or the fastest (default size)")
+    parser.add_argument("--search-minutes", type=float, default=45.0, metavar="N",
+                        help="with --max-drop: start no new candidate after N minutes (default 45); an interrupted "
+                        "search resumes where it stopped")  # fmt: skip
     parser.add_argument("--sweep", type=Path, metavar="CSV",
                         help="draw this sweep's Pareto curves (benchmarks/sweep.py's sweep.csv) in report.html, "
                         "with the bundle marked on them when it was evaluated on the same set")  # fmt: skip
@@ -161,13 +172,30 @@ def embedding_from_flags(args: argparse.Namespace, preset_default: EmbeddingMeth
 
 def encoder_from_flags(args: argparse.Namespace) -> EncoderMethod:
     settings = {} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}
-    return make_encoder(args.encoder, **settings)
+    return make_encoder(args.encoder or DEFAULT_ENCODER, **settings)
+
+
+def search_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed flags as search()'s keyword arguments; the settings it chooses itself are refused."""
+    given = {"--embedding": args.embedding, "--ratio": args.ratio, "--encoder": args.encoder,
+             "--encoder-ratio": args.encoder_ratio, "--sweep": args.sweep}  # fmt: skip
+    chosen = [flag for flag, value in given.items() if value is not None]
+    if chosen:
+        raise UserInputError(f"--max-drop chooses the settings itself; leave out {', '.join(chosen)}")
+    arguments = build_arguments(args)
+    for name in ("embedding", "encoder", "seed", "sweep"):
+        del arguments[name]
+    return {**arguments, "max_drop": args.max_drop, "objective": args.objective,
+            "search_minutes": args.search_minutes}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        build(**build_arguments(args))
+        if args.max_drop is not None:
+            search(**search_arguments(args))
+        else:
+            build(**build_arguments(args))
     except (UserInputError, ParityError) as err:
         Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
         return err.exit_code

@@ -83,6 +83,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     if fidelity["top1_agreement"] is not None:
         rows.append(("fidelity: top-1 agreement", f"{fidelity['top1_agreement']:.3f}"))
     rows.extend(_accuracy_rows(report.get("accuracy")))
+    rows.extend(_search_rows(report.get("search")))
     ops = report.get("operators")
     if ops:
         rows.append(("legacy mobile op set", "inside" if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
@@ -105,6 +106,21 @@ def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:
     versus = "" if baseline is None else f"  ({accuracy['bundle'] - baseline:+.4f} vs baseline)"
     rows.append((f"{name}: bundle", f"{accuracy['bundle']:.4f}{versus}"))
     return rows
+
+
+def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if search is None:
+        return []
+    tried = [c for c in search["candidates"] if "worst_drop" in c]
+    chosen = next(c for c in tried if c["key"] == search["chosen"])
+    confirmation = search["confirmation"]
+    return [
+        ("search: chosen", f"{chosen['key']}  (budget {search['max_drop']:g} pt, objective {search['objective']})"),
+        ("search: drop, search part", f"{chosen['worst_drop']:+.2f} pt  (worst seed, {search['split']['search']} "
+         f"examples; {len(tried)} of {len(search['candidates'])} candidates measured)"),
+        ("search: drop, confirmation part", f"{confirmation['drop']:+.2f} pt  (seed {confirmation['seed']}, "
+         f"{search['split']['confirm']} examples)"),
+    ]  # fmt: skip
 
 
 def _vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:

@@ -112,6 +112,20 @@ def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
     return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
 
 
+def search_section(search: dict[str, Any] | None) -> str:
+    if not search:
+        return ""
+    confirmation = search["confirmation"]
+    caption = (f"Every candidate measured on the search part ({search['split']['search']} examples), the budget of "
+               f"{search['max_drop']:g} points and the chosen bundle; confirmed on the other "
+               f"{search['split']['confirm']}: {confirmation['drop']:+.2f} points.")  # fmt: skip
+    figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"])
+    rows = [(c["key"], c["status"], f"{c['worst_drop']:+.2f}" if "worst_drop" in c else "—",
+             _mb(c["model_bytes"]) if "model_bytes" in c else "—") for c in search["candidates"]]  # fmt: skip
+    header = ("candidate", "status", "drop (pt, worst seed)", "model file")
+    return "<h2>Search</h2>" + _figure("search", figure, caption) + _table(rows, header)
+
+
 def render(report: dict[str, Any], sweep: list[dict] | None = None) -> str:
     embedding = report["embedding"]
     subtitle = (f"preset {report['preset']}, task {report['task']}, target {report['target']}, embedding "
@@ -122,7 +136,8 @@ def render(report: dict[str, Any], sweep: list[dict] | None = None) -> str:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Export report: {escape(report['checkpoint'])}</title><style>{STYLE}</style></head><body>",
         f"<h1>Export report: {escape(report['checkpoint'])}</h1><p>{escape(subtitle)}</p>",
-        size_section(report), parity_section(report), accuracy_section(report.get("accuracy")),
+        search_section(report.get("search")), size_section(report), parity_section(report),
+        accuracy_section(report.get("accuracy")),
         pareto_section(report, sweep),
         f"<h2>Timings</h2><p>{escape(timings)}; export {report['timing']['export_seconds']:.1f} s</p>",
         f"<script>{SCRIPT}</script></body></html>", "",

@@ -1,0 +1,174 @@
+"""`--max-drop D` / `export.search(...)`: the smallest (or fastest) bundle whose accuracy drop against the
+optimum/ORT int8 baseline stays within D points on the user's own labelled data.
+
+The data is split in two (split.py); candidates (space.py) are exported and ranked on one part (run.py) with
+their results kept on disk as they finish (store.py), so an interrupted search resumes; the chosen one is exported
+again on the other part, which must confirm it is within D too, and published with every candidate in its
+report. Work files live in `.NAME.search` beside the output folder, removed once the bundle is published.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .. import bundle, report
+from ..cache import Cache
+from ..config import ExportConfig
+from ..encoder import encoder_of, linear_layers
+from ..errors import ParityError, UserInputError
+from .run import Measured, Search, SearchSettings, candidate_config, drop_points
+from .space import Candidate, default_space, estimated_bytes
+from .split import Split, split_labelled_set
+from .store import ResultStore
+
+OBJECTIVES = ("size", "latency")
+
+
+class NothingWithinBudget(ParityError):
+    """No candidate kept the drop within --max-drop: exit code 1, nothing written unless --no-strict."""
+
+
+def check_settings(settings: SearchSettings) -> None:
+    if not (math.isfinite(settings.max_drop) and settings.max_drop >= 0):
+        raise UserInputError(f"--max-drop must be a number of points, 0 or more (got {settings.max_drop})")
+    if settings.objective not in OBJECTIVES:
+        raise UserInputError(f"--objective must be one of {', '.join(OBJECTIVES)} (got {settings.objective})")
+    if not (math.isfinite(settings.minutes) and settings.minutes > 0):
+        raise UserInputError(f"--search-minutes must be more than 0 (got {settings.minutes})")
+    if settings.seeds < 1:
+        raise UserInputError(f"seeds must be at least 1 (got {settings.seeds})")
+
+
+def run_search(
+    base: ExportConfig,
+    settings: SearchSettings,
+    console: Console,
+    cache: Cache,
+    space: list[Candidate] | None = None,
+) -> dict[str, Any]:
+    """Search, publish the chosen bundle at base.out, return its report.json content (with a "search" section)."""
+    from .. import pipeline
+    from ..load import load
+
+    base = pipeline.check_config(base)
+    if base.evaluate is None:
+        raise UserInputError("--max-drop needs --evaluate DATA: the budget is measured on the user's labelled data")
+    check_settings(settings)
+    work = base.out.parent / f".{base.out.name}.search"
+    store = ResultStore(work, _fingerprint(base, settings))
+    split = split_labelled_set(base.evaluate, work / "split", stratified=_classes(base))
+    quiet = Console(quiet=True)
+    search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
+    console.print(f"search: {len(split.search_rows)} texts rank candidates, {len(split.confirm_rows)} confirm the "
+                  f"choice; budget {settings.max_drop:g} pt, {settings.minutes:g} min", highlight=False)  # fmt: skip
+    ordered = _ordered(space or default_space(base.vocab.text is not None, base.distill.text is not None),
+                       load(base), base, settings.objective)  # fmt: skip
+    while True:
+        chosen = search.explore(ordered)
+        if chosen is None:
+            return _nothing_within_budget(search, ordered, console)
+        confirmation, final = _confirm(search, chosen)
+        if confirmation["drop"] <= settings.max_drop:
+            break
+        chosen.status = "over budget on the confirmation part"
+        console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
+                      "budget; searching on", highlight=False)  # fmt: skip
+    result = _publish(final, base.out, _report(settings, ordered, chosen, split, confirmation))
+    shutil.rmtree(work, ignore_errors=True)
+    report.print_summary(console, result, base.out)
+    return result
+
+
+def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:
+    """Export the chosen candidate (its best seed on the search part) again, scored on the confirmation part."""
+    seed = chosen.best_seed["seed"]
+    final = search.work / "final"
+    config = candidate_config(search.base, chosen.candidate, seed, search.split.confirm, final, search.base.strict)
+    search.console.print(f"  confirming {chosen.candidate.key} (seed {seed}) on the other part …", highlight=False)
+    result = search.run_export(config, search.cache)
+    accuracy = result["accuracy"]
+    return {"seed": seed, "score": accuracy["bundle"], "baseline": accuracy["baseline_int8"],
+            "drop": drop_points(accuracy), "examples": accuracy["examples"]}, final  # fmt: skip
+
+
+def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:
+    tried = [m for m in ordered if m.seeds]
+    if not tried:
+        raise NothingWithinBudget("no candidate could be measured within --search-minutes")
+    closest = min(tried, key=lambda m: m.worst_drop)
+    message = (f"no candidate keeps the drop within {search.settings.max_drop:g} pt on the search part (closest: "
+               f"{closest.candidate.key}, {closest.worst_drop:+.2f} pt)")  # fmt: skip
+    if search.base.strict:
+        raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
+    console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
+    confirmation, final = _confirm(search, closest)
+    report_data = _report(search.settings, ordered, closest, search.split, confirmation)
+    result = _publish(final, search.base.out, report_data)
+    shutil.rmtree(search.work, ignore_errors=True)
+    report.print_summary(console, result, search.base.out)
+    return result
+
+
+def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str) -> list[Measured]:
+    """Candidates by estimated stored bytes (size), or int8 encoders first then by bytes (latency: ORT's 4-bit
+    kernels are about 2.5x slower than its int8 ones on x86, docs/encoder.md)."""
+    table = loaded.model.get_input_embeddings().weight
+    weights = sum(layer.weight.numel() for layer in linear_layers(encoder_of(loaded.model)).values())
+    kept = _kept_share(loaded, base) if any(c.vocab for c in space) else 1.0
+    measured = [Measured(c, estimated_bytes(c, table.numel(), weights, kept)) for c in space]
+    if objective == "latency":
+        return sorted(measured, key=lambda m: (m.candidate.encoder.name != "int8", m.estimated_bytes))
+    return sorted(measured, key=lambda m: m.estimated_bytes)
+
+
+def _kept_share(loaded, base: ExportConfig) -> float:
+    from ..datasets import read_texts
+    from ..vocab import held_out_split, prune_tokenizer
+
+    rows = loaded.model.get_input_embeddings().num_embeddings
+    texts = held_out_split(read_texts(base.vocab.text, "vocabulary text"))[0]
+    return len(prune_tokenizer(loaded.tokenizer, texts, base.vocab.min_count, rows).kept_ids) / rows
+
+
+def _classes(base: ExportConfig) -> bool:
+    from ..datasets import read_examples
+
+    return not read_examples(base.evaluate).layout.scored
+
+
+def _fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
+    """What a stored result depends on (not the budget or the time: a resumed search may change those)."""
+    return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
+            "seed": None, "strict": None, "seeds": settings.seeds}  # fmt: skip
+
+
+def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,
+            confirmation: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    return {
+        "max_drop": settings.max_drop,
+        "objective": settings.objective,
+        "minutes": settings.minutes,
+        "seeds": settings.seeds,
+        "split": {"search": len(split.search_rows), "confirm": len(split.confirm_rows), "seed": 0},
+        "chosen": chosen.candidate.key,
+        "confirmation": confirmation,
+        "candidates": [m.to_json() for m in ordered],
+    }
+
+
+def _publish(final: Path, out: Path, search: dict[str, Any]) -> dict[str, Any]:
+    """Move the confirmed bundle into place with the search recorded in its reports."""
+    result = json.loads((final / "report.json").read_text(encoding="utf-8"))
+    result["search"] = search
+    report.write_reports(final, result)
+    bundle.publish(final, out)
+    return result
+
+
+__all__ = ["OBJECTIVES", "Candidate", "NothingWithinBudget", "SearchSettings", "default_space", "run_search"]

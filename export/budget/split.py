@@ -1,0 +1,56 @@
+"""The labelled set split in two, so the search cannot overfit what it reports: candidates are ranked on the
+search part, and the chosen bundle's drop is confirmed on the other part, which no decision has seen.
+
+The split is fixed (seed 0, whatever --seed is), half and half, stratified by class for classifiers (each class
+split in half), and written as two JSONL files with the original columns, so every later stage reads them as it
+reads any labelled set (same layout, same label mapping)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..datasets import COLA, COLA_COLUMNS, data_file, find_layout, is_cola, read_table
+
+SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Split:
+    search: Path  # a labelled set file: ranks candidates
+    confirm: Path  # a labelled set file: confirms the chosen one
+    search_rows: list[int]  # row indices into the original set
+    confirm_rows: list[int]
+
+
+def split_rows(targets: list[str], stratified: bool) -> tuple[list[int], list[int]]:
+    """(search rows, confirmation rows), disjoint, covering every row, each sorted."""
+    generator = random.Random(SPLIT_SEED)
+    groups: dict[str, list[int]] = {}
+    for i, target in enumerate(targets):
+        groups.setdefault(target if stratified else "", []).append(i)
+    search: list[int] = []
+    for _, rows in sorted(groups.items()):
+        generator.shuffle(rows)
+        search += rows[: (len(rows) + 1) // 2]
+    chosen = set(search)
+    return sorted(search), [i for i in range(len(targets)) if i not in chosen]
+
+
+def split_labelled_set(path: Path, folder: Path, stratified: bool) -> Split:
+    """Split `path` (what --evaluate takes) into two files in `folder`."""
+    file = data_file(path)
+    header, rows = read_table(file)
+    if find_layout(header) is None and is_cola(header):
+        header, rows = COLA_COLUMNS, [header, *rows]
+    target = (find_layout(header) or COLA).target
+    search, confirm = split_rows([row[header.index(target)].strip() for row in rows], stratified)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = {}
+    for name, indices in (("search", search), ("confirm", confirm)):
+        parts[name] = folder / f"{file.stem}-{name}.jsonl"
+        lines = [json.dumps(dict(zip(header, rows[i], strict=False)), ensure_ascii=False) for i in indices]
+        parts[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Split(parts["search"], parts["confirm"], search, confirm)

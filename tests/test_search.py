@@ -1,0 +1,128 @@
+"""--max-drop / export.search on tiny models: the split, the choice, an unmeetable budget, resuming.
+
+A tiny random classifier predicts one class for every text, so every candidate's drop is 0 on it: which candidates
+are over budget is set here by results stored in the search's work folder (the same file an interrupted search
+resumes from), and everything else runs for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SST2_DEV, SST2_DIR, STSB_DIR
+from test_cli_errors import assert_refused, run_cli
+
+import export
+from export.api import export_config
+from export.budget import Candidate, SearchSettings
+from export.budget import _fingerprint as fingerprint
+from export.budget.split import split_labelled_set, split_rows
+from export.budget.store import RESULTS, ResultStore
+from export.datasets import read_examples
+
+# smallest first, as the search visits them: an int8 table with an int4, then an int8 encoder
+SPACE = [Candidate(export.Int8(), export.Int4Encoder()), Candidate(export.Int8(), export.Int8Encoder())]
+
+
+def test_the_split_is_fixed_disjoint_whole_and_stratified():
+    targets = read_examples(SST2_DIR).targets
+    search, confirm = split_rows(targets, stratified=True)
+    assert (search, confirm) == split_rows(targets, stratified=True)  # the same on every run
+    assert not set(search) & set(confirm) and sorted(search + confirm) == list(range(len(targets)))
+    for label in ("0", "1"):  # each class halved
+        assert abs(sum(targets[i] == label for i in search) - sum(targets[i] == label for i in confirm)) <= 1
+
+
+def test_the_split_files_read_back_in_the_original_layout(tmp_path):
+    for data, pairs in ((SST2_DIR, False), (STSB_DIR, True)):
+        full = read_examples(data)
+        split = split_labelled_set(data, tmp_path / data.name, stratified=not full.layout.scored)
+        parts = [read_examples(split.search), read_examples(split.confirm)]
+        assert all(p.layout == full.layout and p.pairs == pairs for p in parts)
+        assert sorted(parts[0].texts + parts[1].texts) == sorted(full.texts)
+        assert [full.targets[i] for i in split.search_rows] == parts[0].targets
+
+
+def stored_over_budget(out: Path, checkpoint: Path, drops: dict[str, float]) -> None:
+    """Record results for candidates as a search of `checkpoint` on SST-2 would have left them."""
+    base = export_config("bert", model=str(checkpoint), evaluate=SST2_DIR, out=out)
+    store = ResultStore(out.parent / f".{out.name}.search", fingerprint(base, SearchSettings(max_drop=1.0)))
+    for key, drop in drops.items():
+        store.put({"key": key, "seed": 0, "score": 0.5, "baseline": 0.5, "drop": drop, "model_bytes": 1,
+                   "parity_passed": True, "export_seconds": 1.0})  # fmt: skip
+
+
+def test_the_chosen_candidate_is_the_smallest_within_budget_among_those_tried(tmp_path, tiny_checkpoint):
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    stored_over_budget(out, checkpoint, {SPACE[0].key: 3.0})
+    result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=SPACE, out=out,
+                           progress=False)  # fmt: skip
+    search = result.report["search"]
+    statuses = {c["key"]: c["status"] for c in search["candidates"]}
+    assert statuses == {SPACE[0].key: "over budget", SPACE[1].key: "within budget"}
+    assert search["chosen"] == SPACE[1].key and search["confirmation"]["drop"] <= 1.0
+    within = [c for c in search["candidates"] if c["status"] == "within budget"]
+    assert min(within, key=lambda c: c["model_bytes"])["key"] == search["chosen"]
+    assert json.loads((out / "bundle.json").read_text())["encoder"]["method"] == "int8"
+    assert "<h2>Search</h2>" in (out / "report.html").read_text()
+    assert not (tmp_path / ".bundle.search").exists()  # the work folder goes once the bundle is published
+
+
+def test_an_unmeetable_budget_exits_1_naming_the_closest_and_writes_nothing(capsys, tmp_path, tiny_checkpoint):
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    stored_over_budget(out, checkpoint, {"int8 encoder:int4": 2.0, "int8 encoder:int8": 3.0})
+    code, err = run_cli(capsys, "bert", "--model", str(checkpoint), "--evaluate", str(SST2_DIR), "--max-drop", "1",
+                        "--out", str(out))  # fmt: skip
+    assert code == 1
+    assert "no candidate keeps the drop within 1 pt" in err and "closest: int8 encoder:int4, +2.00 pt" in err
+    assert not out.exists()
+    # the default space's lighttoken candidates cannot fit a 405-row table: tried for real, stored as errors
+    stored = (tmp_path / ".bundle.search" / RESULTS).read_text().splitlines()
+    assert sum("cannot reach ratio" in line for line in stored) == 6
+
+
+def test_an_interrupted_search_resumes_without_rerunning_a_finished_candidate(capsys, tmp_path, tiny_checkpoint):
+    """The first run is killed (SIGKILL) as soon as its first candidate's result is on disk; the second run reads
+    it back: it exports no candidate again, only the confirmation."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    results = tmp_path / ".bundle.search" / RESULTS
+    code = ("import export; from export.budget import Candidate; "
+            "space = [Candidate(export.Int8(), export.Int4Encoder()), Candidate(export.Int8(), export.Int8Encoder())]; "
+            f"export.search('bert', model={str(checkpoint)!r}, evaluate={str(SST2_DIR)!r}, max_drop=1.0, "
+            f"space=space, out={str(out)!r}, progress=False)")  # fmt: skip
+    first = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (results.is_file() and results.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert results.read_text().count("\n") == 1 and not out.exists()
+    capsys.readouterr()
+    result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=SPACE, out=out,
+                           progress=True)  # fmt: skip
+    progress = capsys.readouterr().err
+    assert result.report["search"]["chosen"] == SPACE[0].key
+    assert "candidate 1/2" not in progress and "confirming" in progress  # only the confirmation was exported
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--max-drop", "0.5", "--embedding", "svd"], "--max-drop chooses the settings itself; leave out --embedding"),
+    (["--max-drop", "0.5"], "--max-drop needs --evaluate DATA"),
+    (["--max-drop", "-1", "--evaluate", str(SST2_DEV)], "--max-drop must be a number of points"),
+    (["--max-drop", "0.5", "--evaluate", str(SST2_DEV), "--search-minutes", "0"], "--search-minutes must be more"),
+])  # fmt: skip
+def test_search_refuses_bad_flags(capsys, tmp_path, flags, expected):
+    code, err = run_cli(capsys, "bert", *flags, "--out", str(tmp_path / "b"))
+    assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists() and not (tmp_path / ".b.search").exists()
