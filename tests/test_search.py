@@ -20,8 +20,7 @@ from test_cli_errors import assert_refused, run_cli
 
 import export
 from export.api import export_config
-from export.budget import Candidate, SearchSettings
-from export.budget import _fingerprint as fingerprint
+from export.budget import Candidate, SearchSettings, fingerprint
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
 from export.datasets import read_examples

@@ -61,7 +61,7 @@ def run_search(
         raise UserInputError("--max-drop needs --evaluate DATA: the budget is measured on the user's labelled data")
     check_settings(settings)
     work = base.out.parent / f".{base.out.name}.search"
-    store = ResultStore(work, _fingerprint(base, settings))
+    store = ResultStore(work, fingerprint(base, settings))
     split = split_labelled_set(base.evaluate, work / "split", stratified=_classes(base))
     quiet = Console(quiet=True)
     search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
@@ -142,7 +142,7 @@ def _classes(base: ExportConfig) -> bool:
     return not read_examples(base.evaluate).layout.scored
 
 
-def _fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
+def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
     """What a stored result depends on (not the budget or the time: a resumed search may change those)."""
     return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
             "seed": None, "strict": None, "seeds": settings.seeds}  # fmt: skip
