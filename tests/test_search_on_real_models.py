@@ -19,10 +19,9 @@ SPACE = [Candidate(export.LightToken(ratio=25), export.Int4Encoder()),
 
 def test_a_search_on_sst2_keeps_half_a_point_and_beats_the_default_bundle(tmp_path, sst2_bundle, export_cache):
     """The floors of issue 21 for a search without --distill: the confirmation part's drop ≤ 0.5 pt, the whole dev
-    set's ≤ 0.7 pt, the model file no larger than the default bundle's and ≤ 0.35x the baseline's. Broken on purpose
-    (`drop_points` returning the negated drop, so the worst candidates look best) the int4 candidate is still
-    chosen here but the search part's ranking is meaningless; the floors on the confirmation part and the whole dev
-    set are what catch a wrong choice. One seed per candidate keeps it to three exports (the worst-of-seeds rule
+    set's ≤ 0.7 pt, the model file no larger than the default bundle's and ≤ 0.35x the baseline's. Broken on
+    purpose (candidates visited largest first) the int8-encoder candidate comes first and, within budget, is chosen:
+    13.3 MB, and the first assert fails. One seed per candidate keeps it to three exports (the worst-of-seeds rule
     is the tiny tests' and the default's, `seeds=2`)."""
     default = sst2_bundle[1]
     result = export.search("bert", model=str(SST2_MODEL), evaluate=SST2_DIR, max_drop=0.5, space=SPACE, seeds=1,
