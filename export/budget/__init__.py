@@ -67,8 +67,9 @@ def run_search(
     search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
     console.print(f"search: {len(split.search_rows)} texts rank candidates, {len(split.confirm_rows)} confirm the "
                   f"choice; budget {settings.max_drop:g} pt, {settings.minutes:g} min", highlight=False)  # fmt: skip
-    ordered = _ordered(space or default_space(base.vocab.text is not None, base.distill.text is not None),
-                       load(base), base, settings.objective)  # fmt: skip
+    space = space or default_space(base.vocab.text is not None, base.distill.text is not None)
+    _check_space(space, base)
+    ordered = _ordered(space, load(base), base, settings.objective)
     while True:
         chosen = search.explore(ordered)
         if chosen is None:
@@ -83,6 +84,12 @@ def run_search(
     shutil.rmtree(work, ignore_errors=True)
     report.print_summary(console, result, base.out)
     return result
+
+
+def _check_space(space: list[Candidate], base: ExportConfig) -> None:
+    for candidate in space:
+        if (candidate.vocab and base.vocab.text is None) or (candidate.distill and base.distill.text is None):
+            raise UserInputError(f"candidate {candidate.key} needs the text it names (pass vocab= / distill=)")
 
 
 def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:

@@ -88,11 +88,15 @@ class Search:
     run_export: RunExport
     cache: Cache
     console: Console
+    deadline: float = 0.0  # time.monotonic() after which no candidate starts; 0: settings.minutes from now
+
+    def __post_init__(self) -> None:
+        self.deadline = self.deadline or time.monotonic() + 60 * self.settings.minutes
 
     def explore(self, ordered: list[Measured]) -> Measured | None:
         """Measure the untried candidates in order until one is within budget (returned) or time runs out (None).
         Sets every visited candidate's status."""
-        deadline = time.monotonic() + 60 * self.settings.minutes
+        deadline = self.deadline
         for number, measured in enumerate(ordered, 1):
             if measured.status != "not tried":
                 continue  # decided before (an earlier pick failed its confirmation)
