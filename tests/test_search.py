@@ -125,3 +125,17 @@ def test_search_refuses_bad_flags(capsys, tmp_path, flags, expected):
     code, err = run_cli(capsys, "bert", *flags, "--out", str(tmp_path / "b"))
     assert_refused(code, err, expected)
     assert not (tmp_path / "b").exists() and not (tmp_path / ".b.search").exists()
+
+
+def test_the_cli_search_flags_are_search_arguments():
+    """The CLI is thin: --max-drop's flags map onto export.search's keywords, with its defaults."""
+    import inspect
+
+    from export.cli import build_parser, search_arguments
+
+    args = build_parser().parse_args(["bert", "--evaluate", str(SST2_DIR), "--max-drop", "0.5"])
+    arguments = search_arguments(args)
+    parameters = inspect.signature(export.search).parameters
+    assert set(arguments) <= set(parameters)
+    for name in ("objective", "search_minutes", "strict", "force", "target"):
+        assert arguments[name] == parameters[name].default, name
