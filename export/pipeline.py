@@ -69,7 +69,8 @@ def check_config(config: ExportConfig) -> ExportConfig:
             raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
         _refuse_the_scored_file(config, config.distill.text, "--distill", "the encoder was trained on")
     if config.vocab.text is not None:
-        read_texts(config.vocab.text, "vocabulary text")
+        if not read_texts(config.vocab.text, "vocabulary text"):
+            raise UserInputError(f"vocabulary text {config.vocab.text} has no text")
         if config.vocab.min_count < 1:
             raise UserInputError(f"--vocab-min-count must be at least 1 (got {config.vocab.min_count})")
         _refuse_the_scored_file(config, config.vocab.text, "--vocab", "the vocabulary was chosen on")

@@ -111,9 +111,13 @@ def prune_vocabulary(
     rows = embedding.num_embeddings
     pruned = vocab.prune_tokenizer(loaded.tokenizer, counted, config.vocab.min_count, rows)
     model = copy.deepcopy(loaded.model)
-    pad = pruned.tokenizer.pad_token_id if embedding.padding_idx is not None else None
-    model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, pad))
+    new_id = {old: new for new, old in enumerate(pruned.kept_ids)}
+    model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, new_id.get(embedding.padding_idx)))
     model.config.vocab_size = len(pruned.kept_ids)
+    if model.config.pad_token_id is not None:  # RoBERTa-style position ids count from the padding id
+        model.config.pad_token_id = new_id[model.config.pad_token_id]
+        if hasattr(model.base_model.embeddings, "padding_idx"):
+            model.base_model.embeddings.padding_idx = model.config.pad_token_id
     deployed = replace(loaded, model=model, tokenizer=pruned.tokenizer, pruned_from=rows)
     dropped = rows - len(pruned.kept_ids)
     return deployed, {

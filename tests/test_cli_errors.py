@@ -284,3 +284,9 @@ def test_vocabulary_min_count_must_be_positive(capsys, tmp_path):
                         "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, "--vocab-min-count must be at least 1")
 
+
+
+def test_vocabulary_text_with_no_text_is_refused(capsys, tmp_path):
+    (tmp_path / "domain.txt").write_text("\n\n  \n")
+    code, err = run_cli(capsys, "bert", "--vocab", str(tmp_path / "domain.txt"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "has no text")

@@ -139,3 +139,12 @@ def test_the_cli_search_flags_are_search_arguments():
     assert set(arguments) <= set(parameters)
     for name in ("objective", "search_minutes", "strict", "force", "target"):
         assert arguments[name] == parameters[name].default, name
+
+
+def test_too_few_examples_to_split_is_refused(tmp_path):
+    from export.errors import UserInputError
+
+    small = tmp_path / "small.tsv"
+    small.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(30)))
+    with pytest.raises(UserInputError, match="at least 40 labelled examples"):
+        split_labelled_set(small, tmp_path / "split", stratified=True)

@@ -75,7 +75,7 @@ def run_search(
         if chosen is None:
             return _nothing_within_budget(search, ordered, console)
         confirmation, final = _confirm(search, chosen)
-        if confirmation["drop"] <= settings.max_drop:
+        if confirmation["drop"] <= settings.max_drop and confirmation["parity_passed"]:
             break
         chosen.status = "over budget on the confirmation part"
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
@@ -96,12 +96,14 @@ def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:
     """Export the chosen candidate (its best seed on the search part) again, scored on the confirmation part."""
     seed = chosen.best_seed["seed"]
     final = search.work / "final"
-    config = candidate_config(search.base, chosen.candidate, seed, search.split.confirm, final, search.base.strict)
+    # not strict: a parity failure here is one more reason to go on to the next candidate, not the end
+    config = candidate_config(search.base, chosen.candidate, seed, search.split.confirm, final, strict=False)
     search.console.print(f"  confirming {chosen.candidate.key} (seed {seed}) on the other part …", highlight=False)
     result = search.run_export(config, search.cache)
     accuracy = result["accuracy"]
     return {"seed": seed, "score": accuracy["bundle"], "baseline": accuracy["baseline_int8"],
-            "drop": drop_points(accuracy), "examples": accuracy["examples"]}, final  # fmt: skip
+            "drop": drop_points(accuracy), "examples": accuracy["examples"],
+            "parity_passed": result["parity"]["passed"]}, final  # fmt: skip
 
 
 def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:

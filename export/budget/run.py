@@ -105,8 +105,8 @@ class Search:
             if harder is not None:
                 measured.status = f"skipped: compresses at least as hard as {harder.key}, which is over budget"
                 continue
-            if time.monotonic() > deadline:
-                break  # the rest stay "not tried"
+            if time.monotonic() > deadline and self.store.get(measured.candidate.key, 0) is None:
+                break  # the rest stay "not tried" (results already stored are still read)
             error = self.measure(measured, f"{number}/{len(ordered)}")
             if error:
                 measured.status = f"skipped: {error}"

@@ -29,8 +29,9 @@ class Candidate:
     @property
     def key(self) -> str:
         """A stable name: the on-disk store and the report use it."""
-        ratio = getattr(self.embedding, "ratio", None)
-        parts = [self.embedding.name + (f"@{ratio:g}" if ratio else ""), f"encoder:{self.encoder.name}"]
+        ratio, encoder_ratio = getattr(self.embedding, "ratio", None), getattr(self.encoder, "ratio", None)
+        parts = [self.embedding.name + (f"@{ratio:g}" if ratio else ""),
+                 f"encoder:{self.encoder.name}" + (f"@{encoder_ratio:g}" if encoder_ratio else "")]  # fmt: skip
         return " ".join(parts + ["vocab"] * self.vocab + ["distill"] * self.distill)
 
     def to_json(self) -> dict[str, Any]:
@@ -41,6 +42,8 @@ class Candidate:
         """Does this candidate compress at least as hard as `other` in every setting (same vocab and distill)?
         If `other` missed the budget, this one will too."""
         if (self.vocab, self.distill) != (other.vocab, other.distill):
+            return False
+        if min(_encoder_rank(self.encoder), _encoder_rank(other.encoder)) < 0 or not _table_rank(other.embedding):
             return False
         table = _table_rank(self.embedding) >= _table_rank(other.embedding)
         return table and _encoder_rank(self.encoder) >= _encoder_rank(other.encoder)
@@ -69,8 +72,11 @@ def _both(flag: bool) -> list[bool]:
 
 
 def _table_rank(method: EmbeddingMethod) -> float:
-    return getattr(method, "ratio", None) or 4.0  # an int8 table is 4x its fp32 bytes
+    if isinstance(method, Int8):
+        return 4.0  # an int8 table is 4x its fp32 bytes
+    return getattr(method, "ratio", None) or 0.0  # methods compared by ratio; an unsized one ranks lowest
 
 
 def _encoder_rank(method: EncoderMethod) -> int:
-    return 1 if isinstance(method, Int4Encoder) else 0
+    # int8 < int4; other methods are not ordered against these, so nothing is skipped on their account
+    return {Int8Encoder: 0, Int4Encoder: 1}.get(type(method), -1)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..datasets import COLA, COLA_COLUMNS, data_file, find_layout, is_cola, read_table
+from ..errors import UserInputError
 
 SPLIT_SEED = 0
+MIN_PART = 20  # examples in each half: fewer score too coarsely to rank anything
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ def split_labelled_set(path: Path, folder: Path, stratified: bool) -> Split:
         header, rows = COLA_COLUMNS, [header, *rows]
     target = (find_layout(header) or COLA).target
     search, confirm = split_rows([row[header.index(target)].strip() for row in rows], stratified)
+    if len(confirm) < MIN_PART:
+        raise UserInputError(f"--max-drop needs at least {2 * MIN_PART} labelled examples to split in two "
+                             f"({file} has {len(rows)})")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     parts = {}
     for name, indices in (("search", search), ("confirm", confirm)):

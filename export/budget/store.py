@@ -17,7 +17,7 @@ class ResultStore:
     def __init__(self, folder: Path, fingerprint: dict[str, Any]) -> None:
         self.folder = folder
         stored = folder / FINGERPRINT
-        if folder.exists() and (not stored.is_file() or json.loads(stored.read_text()) != fingerprint):
+        if folder.exists() and (not stored.is_file() or _read(stored) != fingerprint):
             shutil.rmtree(folder)  # another search's results: nothing to reuse
         folder.mkdir(parents=True, exist_ok=True)
         stored.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
@@ -25,9 +25,11 @@ class ResultStore:
         results = folder / RESULTS
         if results.is_file():
             for line in results.read_text(encoding="utf-8").splitlines():
-                if line.strip():
+                try:
                     row = json.loads(line)
-                    self._results[(row["key"], row["seed"])] = row
+                except json.JSONDecodeError:
+                    continue  # blank, or the last line of a run killed while writing it
+                self._results[(row["key"], row["seed"])] = row
 
     def get(self, key: str, seed: int) -> dict[str, Any] | None:
         return self._results.get((key, seed))
@@ -36,3 +38,10 @@ class ResultStore:
         self._results[(row["key"], row["seed"])] = row
         with (self.folder / RESULTS).open("a", encoding="utf-8") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+def _read(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None

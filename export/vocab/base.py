@@ -52,6 +52,20 @@ def remap_tokenizer_json(tokenizer: Json, new_model: Json, new_id: dict[int, int
     return rewritten
 
 
+def processor_ids(processor: Json | None) -> set[int]:
+    """The token ids a post-processor inserts."""
+    if processor is None:
+        return set()
+    kind = processor["type"]
+    if kind == "Sequence":
+        return set().union(*(processor_ids(p) for p in processor["processors"]))
+    if kind in ("BertProcessing", "RobertaProcessing"):
+        return {processor[key][1] for key in ("sep", "cls")}
+    if kind == "TemplateProcessing":
+        return {i for special in processor["special_tokens"].values() for i in special["ids"]}
+    return set()
+
+
 def _remapped_processor(processor: Json | None, new_id: dict[int, int]) -> Json | None:
     if processor is None:
         return None

@@ -22,7 +22,8 @@ class BpeVocab(VocabModel):
         built_from: dict[str, list[tuple[str, str]]] = {}
         for left, right in _pairs(model):
             built_from.setdefault(_joined(model, left, right), []).append((left, right))
-        closed, todo = set(kept), [self.pieces(model)[i] for i in kept]
+        piece_of = {i: piece for piece, i in vocab.items()}
+        closed, todo = set(kept), [piece_of[i] for i in kept if i in piece_of]
         while todo:
             for pair in built_from.get(todo.pop(), []):
                 for half in pair:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..embedding.reachable import reachable_rows
 from ..errors import UserInputError
-from .base import plain_backend, remap_tokenizer_json
+from .base import plain_backend, processor_ids, remap_tokenizer_json
 from .bpe import BpeVocab
 from .unigram import UnigramVocab
 from .wordpiece import WordPieceVocab
@@ -27,7 +27,8 @@ from .wordpiece import WordPieceVocab
 VOCAB_MODELS = {m.name: m for m in (WordPieceVocab(), BpeVocab(), UnigramVocab())}
 # Files save_pretrained may write that hold the old vocabulary outside tokenizer.json: left out of the rewrite
 # (the fast tokenizer reads tokenizer.json; WordPiece gets a new vocab.txt)
-SLOW_VOCAB_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spm.model", "spiece.model")
+SLOW_VOCAB_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spm.model", "spiece.model",
+                    "added_tokens.json")
 COUNT_BATCH = 4096  # texts per tokenizer call while counting
 HELD_OUT_EVERY = 10  # every 10th text of --vocab's is kept out of the count, to measure coverage on unseen text
 
@@ -64,7 +65,10 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int) -> P
             known = ", ".join(VOCAB_MODELS)
             raise UserInputError(f"--vocab cannot prune a {model['type']} tokenizer (it prunes {known})")
         used = set(np.flatnonzero(token_counts(tokenizer, texts, rows) >= min_count).tolist())
-        specials = {token["id"] for token in tokenizer_json["added_tokens"]}
+        specials = ids_outside_the_model(tokenizer_json)
+        if max(specials, default=-1) >= rows:
+            raise UserInputError(f"--vocab: the tokenizer has special tokens at ids the model's {rows}-row table "
+                                 "does not hold; it cannot be pruned")  # fmt: skip
         reachable = reachable_rows(tokenizer, rows)
         alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
         kept = sorted(i for i in entry.parts_of(model, used | specials | alphabet) if i < rows)
@@ -73,7 +77,22 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int) -> P
         in_model = [i for i in kept if i < pieces]  # added tokens outside the model's vocabulary come last
         rewritten = remap_tokenizer_json(tokenizer_json, entry.rewritten(model, in_model), new_id)
         pruned = _written_and_loaded(folder, rewritten, new_id, entry)
+    vocabulary = pruned.get_vocab()
+    if len(vocabulary) != len(kept) or max(vocabulary.values()) != len(kept) - 1:
+        raise UserInputError(f"--vocab: the rewritten tokenizer holds {len(vocabulary)} ids, not the {len(kept)} "
+                             "kept; this tokenizer's layout is not one --vocab can rewrite")  # fmt: skip
     return PrunedTokenizer(pruned, kept, rows, len(used), len(kept) - len(used))
+
+
+def ids_outside_the_model(tokenizer_json: dict) -> set[int]:
+    """Ids tokenizer.json names outside its `model` section (added tokens, post-processor specials, padding, the
+    Unigram unknown piece): all are kept."""
+    ids = {token["id"] for token in tokenizer_json["added_tokens"]}
+    if (tokenizer_json.get("padding") or {}).get("pad_id") is not None:
+        ids.add(tokenizer_json["padding"]["pad_id"])
+    if tokenizer_json["model"].get("unk_id") is not None:
+        ids.add(tokenizer_json["model"]["unk_id"])
+    return ids | processor_ids(tokenizer_json.get("post_processor"))
 
 
 def _written_and_loaded(folder: Path, tokenizer_json: dict, new_id: dict[int, int], entry) -> object:
