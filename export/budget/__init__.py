@@ -80,10 +80,7 @@ def run_search(
         chosen.status = "over budget on the confirmation part"
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
                       "budget; searching on", highlight=False)  # fmt: skip
-    result = _publish(final, base.out, _report(settings, ordered, chosen, split, confirmation))
-    shutil.rmtree(work, ignore_errors=True)
-    report.print_summary(console, result, base.out)
-    return result
+    return _publish(search, final, _report(settings, ordered, chosen, split, confirmation))
 
 
 def _check_space(space: list[Candidate], base: ExportConfig) -> None:
@@ -117,11 +114,7 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
     console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
     confirmation, final = _confirm(search, closest)
-    report_data = _report(search.settings, ordered, closest, search.split, confirmation)
-    result = _publish(final, search.base.out, report_data)
-    shutil.rmtree(search.work, ignore_errors=True)
-    report.print_summary(console, result, search.base.out)
-    return result
+    return _publish(search, final, _report(search.settings, ordered, closest, search.split, confirmation))
 
 
 def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str) -> list[Measured]:
@@ -171,12 +164,15 @@ def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured,
     }
 
 
-def _publish(final: Path, out: Path, search: dict[str, Any]) -> dict[str, Any]:
-    """Move the confirmed bundle into place with the search recorded in its reports."""
+def _publish(search: Search, final: Path, searched: dict[str, Any]) -> dict[str, Any]:
+    """Move the confirmed bundle into place with the search recorded in its reports, remove the work folder and
+    print the summary."""
     result = json.loads((final / "report.json").read_text(encoding="utf-8"))
-    result["search"] = search
+    result["search"] = searched
     report.write_reports(final, result)
-    bundle.publish(final, out)
+    bundle.publish(final, search.base.out)
+    shutil.rmtree(search.work, ignore_errors=True)
+    report.print_summary(search.console, result, search.base.out)
     return result
 
 
