@@ -107,24 +107,29 @@ def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None
     return figure
 
 
-def search_figure(candidates: list[dict], max_drop: float, chosen: str) -> Figure:
-    """Model size against drop (points) for every measured candidate of a search, the budget as a vertical line and
-    the chosen one starred."""
+def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size") -> Figure:
+    """Model size (or, for the latency objective, p50 at 128 tokens) against drop (points) for every measured
+    candidate of a search, the budget as a vertical line and the chosen one starred."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.5))
     measured = [c for c in candidates if "worst_drop" in c]
+    latency = objective == "latency"
+
+    def y(candidate: dict) -> float:
+        return candidate["p50_ms"] if latency else candidate["model_bytes"] / 1e6
+
     for within in (True, False):
         group = [c for c in measured if (c["status"] == "within budget") == within]
-        axis.scatter([c["worst_drop"] for c in group], [c["model_bytes"] / 1e6 for c in group],
+        axis.scatter([c["worst_drop"] for c in group], [y(c) for c in group],
                      label="within budget" if within else "over budget", color="#2ca02c" if within else "#d62728")
         for c in group:
-            axis.annotate(c["key"], (c["worst_drop"], c["model_bytes"] / 1e6), fontsize="x-small")
+            axis.annotate(c["key"], (c["worst_drop"], y(c)), fontsize="x-small")
     picked = [c for c in measured if c["key"] == chosen]
-    axis.plot([c["worst_drop"] for c in picked], [c["model_bytes"] / 1e6 for c in picked], marker="*",
-              markersize=16, color="black", linestyle="", label="chosen")  # fmt: skip
+    axis.plot([c["worst_drop"] for c in picked], [y(c) for c in picked], marker="*", markersize=16, color="black",
+              linestyle="", label="chosen")  # fmt: skip
     axis.axvline(max_drop, color="grey", linestyle="--", label=f"budget {max_drop:g} pt")
     axis.set_xlabel("drop vs the int8 baseline on the search part (points, worst seed)")
-    axis.set_ylabel("model file (MB)")
+    axis.set_ylabel("p50 ms, 128 tokens, 1 thread" if latency else "model file (MB)")
     axis.legend(fontsize="small")
     figure.tight_layout()
     return figure

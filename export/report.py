@@ -115,7 +115,8 @@ def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
     chosen = next(c for c in tried if c["key"] == search["chosen"])
     confirmation = search["confirmation"]
     return [
-        ("search: chosen", f"{chosen['key']}  (budget {search['max_drop']:g} pt, objective {search['objective']})"),
+        ("search: chosen", f"{chosen['key']}  (budget {search['max_drop']:g} pt, objective {search['objective']}; "
+         f"p50 {chosen['p50_ms']:.1f} ms at 128 tokens, 1 thread)"),
         ("search: drop, search part", f"{chosen['worst_drop']:+.2f} pt  (worst seed, {search['split']['search']} "
          f"examples; {len(tried)} of {len(search['candidates'])} candidates measured)"),
         ("search: drop, confirmation part", f"{confirmation['drop']:+.2f} pt  (seed {confirmation['seed']}, "

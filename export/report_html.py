@@ -119,10 +119,11 @@ def search_section(search: dict[str, Any] | None) -> str:
     caption = (f"Every candidate measured on the search part ({search['split']['search']} examples), the budget of "
                f"{search['max_drop']:g} points and the chosen bundle; confirmed on the other "
                f"{search['split']['confirm']}: {confirmation['drop']:+.2f} points.")  # fmt: skip
-    figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"])
+    figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"], search["objective"])
     rows = [(c["key"], c["status"], f"{c['worst_drop']:+.2f}" if "worst_drop" in c else "—",
-             _mb(c["model_bytes"]) if "model_bytes" in c else "—") for c in search["candidates"]]  # fmt: skip
-    header = ("candidate", "status", "drop (pt, worst seed)", "model file")
+             _mb(c["model_bytes"]) if "model_bytes" in c else "—",
+             f"{c['p50_ms']:.1f}" if "p50_ms" in c else "—") for c in search["candidates"]]  # fmt: skip
+    header = ("candidate", "status", "drop (pt, worst seed)", "model file", "p50 ms, 128 tokens, 1 thread")
     return "<h2>Search</h2>" + _figure("search", figure, caption) + _table(rows, header)
 
 

@@ -21,6 +21,7 @@ from test_cli_errors import assert_refused, run_cli
 import export
 from export.api import export_config
 from export.budget import Candidate, SearchSettings, fingerprint
+from export.budget.run import LATENCY_TIE, Measured, fastest
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
 from export.datasets import read_examples
@@ -48,13 +49,16 @@ def test_the_split_files_read_back_in_the_original_layout(tmp_path):
         assert [full.targets[i] for i in split.search_rows] == parts[0].targets
 
 
-def stored_over_budget(out: Path, checkpoint: Path, drops: dict[str, float]) -> None:
-    """Record results for candidates as a search of `checkpoint` on SST-2 would have left them."""
+def stored_over_budget(out: Path, checkpoint: Path, drops: dict[str, float],
+                       timed: dict[str, tuple[float, int]] | None = None) -> None:  # fmt: skip
+    """Record results for candidates as a search of `checkpoint` on SST-2 would have left them; `timed`: the
+    (p50 ms, model bytes) of some of them."""
     base = export_config("bert", model=str(checkpoint), evaluate=SST2_DIR, out=out)
     store = ResultStore(out.parent / f".{out.name}.search", fingerprint(base, SearchSettings(max_drop=1.0)))
     for key, drop in drops.items():
-        store.put({"key": key, "seed": 0, "score": 0.5, "baseline": 0.5, "drop": drop, "model_bytes": 1,
-                   "parity_passed": True, "export_seconds": 1.0})  # fmt: skip
+        p50, size = (timed or {}).get(key, (1.0, 1))
+        store.put({"key": key, "seed": 0, "score": 0.5, "baseline": 0.5, "drop": drop, "model_bytes": size,
+                   "parity_passed": True, "export_seconds": 1.0, "p50_ms": p50})  # fmt: skip
 
 
 def test_the_chosen_candidate_is_the_smallest_within_budget_among_those_tried(tmp_path, tiny_checkpoint):
@@ -67,11 +71,45 @@ def test_the_chosen_candidate_is_the_smallest_within_budget_among_those_tried(tm
     statuses = {c["key"]: c["status"] for c in search["candidates"]}
     assert statuses == {SPACE[0].key: "over budget", SPACE[1].key: "within budget"}
     assert search["chosen"] == SPACE[1].key and search["confirmation"]["drop"] <= 1.0
+    assert search["candidates"][1]["p50_ms"] > 0  # exported here, and timed
     within = [c for c in search["candidates"] if c["status"] == "within budget"]
     assert min(within, key=lambda c: c["model_bytes"])["key"] == search["chosen"]
     assert json.loads((out / "bundle.json").read_text())["encoder"]["method"] == "int8"
     assert "<h2>Search</h2>" in (out / "report.html").read_text()
     assert not (tmp_path / ".bundle.search").exists()  # the work folder goes once the bundle is published
+
+
+def test_the_latency_objective_picks_the_fastest_within_budget_and_exports_no_slower_encoder(tmp_path, tiny_checkpoint):
+    """All within budget: the smallest (an int4 encoder, 30 ms) is not the fastest (an int8 encoder, 10.5 ms). Once
+    both encoders are timed, the candidate left with the int4 encoder is not exported, nor the int8-encoder one no
+    smaller than the pick (neither is stored, so exporting them would time them and mark them within budget)."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    fast, same_encoder_no_smaller = SPACE[1], Candidate(export.NoCompression(), export.Int8Encoder())
+    small_slow, slow_unexported = SPACE[0], Candidate(export.NoCompression(), export.Int4Encoder())
+    stored_over_budget(out, checkpoint, {fast.key: 0.0, small_slow.key: 0.0},
+                       timed={fast.key: (10.5, 1000), small_slow.key: (30.0, 500)})  # fmt: skip
+    space = [fast, same_encoder_no_smaller, small_slow, slow_unexported]
+    result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=space, out=out,
+                           objective="latency", progress=False)  # fmt: skip
+    search = result.report["search"]
+    statuses = {c["key"]: c["status"] for c in search["candidates"]}
+    assert search["chosen"] == fast.key and statuses[small_slow.key] == "within budget"
+    assert statuses[same_encoder_no_smaller.key] == f"not needed: no faster than {fast.key} (the same encoder) " \
+        "and no smaller"
+    assert statuses[slow_unexported.key] == f"not needed: its encoder timed 30.0 ms, slower than {fast.key} (10.5 ms)"
+    assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text()
+
+
+def test_equally_fast_candidates_go_to_the_smallest():
+    def measured(p50: float, size: int) -> Measured:
+        row = {"drop": 0.0, "model_bytes": size, "p50_ms": p50, "parity_passed": True}
+        return Measured(SPACE[1], size, seeds=[row], status="within budget")
+
+    quick, tied_smaller = measured(10.0, 300), measured(10.0 * (1 + LATENCY_TIE), 200)
+    slow_smallest = measured(12.0, 100)
+    assert fastest([quick, tied_smaller, slow_smallest]) is tied_smaller
+    assert fastest([quick, slow_smallest]) is quick and fastest([]) is None
 
 
 def test_an_unmeetable_budget_exits_1_naming_the_closest_and_writes_nothing(capsys, tmp_path, tiny_checkpoint):

@@ -28,6 +28,7 @@ from .split import Split, split_labelled_set
 from .store import ResultStore
 
 OBJECTIVES = ("size", "latency")
+RESULTS_FORMAT = 2  # 2: every result row has its p50_ms; a store of another format is not reused
 
 
 class NothingWithinBudget(ParityError):
@@ -118,8 +119,8 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
 
 
 def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str) -> list[Measured]:
-    """Candidates by estimated stored bytes (size), or int8 encoders first then by bytes (latency: ORT's 4-bit
-    kernels are about 2.5x slower than its int8 ones on x86, docs/encoder.md)."""
+    """Candidates by estimated stored bytes; for latency, int8 encoders first (ORT's 4-bit kernels are about 2.5x
+    slower than its int8 ones on x86, docs/encoder.md), so that a fast pick early rules out the rest unexported."""
     table = loaded.model.get_input_embeddings().weight
     weights = sum(layer.weight.numel() for layer in linear_layers(encoder_of(loaded.model)).values())
     kept = _kept_share(loaded, base) if any(c.vocab for c in space) else 1.0
@@ -147,7 +148,7 @@ def _classes(base: ExportConfig) -> bool:
 def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
     """What a stored result depends on (not the budget or the time: a resumed search may change those)."""
     return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
-            "seed": None, "strict": None, "seeds": settings.seeds}  # fmt: skip
+            "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT}  # fmt: skip
 
 
 def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,

@@ -1,6 +1,11 @@
 """The search loop: visit candidates in order (space.py), export each on the search part of the labelled set
-(every seed of a stochastic fit, stopping at the first over budget: the worst counts), and stop at the first within
-budget; the caller confirms it on the other part.
+(every seed of a stochastic fit, stopping at the first over budget: the worst counts) and time it; the caller
+confirms the pick on the other part. The size objective stops at the first candidate within budget (they come
+smallest first). The latency objective goes on, since a smaller candidate is not a faster one: the pick is the
+fastest within budget, candidates within LATENCY_TIE of it counting as equally fast and the smallest of those
+winning; a candidate is not exported when its encoder has already been timed slower than the pick by more than
+that, or when it has the pick's encoder and is no smaller (the encoder sets the speed: the token table's lookup is
+a gather, or the unpacking of one row per token, within the timing's noise, benchmarks/README.md).
 
 Every candidate is a full export through pipeline.run (the same stages, the same cache of the baseline, the fp32
 model's scores and the evaluation data), so its drop is exactly what the shipped bundle does, scored one text at a
@@ -13,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from rich.console import Console
@@ -23,6 +29,12 @@ from ..errors import UserInputError
 from .space import Candidate
 from .split import Split
 from .store import ResultStore
+
+LATENCY_TOKENS = 128  # the sequence length the latency objective times (or the bundle's max length, if shorter)
+LATENCY_RUNS = 30  # timed calls after runtime_py.bench's warm-up, one thread: a p50 that moves by a few percent
+LATENCY_TIE = 0.10  # p50s this close to the fastest count as equally fast: sequential timings move by up to ±10%
+
+NOT_NEEDED = "not needed"  # the latency objective's skips: looked at again if the pick fails its confirmation
 
 RunExport = Callable[[ExportConfig, Cache], dict[str, Any]]  # pipeline.run with a console of its own
 
@@ -47,11 +59,17 @@ class Measured:
         return max(row["drop"] for row in self.seeds)
 
     @property
+    def p50_ms(self) -> float:
+        """The candidate's latency (its seeds share the graph; their median p50)."""
+        return float(median(row["p50_ms"] for row in self.seeds))
+
+    @property
     def best_seed(self) -> dict[str, Any]:
         return min(self.seeds, key=lambda row: row["drop"])
 
     def to_json(self) -> dict[str, Any]:
-        measured = {"worst_drop": self.worst_drop, "model_bytes": self.best_seed["model_bytes"]} if self.seeds else {}
+        measured = ({"worst_drop": self.worst_drop, "model_bytes": self.best_seed["model_bytes"], "p50_ms": self.p50_ms}
+                    if self.seeds else {})  # fmt: skip
         return {**self.candidate.to_json(), "status": self.status, "estimated_bytes": round(self.estimated_bytes),
                 **measured, "seeds": self.seeds}  # fmt: skip
 
@@ -94,18 +112,21 @@ class Search:
         self.deadline = self.deadline or time.monotonic() + 60 * self.settings.minutes
 
     def explore(self, ordered: list[Measured]) -> Measured | None:
-        """Measure the untried candidates in order until one is within budget (returned) or time runs out (None).
-        Sets every visited candidate's status."""
-        deadline = self.deadline
+        """Measure the untried candidates in order and return the pick (None: nothing within budget before time ran
+        out). Sets every visited candidate's status."""
+        for measured in ordered:  # a pick that has since failed its confirmation may have ruled these out
+            if measured.status.startswith(NOT_NEEDED):
+                measured.status = "not tried"
+        latency = self.settings.objective == "latency"
+        pick = fastest([m for m in ordered if m.status == "within budget"]) if latency else None
         for number, measured in enumerate(ordered, 1):
             if measured.status != "not tried":
                 continue  # decided before (an earlier pick failed its confirmation)
-            rejected = [m.candidate for m in ordered if m.status.startswith("over budget")]
-            harder = next((r for r in rejected if measured.candidate.harder_than(r)), None)
-            if harder is not None:
-                measured.status = f"skipped: compresses at least as hard as {harder.key}, which is over budget"
+            reason = reason_to_skip(measured, ordered, pick)
+            if reason:
+                measured.status = reason
                 continue
-            if time.monotonic() > deadline and self.store.get(measured.candidate.key, 0) is None:
+            if time.monotonic() > self.deadline and self.store.get(measured.candidate.key, 0) is None:
                 break  # the rest stay "not tried" (results already stored are still read)
             error = self.measure(measured, f"{number}/{len(ordered)}")
             if error:
@@ -113,15 +134,20 @@ class Search:
                 continue
             within = measured.worst_drop <= self.settings.max_drop and all(r["parity_passed"] for r in measured.seeds)
             measured.status = "within budget" if within else "over budget"
-            left = max(0.0, (deadline - time.monotonic()) / 60)
-            closest = min((m for m in ordered if m.seeds), key=lambda m: m.worst_drop)
-            self.console.print(f"  {measured.candidate.key}: drop {measured.worst_drop:+.2f} pt (worst of "
-                               f"{len(measured.seeds)}), {measured.best_seed['model_bytes'] / 1e6:.2f} MB: "
-                               f"{measured.status}; closest so far {closest.candidate.key} "
-                               f"({closest.worst_drop:+.2f} pt); {left:.0f} min left", highlight=False)  # fmt: skip
-            if within:
+            self._print_progress(measured, ordered)
+            if within and not latency:
                 return measured
-        return None
+            if within:
+                pick = fastest([measured] + ([pick] if pick else []))
+        return pick
+
+    def _print_progress(self, measured: Measured, ordered: list[Measured]) -> None:
+        left = max(0.0, (self.deadline - time.monotonic()) / 60)
+        closest = min((m for m in ordered if m.seeds), key=lambda m: m.worst_drop)
+        self.console.print(f"  {measured.candidate.key}: drop {measured.worst_drop:+.2f} pt (worst of "
+                           f"{len(measured.seeds)}), {measured.best_seed['model_bytes'] / 1e6:.2f} MB, "
+                           f"{measured.p50_ms:.1f} ms: {measured.status}; closest so far {closest.candidate.key} "
+                           f"({closest.worst_drop:+.2f} pt); {left:.0f} min left", highlight=False)  # fmt: skip
 
     def measure(self, measured: Measured, position: str) -> str | None:
         """Fill `measured.seeds` from the store or by exporting, stopping at the first seed over budget (the worst
@@ -145,6 +171,7 @@ class Search:
         config = candidate_config(self.base, candidate, seed, self.split.search, self.work / "candidate", False)
         try:
             result = self.run_export(config, self.cache)
+            latency = p50_ms(config.out)
         except UserInputError as err:  # a ratio the table cannot reach, a method the model cannot take
             return {"key": candidate.key, "seed": seed, "error": str(err)}
         finally:
@@ -158,4 +185,44 @@ class Search:
             "model_bytes": result["size"]["model_bytes"],
             "parity_passed": result["parity"]["passed"],
             "export_seconds": round(result["timing"]["export_seconds"], 1),
+            "p50_ms": latency,
         }
+
+
+def p50_ms(folder: Path) -> float:
+    """The bundle's p50 for one call at LATENCY_TOKENS tokens on one thread (as an app runs it), in ms."""
+    from runtime_py import Bundle
+    from runtime_py.bench import measure
+
+    bundle = Bundle.load(folder, threads=1, verify=False)
+    return round(measure(bundle, min(LATENCY_TOKENS, bundle.manifest.max_length), LATENCY_RUNS).p50_ms, 3)
+
+
+def fastest(within: list[Measured]) -> Measured | None:
+    """The latency objective's pick: the smallest of the candidates within LATENCY_TIE of the quickest p50."""
+    if not within:
+        return None
+    quickest = min(m.p50_ms for m in within)
+    tied = [m for m in within if m.p50_ms <= quickest * (1 + LATENCY_TIE)]
+    return min(tied, key=lambda m: m.best_seed["model_bytes"])
+
+
+def reason_to_skip(measured: Measured, ordered: list[Measured], pick: Measured | None) -> str | None:
+    """Why `measured` need not be exported: it compresses at least as hard as a candidate over budget, or (with
+    the latency objective's current pick) it cannot be faster than the pick by more than the tie, or is tied and
+    no smaller. None: export it."""
+    candidate = measured.candidate
+    rejected = [m.candidate for m in ordered if m.status.startswith("over budget")]
+    harder = next((r for r in rejected if candidate.harder_than(r)), None)
+    if harder is not None:
+        return f"skipped: compresses at least as hard as {harder.key}, which is over budget"
+    if pick is None:
+        return None
+    encoder = candidate.encoder.to_json()
+    timed = [m.p50_ms for m in ordered if m.seeds and m.candidate.encoder.to_json() == encoder]
+    if timed and min(timed) > pick.p50_ms * (1 + LATENCY_TIE):
+        return (f"{NOT_NEEDED}: its encoder timed {min(timed):.1f} ms, slower than {pick.candidate.key} "
+                f"({pick.p50_ms:.1f} ms)")  # fmt: skip
+    if encoder == pick.candidate.encoder.to_json() and measured.estimated_bytes >= pick.estimated_bytes:
+        return f"{NOT_NEEDED}: no faster than {pick.candidate.key} (the same encoder) and no smaller"
+    return None
