@@ -23,21 +23,24 @@ from export.vocab import coverage, held_out_split, prune_tokenizer, pruned_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GLUE = SHARED / "data" / "glue"
+COMMON = (2000, 5000, 10000)
 MODELS = {"sst2": (str(SHARED / "models" / "minilm-l6-sst2"), GLUE / "SST-2"), "stsb": (None, GLUE / "STS-B")}
 
 
-def extra_texts(tokenizer) -> dict[str, list[str]]:
-    """Text added to the domain's count, by name: general English from the package's WikiText-2 word counts and
-    ../shared's WikiText-2 validation text, or every whole-word piece of the vocabulary."""
+def extra_rows(tokenizer) -> dict[str, tuple[list[str], int]]:
+    """What is kept besides the domain's pieces, by name: (more text for the count, how many of the tokenizer's most
+    common pieces). General English from the package's WikiText-2 word counts and ../shared's WikiText-2 validation
+    text, every whole-word piece of the vocabulary, or the tokenizer's own commonest pieces (--vocab-common)."""
     words, counts = read_word_counts()
     whole_words = [p for p in tokenizer.get_vocab() if p.isalpha() and not p.startswith("##")]
     return {
-        "nothing": [],
-        "WikiText-2 words seen >= 20 times": [w for w, n in zip(words, counts, strict=True) if n >= 20],
-        "WikiText-2 words seen >= 5 times": [w for w, n in zip(words, counts, strict=True) if n >= 5],
-        "WikiText-2 valid.txt": read_texts(SHARED / "data" / "wikitext-2" / "valid.txt", "text"),
-        "every WikiText-2 word": words,
-        "every whole-word piece": whole_words,
+        "nothing": ([], 0),
+        **{f"the tokenizer's {n:,} most common pieces": ([], n) for n in COMMON},
+        "WikiText-2 words seen >= 20 times": ([w for w, n in zip(words, counts, strict=True) if n >= 20], 0),
+        "WikiText-2 words seen >= 5 times": ([w for w, n in zip(words, counts, strict=True) if n >= 5], 0),
+        "WikiText-2 valid.txt": (read_texts(SHARED / "data" / "wikitext-2" / "valid.txt", "text"), 0),
+        "every WikiText-2 word": (words, 0),
+        "every whole-word piece": (whole_words, 0),
     }
 
 
@@ -58,8 +61,8 @@ def curve(key: str) -> list[str]:
     whole = score(loaded.tokenizer, loaded.model)
     lines = [f"| {key}: kept besides train.tsv's pieces | rows | dev words split differently | dev {labelled.metric} |",
              "|---|---|---|---|", f"| (whole vocabulary) | {rows:,} | 0 | {whole:.4f} |"]  # fmt: skip
-    for name, more in extra_texts(loaded.tokenizer).items():
-        pruned = prune_tokenizer(loaded.tokenizer, domain + more, 1, rows)
+    for name, (more, common) in extra_rows(loaded.tokenizer).items():
+        pruned = prune_tokenizer(loaded.tokenizer, domain + more, 1, rows, common)
         model = copy.deepcopy(loaded.model)
         model.set_input_embeddings(pruned_table(loaded.model.get_input_embeddings(), pruned.kept_ids, 0))
         split = coverage(loaded.tokenizer, pruned.tokenizer, dev_texts)["words_split_differently"]

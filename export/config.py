@@ -62,6 +62,7 @@ class DistillConfig:
 class VocabConfig:
     text: Path | None = None  # the deployment domain's text (as for DistillConfig); None: keep the vocabulary
     min_count: int = 1  # keep a piece when the text uses it at least this often
+    common: int = 0  # and the tokenizer's this many most common pieces, whatever the text (vocab/prune.py)
 
 
 @dataclass(frozen=True)

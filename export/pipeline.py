@@ -73,6 +73,8 @@ def check_config(config: ExportConfig) -> ExportConfig:
             raise UserInputError(f"vocabulary text {config.vocab.text} has no text")
         if config.vocab.min_count < 1:
             raise UserInputError(f"--vocab-min-count must be at least 1 (got {config.vocab.min_count})")
+        if config.vocab.common < 0:
+            raise UserInputError(f"--vocab-common must be 0 or more (got {config.vocab.common})")
         _refuse_the_scored_file(config, config.vocab.text, "--vocab", "the vocabulary was chosen on")
     config.embedding.check()
     return config

@@ -128,7 +128,8 @@ def _vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
     if pruning is None:
         return []
     rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept  "
-             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_fallback']:,} fallback)")]
+             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_common']:,} more of its "
+             f"{pruning['common']:,} most common, {pruning['kept_as_fallback']:,} fallback)")]
     for name, seen in pruning["coverage"].items():
         if seen:
             unk = f"[UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"

@@ -109,7 +109,7 @@ def prune_vocabulary(
     counted, held_out = vocab.held_out_split(texts)
     embedding = loaded.model.get_input_embeddings()
     rows = embedding.num_embeddings
-    pruned = vocab.prune_tokenizer(loaded.tokenizer, counted, config.vocab.min_count, rows)
+    pruned = vocab.prune_tokenizer(loaded.tokenizer, counted, config.vocab.min_count, rows, config.vocab.common)
     model = copy.deepcopy(loaded.model)
     new_id = {old: new for new, old in enumerate(pruned.kept_ids)}
     model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, new_id.get(embedding.padding_idx)))
@@ -123,11 +123,13 @@ def prune_vocabulary(
     return deployed, {
         "text": str(config.vocab.text),
         "min_count": config.vocab.min_count,
+        "common": config.vocab.common,
         "texts_counted": len(counted),
         "rows_original": rows,
         "rows_kept": len(pruned.kept_ids),
         "rows_dropped": dropped,
         "kept_from_text": pruned.from_text,
+        "kept_as_common": pruned.from_common,
         "kept_as_fallback": pruned.from_fallback,
         "fp32_bytes_dropped": dropped * embedding.embedding_dim * 4,
         "coverage": {

@@ -285,6 +285,13 @@ def test_vocabulary_min_count_must_be_positive(capsys, tmp_path):
     assert_refused(code, err, "--vocab-min-count must be at least 1")
 
 
+def test_vocabulary_common_pieces_cannot_be_negative(capsys, tmp_path):
+    (tmp_path / "domain.txt").write_text("the words of the domain\n")
+    code, err = run_cli(capsys, "bert", "--vocab", str(tmp_path / "domain.txt"), "--vocab-common", "-1",
+                        "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "--vocab-common must be 0 or more")
+
+
 
 def test_vocabulary_text_with_no_text_is_refused(capsys, tmp_path):
     (tmp_path / "domain.txt").write_text("\n\n  \n")

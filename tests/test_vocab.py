@@ -114,6 +114,24 @@ def test_a_real_wordpiece_tokenizer_moves_its_specials_and_writes_vocab_txt_in_t
     assert pruned.from_fallback > 1500 and len(lines) < 3000
 
 
+def test_common_keeps_the_tokenizers_own_most_common_pieces_whatever_the_domain(multilingual):
+    """--vocab-common N: BERT's vocab.txt numbers its words by frequency after the characters ("the of and in to"),
+    XLM-R's pieces carry log-probabilities; the N first of those beyond the alphabet are kept, and nothing else."""
+    from export.load import resolve_checkpoint
+
+    wordpiece = AutoTokenizer.from_pretrained(resolve_checkpoint("sentence-transformers/all-MiniLM-L6-v2"))
+    for tokenizer, rows in ((wordpiece, 30522), (multilingual, 250002)):
+        alone, with_common = (prune_tokenizer(tokenizer, ["zebra"], 1, rows, common) for common in (0, 5))
+        added = tokenizer.convert_ids_to_tokens(sorted(set(with_common.kept_ids) - set(alone.kept_ids)))
+        assert with_common.from_common == len(added) == 5 and alone.from_common == 0
+        if tokenizer is wordpiece:
+            assert added == ["the", "of", "and", "in", "to"]
+        else:
+            scores = dict(json.loads(tokenizer.backend_tokenizer.to_str())["model"]["vocab"])
+            dropped = set(tokenizer.get_vocab()) - set(tokenizer.convert_ids_to_tokens(with_common.kept_ids))
+            assert min(scores[p] for p in added) >= max(scores[p] for p in dropped)  # the likeliest, nothing else
+
+
 @pytest.fixture(scope="module")
 def multilingual():
     return multilingual_e5_tokenizer()

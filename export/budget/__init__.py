@@ -136,7 +136,8 @@ def _kept_share(loaded, base: ExportConfig) -> float:
 
     rows = loaded.model.get_input_embeddings().num_embeddings
     texts = held_out_split(read_texts(base.vocab.text, "vocabulary text"))[0]
-    return len(prune_tokenizer(loaded.tokenizer, texts, base.vocab.min_count, rows).kept_ids) / rows
+    pruned = prune_tokenizer(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common)
+    return len(pruned.kept_ids) / rows
 
 
 def _classes(base: ExportConfig) -> bool:

@@ -22,6 +22,12 @@ class VocabModel(ABC):
     def fallback(self, model: Json) -> set[int]:
         """Ids to keep whatever the domain: enough to spell any text the original tokenizer spelt without [UNK]."""
 
+    def by_commonness(self, model: Json) -> list[int]:
+        """The model's ids, the most common in its training text first. By default id order: WordPiece and BPE
+        trainers number pieces in the order they admit them, by frequency (BERT's vocab.txt goes on from its
+        characters with "the of and in to")."""
+        return list(range(len(self.pieces(model))))
+
     def parts_of(self, model: Json, kept: set[int]) -> set[int]:
         """`kept` with every piece a kept piece is built from (BPE's merges); by default nothing to add."""
         return kept

@@ -1,11 +1,13 @@
 """Prune a tokenizer to the pieces a domain's text uses, keeping every input tokenizable.
 
-Kept: the ids that occur at least `min_count` times in the text, every added/special token, the tokenizer model's
-fallback alphabet (single characters and their continuation forms, bytes) and, for BPE, the pieces kept pieces are
-merged from. Dropped: the rest, and WordPiece rows no text can reach (embedding/reachable.py). Kept ids keep their
-order and are renumbered 0..k-1, so the pruned table is the original's rows `kept_ids`, and no in-graph row map is
-needed. The rewrite edits tokenizer.json (normalizer, pre-tokenizer and decoder untouched) and
-tokenizer_config.json's id-keyed entries, then loads the result back through transformers, as a consumer would.
+Kept: the ids that occur at least `min_count` times in the text, the tokenizer's `common` most common pieces by its
+own ranking (VocabModel.by_commonness: the words of its training language the domain's sample may have missed),
+every added/special token, the tokenizer model's fallback alphabet (single characters and their continuation forms,
+bytes) and, for BPE, the pieces kept pieces are merged from. Dropped: the rest, and WordPiece rows no text can reach
+(embedding/reachable.py). Kept ids keep their order and are renumbered 0..k-1, so the pruned table is the original's
+rows `kept_ids`, and no in-graph row map is needed. The rewrite edits tokenizer.json (normalizer, pre-tokenizer and
+decoder untouched) and tokenizer_config.json's id-keyed entries, then loads the result back through transformers,
+as a consumer would.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,7 @@ class PrunedTokenizer:
     kept_ids: list[int]  # original ids, in the order of their new ids
     original_rows: int
     from_text: int  # kept ids the text used
+    from_common: int  # kept as among the tokenizer's most common pieces, not used by the text
     from_fallback: int  # kept only as fallback alphabet, special tokens or BPE merge parts
 
 
@@ -53,8 +57,9 @@ def token_counts(tokenizer, texts: list[str], rows: int) -> np.ndarray:
     return counts
 
 
-def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int) -> PrunedTokenizer:
-    """`rows`: the model's token-table rows (ids at or above it cannot occur)."""
+def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int, common: int = 0) -> PrunedTokenizer:
+    """`rows`: the model's token-table rows (ids at or above it cannot occur); `common`: how many of the
+    tokenizer's most common pieces (beyond the alphabet, and that a text can reach) to keep whatever the text."""
     with tempfile.TemporaryDirectory(prefix="vocab-") as scratch:
         folder = Path(scratch)
         tokenizer.save_pretrained(folder)
@@ -71,7 +76,9 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int) -> P
                                  "does not hold; it cannot be pruned")  # fmt: skip
         reachable = reachable_rows(tokenizer, rows)
         alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
-        kept = sorted(i for i in entry.parts_of(model, used | specials | alphabet) if i < rows)
+        ranked = (i for i in entry.by_commonness(model) if i < rows and reachable[i] and i not in specials | alphabet)
+        commonest = set(islice(ranked, common)) - used
+        kept = sorted(i for i in entry.parts_of(model, used | commonest | specials | alphabet) if i < rows)
         new_id = {old: new for new, old in enumerate(kept)}
         pieces = len(entry.pieces(model))
         in_model = [i for i in kept if i < pieces]  # added tokens outside the model's vocabulary come last
@@ -81,7 +88,7 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int) -> P
     if len(vocabulary) != len(kept) or max(vocabulary.values()) != len(kept) - 1:
         raise UserInputError(f"--vocab: the rewritten tokenizer holds {len(vocabulary)} ids, not the {len(kept)} "
                              "kept; this tokenizer's layout is not one --vocab can rewrite")  # fmt: skip
-    return PrunedTokenizer(pruned, kept, rows, len(used), len(kept) - len(used))
+    return PrunedTokenizer(pruned, kept, rows, len(used), len(commonest), len(kept) - len(used) - len(commonest))
 
 
 def ids_outside_the_model(tokenizer_json: dict) -> set[int]:

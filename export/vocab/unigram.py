@@ -22,6 +22,10 @@ class UnigramVocab(VocabModel):
             kept |= {i for i, (piece, _) in enumerate(model["vocab"]) if _is_byte_piece(piece)}
         return kept | {model["unk_id"]}
 
+    def by_commonness(self, model: Json) -> list[int]:
+        """By each piece's log-probability, the most likely first (ties in id order)."""
+        return sorted(range(len(model["vocab"])), key=lambda i: -model["vocab"][i][1])
+
     def rewritten(self, model: Json, kept: list[int]) -> Json:
         new_id = {old: new for new, old in enumerate(kept)}
         return {**model, "vocab": [model["vocab"][old] for old in kept], "unk_id": new_id[model["unk_id"]]}
