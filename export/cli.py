@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--encoder-ratio", type=float, metavar="R",
                         help="encoder compression ratio vs its fp32 linear weights (methods that take "
                         "one)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="seed for trained methods (lighttoken: the start of its "
-                        "fit, which is then the same on any CPU) and distillation (default 0)")  # fmt: skip
+    parser.add_argument("--seed", type=int, help="seed for trained methods (lighttoken: the start of its fit, "
+                        "which is then the same on any CPU) and distillation (default 0; --max-drop draws its "
+                        "own)")  # fmt: skip
     parser.add_argument("--evaluate", type=Path, metavar="DATA",
                         help="score the original model, the int8 baseline and the bundle on a labelled set: a "
                         "GLUE task folder (SST-2, CoLA, MRPC, QQP, RTE, WNLI, QNLI, MNLI, STS-B; its dev file is "
@@ -157,7 +158,7 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "out": args.out,
         "force": args.force,
         "strict": args.strict,
-        "seed": args.seed,
+        "seed": args.seed or 0,
         "sweep": args.sweep,
     }
 
@@ -185,7 +186,7 @@ def encoder_from_flags(args: argparse.Namespace) -> EncoderMethod:
 def search_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as search()'s keyword arguments; the settings it chooses itself are refused."""
     given = {"--embedding": args.embedding, "--ratio": args.ratio, "--encoder": args.encoder,
-             "--encoder-ratio": args.encoder_ratio, "--sweep": args.sweep}  # fmt: skip
+             "--encoder-ratio": args.encoder_ratio, "--sweep": args.sweep, "--seed": args.seed}  # fmt: skip
     chosen = [flag for flag, value in given.items() if value is not None]
     if chosen:
         raise UserInputError(f"--max-drop chooses the settings itself; leave out {', '.join(chosen)}")

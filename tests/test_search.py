@@ -39,6 +39,17 @@ def test_the_split_is_fixed_disjoint_whole_and_stratified():
         assert abs(sum(targets[i] == label for i in search) - sum(targets[i] == label for i in confirm)) <= 1
 
 
+def test_a_search_of_edited_data_does_not_reuse_the_stored_results(tmp_path):
+    """Resuming reads results back only for the same inputs: the fingerprint holds the files' contents."""
+    data = tmp_path / "dev.tsv"
+    data.write_bytes(SST2_DEV.read_bytes())
+    base = export_config("bert", evaluate=data, out=tmp_path / "bundle")
+    before = fingerprint(base, SearchSettings(max_drop=1.0))
+    assert fingerprint(base, SearchSettings(max_drop=2.0)) == before  # the budget is not in it
+    data.write_bytes(SST2_DEV.read_bytes() + b"a new sentence\t1\n")
+    assert fingerprint(base, SearchSettings(max_drop=1.0))["contents"]["evaluate"] != before["contents"]["evaluate"]
+
+
 def test_the_split_files_read_back_in_the_original_layout(tmp_path):
     for data, pairs in ((SST2_DIR, False), (STSB_DIR, True)):
         full = read_examples(data)
@@ -156,6 +167,7 @@ def test_an_interrupted_search_resumes_without_rerunning_a_finished_candidate(ca
 
 @pytest.mark.parametrize(("flags", "expected"), [
     (["--max-drop", "0.5", "--embedding", "svd"], "--max-drop chooses the settings itself; leave out --embedding"),
+    (["--max-drop", "0.5", "--seed", "3"], "--max-drop chooses the settings itself; leave out --seed"),
     (["--max-drop", "0.5"], "--max-drop needs --evaluate DATA"),
     (["--max-drop", "-1", "--evaluate", str(SST2_DEV)], "--max-drop must be a number of points"),
     (["--max-drop", "0.5", "--evaluate", str(SST2_DEV), "--search-minutes", "0"], "--search-minutes must be more"),

@@ -9,6 +9,7 @@ report. Work files live in `.NAME.search` beside the output folder, removed once
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -147,9 +148,28 @@ def _classes(base: ExportConfig) -> bool:
 
 
 def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
-    """What a stored result depends on (not the budget or the time: a resumed search may change those)."""
+    """What a stored result depends on (not the budget or the time: a resumed search may change those), the
+    contents of the files it read included: a checkpoint or data edited in place is not the same search."""
+    read = {"checkpoint": base.checkpoint, "evaluate": base.evaluate, "vocab": base.vocab.text,
+            "distill": base.distill.text}  # fmt: skip
     return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
-            "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT}  # fmt: skip
+            "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT,
+            "contents": {name: contents_digest(path) for name, path in read.items()}}  # fmt: skip
+
+
+def contents_digest(path: str | Path | None) -> str | None:
+    """sha256 over every file under `path` (names and bytes, in name order); None for what is not a local path
+    (a hub name)."""
+    if path is None or not Path(path).exists():
+        return None
+    root = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in [root, *root.rglob("*")] if p.is_file()):
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,
