@@ -13,7 +13,7 @@ from .api import ExportResult, build, search
 from .cache import Cache
 from .config import DistillConfig, VocabConfig
 from .embedding import DirectionAE, EmbeddingMethod, Int4, Int8, LightToken, NoCompression, Svd
-from .encoder import EncoderMethod, FullPrecision, Int4Encoder, Int8Encoder, LowRank, Tucker
+from .encoder import EncoderMethod, FullPrecision, Int4AsInt8, Int4Encoder, Int8Encoder, LowRank, Tucker
 from .errors import ParityError, UserInputError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ExportResult",
     "FullPrecision",
     "Int4",
+    "Int4AsInt8",
     "Int4Encoder",
     "Int8",
     "Int8Encoder",

@@ -57,6 +57,10 @@ def check_config(config: ExportConfig) -> ExportConfig:
     bundle.check_output_folder(config.out, config.force)
     get_target(config.target)
     config.encoder.check()
+    targets = config.encoder.targets
+    if targets is not None and config.target not in targets:
+        raise UserInputError(f"--encoder {config.encoder.name} needs --target {' or '.join(targets)}: "
+                             f"{config.encoder.target_reason}")  # fmt: skip
     if config.task is not None and config.task not in TASKS:
         raise UserInputError(f"unknown task '{config.task}'; choose one of: {', '.join(TASKS)}")
     if config.evaluate is not None:

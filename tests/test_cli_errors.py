@@ -69,6 +69,7 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--target", "tflite"], "unknown target 'tflite'"),
         (["--encoder", "int3"], "unknown encoder method 'int3'"),
         (["--encoder", "int4", "--encoder-ratio", "4"], "--encoder-ratio does not apply to --encoder int4"),
+        (["--encoder", "int4-as-int8"], "--encoder int4-as-int8 needs --target onnx: the .ort conversion folds"),
     ],
 )
 def test_bad_flags(capsys, tmp_path, args, expected):

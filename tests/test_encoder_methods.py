@@ -98,6 +98,41 @@ def test_int4_graph_stores_every_encoder_weight_as_matmulnbits_and_nothing_else(
     assert sum(n.op_type == "MatMul" for n in encoder) == 2 * 2  # QKᵀ and PV in each of 2 layers
 
 
+@pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
+def test_int4_as_int8_stores_int4_codes_that_onnx_runtime_folds_into_int8_weights_at_load(
+    tmp_path, tiny_checkpoint, kind, preset, task
+):
+    """The .onnx holds int4's packed codes and block scales and no other copy of the linear weights: every integer
+    MatMul reads an int8 weight that standard ops decode from them. ONNX Runtime folds the decode when it loads
+    the file (its optimised graph has none of the decode's ops left, and fused int8 MatMuls: int8 kernels), and
+    the bundle passes parity against the PyTorch model on int4's grid. Broken decodes fail here: a wrong nibble
+    order or scale layout moves the outputs far past parity's margin."""
+    checkpoint = tiny_checkpoint(kind)
+    out, report, manifest = export(tmp_path, checkpoint, preset, "--embedding", "int8", "--encoder", "int4-as-int8",
+                                   "--target", "onnx")  # fmt: skip
+    assert manifest["encoder"] == {"method": "int4-as-int8", "block_size": 128}
+    assert report["parity"]["passed"] and report["parity"]["min_cosine"] > 0.999
+    from transformers import AutoModel
+
+    layers = linear_layers(encoder_of(AutoModel.from_pretrained(checkpoint)))
+    weights = sum(layer.weight.numel() for layer in layers.values())
+    codes_and_scales = weights * (0.5 + 4 / report["encoder"]["block_size_used"])
+    # beside int4's codes: an fp32 scale and an int8 zero point per output channel for the int8 pass, and shape
+    # constants, which tiny layers (32 outputs) make weigh more than in a real model (tests/test_encoders_on_real_
+    # models.py holds the real size); still smaller than the same encoder's int8 weights
+    assert codes_and_scales <= report["size"]["encoder_bytes"] and report["size"]["encoder_ratio_vs_int8"] > 1.05
+    graph = onnx.load(str(out / "model.onnx")).graph
+    stored = {t.name for t in graph.initializer}
+    integer_matmuls = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    assert len(integer_matmuls) >= len(layers) and all(n.input[1] not in stored for n in integer_matmuls)
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    ort.InferenceSession(str(out / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    optimised = onnx.load(str(tmp_path / "optimised.onnx")).graph.node
+    assert not [n.name for n in optimised if "/int4_" in n.name or n.op_type in ("Floor", "Round", "MatMulInteger")]
+    assert {n.op_type for n in optimised} & {"DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
+
+
 def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
     (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"), "--encoder", "int4")
     for name in ["bundle.json", *manifest["files"]]:

@@ -8,13 +8,14 @@ from typing import Any
 from ..method_settings import make
 from .base import EncoderMethod, encoder_of, linear_layers
 from .int4 import Int4Encoder
+from .int4_as_int8 import Int4AsInt8
 from .int8 import Int8Encoder
 from .lowrank import LowRank
 from .none import FullPrecision
 from .tucker import Tucker
 
 ENCODERS: dict[str, type[EncoderMethod]] = {
-    m.name: m for m in (Int8Encoder, Int4Encoder, Tucker, LowRank, FullPrecision)
+    m.name: m for m in (Int8Encoder, Int4Encoder, Int4AsInt8, Tucker, LowRank, FullPrecision)
 }
 DEFAULT_ENCODER = "int8"
 
@@ -29,6 +30,7 @@ __all__ = [
     "ENCODERS",
     "EncoderMethod",
     "FullPrecision",
+    "Int4AsInt8",
     "Int4Encoder",
     "Int8Encoder",
     "LowRank",

@@ -39,6 +39,9 @@ class EncoderMethod(MethodSettings, ABC):
     # --distill also matches the last layer's attention distributions (the paper's recovery loss): a method that
     # rebuilds the attention projections, not one that only rounds them
     distill_attention: ClassVar[bool] = False
+    # the --target names whose model file keeps this method's form (None: every target), and why others do not
+    targets: ClassVar[tuple[str, ...] | None] = None
+    target_reason: ClassVar[str] = ""
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
         """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;

@@ -1,0 +1,148 @@
+"""`int4-as-int8`: `int4`'s weights (4-bit codes, one fp32 scale per block of inputs, the same grid and the same
+PyTorch rounding), stored as uint8-packed codes and block scales that standard ONNX ops decode into the per-channel
+int8 weights of ORT's dynamic int8 MatMul. The decode reads no input, so ONNX Runtime constant-folds it when it
+loads an `.onnx` file: the file keeps about 4.25 bits per weight and the session runs the int8 kernels (holding the
+weights as int8 in memory). ORT's x86 MatMulNBits kernels, which `int4` uses, are about 2.6x slower than its int8
+ones (docs/encoder.md).
+
+For `--target onnx` only: the `.ort` conversion folds the decode as well, and would store the int8 weights.
+
+Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks: codes + 8 in [0, 15], rows
+k and k + K/2 of the padded codes packed into one byte (low and high nibble); then
+    f = Cast(packed); high = Floor(f / 16); low = f - 16 high; codes = Concat(low, high) - 8
+    W = (codes by block × block scales)[:K];  W_int8 = Cast(Clip(Round(W / channel_scale), -127, 127))
+which reproduces W exactly (the same fp32 products as the PyTorch rounding) and rounds it per channel as the int8
+pass does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import UserInputError
+from .int4 import HIGHEST, LOWEST, Int4Encoder, gemms_as_matmuls, weight_matmuls
+from .int8 import quantize_int8
+
+INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
+
+
+def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes int8 [K_padded, N], scales fp32 [K_padded / block, 1, N]) of a weight already on the int4 grid
+    (int4.round_to_blocks, transposed): the same scales (the block's largest-magnitude weight / -8) and codes."""
+    inputs, outputs = weight.shape
+    padded = np.pad(weight, ((0, -inputs % block), (0, 0))).reshape(-1, block, outputs)
+    largest = np.take_along_axis(padded, np.abs(padded).argmax(axis=1)[:, None, :], axis=1)
+    scales = (largest / np.float32(LOWEST)).astype(np.float32)
+    scales[scales == 0] = 1.0
+    codes = np.clip(np.round(padded / scales), LOWEST, HIGHEST).astype(np.int8)
+    if not np.array_equal((codes * scales).reshape(-1, outputs)[:inputs], weight):
+        raise UserInputError("int4-as-int8: a weight is not on the int4 grid (export/encoder/int4.py rounds it)")
+    return codes.reshape(-1, outputs), scales
+
+
+def packed(codes: np.ndarray) -> np.ndarray:
+    """uint8 [K_padded / 2, N]: row k's code + 8 in the low nibble, row k + K_padded / 2's in the high one."""
+    half = codes.shape[0] // 2
+    shifted = (codes.astype(np.int16) - LOWEST).astype(np.uint8)
+    return shifted[:half] | (shifted[half:] << 4)
+
+
+def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, out: str):
+    """The initializers and nodes, named from `stem`, that compute the int8 weight `out` from `weight`'s packed
+    codes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    codes, scales = block_codes(weight, block)
+    inputs, outputs = weight.shape
+    tensors = {
+        f"{stem}_packed": packed(codes),
+        f"{stem}_block_scales": scales,
+        f"{stem}_blocks_shape": np.array([-1, block, outputs], dtype=np.int64),
+        f"{stem}_rows_shape": np.array([-1, outputs], dtype=np.int64),
+        f"{stem}_rows": np.array([inputs], dtype=np.int64),
+    }
+    initializers = [numpy_helper.from_array(value, key) for key, value in tensors.items()]
+
+    def node(op: str, inputs: list[str], suffix: str, **attributes) -> Any:
+        return helper.make_node(op, inputs, [f"{stem}_{suffix}"], name=f"{stem}_{suffix}", **attributes)
+
+    nodes = [
+        node("Cast", [f"{stem}_packed"], "bytes", to=TensorProto.FLOAT),
+        node("Div", [f"{stem}_bytes", "int4_sixteen"], "over16"),
+        node("Floor", [f"{stem}_over16"], "high"),
+        node("Mul", [f"{stem}_high", "int4_sixteen"], "high16"),
+        node("Sub", [f"{stem}_bytes", f"{stem}_high16"], "low"),
+        node("Concat", [f"{stem}_low", f"{stem}_high"], "shifted", axis=0),
+        node("Sub", [f"{stem}_shifted", "int4_eight"], "codes"),
+        node("Reshape", [f"{stem}_codes", f"{stem}_blocks_shape"], "blocks"),
+        node("Mul", [f"{stem}_blocks", f"{stem}_block_scales"], "scaled"),
+        node("Reshape", [f"{stem}_scaled", f"{stem}_rows_shape"], "padded"),
+        node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_zero"], "weight"),
+        node("Div", [f"{stem}_weight", channel_scale], "steps"),
+        node("Round", [f"{stem}_steps"], "rounded"),
+        node("Clip", [f"{stem}_rounded", "int4_int8_low", "int4_int8_high"], "clipped"),
+    ]
+    nodes.append(helper.make_node("Cast", [f"{stem}_clipped"], [out], name=f"{stem}_to_int8", to=TensorProto.INT8))
+    return initializers, nodes
+
+
+def shared_constants() -> list:
+    from onnx import numpy_helper
+
+    values = {"int4_sixteen": np.float32(16), "int4_eight": np.float32(-LOWEST), "int4_zero": np.array([0]),
+              "int4_int8_low": np.float32(-INT8_LIMIT), "int4_int8_high": np.float32(INT8_LIMIT)}  # fmt: skip
+    return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
+
+
+def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int):
+    """The int8 model `quantized` with each int8 weight of `weights` (fp32 on the int4 grid, by name) replaced by
+    its decode from packed codes."""
+    from onnx import numpy_helper
+
+    initializers = {t.name: t for t in quantized.graph.initializer}
+    # each decode is named after the MatMul that reads it, so the size report counts it in that MatMul's part
+    reader = {name: node.name for node in reversed(quantized.graph.node) for name in node.input}
+    decode = []
+    for name, weight in weights.items():
+        int8_name, scale, zero = f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"
+        if int8_name not in initializers or numpy_helper.to_array(initializers[zero]).any():
+            raise UserInputError(f"int4-as-int8: the int8 pass did not store {name} as symmetric int8 weights")
+        added, nodes = decode_nodes(f"{reader[int8_name]}/int4", weight, block, scale, int8_name)
+        quantized.graph.initializer.remove(initializers[int8_name])
+        quantized.graph.initializer.extend(added)
+        decode.extend(nodes)
+    quantized.graph.initializer.extend(shared_constants())
+    everything = decode + list(quantized.graph.node)  # the decode first: nodes stay topologically sorted
+    del quantized.graph.node[:]
+    quantized.graph.node.extend(everything)
+    return quantized
+
+
+@dataclass(frozen=True)
+class Int4AsInt8(Int4Encoder):
+    name = "int4-as-int8"
+    summary = "int4's 4-bit weights decoded at load into int8 ones: int4's file, int8's speed (--target onnx)"
+    targets: ClassVar[tuple[str, ...]] = ("onnx",)
+    target_reason: ClassVar[str] = "the .ort conversion folds the 4-bit decode and would store int8 weights"
+
+    def quantize(
+        self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path
+    ) -> Path:
+        import onnx
+        from onnx import numpy_helper
+
+        model = gemms_as_matmuls(onnx.load(str(onnx_model)), keep)
+        kept = set(keep)
+        grid = set(weight_matmuls(model, [n.name for n in model.graph.node if n.name not in kept]))
+        names = {n.input[1] for n in model.graph.node if n.name in grid}
+        weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.name in names}
+        matmuls = out.with_name(out.stem + "-matmuls.onnx")
+        onnx.save(model, str(matmuls))
+        int8 = quantize_int8(matmuls, keep, out.with_name(out.stem + "-int8.onnx"))
+        decoded = decoded_from_codes(onnx.load(str(int8)), weights, facts["block_size_used"])
+        onnx.save(decoded, str(out))
+        return out
