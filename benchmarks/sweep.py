@@ -3,6 +3,7 @@
     python benchmarks/sweep.py [--out benchmarks/results/sweep] [--methods svd direction-ae lighttoken]
                                [--ratios 8 16 25 32 50 100 200] [--models stsb sst2 cross] [--seeds 3]
                                [--distill-steps 300] [--encoder int8|int4|... [--encoder-ratio R]]
+                               [--target onnx-mobile|onnx]
                                [--vocab off|on|both]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
@@ -65,6 +66,7 @@ def export_point(
     seed: int = 0,
     encoder: EncoderMethod | None = None,
     vocab: bool = False,
+    target: str = "onnx-mobile",
 ) -> dict:
     encoder = encoder or make_encoder()
     named = {"model": model.name, "method": method, "ratio": ratio, "encoder": _encoder_name(encoder),
@@ -74,9 +76,9 @@ def export_point(
         try:
             embedding = make_method(method, ratio=ratio)
             report = build(
-                "bert", model=model.checkpoint, embedding=embedding, encoder=encoder, evaluate=model.data,
-                distill=distill, vocab=model.data / "train.tsv" if vocab else None, out=Path(folder) / "bundle",
-                seed=seed, cache=cache, progress=False,
+                "bert", model=model.checkpoint, target=target, embedding=embedding, encoder=encoder,
+                evaluate=model.data, distill=distill, vocab=model.data / "train.tsv" if vocab else None,
+                out=Path(folder) / "bundle", seed=seed, cache=cache, progress=False,
                 strict=False,  # a point whose int8 encoder misses the parity tolerance is still measured
             ).report  # fmt: skip
         except UserInputError as err:
@@ -171,6 +173,7 @@ def main() -> None:
     )
     parser.add_argument("--encoder", default="int8", help="encoder method of every point (default int8)")
     parser.add_argument("--encoder-ratio", type=float, help="its ratio, for methods that take one")
+    parser.add_argument("--target", default="onnx-mobile", help="export target of every point (default onnx-mobile)")
     parser.add_argument("--vocab", choices=["off", "on", "both"], default="off",
                         help="prune every point's vocabulary to its model's training sentences (--vocab train.tsv); "
                         "both: each point without and with (default off)")  # fmt: skip
@@ -194,7 +197,8 @@ def main() -> None:
                         for vocab in vocab_settings:
                             for seed in seeds:
                                 point = export_point(
-                                    MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder, vocab
+                                    MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder, vocab,
+                                    args.target,
                                 )
                                 rows.append(point)
                                 writer.writerow(point)
