@@ -20,7 +20,8 @@ carries it); the dev-set score, one text at a time; parity with (a) on the same 
 batch 1 for 16 and 128 tokens with 1 and 2 intra-op threads (all models interleaved round by round after a
 warm-up; p50 and p95); session load time and peak memory of a fresh process that loads the model and runs it
 10 times (medians of 3 processes).
-(a)-(c) ship the .onnx their tools write; our bundles ship model.ort. Sizes are of the model file alone: every
+(a)-(c) ship the .onnx their tools write; our bundles ship model.ort (model.onnx for an encoder method that needs
+`--target onnx`: int4-as-int8). Sizes are of the model file alone: every
 build needs the same tokenizer files beside it.
 
 Writes compare.md (the tables, every figure also as a ratio to (b), and the issue's floors checked),
@@ -100,9 +101,14 @@ def chained(first: ChildRun, then: ChildRun) -> ChildRun:
 
 
 def encoder_flags(spec: str) -> list[str]:
-    """"tucker:4" → --encoder tucker --encoder-ratio 4; "int4" → --encoder int4."""
+    """"tucker:4" → --encoder tucker --encoder-ratio 4; "int4" → --encoder int4; a method that needs a target of
+    its own (int4-as-int8: --target onnx) gets it."""
+    from export.encoder import ENCODERS
+
     method, _, ratio = spec.partition(":")
-    return ["--encoder", method, *(["--encoder-ratio", ratio] if ratio else [])]
+    targets = ENCODERS[method].targets if method in ENCODERS else None
+    return ["--encoder", method, *(["--encoder-ratio", ratio] if ratio else []),
+            *(["--target", targets[0]] if targets else [])]  # fmt: skip
 
 
 def build_entries(
@@ -144,8 +150,9 @@ def build_entries(
             named = "" if encoder == "int8" else f" {encoder.replace(':', ' ')}"
             distilled = ", distilled" if extra["distill_steps"] else ""
             label = f"ours, lighttoken {ratio:g}x, encoder {encoder}{distilled}"
-            entries.append(Entry(f"{ratio:g}x{named}", label, outs[0] / "model.ort", runs[0], False, extra,
-                                 [out / "model.ort" for out in outs[1:]]))  # fmt: skip
+            model_file = json.loads((outs[0] / "bundle.json").read_text())["model"]["file"]  # .ort, or .onnx
+            entries.append(Entry(f"{ratio:g}x{named}", label, outs[0] / model_file, runs[0], False, extra,
+                                 [out / model_file for out in outs[1:]]))  # fmt: skip
     return entries
 
 

@@ -146,3 +146,9 @@ def test_floors_are_checked_on_the_50x_bundle():
     rows = [{**base, "key": "b"}, {**base, "key": "50x", "bytes": 54, "score": 0.84, "p50_ms_128tok_1t": 10.6}]
     verdicts = [met for _, met in floor_checks(rows, max_drop=0.01)]
     assert verdicts == [True, False, False, True, True]  # size, score drop, latency 1 thread, 2 threads, memory
+
+
+def test_encoder_specs_become_export_flags_with_the_target_a_method_needs():
+    assert compare.encoder_flags("tucker:4") == ["--encoder", "tucker", "--encoder-ratio", "4"]
+    assert compare.encoder_flags("int4") == ["--encoder", "int4"]
+    assert compare.encoder_flags("int4-as-int8") == ["--encoder", "int4-as-int8", "--target", "onnx"]
