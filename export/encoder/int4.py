@@ -21,7 +21,7 @@ import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -41,13 +41,16 @@ def block_for(block_size: int, smallest_input: int) -> int:
     return min(block_size, fitting)
 
 
-def round_to_blocks(weight: torch.Tensor, block_size: int) -> torch.Tensor:
+def round_to_blocks(
+    weight: torch.Tensor, block_size: int, scale_dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """`weight` [out, in] rounded to symmetric 4-bit codes × one scale per `block_size` inputs, as ORT's
-    MatMulNBits quantizer rounds it (the last block padded with zeros)."""
+    MatMulNBits quantizer rounds it (the last block padded with zeros); `scale_dtype`: the type the scales are
+    stored in (each scale rounded to it first)."""
     rows, columns = weight.shape
     padded = nn.functional.pad(weight, (0, -columns % block_size)).reshape(rows, -1, block_size)
     largest = padded.gather(2, padded.abs().argmax(dim=2, keepdim=True))
-    scale = largest / LOWEST
+    scale = (largest / LOWEST).to(scale_dtype).to(weight.dtype)
     scale = torch.where(scale == 0, torch.ones_like(scale), scale)
     codes = torch.clamp(torch.round(padded / scale), LOWEST, HIGHEST)
     return (codes * scale).reshape(rows, -1)[:, :columns]
@@ -109,6 +112,7 @@ class Int4Encoder(EncoderMethod):
     # inputs per scale: 16, 32, 64, 128 or 256. 128 is the largest that keeps accuracy (docs/encoder.md): each
     # scale is an fp32 (MatMulNBits stores them in the activations' type), 0.25 bits per weight at 128.
     block_size: int = 128
+    scale_dtype: ClassVar[torch.dtype] = torch.float32  # MatMulNBits keeps scales in the activations' type
 
     def check(self) -> None:
         if self.block_size not in (16, 32, 64, 128, 256):
@@ -119,7 +123,7 @@ class Int4Encoder(EncoderMethod):
         block = block_for(self.block_size, min(layer.in_features for layer in layers.values()))
         with torch.no_grad():
             for layer in layers.values():
-                layer.weight.copy_(round_to_blocks(layer.weight, block))
+                layer.weight.copy_(round_to_blocks(layer.weight, block, self.scale_dtype))
         return {"bits": BITS, "block_size_used": block, "layers": len(layers)}
 
     def shipped(self, model: nn.Module) -> nn.Module:
@@ -127,7 +131,7 @@ class Int4Encoder(EncoderMethod):
         facts = self.compress(encoder_of(rounded), seed=0)
         with torch.no_grad():
             for layer in head_linear_layers(rounded).values():
-                layer.weight.copy_(round_to_blocks(layer.weight, facts["block_size_used"]))
+                layer.weight.copy_(round_to_blocks(layer.weight, facts["block_size_used"], self.scale_dtype))
         return rounded
 
     def quantize(

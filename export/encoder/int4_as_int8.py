@@ -1,27 +1,30 @@
-"""`int4-as-int8`: `int4`'s weights (4-bit codes, one fp32 scale per block of inputs, the same grid and the same
-PyTorch rounding), stored as uint8-packed codes and block scales that standard ONNX ops decode into the per-channel
-int8 weights of ORT's dynamic int8 MatMul. The decode reads no input, so ONNX Runtime constant-folds it when it
-loads an `.onnx` file: the file keeps about 4.25 bits per weight and the session runs the int8 kernels (holding the
-weights as int8 in memory). ORT's x86 MatMulNBits kernels, which `int4` uses, are about 2.6x slower than its int8
-ones (docs/encoder.md).
+"""`int4-as-int8`: `int4`'s kind of weights (4-bit codes, one scale per block of inputs, rounded in PyTorch first
+so parity holds the bundle to what it ships; here each scale is fp16), stored as uint8-packed codes and block
+scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul. The decode
+reads no input, so ONNX Runtime constant-folds it when it loads an `.onnx` file: the file keeps about 4.2 bits per
+weight and the session runs the int8 kernels (holding the weights as int8 in memory). ORT's x86 MatMulNBits
+kernels, which `int4` uses, are about 2.6x slower than its int8 ones (docs/encoder.md).
 
 For `--target onnx` only: the `.ort` conversion folds the decode as well, and would store the int8 weights.
 
 Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks: codes + 8 in [0, 15], rows
 k and k + K/2 of the padded codes packed into one byte (low and high nibble); then
     f = Cast(packed); high = Floor(f / 16); low = f - 16 high; codes = Concat(low, high) - 8
-    W = (codes by block × block scales)[:K];  W_int8 = Cast(Clip(Round(W / channel_scale), -127, 127))
+    W = (codes by block × Cast(fp16 block scales))[:K];  W_int8 = Cast(Clip(Round(W / channel_scale), -127, 127))
 which reproduces W exactly (the same fp32 products as the PyTorch rounding) and rounds it per channel as the int8
-pass does.
+pass does. Beside int4's codes the file holds, per output channel, the int8 pass's fp32 scale and int8 zero point;
+fp16 block scales pay for those (0.35x of the baseline's file with a lighttoken 25x table, like int4's `.ort`).
 """
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from ..errors import UserInputError
 from .int4 import HIGHEST, LOWEST, Int4Encoder, gemms_as_matmuls, weight_matmuls
@@ -31,15 +34,17 @@ INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
 
 
 def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes int8 [K_padded, N], scales fp32 [K_padded / block, 1, N]) of a weight already on the int4 grid
-    (int4.round_to_blocks, transposed): the same scales (the block's largest-magnitude weight / -8) and codes."""
+    """(codes int8 [K_padded, N], scales fp16 [K_padded / block, 1, N]) of a weight already on this method's grid
+    (int4.round_to_blocks with fp16 scales, transposed): the same scales (the block's largest-magnitude weight /
+    -8, in fp16) and codes."""
     inputs, outputs = weight.shape
     padded = np.pad(weight, ((0, -inputs % block), (0, 0))).reshape(-1, block, outputs)
     largest = np.take_along_axis(padded, np.abs(padded).argmax(axis=1)[:, None, :], axis=1)
-    scales = (largest / np.float32(LOWEST)).astype(np.float32)
+    scales = (largest / np.float32(LOWEST)).astype(np.float16)
     scales[scales == 0] = 1.0
-    codes = np.clip(np.round(padded / scales), LOWEST, HIGHEST).astype(np.int8)
-    if not np.array_equal((codes * scales).reshape(-1, outputs)[:inputs], weight):
+    wide = scales.astype(np.float32)
+    codes = np.clip(np.round(padded / wide), LOWEST, HIGHEST).astype(np.int8)
+    if not np.array_equal((codes * wide).reshape(-1, outputs)[:inputs], weight):
         raise UserInputError("int4-as-int8: a weight is not on the int4 grid (export/encoder/int4.py rounds it)")
     return codes.reshape(-1, outputs), scales
 
@@ -79,7 +84,8 @@ def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, 
         node("Concat", [f"{stem}_low", f"{stem}_high"], "shifted", axis=0),
         node("Sub", [f"{stem}_shifted", "int4_eight"], "codes"),
         node("Reshape", [f"{stem}_codes", f"{stem}_blocks_shape"], "blocks"),
-        node("Mul", [f"{stem}_blocks", f"{stem}_block_scales"], "scaled"),
+        node("Cast", [f"{stem}_block_scales"], "wide_scales", to=TensorProto.FLOAT),
+        node("Mul", [f"{stem}_blocks", f"{stem}_wide_scales"], "scaled"),
         node("Reshape", [f"{stem}_scaled", f"{stem}_rows_shape"], "padded"),
         node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_zero"], "weight"),
         node("Div", [f"{stem}_weight", channel_scale], "steps"),
@@ -98,20 +104,24 @@ def shared_constants() -> list:
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 
 
-def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int):
-    """The int8 model `quantized` with each int8 weight of `weights` (fp32 on the int4 grid, by name) replaced by
-    its decode from packed codes."""
+def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, encoder_nodes: list[str]):
+    """The int8 model `quantized` with each int8 weight of `weights` (fp32 on the grid, by name) replaced by its
+    decode from packed codes."""
     from onnx import numpy_helper
 
     initializers = {t.name: t for t in quantized.graph.initializer}
-    # each decode is named after the MatMul that reads it, so the size report counts it in that MatMul's part
+    # each decode is named under the path of the module whose MatMul reads it (the encoder's, or the head's), so
+    # the size report counts it in that part; and briefly: every tensor and node name is stored in the file
     reader = {name: node.name for node in reversed(quantized.graph.node) for name in node.input}
+    encoder = posixpath.commonpath(encoder_nodes) + "/"
     decode = []
-    for name, weight in weights.items():
+    for number, (name, weight) in enumerate(weights.items()):
         int8_name, scale, zero = f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"
         if int8_name not in initializers or numpy_helper.to_array(initializers[zero]).any():
             raise UserInputError(f"int4-as-int8: the int8 pass did not store {name} as symmetric int8 weights")
-        added, nodes = decode_nodes(f"{reader[int8_name]}/int4", weight, block, scale, int8_name)
+        read_by = reader[int8_name]
+        part = encoder if read_by.startswith(encoder) else read_by.rpartition("/")[0] + "/"
+        added, nodes = decode_nodes(f"{part}int4_{number}", weight, block, scale, int8_name)
         quantized.graph.initializer.remove(initializers[int8_name])
         quantized.graph.initializer.extend(added)
         decode.extend(nodes)
@@ -126,6 +136,7 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int):
 class Int4AsInt8(Int4Encoder):
     name = "int4-as-int8"
     summary = "int4's 4-bit weights decoded at load into int8 ones: int4's file, int8's speed (--target onnx)"
+    scale_dtype: ClassVar[torch.dtype] = torch.float16  # see the module's docstring
     targets: ClassVar[tuple[str, ...]] = ("onnx",)
     target_reason: ClassVar[str] = "the .ort conversion folds the 4-bit decode and would store int8 weights"
 
@@ -143,6 +154,6 @@ class Int4AsInt8(Int4Encoder):
         matmuls = out.with_name(out.stem + "-matmuls.onnx")
         onnx.save(model, str(matmuls))
         int8 = quantize_int8(matmuls, keep, out.with_name(out.stem + "-int8.onnx"))
-        decoded = decoded_from_codes(onnx.load(str(int8)), weights, facts["block_size_used"])
+        decoded = decoded_from_codes(onnx.load(str(int8)), weights, facts["block_size_used"], encoder_nodes)
         onnx.save(decoded, str(out))
         return out
