@@ -20,7 +20,7 @@ from test_cli_errors import assert_refused, run_cli
 
 import export
 from export.api import export_config
-from export.budget import Candidate, SearchSettings, fingerprint
+from export.budget import Candidate, SearchSettings, default_space, fingerprint
 from export.budget.run import LATENCY_TIE, Measured, fastest
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
@@ -111,6 +111,14 @@ def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slowe
     assert candidates[slow_unexported.key]["status"] == \
         f"not needed: its encoder timed 30.0 ms, over 1.25x {fast.key}'s 0.0 ms"
     assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text()
+
+
+def test_the_onnx_target_searches_the_4_bit_encoder_that_runs_at_int8_speed():
+    mobile, onnx = default_space(False, False), default_space(False, False, "onnx")
+    assert {c.encoder.name for c in mobile} == {"int8", "int4"} and {c.encoder.name for c in onnx} == {"int8",
+                                                                                                      "int4-as-int8"}
+    over_budget = Candidate(export.LightToken(ratio=50), export.Int8Encoder())
+    assert Candidate(export.LightToken(ratio=100), export.Int4AsInt8()).harder_than(over_budget)
 
 
 def test_equally_fast_candidates_go_to_the_smallest():

@@ -69,7 +69,7 @@ def run_search(
     search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
     console.print(f"search: {len(split.search_rows)} texts rank candidates, {len(split.confirm_rows)} confirm the "
                   f"choice; budget {settings.max_drop:g} pt, {settings.minutes:g} min", highlight=False)  # fmt: skip
-    space = space or default_space(base.vocab.text is not None, base.distill.text is not None)
+    space = space or default_space(base.vocab.text is not None, base.distill.text is not None, base.target)
     _check_space(space, base)
     ordered = _ordered(space, load(base), base, settings.objective)
     while True:

@@ -3,9 +3,9 @@
 A candidate is a token-table method at a ratio, an encoder method, and whether --vocab and --distill apply (when
 the user gave them). The default space is small on purpose, every point of it measured on MiniLM-L6 (README.md,
 docs/encoder.md, docs/vocab.md): lighttoken at 25x, 50x and 100x, or the table int8 with every row; an int8 or
-int4 encoder. Candidates are visited smallest first (by the bytes they will store, estimated from the checkpoint's
-shapes), so the first one within budget is the smallest, and a rejected candidate rules out every candidate that
-compresses at least as hard in every setting (`harder_than`)."""
+int4 encoder (int4-as-int8 for `--target onnx`). Candidates are visited smallest first (by the bytes they will
+store, estimated from the checkpoint's shapes), so the first one within budget is the smallest, and a rejected
+candidate rules out every candidate that compresses at least as hard in every setting (`harder_than`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from itertools import product
 from typing import Any
 
 from ..embedding import EmbeddingMethod, Int8, LightToken
-from ..encoder import EncoderMethod, Int4Encoder, Int8Encoder
+from ..encoder import EncoderMethod, Int4AsInt8, Int4Encoder, Int8Encoder
 
 INT4_BITS_PER_WEIGHT = 4.5  # 4-bit codes and an fp32 scale per block of 128 weights, before fp32 biases
 
@@ -49,9 +49,12 @@ class Candidate:
         return table and _encoder_rank(self.encoder) >= _encoder_rank(other.encoder)
 
 
-def default_space(vocab: bool, distill: bool) -> list[Candidate]:
+def default_space(vocab: bool, distill: bool, target: str = "onnx-mobile") -> list[Candidate]:
+    """The candidates for a search; with `--target onnx` the 4-bit encoder is int4-as-int8 (the same file size,
+    decoded at load into int8 weights: int8's speed)."""
     tables: list[EmbeddingMethod] = [Int8(), LightToken(ratio=25), LightToken(ratio=50), LightToken(ratio=100)]
-    encoders: list[EncoderMethod] = [Int8Encoder(), Int4Encoder()]
+    four_bit = Int4AsInt8() if target in (Int4AsInt8.targets or ()) else Int4Encoder()
+    encoders: list[EncoderMethod] = [Int8Encoder(), four_bit]
     return [
         Candidate(table, encoder, use_vocab, use_distill)
         for table, encoder, use_vocab, use_distill in product(tables, encoders, _both(vocab), _both(distill))
@@ -78,5 +81,5 @@ def _table_rank(method: EmbeddingMethod) -> float:
 
 
 def _encoder_rank(method: EncoderMethod) -> int:
-    # int8 < int4; other methods are not ordered against these, so nothing is skipped on their account
-    return {Int8Encoder: 0, Int4Encoder: 1}.get(type(method), -1)
+    # int8 < int4 (either form); other methods are not ordered against these, so nothing is skipped on their account
+    return {Int8Encoder: 0, Int4Encoder: 1, Int4AsInt8: 1}.get(type(method), -1)
