@@ -10,10 +10,12 @@ For `--target onnx` only: the `.ort` conversion folds the decode as well, and wo
 Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks: codes + 8 in [0, 15], rows
 k and k + K/2 of the padded codes packed into one byte (low and high nibble); then
     f = Cast(packed); high = Floor(f / 16); low = f - 16 high; codes = Concat(low, high) - 8
-    W = (codes by block × Cast(fp16 block scales))[:K];  W_int8 = Cast(Clip(Round(W / channel_scale), -127, 127))
-which reproduces W exactly (the same fp32 products as the PyTorch rounding) and rounds it per channel as the int8
-pass does. Beside int4's codes the file holds, per output channel, the int8 pass's fp32 scale and int8 zero point;
-fp16 block scales pay for those (0.35x of the baseline's file with a lighttoken 25x table, like int4's `.ort`).
+    W = (codes by block × Cast(fp16 block scales))[:K];   s = max(ReduceMax(|W|, axis 0) / 127, tiny)
+    W_int8 = Cast(Clip(Round(W / s), -127, 127))
+which reproduces W exactly (the same fp32 products as the PyTorch rounding) and rounds it per channel as ORT's
+symmetric int8 pass does; the int8 MatMul reads s as its weight scale and one shared scalar zero point. So the
+file holds only the codes and the fp16 block scales of each weight: 0.35x of the baseline's file with a
+lighttoken 25x table, as int4's `.ort`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .int4 import HIGHEST, LOWEST, Int4Encoder, gemms_as_matmuls, weight_matmuls
 from .int8 import quantize_int8
 
 INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
+ZERO_POINT = "int4_int8_zero_point"  # one scalar zero for every int8 weight, not one per output channel
 
 
 def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,9 +59,10 @@ def packed(codes: np.ndarray) -> np.ndarray:
     return shifted[:half] | (shifted[half:] << 4)
 
 
-def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, out: str):
-    """The initializers and nodes, named from `stem`, that compute the int8 weight `out` from `weight`'s packed
-    codes."""
+def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, out: str, opset: int):
+    """The initializers and nodes, named from `stem`, that compute from `weight`'s packed codes its int8 weight
+    `out` and the per-channel scale `channel_scale` the int8 MatMul reads (largest magnitude / 127, as ORT's
+    symmetric int8 pass computes it: derived here rather than stored)."""
     from onnx import TensorProto, helper, numpy_helper
 
     codes, scales = block_codes(weight, block)
@@ -88,6 +92,12 @@ def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, 
         node("Mul", [f"{stem}_blocks", f"{stem}_wide_scales"], "scaled"),
         node("Reshape", [f"{stem}_scaled", f"{stem}_rows_shape"], "padded"),
         node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_zero"], "weight"),
+        node("Abs", [f"{stem}_weight"], "magnitude"),
+        # ReduceMax takes its axes as an attribute before opset 18, as an input from 18 on
+        node("ReduceMax", [f"{stem}_magnitude"], "largest", axes=[0], keepdims=0) if opset < 18
+        else node("ReduceMax", [f"{stem}_magnitude", "int4_zero"], "largest", keepdims=0),
+        node("Div", [f"{stem}_largest", "int4_int8_high"], "per_step"),
+        helper.make_node("Max", [f"{stem}_per_step", "int4_tiny"], [channel_scale], name=f"{stem}_channel_scale"),
         node("Div", [f"{stem}_weight", channel_scale], "steps"),
         node("Round", [f"{stem}_steps"], "rounded"),
         node("Clip", [f"{stem}_rounded", "int4_int8_low", "int4_int8_high"], "clipped"),
@@ -100,7 +110,8 @@ def shared_constants() -> list:
     from onnx import numpy_helper
 
     values = {"int4_sixteen": np.float32(16), "int4_eight": np.float32(-LOWEST), "int4_zero": np.array([0]),
-              "int4_int8_low": np.float32(-INT8_LIMIT), "int4_int8_high": np.float32(INT8_LIMIT)}  # fmt: skip
+              "int4_int8_low": np.float32(-INT8_LIMIT), "int4_int8_high": np.float32(INT8_LIMIT),
+              "int4_tiny": np.finfo(np.float32).tiny, ZERO_POINT: np.int8(0)}  # fmt: skip
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 
 
@@ -114,18 +125,25 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
     # the size report counts it in that part; and briefly: every tensor and node name is stored in the file
     reader = {name: node.name for node in reversed(quantized.graph.node) for name in node.input}
     encoder = posixpath.commonpath(encoder_nodes) + "/"
-    decode = []
+    opset = next(o.version for o in quantized.opset_import if o.domain in ("", "ai.onnx"))
+    decode, zero_points = [], set()
     for number, (name, weight) in enumerate(weights.items()):
         int8_name, scale, zero = f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"
         if int8_name not in initializers or numpy_helper.to_array(initializers[zero]).any():
             raise UserInputError(f"int4-as-int8: the int8 pass did not store {name} as symmetric int8 weights")
         read_by = reader[int8_name]
         part = encoder if read_by.startswith(encoder) else read_by.rpartition("/")[0] + "/"
-        added, nodes = decode_nodes(f"{part}int4_{number}", weight, block, scale, int8_name)
-        quantized.graph.initializer.remove(initializers[int8_name])
+        added, nodes = decode_nodes(f"{part}int4_{number}", weight, block, scale, int8_name, opset)
+        for stored in (int8_name, scale, zero):
+            quantized.graph.initializer.remove(initializers[stored])
         quantized.graph.initializer.extend(added)
         decode.extend(nodes)
+        zero_points.add(zero)
     quantized.graph.initializer.extend(shared_constants())
+    for node in quantized.graph.node:
+        for index, name in enumerate(node.input):
+            if name in zero_points:
+                node.input[index] = ZERO_POINT
     everything = decode + list(quantized.graph.node)  # the decode first: nodes stay topologically sorted
     del quantized.graph.node[:]
     quantized.graph.node.extend(everything)
