@@ -7,15 +7,15 @@ kernels, which `int4` uses, are about 2.6x slower than its int8 ones (docs/encod
 
 For `--target onnx` only: the `.ort` conversion folds the decode as well, and would store the int8 weights.
 
-Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks: codes + 8 in [0, 15], rows
-k and k + K/2 of the padded codes packed into one byte (low and high nibble); then
-    f = Cast(packed); high = Floor(f / 16); low = f - 16 high; codes = Concat(low, high) - 8
-    W = (codes by block × Cast(fp16 block scales))[:K];   s = max(ReduceMax(|W|, axis 0) / 127, tiny)
-    W_int8 = Cast(Clip(Round(W / s), -127, 127))
-which reproduces W exactly (the same fp32 products as the PyTorch rounding) and rounds it per channel as ORT's
-symmetric int8 pass does; the int8 MatMul reads s as its weight scale and one shared scalar zero point. So the
-file holds only the codes and the fp16 block scales of each weight: 0.35x of the baseline's file with a
-lighttoken 25x table, as int4's `.ort`.
+Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks of b: codes + 8 in [0, 15],
+in each block rows k and k + b/2 packed into one byte (low and high nibble), s_b the block scales; then
+    codes = Cast(Concat(packed mod 16, packed >> 4)) - 8          (per block, as uint8 until the Cast)
+    s = max(8 · max_b |s_b| / 127, tiny)                            (the channel's largest |W| / 127, as ORT's
+    W_int8 = Cast(Round(codes × (s_b / s)))[:K]                       symmetric int8 pass computes it)
+which is ORT's per-channel int8 rounding of the fp32 grid weights (up to the last bit of a product); the int8
+MatMul reads s as its weight scale and one shared scalar zero point. So the file holds only the codes and the fp16
+block scales of each weight: 0.35x of the baseline's file with a lighttoken 25x table, as int4's `.ort`. The chain
+keeps few full-size tensors, since ONNX Runtime holds every folded intermediate until its folding pass ends.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ ZERO_POINT = "int4_int8_zero_point"  # one scalar zero for every int8 weight, no
 
 
 def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes int8 [K_padded, N], scales fp16 [K_padded / block, 1, N]) of a weight already on this method's grid
-    (int4.round_to_blocks with fp16 scales, transposed): the same scales (the block's largest-magnitude weight /
-    -8, in fp16) and codes."""
+    """(codes int8 [K_padded / block, block, N], scales fp16 [K_padded / block, 1, N]) of a weight already on this
+    method's grid (int4.round_to_blocks with fp16 scales, transposed): the same scales (the block's
+    largest-magnitude weight / -8, in fp16) and codes."""
     inputs, outputs = weight.shape
     padded = np.pad(weight, ((0, -inputs % block), (0, 0))).reshape(-1, block, outputs)
     largest = np.take_along_axis(padded, np.abs(padded).argmax(axis=1)[:, None, :], axis=1)
@@ -49,20 +49,22 @@ def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]
     codes = np.clip(np.round(padded / wide), LOWEST, HIGHEST).astype(np.int8)
     if not np.array_equal((codes * wide).reshape(-1, outputs)[:inputs], weight):
         raise UserInputError("int4-as-int8: a weight is not on the int4 grid (export/encoder/int4.py rounds it)")
-    return codes.reshape(-1, outputs), scales
+    return codes, scales
 
 
 def packed(codes: np.ndarray) -> np.ndarray:
-    """uint8 [K_padded / 2, N]: row k's code + 8 in the low nibble, row k + K_padded / 2's in the high one."""
-    half = codes.shape[0] // 2
+    """uint8 [blocks, block / 2, N]: in each block, row k's code + 8 in the low nibble, row k + block / 2's in the
+    high one."""
+    half = codes.shape[1] // 2
     shifted = (codes.astype(np.int16) - LOWEST).astype(np.uint8)
-    return shifted[:half] | (shifted[half:] << 4)
+    return shifted[:, :half] | (shifted[:, half:] << 4)
 
 
 def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, out: str, opset: int):
     """The initializers and nodes, named from `stem`, that compute from `weight`'s packed codes its int8 weight
-    `out` and the per-channel scale `channel_scale` the int8 MatMul reads (largest magnitude / 127, as ORT's
-    symmetric int8 pass computes it: derived here rather than stored)."""
+    `out` and the per-channel scale `channel_scale` the int8 MatMul reads. Every full-size tensor of the chain is
+    held in memory while ONNX Runtime folds it at load, so the chain has few: the nibbles split as uint8, one
+    float copy, one multiply, one rounding."""
     from onnx import TensorProto, helper, numpy_helper
 
     codes, scales = block_codes(weight, block)
@@ -70,8 +72,7 @@ def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, 
     tensors = {
         f"{stem}_packed": packed(codes),
         f"{stem}_block_scales": scales,
-        f"{stem}_blocks_shape": np.array([-1, block, outputs], dtype=np.int64),
-        f"{stem}_rows_shape": np.array([-1, outputs], dtype=np.int64),
+        f"{stem}_shape": np.array([-1, outputs], dtype=np.int64),
         f"{stem}_rows": np.array([inputs], dtype=np.int64),
     }
     initializers = [numpy_helper.from_array(value, key) for key, value in tensors.items()]
@@ -80,38 +81,40 @@ def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, 
         return helper.make_node(op, inputs, [f"{stem}_{suffix}"], name=f"{stem}_{suffix}", **attributes)
 
     nodes = [
-        node("Cast", [f"{stem}_packed"], "bytes", to=TensorProto.FLOAT),
-        node("Div", [f"{stem}_bytes", "int4_sixteen"], "over16"),
-        node("Floor", [f"{stem}_over16"], "high"),
-        node("Mul", [f"{stem}_high", "int4_sixteen"], "high16"),
-        node("Sub", [f"{stem}_bytes", f"{stem}_high16"], "low"),
-        node("Concat", [f"{stem}_low", f"{stem}_high"], "shifted", axis=0),
-        node("Sub", [f"{stem}_shifted", "int4_eight"], "codes"),
-        node("Reshape", [f"{stem}_codes", f"{stem}_blocks_shape"], "blocks"),
-        node("Cast", [f"{stem}_block_scales"], "wide_scales", to=TensorProto.FLOAT),
-        node("Mul", [f"{stem}_blocks", f"{stem}_wide_scales"], "scaled"),
-        node("Reshape", [f"{stem}_scaled", f"{stem}_rows_shape"], "padded"),
-        node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_zero"], "weight"),
-        node("Abs", [f"{stem}_weight"], "magnitude"),
+        node("Mod", [f"{stem}_packed", "int4_sixteen"], "low"),
+        node("BitShift", [f"{stem}_packed", "int4_four"], "high", direction="RIGHT"),
+        node("Concat", [f"{stem}_low", f"{stem}_high"], "shifted", axis=1),
+        node("Cast", [f"{stem}_shifted"], "float", to=TensorProto.FLOAT),
+        node("Sub", [f"{stem}_float", "int4_eight"], "codes"),
+        # the block's largest magnitude is 8 |scale|: the channel's is 8 max |scale| over its blocks, and the int8
+        # step s = that / 127; the codes times scale / s then round to int8 within [-127, 127], with no clipping
+        node("Cast", [f"{stem}_block_scales"], "scales", to=TensorProto.FLOAT),
+        node("Abs", [f"{stem}_scales"], "magnitudes"),
         # ReduceMax takes its axes as an attribute before opset 18, as an input from 18 on
-        node("ReduceMax", [f"{stem}_magnitude"], "largest", axes=[0], keepdims=0) if opset < 18
-        else node("ReduceMax", [f"{stem}_magnitude", "int4_zero"], "largest", keepdims=0),
-        node("Div", [f"{stem}_largest", "int4_int8_high"], "per_step"),
-        helper.make_node("Max", [f"{stem}_per_step", "int4_tiny"], [channel_scale], name=f"{stem}_channel_scale"),
-        node("Div", [f"{stem}_weight", channel_scale], "steps"),
+        node("ReduceMax", [f"{stem}_magnitudes"], "largest", axes=[0, 1], keepdims=0) if opset < 18
+        else node("ReduceMax", [f"{stem}_magnitudes", "int4_block_axes"], "largest", keepdims=0),
+        node("Mul", [f"{stem}_largest", "int4_eight_over_127"], "step"),
+        helper.make_node("Max", [f"{stem}_step", "int4_tiny"], [channel_scale], name=f"{stem}_channel_scale"),
+        node("Div", [f"{stem}_scales", channel_scale], "ratios"),
+        node("Mul", [f"{stem}_codes", f"{stem}_ratios"], "steps"),
         node("Round", [f"{stem}_steps"], "rounded"),
-        node("Clip", [f"{stem}_rounded", "int4_int8_low", "int4_int8_high"], "clipped"),
+        node("Cast", [f"{stem}_rounded"], "int8", to=TensorProto.INT8),
+        node("Reshape", [f"{stem}_int8", f"{stem}_shape"], "padded"),
     ]
-    nodes.append(helper.make_node("Cast", [f"{stem}_clipped"], [out], name=f"{stem}_to_int8", to=TensorProto.INT8))
+    nodes.append(helper.make_node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_zero"], [out],
+                                  name=f"{stem}_rows"))  # fmt: skip
     return initializers, nodes
 
 
 def shared_constants() -> list:
     from onnx import numpy_helper
 
-    values = {"int4_sixteen": np.float32(16), "int4_eight": np.float32(-LOWEST), "int4_zero": np.array([0]),
-              "int4_int8_low": np.float32(-INT8_LIMIT), "int4_int8_high": np.float32(INT8_LIMIT),
-              "int4_tiny": np.finfo(np.float32).tiny, ZERO_POINT: np.int8(0)}  # fmt: skip
+    values = {
+        "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
+        "int4_zero": np.array([0]), "int4_block_axes": np.array([0, 1]),
+        "int4_eight_over_127": np.float32(-LOWEST / INT8_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
+        ZERO_POINT: np.int8(0),
+    }  # fmt: skip
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 
 
