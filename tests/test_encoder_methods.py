@@ -146,8 +146,9 @@ def test_a_broken_int4_as_int8_decode_fails_export_parity(tmp_path, tiny_checkpo
     assert not report["parity"]["passed"] and report["parity"]["min_cosine"] < 0
 
 
-def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
-    (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"), "--encoder", "int4")
+@pytest.mark.parametrize("flags", [["--encoder", "int4"], ["--encoder", "int4-as-int8", "--target", "onnx"]])
+def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint, flags):
+    (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"), *flags)
     for name in ["bundle.json", *manifest["files"]]:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
