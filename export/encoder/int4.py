@@ -41,19 +41,28 @@ def block_for(block_size: int, smallest_input: int) -> int:
     return min(block_size, fitting)
 
 
-def round_to_blocks(
+def codes_and_scales(
     weight: torch.Tensor, block_size: int, scale_dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """`weight` [out, in] rounded to symmetric 4-bit codes × one scale per `block_size` inputs, as ORT's
-    MatMulNBits quantizer rounds it (the last block padded with zeros); `scale_dtype`: the type the scales are
-    stored in (each scale rounded to it first)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(codes [out, blocks, block_size] in [-8, 7], scales [out, blocks, 1]) of `weight` [out, in] in symmetric
+    4-bit blocks of `block_size` inputs, by ORT's MatMulNBits rule (scale = the block's largest-magnitude weight
+    / -8; the last block padded with zeros); `scale_dtype`: the type the scales are stored in (each scale rounded
+    to it first, then held in the weight's type)."""
     rows, columns = weight.shape
     padded = nn.functional.pad(weight, (0, -columns % block_size)).reshape(rows, -1, block_size)
     largest = padded.gather(2, padded.abs().argmax(dim=2, keepdim=True))
     scale = (largest / LOWEST).to(scale_dtype).to(weight.dtype)
     scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-    codes = torch.clamp(torch.round(padded / scale), LOWEST, HIGHEST)
-    return (codes * scale).reshape(rows, -1)[:, :columns]
+    return torch.clamp(torch.round(padded / scale), LOWEST, HIGHEST), scale
+
+
+def round_to_blocks(
+    weight: torch.Tensor, block_size: int, scale_dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """`weight` [out, in] rounded to its 4-bit codes × block scales (codes_and_scales), as ORT's MatMulNBits
+    quantizer rounds it."""
+    codes, scale = codes_and_scales(weight, block_size, scale_dtype)
+    return (codes * scale).reshape(weight.shape[0], -1)[:, : weight.shape[1]]
 
 
 def weight_matmuls(model, names: list[str]) -> list[str]:

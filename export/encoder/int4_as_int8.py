@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import UserInputError
-from .int4 import HIGHEST, LOWEST, Int4Encoder, gemms_as_matmuls, weight_matmuls
+from .int4 import LOWEST, Int4Encoder, codes_and_scales, gemms_as_matmuls, round_to_blocks, weight_matmuls
 from .int8 import quantize_int8
 
 INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
@@ -37,19 +37,14 @@ ZERO_POINT = "int4_int8_zero_point"  # one scalar zero for every int8 weight, no
 
 
 def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(codes int8 [K_padded / block, block, N], scales fp16 [K_padded / block, 1, N]) of a weight already on this
-    method's grid (int4.round_to_blocks with fp16 scales, transposed): the same scales (the block's
-    largest-magnitude weight / -8, in fp16) and codes."""
-    inputs, outputs = weight.shape
-    padded = np.pad(weight, ((0, -inputs % block), (0, 0))).reshape(-1, block, outputs)
-    largest = np.take_along_axis(padded, np.abs(padded).argmax(axis=1)[:, None, :], axis=1)
-    scales = (largest / np.float32(LOWEST)).astype(np.float16)
-    scales[scales == 0] = 1.0
-    wide = scales.astype(np.float32)
-    codes = np.clip(np.round(padded / wide), LOWEST, HIGHEST).astype(np.int8)
-    if not np.array_equal((codes * wide).reshape(-1, outputs)[:inputs], weight):
+    """(codes int8 [K_padded / block, block, N], scales fp16 [K_padded / block, 1, N]) of a weight [K, N] already
+    on this method's grid: int4's codes_and_scales of its transpose, laid out along ONNX's MatMul inputs."""
+    transposed = torch.from_numpy(np.ascontiguousarray(weight.T))
+    codes, scales = codes_and_scales(transposed, block, Int4AsInt8.scale_dtype)
+    if not torch.equal(round_to_blocks(transposed, block, Int4AsInt8.scale_dtype), transposed):
         raise UserInputError("int4-as-int8: a weight is not on the int4 grid (export/encoder/int4.py rounds it)")
-    return codes, scales
+    # [N, blocks, block] → [blocks, block, N]
+    return codes.permute(1, 2, 0).numpy().astype(np.int8), scales.permute(1, 2, 0).numpy().astype(np.float16)
 
 
 def packed(codes: np.ndarray) -> np.ndarray:

@@ -76,7 +76,8 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int, comm
                                  "does not hold; it cannot be pruned")  # fmt: skip
         reachable = reachable_rows(tokenizer, rows)
         alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
-        ranked = (i for i in entry.by_commonness(model) if i < rows and reachable[i] and i not in specials | alphabet)
+        always = specials | alphabet
+        ranked = (i for i in entry.by_commonness(model) if i < rows and reachable[i] and i not in always)
         commonest = set(islice(ranked, common)) - used
         kept = sorted(i for i in entry.parts_of(model, used | commonest | specials | alphabet) if i < rows)
         new_id = {old: new for new, old in enumerate(kept)}
