@@ -54,6 +54,7 @@ class DistillConfig:
     steps: int = 300
     learning_rate: float | None = None  # None: the encoder method's (EncoderMethod.distill_learning_rate)
     attention: bool | None = None  # match the last layer's attention too; None: the encoder method's choice
+    sentence: bool | None = None  # match an embedder's sentence embeddings too; None: the encoder method's choice
     batch: int = 32  # passages per step
     max_tokens: int = 64  # per passage
 

@@ -50,13 +50,15 @@ def distill(
     config: DistillConfig,
     seed: int = 0,
     on_step: Callable[[int, float], None] = lambda step, loss: None,
+    pooling: str | None = None,
 ) -> DistillResult:
     """Train `student` (an HF model carrying the compressed embedding) towards `teacher`; `seed` draws the
-    held-out passages, the passage order and dropout. `config.learning_rate` and `config.attention` must be set
-    (the distill stage fills in the encoder method's)."""
-    if config.learning_rate is None or config.attention is None:
-        raise ValueError("distill() needs a learning rate and an attention choice (stages.distill_encoder fills them)")
-    attention = config.attention
+    held-out passages, the passage order and dropout. `config.learning_rate`, `config.attention` and
+    `config.sentence` must be set (the distill stage fills in the encoder method's). `pooling` ("mean" or "cls"):
+    the sentence embedding an embedder outputs, for the sentence term; None for models with logits."""
+    if config.learning_rate is None or config.attention is None or config.sentence is None:
+        raise ValueError("distill() needs a learning rate and the loss terms chosen (stages.distill_encoder does it)")
+    terms = _Terms(config.attention, pooling if config.sentence else None)
     generator = torch.Generator().manual_seed(seed)
     order = [passages[i] for i in torch.randperm(len(passages), generator=generator).tolist()]
     kept = min(HELD_OUT, len(order) // 4)
@@ -66,7 +68,7 @@ def distill(
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=config.max_tokens, return_tensors="pt")
         return {name: encoded[name] for name in input_names}  # what the model takes (no token_type_ids for some)
 
-    before = _held_out_loss(student, teacher, batch_inputs(held_out), attention)
+    before = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
     parameters = [p for p in student.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
@@ -80,15 +82,23 @@ def distill(
             start = step * config.batch % len(train)
             inputs = batch_inputs((train + train)[start : start + config.batch])
             with torch.no_grad():
-                target = _outputs(teacher, inputs, attention)
-            loss = _loss(_outputs(student, inputs, attention), target, inputs["attention_mask"], attention)
+                target = _outputs(teacher, inputs, terms.attention)
+            loss = _loss(_outputs(student, inputs, terms.attention), target, inputs["attention_mask"], terms)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
             losses.append(float(loss.detach()))
             on_step(step, losses[-1])
-    return DistillResult(losses, before, _held_out_loss(student, teacher, batch_inputs(held_out), attention))
+    return DistillResult(losses, before, _held_out_loss(student, teacher, batch_inputs(held_out), terms))
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """The loss terms beside every layer's hidden states (and a classifier's logits)."""
+
+    attention: bool  # the last layer's attention distributions
+    pooling: str | None  # an embedder's sentence embeddings and their similarities, pooled this way; None: off
 
 
 def _outputs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], attention: bool):
@@ -97,22 +107,23 @@ def _outputs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], attention:
 
 
 def _held_out_loss(
-    student: torch.nn.Module, teacher: torch.nn.Module, inputs: dict[str, torch.Tensor], attention: bool
+    student: torch.nn.Module, teacher: torch.nn.Module, inputs: dict[str, torch.Tensor], terms: _Terms
 ) -> float:
     student.eval()
     with torch.no_grad():
-        student_out = _outputs(student, inputs, attention)
-        teacher_out = _outputs(teacher, inputs, attention)
-        return float(_loss(student_out, teacher_out, inputs["attention_mask"], attention))
+        student_out = _outputs(student, inputs, terms.attention)
+        teacher_out = _outputs(teacher, inputs, terms.attention)
+        return float(_loss(student_out, teacher_out, inputs["attention_mask"], terms))
 
 
 def _lr_factor(step: int, steps: int) -> float:
     return min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / steps)
 
 
-def _loss(student_out, teacher_out, mask: torch.Tensor, attention: bool) -> torch.Tensor:
+def _loss(student_out, teacher_out, mask: torch.Tensor, terms: _Terms) -> torch.Tensor:
     """Mean squared error of every layer's hidden states (padding left out), plus the logits for classifiers, plus
-    (`attention`) the last layer's attention distributions."""
+    (`terms.attention`) the last layer's attention distributions, plus (`terms.pooling`) an embedder's sentence
+    embeddings."""
     weights = mask.unsqueeze(-1).float()
     loss = sum(
         (((s - t) ** 2) * weights).sum() / weights.sum() / s.shape[-1]
@@ -120,9 +131,31 @@ def _loss(student_out, teacher_out, mask: torch.Tensor, attention: bool) -> torc
     )
     if getattr(student_out, "logits", None) is not None:
         loss = loss + ((student_out.logits - teacher_out.logits) ** 2).mean()
-    if attention:
+    if terms.attention:
         loss = loss + _attention_divergence(student_out.attentions[-1], teacher_out.attentions[-1], mask)
+    if terms.pooling is not None:
+        loss = loss + _sentence_loss(student_out.hidden_states[-1], teacher_out.hidden_states[-1], mask, terms.pooling)
     return loss
+
+
+def _sentence_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """1 − cosine of each passage's sentence embedding to the teacher's, plus the squared error of the batch's
+    cosine similarities (the scores an embedder is used for; the paper's similarity loss).
+
+    The hidden-state error is dominated by a few large-magnitude dimensions of the token states, while an
+    embedder's output is a normalised mean (or [CLS]) whose direction is what counts; this term measures that.
+    """
+    s, t = _sentence_embeddings(student, mask, pooling), _sentence_embeddings(teacher, mask, pooling)
+    return (1 - (s * t).sum(-1)).mean() + ((s @ s.T - t @ t.T) ** 2).mean()
+
+
+def _sentence_embeddings(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    if pooling == "cls":
+        vectors = hidden[:, 0]
+    else:
+        weights = mask.unsqueeze(-1).float()
+        vectors = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(vectors, dim=-1)
 
 
 def _attention_divergence(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -168,9 +168,11 @@ def distill_encoder(
     student = _copied(compressed, "distill")
     learning_rate = config.distill.learning_rate or config.encoder.distill_learning_rate
     attention = config.encoder.distill_attention if config.distill.attention is None else config.distill.attention
-    settings = replace(config.distill, learning_rate=learning_rate, attention=attention)
+    sentence = config.encoder.distill_sentence if config.distill.sentence is None else config.distill.sentence
+    settings = replace(config.distill, learning_rate=learning_rate, attention=attention, sentence=sentence)
     result = distill(
-        student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, settings, config.seed, on_step
+        student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, settings, config.seed, on_step,
+        pooling=loaded.output_pooling,
     )
     return student, {
         "text": str(config.distill.text),
@@ -178,6 +180,7 @@ def distill_encoder(
         "steps": settings.steps,
         "learning_rate": settings.learning_rate,
         "attention_loss": settings.attention,
+        "sentence_loss": bool(settings.sentence and loaded.output_pooling),
         "first_loss": result.losses[0],
         "final_loss": result.losses[-1],
         "held_out_loss_before": result.held_out_before,

@@ -231,6 +231,7 @@ def test_distillation_trains_the_compressed_encoder_and_the_bundle_ships_what_it
     _, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", *flags)
     run = report["distill"]
     assert run["learning_rate"] == learning_rate and run["attention_loss"] == attention  # the method's defaults
+    assert run["sentence_loss"] == attention  # the tiny "bert" is an embedder: tucker matches its sentence embeddings
     assert run["steps"] == 40 and run["final_loss"] > 0
     assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4
     assert report["steps"] == ["compress", "distill"]

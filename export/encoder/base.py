@@ -39,6 +39,9 @@ class EncoderMethod(MethodSettings, ABC):
     # --distill also matches the last layer's attention distributions (the paper's recovery loss): a method that
     # rebuilds the attention projections, not one that only rounds them
     distill_attention: ClassVar[bool] = False
+    # --distill on an embedder also matches its sentence embeddings and their similarities: a rebuilt encoder's
+    # hidden-state error can be small where the normalised embedding's direction is far off (docs/encoder.md)
+    distill_sentence: ClassVar[bool] = False
     # the --target names whose model file keeps this method's form (None: every target), and why others do not
     targets: ClassVar[tuple[str, ...] | None] = None
     target_reason: ClassVar[str] = ""

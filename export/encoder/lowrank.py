@@ -27,6 +27,7 @@ class LowRank(EncoderMethod):
     lossy = True
     distill_learning_rate = 5e-4
     distill_attention = True
+    distill_sentence = True
     ratio: float = 4.0
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:

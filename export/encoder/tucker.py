@@ -75,6 +75,7 @@ class Tucker(EncoderMethod):
     lossy = True
     distill_learning_rate = 5e-4
     distill_attention = True
+    distill_sentence = True
     ratio: float = 4.0
     bank: int | None = None  # cores in the bank (form IV); None: one per block (form III)
 
