@@ -63,28 +63,43 @@ def test_distillation_is_deterministic_for_a_seed(tiny_checkpoint):
     assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
+PASSAGES = [LONG.format(i) for i in range(48)]
+
+
+def _scrambled_and_trained(checkpoint: Path, model_class, scramble, config: DistillConfig | None, pooling=None):
+    """The tiny model with `scramble` applied to a copy of it (the student), then (config given) distilled back
+    towards the original (the teacher) on PASSAGES → (student, teacher), both in eval mode."""
+    student = model_class.from_pretrained(checkpoint)
+    teacher = copy.deepcopy(student).eval()
+    with torch.no_grad():
+        scramble(student)
+    if config is not None:
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], PASSAGES, config, pooling=pooling)
+    return student.eval(), teacher
+
+
+def _heal_settings(steps: int, attention: bool, sentence: bool) -> DistillConfig | None:
+    return DistillConfig(steps=steps, batch=8, max_tokens=16, learning_rate=1e-3, attention=attention,
+                         sentence=sentence) if steps else None  # fmt: skip
+
+
 def test_the_attention_loss_pulls_a_scrambled_attention_back(tiny_checkpoint):
     """The last layer's query projection scrambled: only the attention term sees how far its distributions moved,
     and training with it must bring them back. Without the term (`attention=False`), a run that never reads the
     attentions leaves the divergence higher: the term, not the hidden-state loss alone, does the work."""
     checkpoint = tiny_checkpoint("bert-classifier")
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    passages = [LONG.format(i) for i in range(48)]
-    inputs = tokenizer(passages[:8], padding=True, return_tensors="pt")
+    inputs = AutoTokenizer.from_pretrained(checkpoint)(PASSAGES[:8], padding=True, return_tensors="pt")
+
+    def scramble(model) -> None:
+        query = model.bert.encoder.layer[-1].attention.self.query.weight
+        query.copy_(query[torch.randperm(query.shape[0], generator=torch.Generator().manual_seed(0))] * 30)
 
     def divergence_after(attention: bool, steps: int) -> float:
-        student = AutoModelForSequenceClassification.from_pretrained(checkpoint)
-        teacher = copy.deepcopy(student).eval()
-        query = student.bert.encoder.layer[-1].attention.self.query.weight
+        models = _scrambled_and_trained(checkpoint, AutoModelForSequenceClassification, scramble,
+                                        _heal_settings(steps, attention, sentence=False))  # fmt: skip
         with torch.no_grad():
-            query.copy_(query[torch.randperm(query.shape[0], generator=torch.Generator().manual_seed(0))] * 30)
-        if steps:
-            config = DistillConfig(steps=steps, batch=8, max_tokens=16, learning_rate=1e-3, attention=attention,
-                                    sentence=False)
-            distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages, config)
-        student.eval()
-        with torch.no_grad():
-            outputs = [m(**inputs, output_attentions=True).attentions[-1] for m in (student, teacher)]
+            outputs = [m(**inputs, output_attentions=True).attentions[-1] for m in models]
         return float(_attention_divergence(*outputs, inputs["attention_mask"]))
 
     scrambled = divergence_after(attention=True, steps=0)
@@ -105,26 +120,20 @@ def test_the_attention_divergence_is_zero_for_equal_distributions_and_ignores_pa
 
 def test_the_sentence_loss_pulls_an_embedders_sentence_embeddings_back(tiny_checkpoint):
     """An embedder's last LayerNorm scale scrambled: its mean-pooled sentence embeddings point elsewhere. With the
-    sentence term, 80 steps bring their cosine to the teacher's closer than the same run without it (hidden states,
-    and the attention, alone)."""
+    sentence term, 80 steps bring their cosine to the teacher's closer than the same run without it (hidden states
+    alone)."""
     checkpoint = tiny_checkpoint("bert")
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    passages = [LONG.format(i) for i in range(48)]
-    inputs = tokenizer(passages[:8], padding=True, return_tensors="pt")
+    inputs = AutoTokenizer.from_pretrained(checkpoint)(PASSAGES[:8], padding=True, return_tensors="pt")
+
+    def scramble(model) -> None:
+        scale = model.encoder.layer[-1].output.LayerNorm.weight
+        scale.copy_(torch.randn(scale.shape, generator=torch.Generator().manual_seed(0)) * 3)
 
     def loss_after(sentence: bool, steps: int) -> float:
-        student = AutoModel.from_pretrained(checkpoint)
-        teacher = copy.deepcopy(student).eval()
-        scale = student.encoder.layer[-1].output.LayerNorm.weight
+        models = _scrambled_and_trained(checkpoint, AutoModel, scramble,
+                                        _heal_settings(steps, attention=False, sentence=sentence), "mean")  # fmt: skip
         with torch.no_grad():
-            scale.copy_(torch.randn(scale.shape, generator=torch.Generator().manual_seed(0)) * 3)
-        if steps:
-            config = DistillConfig(steps=steps, batch=8, max_tokens=16, learning_rate=1e-3, attention=False,
-                                   sentence=sentence)  # fmt: skip
-            distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages, config, pooling="mean")
-        student.eval()
-        with torch.no_grad():
-            states = [m(**inputs).last_hidden_state for m in (student, teacher)]
+            states = [m(**inputs).last_hidden_state for m in models]
         return float(_sentence_loss(*states, inputs["attention_mask"], "mean"))
 
     scrambled = loss_after(sentence=True, steps=0)
