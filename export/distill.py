@@ -20,6 +20,7 @@ import torch
 from .config import DistillConfig
 from .datasets import read_texts
 from .errors import UserInputError
+from .tasks.feature_extraction import sentence_vectors
 
 WARMUP_STEPS = 10
 HELD_OUT = 64  # passages (at most a quarter of them) kept out of training, to measure what the student learned
@@ -145,17 +146,8 @@ def _sentence_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Ten
     The hidden-state error is dominated by a few large-magnitude dimensions of the token states, while an
     embedder's output is a normalised mean (or [CLS]) whose direction is what counts; this term measures that.
     """
-    s, t = _sentence_embeddings(student, mask, pooling), _sentence_embeddings(teacher, mask, pooling)
+    s, t = sentence_vectors(student, mask, pooling), sentence_vectors(teacher, mask, pooling)
     return (1 - (s * t).sum(-1)).mean() + ((s @ s.T - t @ t.T) ** 2).mean()
-
-
-def _sentence_embeddings(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    if pooling == "cls":
-        vectors = hidden[:, 0]
-    else:
-        weights = mask.unsqueeze(-1).float()
-        vectors = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(vectors, dim=-1)
 
 
 def _attention_divergence(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

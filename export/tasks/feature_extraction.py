@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from torch import nn
 
 from runtime_py.parity import cosine
@@ -25,15 +26,19 @@ class SentenceEmbedding(TaskGraph):
         self.pooling = pooling
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
-        hidden = self._run(input_ids, attention_mask, token_type_ids)[0]
-        if self.pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        # Written out instead of F.normalize: that exports as ReduceL2, which is outside ORT's mobile op set.
-        norm = (pooled * pooled).sum(dim=-1, keepdim=True).sqrt().clamp(min=1e-12)
-        return pooled / norm
+        return sentence_vectors(self._run(input_ids, attention_mask, token_type_ids)[0], attention_mask, self.pooling)
+
+
+def sentence_vectors(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """Token states [batch, tokens, width] → the L2-normalised sentence vectors: [CLS] or the masked mean."""
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    else:
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    # Written out instead of F.normalize: that exports as ReduceL2, which is outside ORT's mobile op set.
+    norm = (pooled * pooled).sum(dim=-1, keepdim=True).sqrt().clamp(min=1e-12)
+    return pooled / norm
 
 
 class FeatureExtraction(Task):
