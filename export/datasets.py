@@ -53,6 +53,7 @@ LAYOUTS: tuple[Layout, ...] = (
 # GLUE's CoLA dev.tsv has no header: source, label, the author's mark, sentence.
 COLA = Layout("cola", "sentence", None, "label")
 COLA_COLUMNS = ["source", "label", "author_label", "sentence"]
+TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
 TEXT_COLUMNS = tuple(dict.fromkeys(c for layout in LAYOUTS for c in (layout.text, layout.text_pair) if c))
 
 
@@ -162,8 +163,26 @@ def read_texts(path: Path, what: str) -> list[str]:
     return [t for t in texts if t]
 
 
+def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
+    """The (first, second) text of each row of a table whose header names a pair layout's two text columns (STS-B's
+    sentence1/sentence2, text/text_pair, ...), labels unread; None for plain text, folders and single-text tables."""
+    if path.is_dir() or path.suffix not in TABLE_SUFFIXES or not path.is_file():
+        return None
+    try:
+        header, rows = read_table(path)
+    except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as err:
+        raise UserInputError(f"{what} {path}: not a readable table ({err})") from None
+    layout = next((lay for lay in LAYOUTS if lay.text_pair and {lay.text, lay.text_pair} <= set(header)), None)
+    if layout is None:
+        return None
+    first, second = header.index(layout.text), header.index(layout.text_pair)
+    if any(len(row) < len(header) for row in rows):
+        raise UserInputError(f"{what} {path}: a row has fewer columns than the header")
+    return [(row[first].strip(), row[second].strip()) for row in rows if row[first].strip() and row[second].strip()]
+
+
 def _text_lines(path: Path, what: str) -> list[str]:
-    if path.suffix not in (".tsv", ".csv", ".jsonl"):
+    if path.suffix not in TABLE_SUFFIXES:
         return path.read_text(encoding="utf-8").splitlines()
     header, rows = read_table(path)
     columns = [header.index(name) for name in TEXT_COLUMNS if name in header]

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .config import DistillConfig
-from .datasets import read_texts
+from .datasets import read_text_pairs, read_texts
 from .errors import UserInputError
 from .tasks.feature_extraction import sentence_vectors
 
@@ -26,10 +26,19 @@ WARMUP_STEPS = 10
 HELD_OUT = 64  # passages (at most a quarter of them) kept out of training, to measure what the student learned
 
 
-def read_passages(path: Path) -> list[str]:
+Passage = str | tuple[str, str]  # one text, or a pair that a pair model reads at once
+
+
+def read_passages(path: Path, pairs: bool = False) -> list[Passage]:
     """The passages of `path` worth training on (datasets.read_texts: .txt files, folders of them, tables' text
-    columns); headings and short lines teach little, and WikiText marks headings with "="."""
-    passages = [p for p in read_texts(path, "distillation text") if len(p.split()) > 8 and not p.startswith("=")]
+    columns); headings and short lines teach little, and WikiText marks headings with "=". With `pairs` (a model
+    that reads two texts at once), a table of pairs gives its rows as pairs: the model is trained on the input it
+    will see, second segment and cross-text attention included, not on each text alone."""
+    rows = read_text_pairs(path, "distillation text") if pairs else None
+    if rows is not None:
+        passages: list[Passage] = [row for row in rows if len(" ".join(row).split()) > 8]
+    else:
+        passages = [p for p in read_texts(path, "distillation text") if len(p.split()) > 8 and not p.startswith("=")]
     if len(passages) < 4:
         raise UserInputError(f"distillation text {path} has fewer than 4 passages longer than 8 words")
     return passages
@@ -47,7 +56,7 @@ def distill(
     teacher: torch.nn.Module,
     tokenizer,
     input_names: list[str],
-    passages: list[str],
+    passages: list[Passage],
     config: DistillConfig,
     seed: int = 0,
     on_step: Callable[[int, float], None] = lambda step, loss: None,
@@ -65,8 +74,11 @@ def distill(
     kept = min(HELD_OUT, len(order) // 4)
     held_out, train = order[:kept], order[kept:]
 
-    def batch_inputs(texts: list[str]) -> dict[str, torch.Tensor]:
-        encoded = tokenizer(texts, padding=True, truncation=True, max_length=config.max_tokens, return_tensors="pt")
+    def batch_inputs(batch: list[Passage]) -> dict[str, torch.Tensor]:
+        pairs = isinstance(batch[0], tuple)
+        texts, second = ([p[0] for p in batch], [p[1] for p in batch]) if pairs else (batch, None)
+        encoded = tokenizer(texts, second, padding=True, truncation=True, max_length=config.max_tokens,
+                            return_tensors="pt")  # fmt: skip
         return {name: encoded[name] for name in input_names}  # what the model takes (no token_type_ids for some)
 
     before = _held_out_loss(student, teacher, batch_inputs(held_out), terms)

@@ -167,7 +167,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
 def _distill(
     config: ExportConfig, loaded, compressed: CompressedModel, stages
 ) -> tuple[CompressedModel, dict[str, Any]]:
-    passages = read_passages(config.distill.text)
+    passages = read_passages(config.distill.text, pairs=loaded.task.pairs)
     steps = config.distill.steps
     with stages("distill", f"{steps} steps on {len(passages)} passages from {config.distill.text}") as status:
 
