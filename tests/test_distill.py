@@ -31,6 +31,40 @@ def test_sentence_pairs_give_both_sides(tmp_path):
     assert not any("3.2" in p for p in passages)
 
 
+def test_a_pair_model_reads_a_pair_table_as_pairs(tmp_path):
+    """For a model that reads two texts at once, STS-B's rows stay pairs (and a single-text table stays texts)."""
+    stsb = tmp_path / "train.tsv"
+    stsb.write_text("sentence1\tsentence2\tscore\n" + "".join(f"{LONG.format(f'a{i}')}\tshort {i}\t3.2\n"
+                                                          for i in range(5)))  # fmt: skip
+    assert read_passages(stsb, pairs=True) == [(LONG.format(f"a{i}"), f"short {i}") for i in range(5)]
+    sst2 = tmp_path / "sst2.tsv"
+    sst2.write_text("sentence\tlabel\n" + "".join(f"{LONG.format(i)}\t1\n" for i in range(5)))
+    assert read_passages(sst2, pairs=True) == [LONG.format(i) for i in range(5)]
+
+
+def test_distilling_on_pairs_trains_the_second_segment(tiny_checkpoint):
+    """The token-type row of the second text gets gradient only from pairs: trained on pairs it moves, trained on
+    the same texts one at a time it stays where it was."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    settings = DistillConfig(steps=4, batch=4, max_tokens=32, learning_rate=1e-3, attention=False, sentence=False)
+    pairs = [(LONG.format(f"a{i}"), LONG.format(f"b{i}")) for i in range(24)]
+
+    def second_segment_row_after(passages) -> torch.Tensor:
+        student = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+        teacher = copy.deepcopy(student).eval()
+        with torch.no_grad():  # something to heal: the encoder's first layer moved a little
+            query = student.bert.encoder.layer[0].attention.self.query.weight
+            query.add_(0.1 * torch.randn(query.shape, generator=torch.Generator().manual_seed(0)))
+        distill(student, teacher, tokenizer, names, passages, settings)
+        return student.bert.embeddings.token_type_embeddings.weight[1].detach()
+
+    original = AutoModelForSequenceClassification.from_pretrained(checkpoint).bert.embeddings.token_type_embeddings
+    assert not torch.equal(second_segment_row_after(pairs), original.weight[1])
+    assert torch.equal(second_segment_row_after([text for pair in pairs for text in pair]), original.weight[1])
+
+
 def test_a_glue_folder_gives_no_tsv(tmp_path):
     """A task folder holds dev.tsv, the evaluation set: only .txt files are read from folders."""
     (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + f"{LONG.format('dev')}\t1\n" * 8)
