@@ -4,7 +4,8 @@ A compressed table moves every token a little; the encoder was trained on the ex
 encoder (the compressed embedding stays fixed) to reproduce the original model's hidden states, layer by layer,
 and for classifiers its logits, teaches it to read the new table. It needs no labels, so the compression stays
 task-agnostic; the text is the user's (`--distill PATH`): a .txt file or a folder of them, one passage per line,
-or a GLUE .tsv whose text columns are read and whose labels never are.
+or a GLUE .tsv whose text columns are read and whose labels never are. A pair model (a cross-encoder) reads a
+table of pairs row by row, as pairs: the input it will see.
 
 Which text recovers what, measured: docs/distillation.md.
 """
