@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after compressing the embedding, train the encoder to match the original model on "
                         "this unlabelled text: a .txt file or a folder of them, one passage per line (e.g. "
                         "WikiText-2's files), or a GLUE .tsv whose sentences are read without their labels "
-                        "(pairs, for a pair model; in-domain text recovers a classifier best); recovers accuracy at high "
-                        "ratios; takes minutes")  # fmt: skip
+                        "(pairs, for a pair model; in-domain text recovers a classifier best); recovers accuracy at "
+                        "high ratios; takes minutes")  # fmt: skip
     parser.add_argument("--distill-steps", type=int, default=300, metavar="N",
                         help="steps of 32 passages (default 300: about 6 min for MiniLM-L6 on 2 cores; "
                         "600 recover more at 100x)")  # fmt: skip
