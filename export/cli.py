@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distill-steps", type=int, default=300, metavar="N",
                         help="steps of 32 passages (default 300: about 6 min for MiniLM-L6 on 2 cores; "
                         "600 recover more at 100x)")  # fmt: skip
+    parser.add_argument("--distill-lr", type=float, metavar="LR",
+                        help="the distillation's peak learning rate, warmed up and then decayed linearly to 0 "
+                        "(default: the encoder method's, 1e-4 for int8 and int4, 5e-4 for tucker and lowrank; a "
+                        "cross-encoder under tucker heals only at a higher rate: docs/encoder.md)")  # fmt: skip
     parser.add_argument("--vocab", type=Path, metavar="TEXT",
                         help="keep only the token rows this text of the deployment domain uses (same formats as "
                         "--distill; labels unread), plus the special tokens and a fallback alphabet (single "
@@ -143,7 +147,9 @@ def _choices(registry: dict, default: str) -> str:
 
 def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as build()'s keyword arguments."""
-    distill = None if args.distill is None else DistillConfig(text=args.distill, steps=args.distill_steps)
+    if args.distill is None and args.distill_lr is not None:
+        raise UserInputError("--distill-lr sets the rate of --distill; give --distill TEXT too")
+    distill = None if args.distill is None else DistillConfig(args.distill, args.distill_steps, args.distill_lr)
     vocab = None if args.vocab is None else VocabConfig(args.vocab, args.vocab_min_count, args.vocab_common)
     return {
         "preset": args.preset,

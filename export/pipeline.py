@@ -71,6 +71,9 @@ def check_config(config: ExportConfig) -> ExportConfig:
         read_passages(config.distill.text)
         if config.distill.steps < 1:
             raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
+        rate = config.distill.learning_rate
+        if rate is not None and not 0 < rate < 1:
+            raise UserInputError(f"--distill-lr must be a learning rate between 0 and 1 (got {rate})")
         _refuse_the_scored_file(config, config.distill.text, "--distill", "the encoder was trained on")
     if config.vocab.text is not None:
         if not read_texts(config.vocab.text, "vocabulary text"):

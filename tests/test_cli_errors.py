@@ -161,6 +161,20 @@ def test_distillation_needs_at_least_one_step(capsys, tmp_path):
     assert_refused(code, err, "--distill-steps must be at least 1")
 
 
+@pytest.mark.parametrize("rate", ["0", "-0.001", "nan", "2"])
+def test_distillation_learning_rate_out_of_range(capsys, tmp_path, rate):
+    (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-lr", rate,
+                        "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "--distill-lr must be a learning rate between 0 and 1")
+    assert not (tmp_path / "b").exists()
+
+
+def test_distillation_learning_rate_without_distillation(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--distill-lr", "1e-3", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "--distill-lr sets the rate of --distill")
+
+
 @pytest.mark.parametrize("flag", ["--distill", "--vocab"])
 def test_training_or_counting_on_the_evaluation_file_is_refused(capsys, tmp_path, flag):
     """Distilling on the scored sentences, or keeping exactly the pieces they use, would make the score measure
