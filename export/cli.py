@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "600 recover more at 100x)")  # fmt: skip
     parser.add_argument("--distill-lr", type=float, metavar="LR",
                         help="the distillation's peak learning rate, warmed up and then decayed linearly to 0 "
-                        "(default: the encoder method's, 1e-4 for int8 and int4, 5e-4 for tucker and lowrank; a "
-                        "cross-encoder under tucker heals only at a higher rate: docs/encoder.md)")  # fmt: skip
+                        "(default: the encoder method's: 1e-4 for int8 and int4, 5e-4 for tucker and lowrank, 3e-3 for "
+                        "tucker on a pair model (a cross-encoder), which heals only at a faster rate)")  # fmt: skip
     parser.add_argument("--vocab", type=Path, metavar="TEXT",
                         help="keep only the token rows this text of the deployment domain uses (same formats as "
                         "--distill; labels unread), plus the special tokens and a fallback alphabet (single "

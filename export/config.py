@@ -52,7 +52,7 @@ class Preset:
 class DistillConfig:
     text: Path | None = None  # unlabelled text (.txt file or folder); None: no distillation
     steps: int = 300
-    learning_rate: float | None = None  # None: the encoder method's (EncoderMethod.distill_learning_rate)
+    learning_rate: float | None = None  # None: the encoder method's (EncoderMethod.distill_rate)
     attention: bool | None = None  # match the last layer's attention too; None: the encoder method's choice
     sentence: bool | None = None  # match an embedder's sentence embeddings too; None: the encoder method's choice
     batch: int = 32  # passages per step

@@ -36,6 +36,9 @@ class EncoderMethod(MethodSettings, ABC):
     # --distill's learning rate with this method: a factorised encoder starts much further from the original
     # than one whose only change is the table, and heals faster with larger steps (docs/encoder.md)
     distill_learning_rate: ClassVar[float] = 1e-4
+    # the rate on a pair model (a cross-encoder), where it differs: it must relearn the attention between its two
+    # texts, and at the rate above it barely moves in the steps a single-text model heals in (docs/encoder.md)
+    distill_learning_rate_pairs: ClassVar[float | None] = None
     # --distill also matches the last layer's attention distributions (the paper's recovery loss): a method that
     # rebuilds the attention projections, not one that only rounds them
     distill_attention: ClassVar[bool] = False
@@ -45,6 +48,12 @@ class EncoderMethod(MethodSettings, ABC):
     # the --target names whose model file keeps this method's form (None: every target), and why others do not
     targets: ClassVar[tuple[str, ...] | None] = None
     target_reason: ClassVar[str] = ""
+
+    def distill_rate(self, pairs: bool) -> float:
+        """--distill's learning rate with this method when --distill-lr is not given; `pairs`: a pair model."""
+        if pairs and self.distill_learning_rate_pairs is not None:
+            return self.distill_learning_rate_pairs
+        return self.distill_learning_rate
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
         """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;
