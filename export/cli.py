@@ -93,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "600 recover more at 100x)")  # fmt: skip
     parser.add_argument("--distill-lr", type=float, metavar="LR",
                         help="the distillation's peak learning rate, warmed up and then decayed linearly to 0 "
-                        "(default: the encoder method's: 1e-4 for int8 and int4, 5e-4 for tucker and lowrank, 3e-3 for "
-                        "tucker on a pair model (a cross-encoder), which heals only at a faster rate)")  # fmt: skip
+                        f"(default: the encoder method's: {_distill_rates(ENCODERS)})")  # fmt: skip
     parser.add_argument("--vocab", type=Path, metavar="TEXT",
                         help="keep only the token rows this text of the deployment domain uses (same formats as "
                         "--distill; labels unread), plus the special tokens and a fallback alphabet (single "
@@ -138,6 +137,16 @@ def _preset_embeddings() -> str:
     if len(set(spelled.values())) == 1:
         return f"{next(iter(spelled.values()))} for every preset"
     return ", ".join(f"{name} {text}" for name, text in spelled.items())
+
+
+def _distill_rates(encoders: dict) -> str:
+    """Each encoder method's default --distill-lr, read from the registry; a pair model's where it differs."""
+    by_rate: dict[str, list[str]] = {}
+    for name, method in encoders.items():
+        by_rate.setdefault(f"{method.distill_learning_rate:g}", []).append(name)
+        if method.distill_learning_rate_pairs is not None:
+            by_rate.setdefault(f"{method.distill_learning_rate_pairs:g}", []).append(f"{name} on a pair model")
+    return "; ".join(f"{rate} for {', '.join(names)}" for rate, names in by_rate.items())
 
 
 def _choices(registry: dict, default: str) -> str:
