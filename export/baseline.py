@@ -27,7 +27,7 @@ class Baseline:
 
 
 def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target, encoder: Scope) -> Baseline:
-    """`encoder`: where the encoder's layers sit in optimum's graph (the HF model's module path, as in ours)."""
+    """`encoder`: the encoder's layers as the HF model names them (optimum's graph may wrap them, Scope.in_graph)."""
     from optimum.exporters.onnx import main_export
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
@@ -46,5 +46,5 @@ def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target, 
     target.write_model(onnx_path, model_path)
     model_bytes = model_path.stat().st_size
     graph = load_graph(onnx_path)
-    breakdown = size_breakdown(token_table_bytes(graph), encoder.stored_bytes(graph), model_bytes)
+    breakdown = size_breakdown(token_table_bytes(graph), encoder.in_graph(graph).stored_bytes(graph), model_bytes)
     return Baseline(onnx_path, onnx_path.stat().st_size, model_path, model_bytes, breakdown)

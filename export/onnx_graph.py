@@ -30,6 +30,17 @@ class Scope:
     def tensor_prefix(self) -> str:
         return self.module_path + "."
 
+    def in_graph(self, model: onnx.ModelProto) -> Scope:
+        """This scope as `model` names it: itself, or under the one wrapper module an exporter put around the HF
+        model (optimum exports a sentence-transformers checkpoint as its module list: `/0/encoder/...`)."""
+        names = [n.name for n in model.graph.node]
+        if any(name.startswith(self.node_prefix) for name in names):
+            return self
+        wrappers = {name[: name.index(self.node_prefix)] for name in names if self.node_prefix in name}
+        if len(wrappers) != 1:
+            raise ValueError(f"no single place holds {self.module_path}'s nodes in the graph: {sorted(wrappers)}")
+        return Scope(wrappers.pop().strip("/").replace("/", ".") + "." + self.module_path)
+
     def node_names(self, model: onnx.ModelProto) -> list[str]:
         return [n.name for n in model.graph.node if n.name.startswith(self.node_prefix)]
 
