@@ -140,12 +140,12 @@ def _preset_embeddings() -> str:
 
 
 def _distill_rates(encoders: dict) -> str:
-    """Each encoder method's default --distill-lr, read from the registry; a pair model's where it differs."""
+    """Each encoder method's default --distill-lr, read from the registry; a task's where it differs."""
     by_rate: dict[str, list[str]] = {}
     for name, method in encoders.items():
         by_rate.setdefault(f"{method.distill_learning_rate:g}", []).append(name)
-        if method.distill_learning_rate_pairs is not None:
-            by_rate.setdefault(f"{method.distill_learning_rate_pairs:g}", []).append(f"{name} on a pair model")
+        for task, rate in method.distill_learning_rate_by_task.items():
+            by_rate.setdefault(f"{rate:g}", []).append(f"{name} on a {task} model")
     return "; ".join(f"{rate} for {', '.join(names)}" for rate, names in by_rate.items())
 
 

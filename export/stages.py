@@ -166,7 +166,7 @@ def distill_encoder(
 ) -> tuple[CompressedModel, dict[str, Any]]:
     """A copy of `compressed` whose encoder was trained to match the original model (the teacher) on `passages`."""
     student = _copied(compressed, "distill")
-    learning_rate = config.distill.learning_rate or config.encoder.distill_rate(loaded.task.pairs)
+    learning_rate = config.distill.learning_rate or config.encoder.distill_rate(loaded.task.name)
     attention = config.encoder.distill_attention if config.distill.attention is None else config.distill.attention
     sentence = config.encoder.distill_sentence if config.distill.sentence is None else config.distill.sentence
     settings = replace(config.distill, learning_rate=learning_rate, attention=attention, sentence=sentence)

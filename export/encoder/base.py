@@ -11,8 +11,10 @@ One file per method, registered in __init__.py.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from torch import nn
@@ -36,9 +38,9 @@ class EncoderMethod(MethodSettings, ABC):
     # --distill's learning rate with this method: a factorised encoder starts much further from the original
     # than one whose only change is the table, and heals faster with larger steps (docs/encoder.md)
     distill_learning_rate: ClassVar[float] = 1e-4
-    # the rate on a pair model (a cross-encoder), where it differs: it must relearn the attention between its two
-    # texts, and at the rate above it barely moves in the steps a single-text model heals in (docs/encoder.md)
-    distill_learning_rate_pairs: ClassVar[float | None] = None
+    # the rate by task (Task.name) where it differs: a pair model (a cross-encoder) must relearn the attention
+    # between its two texts, and at a single-text model's rate it barely moves in the same steps (docs/encoder.md)
+    distill_learning_rate_by_task: ClassVar[Mapping[str, float]] = MappingProxyType({})
     # --distill also matches the last layer's attention distributions (the paper's recovery loss): a method that
     # rebuilds the attention projections, not one that only rounds them
     distill_attention: ClassVar[bool] = False
@@ -49,11 +51,9 @@ class EncoderMethod(MethodSettings, ABC):
     targets: ClassVar[tuple[str, ...] | None] = None
     target_reason: ClassVar[str] = ""
 
-    def distill_rate(self, pairs: bool) -> float:
-        """--distill's learning rate with this method when --distill-lr is not given; `pairs`: a pair model."""
-        if pairs and self.distill_learning_rate_pairs is not None:
-            return self.distill_learning_rate_pairs
-        return self.distill_learning_rate
+    def distill_rate(self, task: str) -> float:
+        """--distill's learning rate with this method for a model of `task` when --distill-lr is not given."""
+        return self.distill_learning_rate_by_task.get(task, self.distill_learning_rate)
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
         """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;
