@@ -33,9 +33,9 @@ class Scope:
     def in_graph(self, model: onnx.ModelProto) -> Scope:
         """This scope as `model` names it: itself, or under the one wrapper module an exporter put around the HF
         model (optimum exports a sentence-transformers checkpoint as its module list: `/0/encoder/...`)."""
-        names = [n.name for n in model.graph.node]
-        if any(name.startswith(self.node_prefix) for name in names):
+        if self.node_names(model):
             return self
+        names = [n.name for n in model.graph.node]
         wrappers = {name[: name.index(self.node_prefix)] for name in names if self.node_prefix in name}
         if len(wrappers) != 1:
             raise ValueError(f"no single place holds {self.module_path}'s nodes in the graph: {sorted(wrappers)}")
