@@ -75,7 +75,7 @@ class Tucker(EncoderMethod):
                "weights, int8 on top (--encoder-ratio R; heal with --distill)")  # fmt: skip
     lossy = True
     distill_learning_rate = 5e-4
-    distill_learning_rate_by_task = MappingProxyType({"text-pair-classification": 3e-3})
+    distill_learning_rate_by_task = MappingProxyType({"feature-extraction": 1.5e-3, "text-pair-classification": 3e-3})
     distill_attention = True
     distill_sentence = True
     ratio: float = 4.0
