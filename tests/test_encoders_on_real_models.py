@@ -47,19 +47,22 @@ def test_int4_as_int8_keeps_sst2_accuracy_in_an_onnx_at_int4s_size(tmp_path, sha
 # SST-2 dev accuracy after 100 distillation steps at --encoder-ratio 4 over seeds 0-2 (mean, sd), the chain in
 # docs/encoder.md: `python -m export bert --model ../shared/models/minilm-l6-sst2 --embedding int8 --encoder M
 # --encoder-ratio 4 --distill ../shared/data/glue/SST-2/train.tsv --distill-steps 100 --seed S --evaluate ...`
-# tucker 0.7741 0.7672 0.7477, lowrank 0.8108 0.7936 0.8016.
-MEASURED_HEALED = {"tucker": (0.7630, 0.0137), "lowrank": (0.8020, 0.0086)}
+# tucker 0.7821 0.7775 0.7546 (at its classifier rate 1e-3, since 2026-12-03), lowrank 0.8108 0.7936 0.8016.
+MEASURED_HEALED = {"tucker": (0.7714, 0.0147), "lowrank": (0.8020, 0.0086)}
+# The held-out loss after 100 steps over the loss before, tucker's seeds 0-2 at 1e-3: 0.385 0.434 0.573 (mean 0.464,
+# sd 0.098); the bound is 3 sd over the mean (an encoder left untrained: 1).
+HEALED_LOSS_RATIO = 0.76
 
 
 @pytest.mark.parametrize("method", ["tucker", "lowrank"])
 def test_factorised_encoder_heals_with_distillation(tmp_path, shared_assets, export_cache, method):
     """A factorised encoder at a quarter of the weights starts near chance and --distill brings much of it back in
     100 steps (what more steps recover: docs/encoder.md). One seed is one draw of the distillation: the floor is
-    3 measured sd under the seeds' mean (tucker 0.7219, lowrank 0.7762). Without the distill stage (healing
+    3 measured sd under the seeds' mean (tucker 0.7272, lowrank 0.7762). Without the distill stage (healing
     broken) the bundles score 0.5619 (tucker) and 0.6078 (lowrank) and fail."""
     mean, sd = MEASURED_HEALED[method]
     report = export(tmp_path, export_cache, "--encoder", method, "--encoder-ratio", "4", "--distill", str(SST2_TRAIN),
                     "--distill-steps", "100")  # fmt: skip
-    assert report["distill"]["held_out_loss_after"] < report["distill"]["held_out_loss_before"] / 2
+    assert report["distill"]["held_out_loss_after"] < HEALED_LOSS_RATIO * report["distill"]["held_out_loss_before"]
     assert report["accuracy"]["bundle"] >= mean - 3 * sd, report["accuracy"]
     assert report["size"]["encoder_ratio_vs_int8"] > 3.5

@@ -74,7 +74,7 @@ class Tucker(EncoderMethod):
     summary = ("linear layers as D×D blocks sharing two factors and a core each (Tucker, ICLR 2022) at 1/R of their "
                "weights, int8 on top (--encoder-ratio R; heal with --distill)")  # fmt: skip
     lossy = True
-    distill_learning_rate = 5e-4
+    distill_learning_rate = 1e-3
     distill_learning_rate_by_task = MappingProxyType({"feature-extraction": 1.5e-3, "text-pair-classification": 3e-3})
     distill_attention = True
     distill_sentence = True
