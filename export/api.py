@@ -152,9 +152,9 @@ def export_config(
     if not isinstance(encoder, EncoderMethod):
         raise UserInputError(f"encoder must be a method such as export.Int4Encoder(), not {encoder!r}")
     if not isinstance(distill, DistillConfig):
-        distill = DistillConfig(text=None if distill is None else Path(distill))
+        distill = DistillConfig(text=distill)
     if not isinstance(vocab, VocabConfig):
-        vocab = VocabConfig(text=None if vocab is None else Path(vocab))
+        vocab = VocabConfig(text=vocab)
     return ExportConfig(
         preset=chosen,
         checkpoint=model or chosen.checkpoint,

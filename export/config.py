@@ -58,12 +58,22 @@ class DistillConfig:
     batch: int = 32  # passages per step
     max_tokens: int = 64  # per passage
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", _path_or_none(self.text))  # a str from a Python caller works as a path
+
 
 @dataclass(frozen=True)
 class VocabConfig:
     text: Path | None = None  # the deployment domain's text (as for DistillConfig); None: keep the vocabulary
     min_count: int = 1  # keep a piece when the text uses it at least this often
     common: int = 0  # and the tokenizer's this many most common pieces, whatever the text (vocab/prune.py)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", _path_or_none(self.text))
+
+
+def _path_or_none(text: str | Path | None) -> Path | None:
+    return None if text is None else Path(text)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,19 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
     assert export.UserInputError.exit_code == 2 and export.ParityError.exit_code == 1
 
 
+def test_distill_and_vocab_configs_take_a_str_as_their_text(tmp_path):
+    """A Python caller writes DistillConfig(text="train.tsv"); it is read as a path (it used to reach the reader
+    as a str and end in an AttributeError traceback), so a missing file gets the one-line error."""
+    config = export_config("bert", distill=export.DistillConfig(text="a.txt", steps=5),
+                           vocab=export.VocabConfig(text="b.txt"))  # fmt: skip
+    assert config.distill.text == Path("a.txt") and config.distill.steps == 5 and config.vocab.text == Path("b.txt")
+    missing = str(tmp_path / "missing.txt")
+    for settings in ({"distill": export.DistillConfig(text=missing)}, {"vocab": export.VocabConfig(text=missing)}):
+        with pytest.raises(export.UserInputError, match=r"missing\.txt"):
+            export.build("bert", out=tmp_path / "b", progress=False, **settings)
+    assert not (tmp_path / "b").exists()
+
+
 def test_export_config_takes_builds_defaults():
     """The CLI and benchmarks/fit_spread.py go through export_config: its defaults must be build()'s."""
     build, config = inspect.signature(export.build).parameters, inspect.signature(export_config).parameters
