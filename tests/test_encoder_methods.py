@@ -13,6 +13,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from test_tiny_exports import ARCHITECTURES, _export_twice, export
 
+from export import Int8, Tucker, UserInputError, build
 from export.encoder import encoder_of, linear_layers
 from export.encoder.int4 import block_for, round_to_blocks
 
@@ -163,8 +164,8 @@ def test_factorised_encoders_on_every_architecture(tmp_path, tiny_checkpoint, ki
     for method in ("tucker", "lowrank"):
         out, report, manifest = export(tmp_path / method, checkpoint, preset, "--embedding", "int8", "--encoder",
                                        method, "--encoder-ratio", "2")  # fmt: skip
-        assert manifest["encoder"] == report["config"]["encoder"] == {"method": method, "ratio": 2.0,
-                                                                      **({"bank": None} if method == "tucker" else {})}
+        defaults = {"bank": None, "share": "encoder"} if method == "tucker" else {}
+        assert manifest["encoder"] == report["config"]["encoder"] == {"method": method, "ratio": 2.0, **defaults}
         parity = report["parity"]
         assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4
         ort.InferenceSession(str(out / "model.ort"), providers=["CPUExecutionProvider"])
@@ -208,13 +209,32 @@ def test_tucker_costs_fewer_multiply_adds_than_the_dense_encoder(tmp_path, tiny_
     for ratio in (4, 8):
         out, report, _ = export(tmp_path / f"tucker{ratio}", checkpoint, "bert", "--embedding", "int8", "--target",
                                 "onnx", "--encoder", "tucker", "--encoder-ratio", str(ratio))  # fmt: skip
-        r, d = report["encoder"]["rank"], 384
+        (r,), d = report["encoder"]["ranks"], 384
         expected = (d * r + 3 * (r * r + r * d)) + (d * r + r * r + r * d) + 2 * (d * r + 4 * r * r + 4 * r * d)
         assert multiply_adds_per_token(out / "model.onnx") == expected < dense_macs
         graph = onnx.load(str(out / "model.onnx")).graph
         assert not [n for n in graph.node if n.op_type in ("Einsum", "Gather") and "/encoder/" in n.name
                     and n.input[0].endswith("mixing")]  # the cores are not computed at run time  # fmt: skip
     assert multiply_adds_per_token(out / "model.onnx") < 0.5 * dense_macs  # ratio 8
+
+
+def test_tucker_shares_its_factors_per_layer_when_asked(tmp_path, tiny_checkpoint):
+    """Tucker(share="layer"): each transformer layer's blocks get their own U and V (a factor group a layer, two
+    here), so at the same ratio the factors hold more of the bytes and the rank is smaller than with one pair for
+    the whole encoder; the export still equals the PyTorch model and the bytes stay within 1/ratio."""
+    checkpoint = str(tiny_checkpoint("bert"))
+    facts = {}
+    for share in ("encoder", "layer"):
+        result = build("bert", model=checkpoint, embedding=Int8(), target="onnx", progress=False,
+                       encoder=Tucker(ratio=2, share=share), out=tmp_path / share)
+        assert result.parity["passed"] and result.parity["export_max_abs_diff"] < 1e-4
+        assert result.report["config"]["encoder"]["share"] == share
+        facts[share] = result.report["encoder"]
+    assert facts["encoder"]["factor_groups"] == 1 and facts["layer"]["factor_groups"] == 2
+    assert facts["layer"]["ranks"][0] < facts["encoder"]["ranks"][0]
+    assert facts["layer"]["stored_weights"] <= facts["layer"]["dense_weights"] / 2
+    with pytest.raises(UserInputError, match="tucker share must be one of encoder, layer"):
+        Tucker(share="head").check()
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Both trace to plain MatMuls whose weights the int8 pass quantizes per channel. The Tucker layer's core block
 matrix depends on no token: Tucker.shipped folds it into one buffer per layer (`fold`), so the export stores it as a
-constant; the other two factors are shared by every layer, so their MatMuls read the same initializer.
+constant; the other two factors are shared by every layer of their group, so their MatMuls read the same initializer.
 """
 
 from __future__ import annotations

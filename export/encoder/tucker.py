@@ -1,10 +1,12 @@
-"""`tucker`: the encoder's linear weights cut into D×D blocks (D the hidden size) that share two factors, after
-Wang, Ren et al., "Exploring extreme parameter compression for pre-trained language models" (ICLR 2022):
-W_i ≈ U · C_i · V, with C_i = Σ_k P[i, k] · G_k (form IV, a bank of `bank` cores; form III when the bank has a core
-per block, the default). Initialised from a Tucker decomposition of the stacked trained blocks (HOSVD refined by
-two HOOI sweeps, own code: a few symmetric eigenproblems of D×D), int8 on top. Shipped bytes: U and V once, and
-every block's folded core C_i (r×r); a layer costs a·D·r + a·b·r² + b·r·D multiply-adds a token against a·b·D²
-(factorized.TuckerLinear). Accuracy needs healing: `--distill`.
+"""`tucker`: the encoder's linear weights cut into D×D blocks (D the hidden size) that share two factors, after Wang,
+Ren et al., "Exploring extreme parameter compression for pre-trained language models" (ICLR 2022): W_i ≈ U · C_i ·
+V, with C_i = Σ_k P[i, k] · G_k (form IV, a bank of `bank` cores; form III when the bank has a core per block, the
+default). `share` says which blocks share U and V: all of the encoder's (the paper), or each transformer layer's own
+(more bytes in the factors, so a smaller r and fewer multiply-adds at the same ratio). Initialised from a Tucker
+decomposition of the stacked trained blocks (HOSVD refined by two HOOI sweeps, own code: a few symmetric
+eigenproblems of D×D), int8 on top. Shipped bytes: U and V once per group, and every block's folded core C_i (r×r);
+a layer costs a·D·r + a·b·r² + b·r·D multiply-adds a token against a·b·D² (factorized.TuckerLinear). Accuracy needs
+healing: `--distill`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .factorized import TuckerFactors, TuckerLinear
 from .int8 import quantize_int8
 
 HOOI_SWEEPS = 2
+SHARES = ("encoder", "layer")
 
 
 def blocks_of(weight: torch.Tensor, width: int) -> torch.Tensor:
@@ -68,6 +71,18 @@ def tucker_factors(stacked: torch.Tensor, rank: int, bank: int) -> TuckerFactors
     return TuckerFactors(u.float(), v.T.float().contiguous(), core_bank.float(), mixing.float())
 
 
+def factor_groups(layers: dict[str, nn.Linear], share: str) -> list[dict[str, nn.Linear]]:
+    """The layers whose blocks share one U and V: all of them ("encoder"), or those of each transformer layer
+    ("layer": the first numeric part of the dotted name, as in layer.3.attention.self.query)."""
+    if share == "encoder":
+        return [layers]
+    groups: dict[str, dict[str, nn.Linear]] = {}
+    for name, layer in layers.items():
+        index = next((part for part in name.split(".") if part.isdigit()), "")
+        groups.setdefault(index, {})[name] = layer
+    return list(groups.values())
+
+
 @dataclass(frozen=True)
 class Tucker(EncoderMethod):
     name = "tucker"
@@ -79,37 +94,43 @@ class Tucker(EncoderMethod):
     distill_attention = True
     distill_sentence = True
     ratio: float = 4.0
-    bank: int | None = None  # cores in the bank (form IV); None: one per block (form III)
+    bank: int | None = None  # cores in the bank of each factor group (form IV); None: one per block (form III)
+    share: str = "encoder"  # the blocks that share U and V: "encoder" (all, the paper's) or "layer" (each layer's)
 
     def check(self) -> None:
         super().check()
         if self.bank is not None and self.bank < 1:
             raise UserInputError(f"tucker bank must be at least 1 (got {self.bank})")
+        if self.share not in SHARES:
+            raise UserInputError(f"tucker share must be one of {', '.join(SHARES)} (got {self.share!r})")
 
     def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
         width = min(layer.in_features for layer in layers.values())
         blocked = {name: layer for name, layer in layers.items()
                    if layer.in_features % width == 0 and layer.out_features % width == 0}  # fmt: skip
-        grids = {name: blocks_of(layer.weight, width) for name, layer in blocked.items()}
-        stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
-        dense = stacked.shape[0] * width * width
-        rank = rank_for(width, stacked.shape[0], dense, self.ratio)
-        if not 1 <= rank < width:
-            raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
-        bank = min(self.bank or len(stacked), len(stacked))
-        factors = tucker_factors(stacked, rank, bank)
-        encoder.tucker_factors = factors  # registered once; every TuckerLinear refers to it
-        start = 0
-        for name, grid in grids.items():
-            count = grid.shape[0] * grid.shape[1]
-            indices = torch.arange(start, start + count).reshape(grid.shape[:2])
-            replace_module(encoder, name, TuckerLinear(factors, indices, blocked[name].bias))
-            start += count
-        stored = 2 * width * rank + len(stacked) * rank * rank
-        return {"rank": rank, "block_width": width, "blocks": len(stacked), "bank": bank,
-                "dense_layers_left": len(layers) - len(blocked), "stored_weights": stored,
-                "dense_weights": dense}  # fmt: skip
+        encoder.tucker_factors = nn.ModuleList()  # registered once; every TuckerLinear refers to its group's
+        ranks, blocks, stored = set(), 0, 0
+        for group in factor_groups(blocked, self.share):
+            grids = {name: blocks_of(layer.weight, width) for name, layer in group.items()}
+            stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
+            rank = rank_for(width, stacked.shape[0], stacked.shape[0] * width * width, self.ratio)
+            if not 1 <= rank < width:
+                raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
+            factors = tucker_factors(stacked, rank, min(self.bank or len(stacked), len(stacked)))
+            encoder.tucker_factors.append(factors)
+            start = 0
+            for name, grid in grids.items():
+                count = grid.shape[0] * grid.shape[1]
+                indices = torch.arange(start, start + count).reshape(grid.shape[:2])
+                replace_module(encoder, name, TuckerLinear(factors, indices, group[name].bias))
+                start += count
+            ranks.add(rank)
+            blocks += len(stacked)
+            stored += 2 * width * rank + len(stacked) * rank * rank
+        return {"ranks": sorted(ranks), "block_width": width, "blocks": blocks, "factor_groups":
+                len(encoder.tucker_factors), "dense_layers_left": len(layers) - len(blocked), "stored_weights": stored,
+                "dense_weights": blocks * width * width}  # fmt: skip
 
     def shipped(self, model: nn.Module) -> nn.Module:
         folded = copy.deepcopy(model)
