@@ -110,27 +110,30 @@ class Tucker(EncoderMethod):
         blocked = {name: layer for name, layer in layers.items()
                    if layer.in_features % width == 0 and layer.out_features % width == 0}  # fmt: skip
         encoder.tucker_factors = nn.ModuleList()  # registered once; every TuckerLinear refers to its group's
-        ranks, blocks, stored = set(), 0, 0
         for group in factor_groups(blocked, self.share):
-            grids = {name: blocks_of(layer.weight, width) for name, layer in group.items()}
-            stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
-            rank = rank_for(width, stacked.shape[0], stacked.shape[0] * width * width, self.ratio)
-            if not 1 <= rank < width:
-                raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
-            factors = tucker_factors(stacked, rank, min(self.bank or len(stacked), len(stacked)))
-            encoder.tucker_factors.append(factors)
-            start = 0
-            for name, grid in grids.items():
-                count = grid.shape[0] * grid.shape[1]
-                indices = torch.arange(start, start + count).reshape(grid.shape[:2])
-                replace_module(encoder, name, TuckerLinear(factors, indices, group[name].bias))
-                start += count
-            ranks.add(rank)
-            blocks += len(stacked)
-            stored += 2 * width * rank + len(stacked) * rank * rank
-        return {"ranks": sorted(ranks), "block_width": width, "blocks": blocks, "factor_groups":
-                len(encoder.tucker_factors), "dense_layers_left": len(layers) - len(blocked), "stored_weights": stored,
+            encoder.tucker_factors.append(self.factorize_group(encoder, group, width))
+        groups = list(encoder.tucker_factors)
+        blocks = sum(len(factors.mixing) for factors in groups)
+        stored = sum(2 * width * factors.rank + len(factors.mixing) * factors.rank**2 for factors in groups)
+        return {"ranks": sorted({factors.rank for factors in groups}), "block_width": width, "blocks": blocks,
+                "factor_groups": len(groups), "dense_layers_left": len(layers) - len(blocked), "stored_weights": stored,
                 "dense_weights": blocks * width * width}  # fmt: skip
+
+    def factorize_group(self, encoder: nn.Module, group: dict[str, nn.Linear], width: int) -> TuckerFactors:
+        """Replaces the group's layers in `encoder` by TuckerLinears over one new set of factors, and returns them."""
+        grids = {name: blocks_of(layer.weight, width) for name, layer in group.items()}
+        stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
+        rank = rank_for(width, len(stacked), len(stacked) * width * width, self.ratio)
+        if not 1 <= rank < width:
+            raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
+        factors = tucker_factors(stacked, rank, min(self.bank or len(stacked), len(stacked)))
+        start = 0
+        for name, grid in grids.items():
+            count = grid.shape[0] * grid.shape[1]
+            indices = torch.arange(start, start + count).reshape(grid.shape[:2])
+            replace_module(encoder, name, TuckerLinear(factors, indices, group[name].bias))
+            start += count
+        return factors
 
     def shipped(self, model: nn.Module) -> nn.Module:
         folded = copy.deepcopy(model)
