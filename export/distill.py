@@ -45,6 +45,25 @@ def read_passages(path: Path, pairs: bool = False) -> list[Passage]:
     return passages
 
 
+def split_passages(passages: list[Passage], seed: int) -> tuple[list[Passage], list[Passage]]:
+    """(held out, training) passages, in an order drawn by `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    order = [passages[i] for i in torch.randperm(len(passages), generator=generator).tolist()]
+    kept = min(HELD_OUT, len(order) // 4)
+    return order[:kept], order[kept:]
+
+
+def encode_passages(
+    tokenizer, input_names: list[str], batch: list[Passage], max_tokens: int
+) -> dict[str, torch.Tensor]:
+    """One padded batch of model inputs; a pair passage is encoded as a pair (both segments, as the model reads
+    them)."""
+    pairs = isinstance(batch[0], tuple)
+    texts, second = ([p[0] for p in batch], [p[1] for p in batch]) if pairs else (batch, None)
+    encoded = tokenizer(texts, second, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    return {name: encoded[name] for name in input_names}  # what the model takes (no token_type_ids for some)
+
+
 @dataclass(frozen=True)
 class DistillResult:
     losses: list[float]  # per training step
@@ -70,17 +89,10 @@ def distill(
     if config.learning_rate is None or config.attention is None or config.sentence is None:
         raise ValueError("distill() needs a learning rate and the loss terms chosen (stages.distill_encoder does it)")
     terms = _Terms(config.attention, pooling if config.sentence else None)
-    generator = torch.Generator().manual_seed(seed)
-    order = [passages[i] for i in torch.randperm(len(passages), generator=generator).tolist()]
-    kept = min(HELD_OUT, len(order) // 4)
-    held_out, train = order[:kept], order[kept:]
+    held_out, train = split_passages(passages, seed)
 
     def batch_inputs(batch: list[Passage]) -> dict[str, torch.Tensor]:
-        pairs = isinstance(batch[0], tuple)
-        texts, second = ([p[0] for p in batch], [p[1] for p in batch]) if pairs else (batch, None)
-        encoded = tokenizer(texts, second, padding=True, truncation=True, max_length=config.max_tokens,
-                            return_tensors="pt")  # fmt: skip
-        return {name: encoded[name] for name in input_names}  # what the model takes (no token_type_ids for some)
+        return encode_passages(tokenizer, input_names, batch, config.max_tokens)
 
     before = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
     parameters = [p for p in student.parameters() if p.requires_grad]

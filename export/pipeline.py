@@ -28,7 +28,7 @@ from .cache import Cache
 from .charts import check_sweep
 from .config import ExportConfig
 from .datasets import data_file, read_examples, read_texts
-from .distill import read_passages
+from .distill import Passage, read_passages
 from .encoder import encoder_of
 from .errors import ParityError, UserInputError
 from .load import load
@@ -122,11 +122,14 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
                 evaluation_texts = examples and [*examples.texts, *(examples.text_pairs or [])]
                 deployed, pruning = prune_vocabulary(config, loaded, evaluation_texts)
                 reference = reference.retokenized(config, deployed)
-        with stages("compress", f"{config.embedding.name} table, {encoder.name} encoder"):
-            compressed = compress_model(config, deployed)
-        distilled = None
+        passages = None
         if config.distill.text is not None:
-            compressed, distilled = _distill(config, deployed, compressed, stages)
+            passages = read_passages(config.distill.text, pairs=deployed.task.pairs)
+        with stages("compress", f"{config.embedding.name} table, {encoder.name} encoder"):
+            compressed = compress_model(config, deployed, passages)
+        distilled = None
+        if passages is not None:
+            compressed, distilled = _distill(config, deployed, compressed, passages, stages)
         if encoder.smoothable and config.smooth:
             with stages("smooth", "per-group SmoothQuant scales"):
                 compressed = smooth_for_int8(config, deployed, compressed)
@@ -168,9 +171,8 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
 
 
 def _distill(
-    config: ExportConfig, loaded, compressed: CompressedModel, stages
+    config: ExportConfig, loaded, compressed: CompressedModel, passages: list[Passage], stages
 ) -> tuple[CompressedModel, dict[str, Any]]:
-    passages = read_passages(config.distill.text, pairs=loaded.task.pairs)
     steps = config.distill.steps
     with stages("distill", f"{steps} steps on {len(passages)} passages from {config.distill.text}") as status:
 

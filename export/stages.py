@@ -20,17 +20,18 @@ from .baseline import Baseline
 from .cache import Cache
 from .config import ExportConfig
 from .datasets import Examples, read_texts
-from .distill import distill
+from .distill import Passage, distill, encode_passages, split_passages
 from .embedding.base import CompressedEmbedding
 from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
 from .encoder import encoder_of
+from .encoder.calibration import CALIBRATION_PASSAGES, input_moments
 from .load import LoadedModel
 from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
 from .parts import CompressedPart, lossy_parts, nodes_to_keep
 from .probes import ProbeBatch
-from .smooth import smooth
+from .smooth import calibration_texts, smooth
 from .targets.base import TargetBuild
 from .validate import (
     Fidelity,
@@ -139,17 +140,38 @@ def prune_vocabulary(
     }
 
 
-def compress_model(config: ExportConfig, loaded: LoadedModel) -> CompressedModel:
+def compress_model(
+    config: ExportConfig, loaded: LoadedModel, passages: list[Passage] | None = None
+) -> CompressedModel:
     """A copy of the loaded model with the token table compressed by the embedding method and the encoder put
-    into the encoder method's form."""
+    into the encoder method's form; a calibrated encoder method is fitted to what its layers read on
+    `passages` (--distill's text; None: the built-in calibration sentences)."""
     table = loaded.model.get_input_embeddings().weight.detach().float()
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
     embedding = config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
     model = copy.deepcopy(loaded.model)
     model.set_input_embeddings(embedding)
-    facts = config.encoder.compress(encoder_of(model), config.seed)
-    return CompressedModel(model, embedding, table, facts)
+    if not config.encoder.calibrated:
+        return CompressedModel(model, embedding, table, config.encoder.compress(encoder_of(model), config.seed))
+    texts = calibration_passages(passages, config.seed, loaded.task.pairs)
+    batch, max_tokens = config.distill.batch, config.distill.max_tokens
+    batches = (encode_passages(loaded.tokenizer, loaded.input_names, texts[i : i + batch], max_tokens)
+               for i in range(0, len(texts), batch))  # fmt: skip
+    moments = input_moments(model, batches)
+    facts = config.encoder.compress(encoder_of(model), config.seed, moments)
+    source = f"passages of {config.distill.text}" if passages else "built-in sentences"
+    return CompressedModel(model, embedding, table, {**facts, "calibration": f"{len(texts)} {source}"})
+
+
+def calibration_passages(passages: list[Passage] | None, seed: int, pairs: bool) -> list[Passage]:
+    """CALIBRATION_PASSAGES of the training passages (never the held-out ones distillation scores itself on),
+    in the seed's order; without any, the built-in calibration sentences. A pair model reads single texts two by
+    two, as pairs: the input it will see (its second segment included)."""
+    texts = list(calibration_texts()) if not passages else split_passages(passages, seed)[1][:CALIBRATION_PASSAGES]
+    if pairs and isinstance(texts[0], str):
+        return list(zip(texts[0::2], texts[1::2], strict=False))
+    return texts
 
 
 def _copied(compressed: CompressedModel, step: str) -> CompressedModel:

@@ -15,12 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import nn
 
 from ..errors import UserInputError
 from ..method_settings import MethodSettings
+
+if TYPE_CHECKING:
+    from .calibration import InputMoments
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,16 @@ class EncoderMethod(MethodSettings, ABC):
         """--distill's learning rate with this method for a model of `task` when --distill-lr is not given."""
         return self.distill_learning_rate_by_task.get(task, self.distill_learning_rate)
 
-    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+    @property
+    def calibrated(self) -> bool:
+        """compress() takes the second moments of each linear layer's input on calibration text (calibration.py):
+        a factorisation fitted to what the layers read, not to the weights alone."""
+        return False
+
+    def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         """Change `encoder` (the model's transformer layers, a copy) in place into what this method ships;
-        returns facts for the report. Default: nothing to change."""
+        returns facts for the report. `moments`: for a `calibrated` method, Σ of each linear layer's input by
+        its name within `encoder`. Default: nothing to change."""
         return {}
 
     def shipped(self, model: nn.Module) -> nn.Module:

@@ -12,20 +12,31 @@ from torch import nn
 
 
 class LowRankLinear(nn.Module):
-    """y = (x · Bᵀ) · Aᵀ + bias: W [out, in] ≈ A [out, r] · B [r, in] (truncated SVD)."""
+    """y = (x · Bᵀ) · Aᵀ + bias: W [out, in] ≈ A [out, r] · B [r, in] (truncated SVD). With `sigma`, the second
+    moment Σ = S·Sᵀ of the layer's input (calibration.py), the SVD is of W·S, and B carries S⁻¹: the rank-r W'
+    closest in E‖x·(W − W')ᵀ‖², the output error on the calibration text (SVD-LLM's whitening)."""
 
-    def __init__(self, layer: nn.Linear, rank: int) -> None:
+    def __init__(self, layer: nn.Linear, rank: int, sigma: torch.Tensor | None = None) -> None:
         super().__init__()
         self.in_features, self.out_features = layer.in_features, layer.out_features
-        u, s, vh = torch.linalg.svd(layer.weight.detach().double(), full_matrices=False)
+        weight = layer.weight.detach().double()
+        whitening = None if sigma is None else torch.linalg.cholesky(sigma)
+        u, s, vh = torch.linalg.svd(weight if whitening is None else weight @ whitening, full_matrices=False)
         root = s[:rank].sqrt()
+        down = root[:, None] * vh[:rank]
+        if whitening is not None:
+            down = torch.linalg.solve_triangular(whitening, down, upper=False, left=False)  # down · S⁻¹
         self.down = nn.Linear(layer.in_features, rank, bias=False)
         self.up = nn.Linear(rank, layer.out_features, bias=layer.bias is not None)
         with torch.no_grad():
-            self.down.weight.copy_((root[:, None] * vh[:rank]).float())
+            self.down.weight.copy_(down.float())
             self.up.weight.copy_((u[:, :rank] * root[None, :]).float())
             if layer.bias is not None:
                 self.up.bias.copy_(layer.bias)
+
+    def weight(self) -> torch.Tensor:
+        """The [out, in] weight the two factors compute."""
+        return self.up.weight @ self.down.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.up(self.down(x))

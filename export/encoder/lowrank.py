@@ -11,6 +11,7 @@ from torch import nn
 
 from ..errors import UserInputError
 from .base import EncoderMethod, linear_layers_to_compress, replace_module
+from .calibration import InputMoments, weighted_error
 from .factorized import LowRankLinear
 from .int8 import quantize_int8
 
@@ -29,18 +30,32 @@ class LowRank(EncoderMethod):
     distill_attention = True
     distill_sentence = True
     ratio: float = 4.0
+    # fit the factors to each layer's output error on calibration text (--distill's), not to the weights alone:
+    # opt-in until measured over seeds (docs/encoder.md)
+    calibrate: bool = False
 
-    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+    @property
+    def calibrated(self) -> bool:
+        return self.calibrate
+
+    def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
-        ranks = {}
+        ranks, errors = {}, []
         for name, layer in layers.items():
             ranks[name] = rank_for(layer, self.ratio)
             full = layer.in_features * layer.out_features / (layer.in_features + layer.out_features)
             if not 1 <= ranks[name] < full:
                 raise UserInputError(f"--encoder-ratio {self.ratio:g} gives lowrank no rank between 1 and "
                                      f"{int(full)} for {name}")  # fmt: skip
-            replace_module(encoder, name, LowRankLinear(layer, ranks[name]))
-        return {"layers": len(layers), "ranks": sorted(set(ranks.values()))}
+            sigma = None if moments is None else moments[name]
+            factorized = LowRankLinear(layer, ranks[name], sigma)
+            if sigma is not None:
+                errors.append(weighted_error(layer.weight.detach().double().T, factorized.weight().double().T, sigma))
+            replace_module(encoder, name, factorized)
+        facts: dict[str, Any] = {"layers": len(layers), "ranks": sorted(set(ranks.values()))}
+        if errors:  # mean over layers of E‖x·(W − Ŵ)‖² / E‖x·W‖² on the calibration text
+            facts["output_error"] = round(sum(errors) / len(errors), 4)
+        return facts
 
     def quantize(
         self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path

@@ -23,8 +23,10 @@ from torch import nn
 
 from ..errors import UserInputError
 from .base import EncoderMethod, linear_layers_to_compress, replace_module
+from .calibration import InputMoments
 from .factorized import TuckerFactors, TuckerLinear
 from .int8 import quantize_int8
+from .tucker_fit import WeightedLayer, refine
 
 HOOI_SWEEPS = 2
 SHARES = ("encoder", "layer")
@@ -83,6 +85,24 @@ def factor_groups(layers: dict[str, nn.Linear], share: str) -> list[dict[str, nn
     return list(groups.values())
 
 
+def refined(
+    factors: TuckerFactors, group: dict[str, nn.Linear], moments: InputMoments
+) -> tuple[TuckerFactors, tuple[float, float]]:
+    """HOOI's form-III factors refined on the layers' output error (tucker_fit.py), the cores in the group's block
+    order (each layer's blocks row by row); with the mean output error before and after."""
+    layers = [WeightedLayer.of(layer.weight.detach().double().T, moments[name]) for name, layer in group.items()]
+    fit = refine(factors.u.detach().double(), factors.v.detach().double(), layers)
+    cores = torch.cat([cores_of(matrix, factors.rank) for matrix in fit.block_matrices])
+    identity = torch.eye(len(cores))
+    return TuckerFactors(fit.u.float(), fit.v.float(), cores.float(), identity), (fit.error_before, fit.error_after)
+
+
+def cores_of(matrix: torch.Tensor, rank: int) -> torch.Tensor:
+    """A block matrix M [a·r, b·r] as its a·b cores [r, r], row by row (TuckerLinear.block_matrix's inverse)."""
+    a, b = matrix.shape[0] // rank, matrix.shape[1] // rank
+    return matrix.reshape(a, rank, b, rank).permute(0, 2, 1, 3).reshape(a * b, rank, rank)
+
+
 @dataclass(frozen=True)
 class Tucker(EncoderMethod):
     name = "tucker"
@@ -96,6 +116,13 @@ class Tucker(EncoderMethod):
     ratio: float = 4.0
     bank: int | None = None  # cores in the bank of each factor group (form IV); None: one per block (form III)
     share: str = "encoder"  # the blocks that share U and V: "encoder" (all, the paper's) or "layer" (each layer's)
+    # fit the factors to each layer's output error on calibration text (--distill's), not to the weights alone:
+    # opt-in until measured over seeds (docs/encoder.md)
+    calibrate: bool = False
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibrate
 
     def check(self) -> None:
         super().check()
@@ -104,36 +131,51 @@ class Tucker(EncoderMethod):
         if self.share not in SHARES:
             raise UserInputError(f"tucker share must be one of {', '.join(SHARES)} (got {self.share!r})")
 
-    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+    def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
         width = min(layer.in_features for layer in layers.values())
         blocked = {name: layer for name, layer in layers.items()
                    if layer.in_features % width == 0 and layer.out_features % width == 0}  # fmt: skip
         encoder.tucker_factors = nn.ModuleList()  # registered once; every TuckerLinear refers to its group's
+        errors = []
         for group in factor_groups(blocked, self.share):
-            encoder.tucker_factors.append(self.factorize_group(encoder, group, width))
+            factors, error = self.factorize_group(encoder, group, width, moments)
+            encoder.tucker_factors.append(factors)
+            errors.append((len(group), error))
         groups = list(encoder.tucker_factors)
         blocks = sum(len(factors.mixing) for factors in groups)
         stored = sum(2 * width * factors.rank + len(factors.mixing) * factors.rank**2 for factors in groups)
-        return {"ranks": sorted({factors.rank for factors in groups}), "block_width": width, "blocks": blocks,
-                "factor_groups": len(groups), "dense_layers_left": len(layers) - len(blocked), "stored_weights": stored,
-                "dense_weights": blocks * width * width}  # fmt: skip
+        facts = {"ranks": sorted({factors.rank for factors in groups}), "block_width": width, "blocks": blocks,
+                 "factor_groups": len(groups), "dense_layers_left": len(layers) - len(blocked),
+                 "stored_weights": stored, "dense_weights": blocks * width * width}  # fmt: skip
+        if all(error is not None for _, error in errors):
+            facts["output_error"] = {  # mean over layers of E‖x·(W − Ŵ)‖² / E‖x·W‖² on the calibration text
+                stage: round(sum(count * error[i] for count, error in errors) / len(blocked), 4)
+                for i, stage in enumerate(("hooi", "refined"))
+            }
+        return facts
 
-    def factorize_group(self, encoder: nn.Module, group: dict[str, nn.Linear], width: int) -> TuckerFactors:
-        """Replaces the group's layers in `encoder` by TuckerLinears over one new set of factors, and returns them."""
+    def factorize_group(
+        self, encoder: nn.Module, group: dict[str, nn.Linear], width: int, moments: InputMoments | None
+    ) -> tuple[TuckerFactors, tuple[float, float] | None]:
+        """Replaces the group's layers in `encoder` by TuckerLinears over one new set of factors; returns them, and
+        (with `moments`, form III) the group's mean output error before and after refining them (tucker_fit.py)."""
         grids = {name: blocks_of(layer.weight, width) for name, layer in group.items()}
         stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
         rank = rank_for(width, len(stacked), len(stacked) * width * width, self.ratio)
         if not 1 <= rank < width:
             raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
         factors = tucker_factors(stacked, rank, min(self.bank or len(stacked), len(stacked)))
+        error = None
+        if moments is not None and self.bank is None:
+            factors, error = refined(factors, group, moments)
         start = 0
         for name, grid in grids.items():
             count = grid.shape[0] * grid.shape[1]
             indices = torch.arange(start, start + count).reshape(grid.shape[:2])
             replace_module(encoder, name, TuckerLinear(factors, indices, group[name].bias))
             start += count
-        return factors
+        return factors, error
 
     def shipped(self, model: nn.Module) -> nn.Module:
         folded = copy.deepcopy(model)
