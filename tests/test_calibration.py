@@ -1,15 +1,16 @@
 """Calibrated factorisations (Tucker(calibrate=True), LowRank(calibrate=True)): fitted to each layer's output error
-on calibration text rather than to its weights. Broken (the moments ignored, or the whitening left out of lowrank's
-down factor), the output errors below do not fall and the parity checks fail."""
+on calibration text rather than to its weights. Broken (the whitening left out of lowrank's down factor, or tucker's
+refinement skipped), the output-error assertions below fail."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from export import Int8, LowRank, Tucker, build
+from export import Int8, LowRank, Tucker, UserInputError, build
 from export.distill import encode_passages
 from export.encoder import encoder_of, linear_layers
 from export.encoder.calibration import input_moments, weighted_error
@@ -35,14 +36,15 @@ def test_whitened_lowrank_has_a_smaller_output_error_than_the_plain_svd(tiny_che
         sigma = moments[name]
         assert torch.allclose(sigma, sigma.T) and torch.linalg.eigvalsh(sigma).min() > 0
         weight_t = layer.weight.detach().double().T
-        plain = weighted_error(weight_t, LowRankLinear(layer, 4).weight().detach().double().T, sigma)
-        whitened = weighted_error(weight_t, LowRankLinear(layer, 4, sigma).weight().detach().double().T, sigma)
+        plain = weighted_error(weight_t, LowRankLinear(layer, 4).product().detach().double().T, sigma)
+        whitened = weighted_error(weight_t, LowRankLinear(layer, 4, sigma).product().detach().double().T, sigma)
         assert whitened < plain - 1e-3, name
 
 
 def test_calibrated_factorisations_export_with_their_output_error_in_the_report(tmp_path, tiny_checkpoint):
-    """tucker's alternating least squares lowers the output error of its HOOI start (0.54 → 0.31 measured on the tiny
-    classifier); both calibrated methods export with parity, and say what they were calibrated on."""
+    """tucker's alternating least squares lowers the output error of its HOOI start; both calibrated methods export
+    with parity and say what they were calibrated on; tucker refuses to calibrate a core bank (form IV), which its
+    refinement does not fit."""
     checkpoint = str(tiny_checkpoint("bert-classifier"))
     for method in (Tucker(ratio=2, calibrate=True), LowRank(ratio=2, calibrate=True)):
         result = build("bert", model=checkpoint, embedding=Int8(), target="onnx", progress=False, encoder=method,
@@ -55,6 +57,8 @@ def test_calibrated_factorisations_export_with_their_output_error_in_the_report(
             assert facts["output_error"]["refined"] < 0.9 * facts["output_error"]["hooi"]
         else:
             assert 0 < facts["output_error"] < 1
+    with pytest.raises(UserInputError, match="tucker calibrate needs one core a block"):
+        Tucker(bank=4, calibrate=True).check()
 
 
 def test_a_pair_model_is_calibrated_on_pairs_and_never_on_held_out_passages():

@@ -34,8 +34,9 @@ class LowRankLinear(nn.Module):
             if layer.bias is not None:
                 self.up.bias.copy_(layer.bias)
 
-    def weight(self) -> torch.Tensor:
-        """The [out, in] weight the two factors compute."""
+    def product(self) -> torch.Tensor:
+        """The [out, in] weight the two factors compute (a method, not a `weight` attribute: nothing may take
+        this layer for a dense one)."""
         return self.up.weight @ self.down.weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -50,7 +50,7 @@ class LowRank(EncoderMethod):
             sigma = None if moments is None else moments[name]
             factorized = LowRankLinear(layer, ranks[name], sigma)
             if sigma is not None:
-                errors.append(weighted_error(layer.weight.detach().double().T, factorized.weight().double().T, sigma))
+                errors.append(weighted_error(layer.weight.detach().double().T, factorized.product().double().T, sigma))
             replace_module(encoder, name, factorized)
         facts: dict[str, Any] = {"layers": len(layers), "ranks": sorted(set(ranks.values()))}
         if errors:  # mean over layers of E‖x·(W − Ŵ)‖² / E‖x·W‖² on the calibration text

@@ -130,6 +130,8 @@ class Tucker(EncoderMethod):
             raise UserInputError(f"tucker bank must be at least 1 (got {self.bank})")
         if self.share not in SHARES:
             raise UserInputError(f"tucker share must be one of {', '.join(SHARES)} (got {self.share!r})")
+        if self.calibrate and self.bank is not None:
+            raise UserInputError("tucker calibrate needs one core a block (bank=None): the refinement fits form III")
 
     def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
@@ -148,7 +150,7 @@ class Tucker(EncoderMethod):
         facts = {"ranks": sorted({factors.rank for factors in groups}), "block_width": width, "blocks": blocks,
                  "factor_groups": len(groups), "dense_layers_left": len(layers) - len(blocked),
                  "stored_weights": stored, "dense_weights": blocks * width * width}  # fmt: skip
-        if all(error is not None for _, error in errors):
+        if moments is not None:
             facts["output_error"] = {  # mean over layers of E‖x·(W − Ŵ)‖² / E‖x·W‖² on the calibration text
                 stage: round(sum(count * error[i] for count, error in errors) / len(blocked), 4)
                 for i, stage in enumerate(("hooi", "refined"))
@@ -159,7 +161,7 @@ class Tucker(EncoderMethod):
         self, encoder: nn.Module, group: dict[str, nn.Linear], width: int, moments: InputMoments | None
     ) -> tuple[TuckerFactors, tuple[float, float] | None]:
         """Replaces the group's layers in `encoder` by TuckerLinears over one new set of factors; returns them, and
-        (with `moments`, form III) the group's mean output error before and after refining them (tucker_fit.py)."""
+        (with `moments`) the group's mean output error before and after refining them (tucker_fit.py)."""
         grids = {name: blocks_of(layer.weight, width) for name, layer in group.items()}
         stacked = torch.cat([grid.reshape(-1, width, width) for grid in grids.values()])
         rank = rank_for(width, len(stacked), len(stacked) * width * width, self.ratio)
@@ -167,7 +169,7 @@ class Tucker(EncoderMethod):
             raise UserInputError(f"--encoder-ratio {self.ratio:g} gives tucker no rank between 1 and {width - 1}")
         factors = tucker_factors(stacked, rank, min(self.bank or len(stacked), len(stacked)))
         error = None
-        if moments is not None and self.bank is None:
+        if moments is not None:
             factors, error = refined(factors, group, moments)
         start = 0
         for name, grid in grids.items():
