@@ -1,11 +1,16 @@
 """Tiny random checkpoints for every preset architecture, each with a real tokenizer of its family.
 
-Tokenizers are trained in well under a second on the repo's calibration text, so each model has the token
+Each tokenizer is built from the repo's calibration text in well under a second, so each model has the token
 ids, special tokens and post-processing of its family (WordPiece, byte-level BPE, SentencePiece-style Unigram).
+WordPiece and Unigram vocabularies are counted, not trained: tokenizers' WordPieceTrainer and UnigramTrainer
+give a different vocabulary in every process (their ties fall in hash-map order), which made a tiny model's
+tokens, and so its knife-edge parities, change from one test run to the next. BPE training is stable.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -33,9 +38,29 @@ NLI = ["entailment", "neutral", "contradiction"]
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 
 
-def _train(tokenizer: Tokenizer, trainer) -> Tokenizer:
-    tokenizer.train([str(CORPUS)], trainer)
-    return tokenizer
+def _words(tokenizer: Tokenizer) -> Counter[str]:
+    """How often each word of the corpus occurs, as the tokenizer's normalizer and pre-tokenizer cut it."""
+    words: Counter[str] = Counter()
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        text = tokenizer.normalizer.normalize_str(line) if tokenizer.normalizer else line
+        words.update(word for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(text))
+    return words
+
+
+def _pieces(words: Counter[str], continuation: str, size: int) -> list[tuple[str, int]]:
+    """The `size` most frequent substrings of the words (ties by text), each with its count; a substring that
+    does not start its word carries the continuation prefix. Every single character is among them."""
+    counts: Counter[str] = Counter()
+    singles: set[str] = set()
+    for word, n in words.items():
+        for start in range(len(word)):
+            for end in range(start + 1, len(word) + 1):
+                piece = word[start:end] if start == 0 else continuation + word[start:end]
+                counts[piece] += n
+                if end == start + 1:
+                    singles.add(piece)
+    longer = sorted((item for item in counts.items() if item[0] not in singles), key=lambda item: (-item[1], item[0]))
+    return sorted((p, counts[p]) for p in singles) + longer[: max(0, size - len(singles))]
 
 
 def wordpiece() -> PreTrainedTokenizerFast:
@@ -44,11 +69,10 @@ def wordpiece() -> PreTrainedTokenizerFast:
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    _train(tok, trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+    pieces = [p for p, _ in _pieces(_words(tok), "##", 400 - len(specials))]
     # Lay the vocabulary out like BERT's, with rows no text can reach: [unused] slots after the special
     # tokens and continuations of punctuation at the end (left out of bundles, see reachable.py).
-    trained = sorted(tok.get_vocab().items(), key=lambda item: item[1])
-    words = [w for w, _ in trained[:5]] + UNREACHABLE[:3] + [w for w, _ in trained[5:]] + UNREACHABLE[3:]
+    words = specials + UNREACHABLE[:3] + pieces + UNREACHABLE[3:]
     tok.model = models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]")
     tok.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
     return PreTrainedTokenizerFast(
@@ -62,8 +86,8 @@ def byte_level_bpe() -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    _train(tok, trainers.BpeTrainer(vocab_size=500, special_tokens=specials,
-                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))  # fmt: skip
+    tok.train([str(CORPUS)], trainers.BpeTrainer(vocab_size=500, special_tokens=specials,
+                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))  # fmt: skip
     tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
@@ -75,8 +99,11 @@ def unigram(specials: list[str], cls: str, sep: str, pad: str, unk: str) -> PreT
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    pieces = _pieces(_words(tok), "", 400 - len(specials))
+    total = sum(n for _, n in pieces)
+    vocab = [(t, 0.0) for t in specials] + [(p, math.log(n / total)) for p, n in pieces]
+    tok.model = models.Unigram(vocab, unk_id=specials.index(unk), byte_fallback=False)
     tok.decoder = decoders.Metaspace()
-    _train(tok, trainers.UnigramTrainer(vocab_size=400, special_tokens=specials, unk_token=unk))
     tok.post_processor = processors.TemplateProcessing(
         single=f"{cls} $A {sep}", special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))]
     )
