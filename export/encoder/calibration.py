@@ -58,6 +58,7 @@ def input_moments(model: nn.Module, batches: Iterable[dict[str, torch.Tensor]]) 
 
 
 def weighted_error(weight_t: torch.Tensor, approximation: torch.Tensor, sigma: torch.Tensor) -> float:
-    """E‖x·(W − Ŵ)‖² / E‖x·W‖² for x of second moment Σ; weights as [in, out]."""
+    """E‖x·(W − Ŵ)‖² / E‖x·W‖² for x of second moment Σ; weights as [in, out] (a figure: no gradient kept)."""
+    weight_t, approximation = weight_t.detach(), approximation.detach()
     difference = weight_t - approximation
     return float(torch.trace(difference.T @ sigma @ difference) / torch.trace(weight_t.T @ sigma @ weight_t))
