@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--encoder-ratio", type=float, metavar="R",
                         help="encoder compression ratio vs its fp32 linear weights (methods that take "
                         "one)")  # fmt: skip
+    parser.add_argument("--encoder-calibrate", action=argparse.BooleanOptionalAction,
+                        help="tucker and lowrank: fit the factors to each layer's output on calibration text "
+                        "(512 of --distill's training passages, else built-in sentences) rather than to the "
+                        "weights alone; a better start for --distill, and far better without it (default: "
+                        "off)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for trained methods (lighttoken: the start of its fit, "
                         "which is then the same on any CPU) and distillation (default 0; --max-drop draws its "
                         "own)")  # fmt: skip
@@ -194,14 +199,17 @@ def embedding_from_flags(args: argparse.Namespace, preset_default: EmbeddingMeth
 
 
 def encoder_from_flags(args: argparse.Namespace) -> EncoderMethod:
-    settings = {} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}
+    settings: dict[str, Any] = {} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}
+    if args.encoder_calibrate is not None:
+        settings["calibrate"] = args.encoder_calibrate
     return make_encoder(args.encoder or DEFAULT_ENCODER, **settings)
 
 
 def search_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as search()'s keyword arguments; the settings it chooses itself are refused."""
     given = {"--embedding": args.embedding, "--ratio": args.ratio, "--encoder": args.encoder,
-             "--encoder-ratio": args.encoder_ratio, "--sweep": args.sweep, "--seed": args.seed}  # fmt: skip
+             "--encoder-ratio": args.encoder_ratio, "--encoder-calibrate": args.encoder_calibrate,
+             "--sweep": args.sweep, "--seed": args.seed}  # fmt: skip
     chosen = [flag for flag, value in given.items() if value is not None]
     if chosen:
         raise UserInputError(f"--max-drop chooses the settings itself; leave out {', '.join(chosen)}")

@@ -1,6 +1,6 @@
-"""Calibrated factorisations (Tucker(calibrate=True), LowRank(calibrate=True)): fitted to each layer's output error
-on calibration text rather than to its weights. Broken (the whitening left out of lowrank's down factor, or tucker's
-refinement skipped), the output-error assertions below fail."""
+"""Calibrated factorisations (--encoder-calibrate; Tucker(calibrate=True), LowRank(calibrate=True)): fitted to each
+layer's output error on calibration text rather than to its weights. Broken (the whitening left out of lowrank's
+down factor, or tucker's refinement skipped), the output-error assertions below fail."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_calibrated_factorisations_export_with_their_output_error_in_the_report(
             assert facts["output_error"]["refined"] < 0.9 * facts["output_error"]["hooi"]
         else:
             assert 0 < facts["output_error"] < 1
-    with pytest.raises(UserInputError, match="tucker calibrate needs one core a block"):
+    with pytest.raises(UserInputError, match=r"\(form IV\) is fitted to the weights alone: leave calibrate off"):
         Tucker(bank=4, calibrate=True).check()
 
 

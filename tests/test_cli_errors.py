@@ -69,6 +69,8 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--target", "tflite"], "unknown target 'tflite'"),
         (["--encoder", "int3"], "unknown encoder method 'int3'"),
         (["--encoder", "int4", "--encoder-ratio", "4"], "--encoder-ratio does not apply to --encoder int4"),
+        (["--encoder", "int4", "--no-encoder-calibrate"], "--encoder-calibrate applies to --encoder tucker or lowrank"),
+        (["--encoder", "int3", "--encoder-calibrate"], "unknown encoder method 'int3'"),
         (["--encoder", "int4-as-int8"], "--encoder int4-as-int8 needs --target onnx: the .ort conversion folds"),
     ],
 )
@@ -120,6 +122,17 @@ def test_embedding_flags_over_the_preset_default(flags, method, ratio):
     config = to_config(build_parser().parse_args(["bert", *flags]))
     assert (config.embedding.name, getattr(config.embedding, "ratio", None)) == (method, ratio)
     assert config.out == Path("bundles") / f"bert-{method}"
+
+
+@pytest.mark.parametrize(("flags", "calibrate"), [
+    (["--encoder", "tucker"], False),  # the method's default
+    (["--encoder", "tucker", "--encoder-calibrate"], True),
+    (["--encoder", "lowrank", "--encoder-ratio", "6", "--encoder-calibrate"], True),
+    (["--encoder", "lowrank", "--no-encoder-calibrate"], False),
+])  # fmt: skip
+def test_encoder_calibrate_flag_sets_the_methods_setting(flags, calibrate):
+    encoder = to_config(build_parser().parse_args(["bert", *flags])).encoder
+    assert encoder.calibrate is calibrate and encoder.calibrated is calibrate
 
 
 def test_evaluation_data_not_found(capsys, tmp_path):
@@ -283,7 +296,7 @@ def test_help_explains_the_flags(capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--encoder", "int4", "--evaluate",
-                 "--no-strict", "exit codes"):  # fmt: skip
+                 "--no-strict", "exit codes", "--encoder-calibrate"):  # fmt: skip
         assert word in text
 
 

@@ -3,9 +3,11 @@ frozen dataclass of its settings with `compress` and `shipped` (the PyTorch side
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
-from ..method_settings import make
+from ..errors import UserInputError
+from ..method_settings import make, registered
 from .base import EncoderMethod, encoder_of, linear_layers
 from .int4 import Int4Encoder
 from .int4_as_int8 import Int4AsInt8
@@ -21,7 +23,12 @@ DEFAULT_ENCODER = "int8"
 
 
 def make_encoder(name: str = DEFAULT_ENCODER, **settings: Any) -> EncoderMethod:
-    """The encoder method called `name` with `settings` over its defaults (--encoder-ratio sets `ratio`)."""
+    """The encoder method called `name` with `settings` over its defaults (--encoder-ratio sets `ratio`,
+    --encoder-calibrate `calibrate`)."""
+    calibrated = [n for n, m in ENCODERS.items() if any(f.name == "calibrate" for f in fields(m))]
+    if "calibrate" in settings and name not in calibrated:
+        registered(ENCODERS, "encoder", name)
+        raise UserInputError(f"--encoder-calibrate applies to --encoder {' or '.join(calibrated)}, not to {name}")
     return make(ENCODERS, "encoder", name, **settings)
 
 

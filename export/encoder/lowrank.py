@@ -31,7 +31,7 @@ class LowRank(EncoderMethod):
     distill_sentence = True
     ratio: float = 4.0
     # fit the factors to each layer's output error on calibration text (--distill's), not to the weights alone:
-    # opt-in until measured over seeds (docs/encoder.md)
+    # opt-in (--encoder-calibrate) until the real-model test floors are derived for it (docs/encoder.md)
     calibrate: bool = False
 
     @property

@@ -117,7 +117,7 @@ class Tucker(EncoderMethod):
     bank: int | None = None  # cores in the bank of each factor group (form IV); None: one per block (form III)
     share: str = "encoder"  # the blocks that share U and V: "encoder" (all, the paper's) or "layer" (each layer's)
     # fit the factors to each layer's output error on calibration text (--distill's), not to the weights alone:
-    # opt-in until measured over seeds (docs/encoder.md)
+    # opt-in (--encoder-calibrate) until the real-model test floors are derived for it (docs/encoder.md)
     calibrate: bool = False
 
     @property
@@ -131,7 +131,8 @@ class Tucker(EncoderMethod):
         if self.share not in SHARES:
             raise UserInputError(f"tucker share must be one of {', '.join(SHARES)} (got {self.share!r})")
         if self.calibrate and self.bank is not None:
-            raise UserInputError("tucker calibrate needs one core a block (bank=None): the refinement fits form III")
+            raise UserInputError("tucker's core bank (form IV) is fitted to the weights alone: leave calibrate "
+                                 "off with bank")
 
     def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
