@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tucker and lowrank: fit the factors to each layer's output on calibration text "
                         "(512 of --distill's training passages, else built-in sentences) rather than to the "
                         "weights alone; a better start for --distill, and far better without it (default: "
-                        "off)")  # fmt: skip
+                        "on)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for trained methods (lighttoken: the start of its fit, "
                         "which is then the same on any CPU) and distillation (default 0; --max-drop draws its "
                         "own)")  # fmt: skip

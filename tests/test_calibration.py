@@ -58,7 +58,8 @@ def test_calibrated_factorisations_export_with_their_output_error_in_the_report(
         else:
             assert 0 < facts["output_error"] < 1
     with pytest.raises(UserInputError, match=r"\(form IV\) is fitted to the weights alone: leave calibrate off"):
-        Tucker(bank=4, calibrate=True).check()
+        Tucker(bank=4).check()  # calibrate is on by default
+    Tucker(bank=4, calibrate=False).check()
 
 
 def test_a_pair_model_is_calibrated_on_pairs_and_never_on_held_out_passages():

@@ -125,8 +125,8 @@ def test_embedding_flags_over_the_preset_default(flags, method, ratio):
 
 
 @pytest.mark.parametrize(("flags", "calibrate"), [
-    (["--encoder", "tucker"], False),  # the method's default
-    (["--encoder", "tucker", "--encoder-calibrate"], True),
+    (["--encoder", "tucker"], True),  # the method's default
+    (["--encoder", "tucker", "--no-encoder-calibrate"], False),
     (["--encoder", "lowrank", "--encoder-ratio", "6", "--encoder-calibrate"], True),
     (["--encoder", "lowrank", "--no-encoder-calibrate"], False),
 ])  # fmt: skip

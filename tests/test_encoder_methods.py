@@ -165,7 +165,7 @@ def test_factorised_encoders_on_every_architecture(tmp_path, tiny_checkpoint, ki
         out, report, manifest = export(tmp_path / method, checkpoint, preset, "--embedding", "int8", "--encoder",
                                        method, "--encoder-ratio", "2")  # fmt: skip
         defaults = {"bank": None, "share": "encoder"} if method == "tucker" else {}
-        defaults["calibrate"] = False
+        defaults["calibrate"] = True
         assert manifest["encoder"] == report["config"]["encoder"] == {"method": method, "ratio": 2.0, **defaults}
         parity = report["parity"]
         assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4

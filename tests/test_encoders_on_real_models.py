@@ -44,25 +44,29 @@ def test_int4_as_int8_keeps_sst2_accuracy_in_an_onnx_at_int4s_size(tmp_path, sha
     assert report["size"]["encoder_ratio_vs_int8"] > 1.8  # about 4.2 bits a weight against the baseline's 8
 
 
-# SST-2 dev accuracy after 100 distillation steps at --encoder-ratio 4 over seeds 0-2 (mean, sd), the chain in
-# docs/encoder.md: `python -m export bert --model ../shared/models/minilm-l6-sst2 --embedding int8 --encoder M
-# --encoder-ratio 4 --distill ../shared/data/glue/SST-2/train.tsv --distill-steps 100 --seed S --evaluate ...`
-# tucker 0.7821 0.7775 0.7546 (at its classifier rate 1e-3, since 2026-12-03), lowrank 0.8108 0.7936 0.8016.
-MEASURED_HEALED = {"tucker": (0.7714, 0.0147), "lowrank": (0.8020, 0.0086)}
-# The held-out loss after 100 steps over the loss before, tucker's seeds 0-2 at 1e-3: 0.385 0.434 0.573 (mean 0.464,
-# sd 0.098); the bound is 3 sd over the mean (an encoder left untrained: 1).
-HEALED_LOSS_RATIO = 0.76
+# SST-2 dev accuracy after 100 distillation steps at --encoder-ratio 4 from the calibrated start (the default since
+# 2026-12-04) over seeds 0-2 (mean, sd), the chain in docs/encoder.md: `python -m export bert --model
+# ../shared/models/minilm-l6-sst2 --embedding int8 --encoder M --encoder-ratio 4 --distill
+# ../shared/data/glue/SST-2/train.tsv --distill-steps 100 --seed S --evaluate ../shared/data/glue/SST-2`
+# tucker 0.8119 0.8188 0.8085 (at its classifier rate 1e-3), lowrank 0.8440 0.8211 0.8211 (at 5e-4).
+MEASURED_HEALED = {"tucker": (0.8131, 0.0053), "lowrank": (0.8287, 0.0132)}
+# The held-out loss after 100 steps over the loss before, the same runs: tucker 0.537 0.624 0.596 (mean 0.586, sd
+# 0.045), lowrank 0.820 0.833 0.860 (mean 0.838, sd 0.020; its calibrated start is already close, 1.28-1.71); the
+# bound is 3 sd over the mean (an encoder left untrained: 1).
+HEALED_LOSS_RATIO = {"tucker": 0.72, "lowrank": 0.90}
 
 
 @pytest.mark.parametrize("method", ["tucker", "lowrank"])
 def test_factorised_encoder_heals_with_distillation(tmp_path, shared_assets, export_cache, method):
-    """A factorised encoder at a quarter of the weights starts near chance and --distill brings much of it back in
-    100 steps (what more steps recover: docs/encoder.md). One seed is one draw of the distillation: the floor is
-    3 measured sd under the seeds' mean (tucker 0.7272, lowrank 0.7762). Without the distill stage (healing
-    broken) the bundles score 0.5619 (tucker) and 0.6078 (lowrank) and fail."""
+    """A factorised encoder at a quarter of the weights, fitted to each layer's output on 512 training passages,
+    and --distill's 100 steps (what more steps recover: docs/encoder.md). One seed is one draw of the distillation:
+    the floor is 3 measured sd under the seeds' mean (tucker 0.7972, lowrank 0.7891). Healing broken
+    (`--distill-lr 1e-12`, seed 0): tucker scores 0.7110 and fails both asserts; lowrank's calibrated start scores
+    0.8016, above its floor, and fails on the held-out loss (ratio 1.00)."""
     mean, sd = MEASURED_HEALED[method]
     report = export(tmp_path, export_cache, "--encoder", method, "--encoder-ratio", "4", "--distill", str(SST2_TRAIN),
                     "--distill-steps", "100")  # fmt: skip
-    assert report["distill"]["held_out_loss_after"] < HEALED_LOSS_RATIO * report["distill"]["held_out_loss_before"]
+    distill = report["distill"]
+    assert distill["held_out_loss_after"] < HEALED_LOSS_RATIO[method] * distill["held_out_loss_before"]
     assert report["accuracy"]["bundle"] >= mean - 3 * sd, report["accuracy"]
     assert report["size"]["encoder_ratio_vs_int8"] > 3.5
