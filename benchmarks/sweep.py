@@ -104,7 +104,7 @@ def export_point(
 
 def _encoder_name(encoder: EncoderMethod) -> str:
     ratio = getattr(encoder, "ratio", None)
-    return encoder.name + (f" {ratio:g}x" if ratio else "")
+    return encoder.name + (f" {ratio:g}x" if ratio else "") + (" calibrated" if encoder.calibrated else "")
 
 
 def summarise(rows: list[dict]) -> list[dict]:

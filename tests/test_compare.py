@@ -136,9 +136,11 @@ def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_asse
 
 def test_bundle_facts_read_a_report_without_distillation():
     report = {"size": {"embedding_ratio_vs_fp32": 49.6, "encoder_bytes": 10_000}, "parity": {"passed": True},
-              "distill": None, "encoder": {"method": "int8"}}  # fmt: skip
+              "distill": None, "encoder": {"method": "int8"}, "config": {"encoder": {"method": "int8"}}}  # fmt: skip
     assert compare.bundle_facts(report) == {"achieved_ratio": 49.6, "encoder": "int8", "encoder_bytes": 10_000,
                                             "export_parity_passed": True, "distill_steps": 0}  # fmt: skip
+    report["encoder"] = report["config"]["encoder"] = {"method": "tucker", "ratio": 4.0, "calibrate": True}
+    assert compare.bundle_facts(report)["encoder"] == "tucker calibrated"
 
 
 def test_floors_are_checked_on_the_50x_bundle():

@@ -1,5 +1,6 @@
-"""`lowrank`: every encoder linear layer as its own truncated SVD (two thin MatMuls), int8 on top; the baseline
-`tucker` must beat at equal bytes."""
+"""`lowrank`: every encoder linear layer as its own truncated SVD (two thin MatMuls; by default, `calibrate`, the SVD
+whitened by the layer's input moments on calibration text), int8 on top; the baseline `tucker` must beat at equal
+bytes."""
 
 from __future__ import annotations
 

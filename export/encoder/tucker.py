@@ -4,7 +4,8 @@ V, with C_i = Σ_k P[i, k] · G_k (form IV, a bank of `bank` cores; form III whe
 default). `share` says which blocks share U and V: all of the encoder's (the paper), or each transformer layer's own
 (more bytes in the factors, so a smaller r and fewer multiply-adds at the same ratio). Initialised from a Tucker
 decomposition of the stacked trained blocks (HOSVD refined by two HOOI sweeps, own code: a few symmetric
-eigenproblems of D×D), int8 on top. Shipped bytes: U and V once per group, and every block's folded core C_i (r×r);
+eigenproblems of D×D), then by default (`calibrate`) refined on calibration text to each layer's output
+(tucker_fit.py), int8 on top. Shipped bytes: U and V once per group, and every block's folded core C_i (r×r);
 a layer costs a·D·r + a·b·r² + b·r·D multiply-adds a token against a·b·D² (factorized.TuckerLinear). Accuracy needs
 healing: `--distill`.
 """
