@@ -146,10 +146,11 @@ def build_entries(
                            "--no-strict"]  # fmt: skip
                 console.log(f"{model.name}: (d) python -m export {' '.join(command)}")
                 runs.append(timed_child([sys.executable, "-m", "export", *command]))
-            extra = bundle_facts(json.loads((outs[0] / "report.json").read_text()))
+            report = json.loads((outs[0] / "report.json").read_text())
+            extra = bundle_facts(report)
             named = "" if encoder == "int8" else f" {encoder.replace(':', ' ')}"
             distilled = ", distilled" if extra["distill_steps"] else ""
-            calibrated = ", calibrated" if extra["encoder"].endswith(" calibrated") else ""
+            calibrated = ", calibrated" if calibrated_encoder(report) else ""
             label = f"ours, lighttoken {ratio:g}x, encoder {encoder}{calibrated}{distilled}"
             model_file = json.loads((outs[0] / "bundle.json").read_text())["model"]["file"]  # .ort, or .onnx
             entries.append(Entry(f"{ratio:g}x{named}", label, outs[0] / model_file, runs[0], False, extra,
@@ -159,15 +160,19 @@ def build_entries(
 
 def bundle_facts(report: dict) -> dict:
     """What our bundle's report.json adds to its row; distillation steps as the bundle ran them (0: none); a
-    calibrated factorisation is named so (the default since the ninth session; earlier results were not)."""
-    calibrated = report["config"]["encoder"].get("calibrate", False)
+    calibrated factorisation is named so, as rows of either kind may sit side by side in results/."""
     return {
         "achieved_ratio": report["size"]["embedding_ratio_vs_fp32"],
-        "encoder": report["encoder"]["method"] + (" calibrated" if calibrated else ""),
+        "encoder": report["encoder"]["method"] + (" calibrated" if calibrated_encoder(report) else ""),
         "encoder_bytes": report["size"]["encoder_bytes"],
         "export_parity_passed": report["parity"]["passed"],
         "distill_steps": report["distill"]["steps"] if report["distill"] else 0,
     }
+
+
+def calibrated_encoder(report: dict) -> bool:
+    """Whether the bundle's encoder factors were fitted on calibration text (tucker and lowrank by default)."""
+    return report["config"]["encoder"].get("calibrate", False)
 
 
 def score(entries: list[Entry], model: CompareModel, max_length: int, console: Console) -> dict[str, dict]:
