@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from .api import build, export_config, search
-from .config import DistillConfig, ExportConfig, VocabConfig
+from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, VocabConfig
 from .embedding import EmbeddingMethod, make_method
 from .encoder import DEFAULT_ENCODER, EncoderMethod, make_encoder
 from .errors import ParityError, UserInputError
@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distill-lr", type=float, metavar="LR",
                         help="the distillation's peak learning rate, warmed up and then decayed linearly to 0 "
                         f"(default: the encoder method's: {_distill_rates(ENCODERS)})")  # fmt: skip
+    parser.add_argument("--distill-device", choices=DISTILL_DEVICES, default="auto",
+                        help="where --distill trains: auto (default) takes a CUDA GPU when torch sees one, else "
+                        "the CPU; the bundle is exported and checked on the CPU either way (a GPU's float "
+                        "rounding differs from a CPU's, so its bundle's bytes do too)")  # fmt: skip
     parser.add_argument("--vocab", type=Path, metavar="TEXT",
                         help="keep only the token rows this text of the deployment domain uses (same formats as "
                         "--distill; labels unread), plus the special tokens and a fallback alphabet (single "
@@ -163,7 +167,11 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as build()'s keyword arguments."""
     if args.distill is None and args.distill_lr is not None:
         raise UserInputError("--distill-lr sets the rate of --distill; give --distill TEXT too")
-    distill = None if args.distill is None else DistillConfig(args.distill, args.distill_steps, args.distill_lr)
+    if args.distill is None and args.distill_device != "auto":
+        raise UserInputError("--distill-device says where --distill trains; give --distill TEXT too")
+    distill = None if args.distill is None else DistillConfig(
+        args.distill, args.distill_steps, args.distill_lr, device=args.distill_device
+    )
     vocab = None if args.vocab is None else VocabConfig(args.vocab, args.vocab_min_count, args.vocab_common)
     return {
         "preset": args.preset,

@@ -48,6 +48,9 @@ class Preset:
     embedding: EmbeddingMethod  # used when --embedding is not given
 
 
+DISTILL_DEVICES = ("auto", "cpu", "cuda")
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     text: Path | None = None  # unlabelled text (.txt file or folder); None: no distillation
@@ -57,6 +60,7 @@ class DistillConfig:
     sentence: bool | None = None  # match an embedder's sentence embeddings too; None: the encoder method's choice
     batch: int = 32  # passages per step
     max_tokens: int = 64  # per passage
+    device: str = "auto"  # where training runs: "cpu", "cuda", or "auto" (a CUDA GPU when torch sees one)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _path_or_none(self.text))  # a str from a Python caller works as a path

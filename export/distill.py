@@ -12,13 +12,15 @@ Which text recovers what, measured: docs/distillation.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .config import DistillConfig
+from .config import DISTILL_DEVICES, DistillConfig
 from .datasets import read_text_pairs, read_texts
 from .errors import UserInputError
 from .tasks.feature_extraction import sentence_vectors
@@ -28,6 +30,20 @@ HELD_OUT = 64  # passages (at most a quarter of them) kept out of training, to m
 
 
 Passage = str | tuple[str, str]  # one text, or a pair that a pair model reads at once
+
+
+def training_device(name: str) -> torch.device:
+    """The device `DistillConfig.device` names: "auto" is the CUDA GPU when torch sees one, else the CPU."""
+    if name not in DISTILL_DEVICES:
+        raise UserInputError(f"--distill-device must be one of {', '.join(DISTILL_DEVICES)} (got {name!r})")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserInputError("--distill-device cuda: this torch sees no CUDA GPU (--distill-device cpu trains here)")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    """For the report: "cpu", or "cuda (NVIDIA H200)"."""
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
 
 
 def read_passages(path: Path, pairs: bool = False) -> list[Passage]:
@@ -67,6 +83,7 @@ def encode_passages(
 @dataclass(frozen=True)
 class DistillResult:
     losses: list[float]  # per training step
+    device: str  # where it trained (device_name)
     held_out_before: float  # the loss on HELD_OUT passages never trained on, dropout off
     held_out_after: float
 
@@ -90,20 +107,19 @@ def distill(
         raise ValueError("distill() needs a learning rate and the loss terms chosen (stages.distill_encoder does it)")
     terms = _Terms(config.attention, pooling if config.sentence else None)
     held_out, train = split_passages(passages, seed)
+    device = training_device(config.device)
 
     def batch_inputs(batch: list[Passage]) -> dict[str, torch.Tensor]:
-        return encode_passages(tokenizer, input_names, batch, config.max_tokens)
+        encoded = encode_passages(tokenizer, input_names, batch, config.max_tokens)
+        return {name: tensor.to(device) for name, tensor in encoded.items()}
 
-    before = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
-    parameters = [p for p in student.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
-    student.train()  # dropout on, as in training
-    losses = []
-    # Dropout draws from torch's global generator: seed it (in a fork, leaving the caller's state alone) or the
-    # same command gives a different encoder, and a different bundle, on every run.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with on_device(device, student, teacher), seeded(device, seed):
+        before = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
+        parameters = [p for p in student.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
+        student.train()  # dropout on, as in training
+        losses = []
         for step in range(config.steps):
             start = step * config.batch % len(train)
             inputs = batch_inputs((train + train)[start : start + config.batch])
@@ -116,7 +132,43 @@ def distill(
             schedule.step()
             losses.append(float(loss.detach()))
             on_step(step, losses[-1])
-    return DistillResult(losses, before, _held_out_loss(student, teacher, batch_inputs(held_out), terms))
+        after = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
+    return DistillResult(losses, device_name(device), before, after)
+
+
+@contextmanager
+def on_device(device: torch.device, *models: torch.nn.Module) -> Iterator[None]:
+    """`models` moved to `device` for the block and back to the CPU after it, whatever happens: the teacher is the
+    loaded model that later stages read on the CPU. Moving float32 tensors there and back changes no bit."""
+    if device.type == "cpu":
+        yield
+        return
+    try:
+        for model in models:
+            model.to(device)
+        yield
+    finally:
+        for model in models:
+            model.to("cpu")
+        torch.cuda.empty_cache()
+
+
+@contextmanager
+def seeded(device: torch.device, seed: int) -> Iterator[None]:
+    """Dropout draws from torch's global generator (the GPU's own on CUDA): seed it in a fork, leaving the caller's
+    state alone, or the same command gives a different encoder, and a different bundle, on every run. On CUDA the
+    kernels are held to their deterministic versions too (cuBLAS needs its workspace setting before first use)."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .cache import Cache
 from .charts import check_sweep
 from .config import ExportConfig
 from .datasets import data_file, read_examples, read_texts
-from .distill import Passage, read_passages
+from .distill import Passage, device_name, read_passages, training_device
 from .encoder import encoder_of
 from .errors import ParityError, UserInputError
 from .load import load
@@ -75,6 +75,7 @@ def check_config(config: ExportConfig) -> ExportConfig:
         if rate is not None and not 0 < rate < 1:
             raise UserInputError(f"--distill-lr must be a learning rate between 0 and 1 (got {rate})")
         _refuse_the_scored_file(config, config.distill.text, "--distill", "the encoder was trained on")
+        training_device(config.distill.device)
     if config.vocab.text is not None:
         if not read_texts(config.vocab.text, "vocabulary text"):
             raise UserInputError(f"vocabulary text {config.vocab.text} has no text")
@@ -174,7 +175,9 @@ def _distill(
     config: ExportConfig, loaded, compressed: CompressedModel, passages: list[Passage], stages
 ) -> tuple[CompressedModel, dict[str, Any]]:
     steps = config.distill.steps
-    with stages("distill", f"{steps} steps on {len(passages)} passages from {config.distill.text}") as status:
+    where = device_name(training_device(config.distill.device))
+    about = f"{steps} steps on {len(passages)} passages from {config.distill.text}, on {where}"
+    with stages("distill", about) as status:
 
         def show(step: int, loss: float) -> None:
             status.update(f"distill step {step + 1}/{steps}, loss {loss:.4f} …")

@@ -201,6 +201,7 @@ def distill_encoder(
         "passages": len(passages),
         "steps": settings.steps,
         "learning_rate": settings.learning_rate,
+        "device": result.device,
         "attention_loss": settings.attention,
         "sentence_loss": bool(settings.sentence and loaded.output_pooling),
         "first_loss": result.losses[0],
