@@ -66,8 +66,8 @@ def _distilled(checkpoint: Path, device: str, dropout: float, seed: int = 0):
 @needs_cuda
 def test_training_on_the_gpu_is_training_on_the_cpu_up_to_rounding(tiny_checkpoint):
     """Dropout off, so the two differ only by float rounding: after 6 steps every trained weight agrees to 1e-4
-    while training moved them by about 6e-3 (6 Adam steps at 1e-3). Both models come back to the CPU, the teacher
-    unchanged."""
+    while training moved them by more than 5e-4 (6 Adam steps warming up to 1e-3; on an H200: 9.4e-4 moved,
+    1.4e-5 apart). Both models come back to the CPU, the teacher unchanged."""
     checkpoint = tiny_checkpoint("bert-classifier")
     original = AutoModelForSequenceClassification.from_pretrained(checkpoint).state_dict()
     on_cpu, _, cpu_run = _distilled(checkpoint, "cpu", dropout=0.0)
@@ -77,7 +77,7 @@ def test_training_on_the_gpu_is_training_on_the_cpu_up_to_rounding(tiny_checkpoi
     assert all(torch.equal(teacher[k], original[k]) for k in original)
     moved = max((on_cpu[k] - original[k]).abs().max().item() for k in original if "embeddings.word" not in k)
     apart = max((on_cpu[k] - on_gpu[k]).abs().max().item() for k in original)
-    assert moved > 1e-3 and apart < 1e-4, (moved, apart)
+    assert moved > 5e-4 and apart < 1e-4, (moved, apart)
     assert abs(gpu_run.held_out_after - cpu_run.held_out_after) < 1e-3 * cpu_run.held_out_before
 
 
@@ -97,7 +97,7 @@ def test_training_on_the_gpu_is_deterministic_for_a_seed(tiny_checkpoint):
 def test_every_method_trains_on_the_gpu_and_exports_on_the_cpu(tmp_path, tiny_checkpoint, embedding, encoder):
     """Each embedding and encoder method's modules move to the GPU and back (buffers, folded cores, grids): the
     export that follows on the CPU is held to what was trained (parity passed)."""
-    ratio = ["--ratio", "8"] if embedding in ("lighttoken", "svd") else []
+    ratio = {"lighttoken": ["--ratio", "4"], "svd": ["--ratio", "8"], "int4": ["--ratio", "5.6"]}.get(embedding, [])
     flags = ["--embedding", embedding, *ratio, "--encoder", encoder, "--distill", str(CALIBRATION_TEXT),
              "--distill-steps", "20", "--distill-device", "cuda"]  # fmt: skip
     _, report, _ = export(tmp_path, tiny_checkpoint("bert-classifier"), "bert", *flags)
