@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from export.config import DistillConfig
-from export.distill import _attention_divergence, _sentence_loss, distill, read_passages
+from export.distill import DistillResult, _attention_divergence, _sentence_loss, distill, read_passages
 
 LONG = "the film is a {} story about people and places that go on for a long while"
 
@@ -72,19 +72,27 @@ def test_a_glue_folder_gives_no_tsv(tmp_path):
     assert read_passages(tmp_path) == [LONG.format(i) for i in range(5)]
 
 
-def _distil_tiny_classifier(checkpoint: Path, seed: int, passages: list[str], before: int) -> dict[str, torch.Tensor]:
+def distil_tiny_classifier(
+    checkpoint: Path, seed: int, passages: list[str], before: int = 0, *, device: str = "cpu",
+    dropout: float = 0.3, learning_rate: float = 1e-4, attention: bool = False,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], DistillResult]:
+    """(student state, teacher state, result) after 6 steps on `device`; the "compressed" table is the original
+    one moved a little, the teacher the model as loaded, and `before` seeds the global generator first (whatever
+    ran before)."""
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    student = AutoModelForSequenceClassification.from_pretrained(checkpoint, hidden_dropout_prob=0.3)
+    student = AutoModelForSequenceClassification.from_pretrained(
+        checkpoint, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout
+    )
     teacher = copy.deepcopy(student).eval()
     embedding = student.get_input_embeddings().weight
     with torch.no_grad():  # the "compressed" table: the original one, moved a little
         embedding.add_(0.05 * torch.randn(embedding.shape, generator=torch.Generator().manual_seed(0)))
     embedding.requires_grad_(False)
     torch.manual_seed(before)  # the global generator as whatever ran before left it
-    distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages,
-            DistillConfig(steps=6, batch=4, max_tokens=16, learning_rate=1e-4, attention=False,
-                           sentence=False), seed)  # fmt: skip
-    return {k: v.clone() for k, v in student.state_dict().items()}
+    config = DistillConfig(steps=6, batch=4, max_tokens=16, learning_rate=learning_rate, attention=attention,
+                           sentence=False, device=device)  # fmt: skip
+    result = distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], passages, config, seed)
+    return student.state_dict(), teacher.state_dict(), result
 
 
 def test_distillation_is_deterministic_for_a_seed(tiny_checkpoint):
@@ -92,7 +100,7 @@ def test_distillation_is_deterministic_for_a_seed(tiny_checkpoint):
     passages = [LONG.format(i) for i in range(24)]
     checkpoint = tiny_checkpoint("bert-classifier")
     runs = [(0, 10), (0, 11), (1, 10)]  # (seed, global state before)
-    first, again, other = (_distil_tiny_classifier(checkpoint, seed, passages, before) for seed, before in runs)
+    first, again, other = (distil_tiny_classifier(checkpoint, seed, passages, before)[0] for seed, before in runs)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
 

@@ -5,20 +5,18 @@ The CUDA tests run only where torch sees a GPU (never in CI); what they showed o
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
 import torch
 from test_cli_errors import assert_refused, run_cli
+from test_distill import LONG, distil_tiny_classifier
 from test_tiny_exports import export
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
 from export import UserInputError
-from export.config import DistillConfig
-from export.distill import distill, training_device
+from export.distill import training_device
 
-LONG = "the film is a {} story about people and places that go on for a long while"
 PASSAGES = [LONG.format(i) for i in range(24)]
 CALIBRATION_TEXT = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA GPU")
@@ -46,21 +44,9 @@ def test_a_device_without_distillation_is_refused(capsys, tmp_path):
 
 
 def _distilled(checkpoint: Path, device: str, dropout: float, seed: int = 0):
-    """(student state, teacher state, losses) after 6 steps on `device`; the "compressed" table is the original
-    one moved a little, and the teacher is the model as loaded."""
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    student = AutoModelForSequenceClassification.from_pretrained(
-        checkpoint, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout
+    return distil_tiny_classifier(
+        checkpoint, seed, PASSAGES, device=device, dropout=dropout, learning_rate=1e-3, attention=True
     )
-    teacher = copy.deepcopy(student).eval()
-    embedding = student.get_input_embeddings().weight
-    with torch.no_grad():
-        embedding.add_(0.05 * torch.randn(embedding.shape, generator=torch.Generator().manual_seed(0)))
-    embedding.requires_grad_(False)
-    config = DistillConfig(steps=6, batch=4, max_tokens=16, learning_rate=1e-3, attention=True, sentence=False,
-                           device=device)  # fmt: skip
-    result = distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], PASSAGES, config, seed)
-    return student.state_dict(), teacher.state_dict(), result
 
 
 @needs_cuda
