@@ -250,7 +250,7 @@ def test_lighttoken_decode_stays_in_the_legacy_mobile_op_set(tmp_path, table):
     torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
     graph = load_graph(path)
-    assert op_types(graph) <= {"Gather", "Cast", "Shape", "Slice", "Concat", "Reshape", "DequantizeLinear", "MatMul",
-                               "Add", "Constant"}  # fmt: skip
+    assert op_types(graph) <= {"Gather", "Cast", "Shape", "Slice", "Concat", "Reshape", "DequantizeLinear",
+                               "MatMulInteger", "Mul", "Add", "Constant"}  # fmt: skip
     decoder = [t for t in graph.graph.initializer if t.name == "word_embeddings.decoder.q"]
     assert decoder and decoder[0].data_type == onnx.TensorProto.INT8  # stays int8, not folded to fp32

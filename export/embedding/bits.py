@@ -7,7 +7,9 @@ Cast.
 
 Weights that multiply the unpacked codes are stored as int8 with per-column fp32 scales and traced to one
 DequantizeLinear node (`dequantize`): a Cast + Mul on constants would be folded back into an fp32 copy by the
-exporter, doubling or quadrupling the bytes the method claims.
+exporter, doubling or quadrupling the bytes the method claims. ±1 codes times an int8 weight are better still
+(`int8_product`): an integer MatMul that reads the weight as stored, where DequantizeLinear → MatMul becomes ORT's
+slow MatMulNBits kernel in the `.ort` conversion.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def sign_lut() -> torch.Tensor:
     return torch.from_numpy(np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1)
 
 
+def shifted_sign_lut() -> torch.Tensor:
+    """[256, 8] uint8: sign_lut + 1 (0 or 2), the form `int8_product` reads with a zero point of 1."""
+    return (sign_lut() + 1).to(torch.uint8)
+
+
 def nibble_lut() -> torch.Tensor:
     """[256, 2] float32: row v holds (v >> 4) - 8 and (v & 15) - 8, the two signed 4-bit values of a byte."""
     v = np.arange(256)
@@ -43,20 +50,45 @@ def lookup(packed: torch.Tensor, lut: torch.Tensor, input_ids: torch.Tensor) -> 
 
 
 class _Dequantize(torch.autograd.Function):
-    """q · scale, traced to DequantizeLinear so the int8 weight stays int8 in the graph."""
+    """q · scale along q's last axis, traced to DequantizeLinear so the int8 weight stays int8 in the graph."""
 
     @staticmethod
-    def forward(ctx, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, q: torch.Tensor, scale: torch.Tensor, axis: int) -> torch.Tensor:
         return q.float() * scale
 
     @staticmethod
-    def symbolic(g, q, scale):
-        return g.op("DequantizeLinear", q, scale, axis_i=1)
+    def symbolic(g, q, scale, axis):
+        return g.op("DequantizeLinear", q, scale, axis_i=axis)
 
 
 def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """int8 [rows, cols] with fp32 scales [cols] → float32 [rows, cols]."""
-    return _Dequantize.apply(q, scale)
+    """int8 [..., cols] with fp32 scales [cols] → float32 [..., cols]."""
+    return _Dequantize.apply(q, scale, q.dim() - 1)
+
+
+class _Int8Product(torch.autograd.Function):
+    """(a − 1) · q · scale for uint8 a (0 or 2: ±1 shifted) and int8 q, traced to MatMulInteger with a zero point
+    of 1 → Cast → Mul: uint8 × int8 is the integer product x86's and ARM's kernels run fast (int8 × int8 runs
+    4x slower on x86). Every partial sum is an integer under 2^24, so float32 here and int32 there add exactly;
+    the one rounding is the scale's, the same in both."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(a.float() - 1, q.float()) * scale
+
+    @staticmethod
+    def symbolic(g, a, q, scale):
+        one = g.op("Constant", value_t=torch.tensor(1, dtype=torch.uint8))
+        product = g.op("MatMulInteger", a, q, one)
+        return g.op("Mul", g.op("Cast", product, to_i=1), scale)  # to FLOAT
+
+
+def int8_product(a: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """±1 codes shifted to uint8 [..., k] (shifted_sign_lut) times int8 [k, cols] with fp32 scales [cols] →
+    float32 [..., cols]."""
+    if a.shape[-1] * 127 >= 2**24:
+        raise ValueError(f"an int8 product over {a.shape[-1]} terms may not add exactly in float32")
+    return _Int8Product.apply(a, q, scale)
 
 
 def quantize_columns(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

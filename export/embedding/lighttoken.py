@@ -1,13 +1,17 @@
 """`lighttoken`: residual binary codes per token and one shared linear decoder (after LightToken, Wang et al., 2023).
 
 Stored per token: b bits and a one-byte slot; shared: one int8 [b, dim] decoder (per-column fp32 scales), an fp32
-bias, the [256, 8] ±1 lookup table that unpacks the bits, and the frequent rows: for the k tokens that occur most
-in text (the special tokens among them; k ≤ 255, as `frequent_share` of the budget pays for), the difference between
-the true row and the decoded one, as int8 [1 + k, dim] (slot 0, every other token's, is zero). Those tokens make up
-about half of what a model reads, so they come out exact to int8 precision: a prediction then moves less with the
-particular codes a fit happens to find. Decode per looked-up token, standard ops only:
-    Gather(codes) → Cast → Gather(LUT) → Reshape → MatMul(DequantizeLinear(decoder)) → Add(bias)
-    + Gather(DequantizeLinear(frequent), Cast(Gather(slots)))
+bias, the uint8 [256, 8] lookup table that unpacks the bits (±1 as 0 and 2), and the frequent rows: for the k
+tokens that occur most in text (the special tokens among them; k ≤ 255, as `frequent_share` of the budget pays
+for), the difference between the true row and the decoded one, as int8 [1 + k, dim] (slot 0, every other token's,
+is zero). Those tokens make up about half of what a model reads, so they come out exact to int8 precision: a
+prediction then moves less with the particular codes a fit happens to find. Decode per looked-up token, standard
+ops only:
+    Gather(codes) → Cast → Gather(LUT) → Reshape → MatMulInteger(·, decoder, zero point 1) → Cast → Mul(scales)
+    → Add(bias) + DequantizeLinear(Gather(frequent, Cast(Gather(slots))))
+Integer products and row-wise dequantization, so a call costs an int8 MatMul of its own tokens, not a dequantized
+copy of the decoder or of the frequent rows (a DequantizeLinear → MatMul decoder became ORT's MatMulNBits in the
+`.ort` conversion, whose x86 kernel took 5% of a 128-token call: docs/measurements.md).
 
 Fitting (binary_codes.py): `stages` residual stages start the codes, then codes and decoder are refined together by
 alternating exact minimisation of the squared error, tokens weighted by (count + 1)^frequency_power from
@@ -24,11 +28,11 @@ import torch
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .binary_codes import initial_codes, refine
-from .bits import Int8Matrix, lookup, pack_bits, sign_lut
+from .bits import Int8Matrix, dequantize, int8_product, lookup, pack_bits, shifted_sign_lut
 from .token_stats import TokenStats
 
 MAX_FREQUENT_ROWS = 255  # as many as a uint8 slot can name (slot 0: none)
-LUT_BYTES = 256 * 8 * 4
+LUT_BYTES = 256 * 8
 
 
 class LightTokenCodes(CompressedEmbedding):
@@ -36,7 +40,7 @@ class LightTokenCodes(CompressedEmbedding):
                  frequent: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:  # fmt: skip
         super().__init__(codes.shape[0], decoder.shape[1])
         self.register_buffer("codes", codes)  # uint8 [vocab, bits/8]
-        self.register_buffer("lut", sign_lut())  # fp32 [256, 8]
+        self.register_buffer("lut", shifted_sign_lut())  # uint8 [256, 8]: ±1 + 1
         self.decoder = Int8Matrix(decoder)  # int8 [bits, dim] + fp32 [dim]
         self.register_buffer("bias", bias)  # fp32 [dim]
         self.frequent_rows = 0
@@ -47,13 +51,13 @@ class LightTokenCodes(CompressedEmbedding):
             self.frequent_rows = rows.shape[0] - 1
 
     def decode_codes(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return torch.matmul(lookup(self.codes, self.lut, input_ids), self.decoder()) + self.bias
+        return int8_product(lookup(self.codes, self.lut, input_ids), self.decoder.q, self.decoder.scale) + self.bias
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         decoded = self.decode_codes(input_ids)
         if not self.frequent_rows:
             return decoded
-        return decoded + self.frequent()[self.slots[input_ids].long()]
+        return decoded + dequantize(self.frequent.q[self.slots[input_ids].long()], self.frequent.scale)
 
     def describe(self) -> dict[str, int]:
         return {"bits": self.codes.shape[1] * 8, "frequent_rows": self.frequent_rows}
