@@ -143,6 +143,31 @@ def test_onnx_decode_matches_torch_and_graph_bytes_match(tmp_path, table, name, 
     assert 0 <= extra <= 256  # the graph also holds a few int64 shape constants (Reshape targets)
 
 
+def test_lighttoken_decode_is_integer_arithmetic_that_onnx_runtime_gives_bit_for_bit(tmp_path, table):
+    """The decoder product is an integer MatMul (uint8 codes, 0 or 2, with a zero point of 1; the int8 decoder as
+    stored) whose sums are exact in float32 too, so ONNX Runtime gives PyTorch's values exactly; the frequent rows
+    are dequantized after their Gather (only the looked-up rows). Broken on purpose, the zero point left out (codes
+    read as 0/2 instead of ±1), the outputs move far past any rounding (last lines)."""
+    module = fit("lighttoken", table, 12.0)
+    assert module.frequent_rows > 0
+    path = tmp_path / "embedding.onnx"
+    ids = torch.arange(3000).reshape(2, 1500)  # every row, the frequent ones among them
+    torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
+                      dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
+    expected = decode(module, ids).numpy()
+    run = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run
+    assert np.array_equal(run(None, {"input_ids": ids.numpy()})[0], expected)
+    graph = onnx.load(str(path))
+    (product,) = [n for n in graph.graph.node if n.op_type == "MatMulInteger"]
+    assert len(product.input) == 3  # A, B and A's zero point
+    dequantized = [n for n in graph.graph.node if n.op_type == "DequantizeLinear"]
+    assert len(dequantized) == 1 and dequantized[0].input[0] not in {t.name for t in graph.graph.initializer}
+    del product.input[2]
+    onnx.save(graph, str(tmp_path / "broken.onnx"))
+    broken = ort.InferenceSession(str(tmp_path / "broken.onnx"), providers=["CPUExecutionProvider"])
+    assert np.abs(broken.run(None, {"input_ids": ids.numpy()})[0] - expected).max() > 0.1
+
+
 def test_packed_bits_round_trip_and_lookup_unpacks_them():
     bits = torch.rand(50, 24, generator=torch.Generator().manual_seed(1)) > 0.5
     packed = pack_bits(bits)
