@@ -154,3 +154,18 @@ def test_encoder_specs_become_export_flags_with_the_target_a_method_needs():
     assert compare.encoder_flags("tucker:4") == ["--encoder", "tucker", "--encoder-ratio", "4"]
     assert compare.encoder_flags("int4") == ["--encoder", "int4"]
     assert compare.encoder_flags("int4-as-int8") == ["--encoder", "int4-as-int8", "--target", "onnx"]
+
+
+def test_latency_script_times_each_model_against_the_reference_and_profiles_its_operators(tiny_bundle):
+    """benchmarks/latency.py on a tiny int8 bundle, taken against itself: a row per model and token count, the
+    reference's ratio 1.000x in every repeat, and ORT's per-operator profile naming the int8 MatMul kernels."""
+    folder = tiny_bundle[0]
+    command = [sys.executable, str(ROOT / "benchmarks/latency.py"), "--reference", str(folder), str(folder),
+               "--tokens", "8", "4", "--runs", "3", "--repeats", "2", "--profile"]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith(("| reference |", f"| {folder} |"))]
+    assert [(row[0], row[1]) for row in rows] == [("| reference", "8"), (f"| {folder}", "8"),
+                                                   ("| reference", "4"), (f"| {folder}", "4")]  # fmt: skip
+    assert all(cell.rstrip(" |").endswith("(1.000x)") for row in rows if row[0] == "| reference" for cell in row[2:])
+    profile = {line.split(" | ")[0]: line for line in out.splitlines() if line.startswith("| ") and " ms |" in line}
+    assert "| DynamicQuantizeMatMul" in profile and "| total" in profile
