@@ -8,8 +8,8 @@ Cast.
 Weights that multiply the unpacked codes are stored as int8 with per-column fp32 scales and traced to one
 DequantizeLinear node (`dequantize`): a Cast + Mul on constants would be folded back into an fp32 copy by the
 exporter, doubling or quadrupling the bytes the method claims. ±1 codes times an int8 weight are better still
-(`int8_product`): an integer MatMul that reads the weight as stored, where DequantizeLinear → MatMul becomes ORT's
-slow MatMulNBits kernel in the `.ort` conversion.
+(`sign_product`): an integer MatMul that reads the weight as stored, where DequantizeLinear → MatMul becomes ORT's
+MatMulNBits in the `.ort` conversion, a slow kernel on x86 (docs/encoder.md).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def sign_lut() -> torch.Tensor:
 
 
 def shifted_sign_lut() -> torch.Tensor:
-    """[256, 8] uint8: sign_lut + 1 (0 or 2), the form `int8_product` reads with a zero point of 1."""
+    """[256, 8] uint8: sign_lut + 1 (0 or 2), the form `sign_product` reads with a zero point of 1."""
     return (sign_lut() + 1).to(torch.uint8)
 
 
@@ -66,11 +66,11 @@ def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return _Dequantize.apply(q, scale, q.dim() - 1)
 
 
-class _Int8Product(torch.autograd.Function):
+class _SignProduct(torch.autograd.Function):
     """(a − 1) · q · scale for uint8 a (0 or 2: ±1 shifted) and int8 q, traced to MatMulInteger with a zero point
-    of 1 → Cast → Mul: uint8 × int8 is the integer product x86's and ARM's kernels run fast (int8 × int8 runs
-    4x slower on x86). Every partial sum is an integer under 2^24, so float32 here and int32 there add exactly;
-    the one rounding is the scale's, the same in both."""
+    of 1 → Cast → Mul: uint8 × int8 is the integer product x86's and ARM's fast kernels take (x86 runs int8 × int8
+    on a slow path). Every partial sum is an integer under 2^24, so float32 here and int32 there add exactly; the
+    one rounding is the scale's, the same in both."""
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -83,12 +83,12 @@ class _Int8Product(torch.autograd.Function):
         return g.op("Mul", g.op("Cast", product, to_i=1), scale)  # to FLOAT
 
 
-def int8_product(a: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def sign_product(a: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """±1 codes shifted to uint8 [..., k] (shifted_sign_lut) times int8 [k, cols] with fp32 scales [cols] →
     float32 [..., cols]."""
     if a.shape[-1] * 127 >= 2**24:
         raise ValueError(f"an int8 product over {a.shape[-1]} terms may not add exactly in float32")
-    return _Int8Product.apply(a, q, scale)
+    return _SignProduct.apply(a, q, scale)
 
 
 def quantize_columns(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

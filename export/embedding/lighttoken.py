@@ -11,7 +11,7 @@ ops only:
     → Add(bias) + DequantizeLinear(Gather(frequent, Cast(Gather(slots))))
 Integer products and row-wise dequantization, so a call costs an int8 MatMul of its own tokens, not a dequantized
 copy of the decoder or of the frequent rows (a DequantizeLinear → MatMul decoder became ORT's MatMulNBits in the
-`.ort` conversion, whose x86 kernel took 5% of a 128-token call: docs/measurements.md).
+`.ort` conversion, a slow kernel on x86: docs/encoder.md).
 
 Fitting (binary_codes.py): `stages` residual stages start the codes, then codes and decoder are refined together by
 alternating exact minimisation of the squared error, tokens weighted by (count + 1)^frequency_power from
@@ -28,7 +28,7 @@ import torch
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .binary_codes import initial_codes, refine
-from .bits import Int8Matrix, dequantize, int8_product, lookup, pack_bits, shifted_sign_lut
+from .bits import Int8Matrix, dequantize, lookup, pack_bits, shifted_sign_lut, sign_product
 from .token_stats import TokenStats
 
 MAX_FREQUENT_ROWS = 255  # as many as a uint8 slot can name (slot 0: none)
@@ -51,7 +51,7 @@ class LightTokenCodes(CompressedEmbedding):
             self.frequent_rows = rows.shape[0] - 1
 
     def decode_codes(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return int8_product(lookup(self.codes, self.lut, input_ids), self.decoder.q, self.decoder.scale) + self.bias
+        return sign_product(lookup(self.codes, self.lut, input_ids), self.decoder.q, self.decoder.scale) + self.bias
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         decoded = self.decode_codes(input_ids)
