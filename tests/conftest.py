@@ -108,6 +108,7 @@ def sst2_pruned_bundle(tmp_path_factory, shared_assets, export_cache):
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_checkpoint, export_cache):
     """(folder, report) of a tiny random BERT embedder: for the runtime's fast error-path tests. Its 405-row table
-    is too small for the preset's lighttoken at 25x (the decoder alone outweighs the budget), so it stays whole."""
+    is too small for the preset's lighttoken at 25x (its lookup table and decoder alone outweigh the budget), so it
+    stays whole."""
     flags = ["--model", str(tiny_checkpoint("bert")), "--embedding", "none"]
     return export_bundle(tmp_path_factory.mktemp("tiny"), export_cache, *flags)
