@@ -98,13 +98,11 @@ def quantize_columns(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class Int8Matrix(nn.Module):
-    """A weight stored as int8 + per-column scale; `forward()` returns it dequantized."""
+    """A weight stored as int8 + per-column scale (`q`, `scale`), read by `sign_product` or, row by row after a
+    Gather, by `dequantize`: never dequantized whole."""
 
     def __init__(self, weight: torch.Tensor) -> None:
         super().__init__()
         q, scale = quantize_columns(weight)
         self.register_buffer("q", q)
         self.register_buffer("scale", scale)
-
-    def forward(self) -> torch.Tensor:
-        return dequantize(self.q, self.scale)
