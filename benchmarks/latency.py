@@ -20,7 +20,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import onnxruntime as ort
 from measure import feed_for, fixed_length_inputs, interleaved_latency, session
 
 PROFILED_RUNS = 60
@@ -44,28 +43,21 @@ def tokenizer_file(paths: list[Path]) -> Path:
 def build_baseline_model(checkpoint: str, work: Path) -> Path:
     """The optimum/ORT int8 baseline of `checkpoint` as the export builds it (export/baseline.py), as `.ort`."""
     from export.api import export_config, quiet_libraries
-    from export.baseline import build_baseline
-    from export.encoder.base import encoder_of
+    from export.baseline import build_baseline, encoder_scope
     from export.load import load
-    from export.onnx_export import module_path_of
-    from export.onnx_graph import Scope
     from export.targets import get_target
 
     quiet_libraries()
     loaded = load(export_config(model=checkpoint))
-    encoder = Scope(module_path_of(loaded.model, encoder_of(loaded.model)))
-    target = get_target("onnx-mobile")
-    return build_baseline(loaded.checkpoint_dir, loaded.task.optimum_task, work, target, encoder).model_path
+    baseline = build_baseline(
+        loaded.checkpoint_dir, loaded.task.optimum_task, work, get_target("onnx-mobile"), encoder_scope(loaded.model)
+    )
+    return baseline.model_path
 
 
 def operator_profile(model: Path, inputs: dict, threads: int, work: Path) -> dict[str, float]:
     """Milliseconds a call spent in each operator type's kernels (ORT's profiler, PROFILED_RUNS calls)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.log_severity_level = 3
-    options.enable_profiling = True
-    options.profile_file_prefix = str(work / "profile")
-    profiled = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    profiled = session(model, threads, profile_prefix=work / "profile")
     feed = feed_for(profiled, inputs)
     for _ in range(PROFILED_RUNS):
         profiled.run(None, feed)

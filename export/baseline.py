@@ -13,6 +13,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
+
+from .encoder import encoder_of
+from .onnx_export import module_path_of
 from .onnx_graph import Scope, load_graph, size_breakdown, token_table_bytes
 from .targets import Target
 
@@ -24,6 +28,11 @@ class Baseline:
     model_path: Path  # the same model in the bundle's target format (.ort for onnx-mobile), as a user would ship it
     model_bytes: int
     breakdown: dict[str, int]  # of model_path's bytes: token table / encoder layers / everything else
+
+
+def encoder_scope(model: nn.Module) -> Scope:
+    """Where `model`'s encoder layers sit in the baseline's graph (for its bytes-by-part breakdown)."""
+    return Scope(module_path_of(model, encoder_of(model)))
 
 
 def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target, encoder: Scope) -> Baseline:

@@ -23,17 +23,14 @@ from typing import Any
 from rich.console import Console
 
 from . import bundle, report
-from .baseline import Baseline, build_baseline
+from .baseline import Baseline, build_baseline, encoder_scope
 from .cache import Cache
 from .charts import check_sweep
 from .config import ExportConfig
 from .datasets import data_file, read_examples, read_texts
 from .distill import Passage, device_name, read_passages, training_device
-from .encoder import encoder_of
 from .errors import ParityError, UserInputError
 from .load import load
-from .onnx_export import module_path_of
-from .onnx_graph import Scope
 from .progress import Stages
 from .stages import (
     CompressedModel,
@@ -186,7 +183,7 @@ def _distill(
 
 
 def _baseline(config: ExportConfig, loaded, target: Target, cache: Cache) -> Baseline:
-    encoder = Scope(module_path_of(loaded.model, encoder_of(loaded.model)))
+    encoder = encoder_scope(loaded.model)
     return cache.get(
         ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
         lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.optimum_task, folder, target, encoder),
