@@ -157,9 +157,9 @@ def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint, flags)
 @pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
 def test_factorised_encoders_on_every_architecture(tmp_path, tiny_checkpoint, kind, preset, task):
     """ONNX equals the factorised PyTorch model (fp32 export), the .ort loads and passes parity against the int8
-    baseline less the lossy margin, and the encoder stores fewer bytes than the same encoder in dense int8."""
+    baseline less the lossy margin, and the encoder stores fewer bytes than the same encoder in dense int8 (the
+    optimum/ORT baseline's, which every export builds and measures in its own format)."""
     checkpoint = tiny_checkpoint(kind)
-    _, dense, _ = export(tmp_path / "int8", checkpoint, preset, "--embedding", "int8")
     reports = {}
     for method in ("tucker", "lowrank"):
         out, report, manifest = export(tmp_path / method, checkpoint, preset, "--embedding", "int8", "--encoder",
@@ -170,7 +170,7 @@ def test_factorised_encoders_on_every_architecture(tmp_path, tiny_checkpoint, ki
         parity = report["parity"]
         assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4
         ort.InferenceSession(str(out / "model.ort"), providers=["CPUExecutionProvider"])
-        assert report["size"]["parts"]["encoder"] < dense["size"]["parts"]["encoder"]
+        assert report["size"]["encoder_ratio_vs_int8"] > 1
         reports[method] = report
     facts = reports["tucker"]["encoder"]
     assert facts["dense_layers_left"] == 0 and facts["stored_weights"] <= facts["dense_weights"] / 2
