@@ -31,7 +31,6 @@ from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
 from .parts import CompressedPart, lossy_parts, nodes_to_keep
 from .probes import ProbeBatch
-from .sibling_matmuls import fuse_in_file
 from .smooth import calibration_texts, smooth
 from .targets.base import TargetBuild
 from .validate import (
@@ -250,7 +249,6 @@ def export_compressed(
         ),
         CompressedPart(ENCODER_PART, encoder.name, graph.scope_of(module, encoder_of(shipped)), encoder.lossy, True),
     ]  # fmt: skip
-    fuse_in_file(path, parts[1].scope)  # before the parity check below, which then covers it
     return ExportedModel(path, parts, outputs, export_max_abs_diff(path, outputs, probes))
 
 
