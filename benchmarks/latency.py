@@ -60,8 +60,8 @@ def operator_profile(model: Path, inputs: dict, threads: int, work: Path) -> dic
     profiled = session(model, threads, profile_prefix=work / "profile")
     feed = feed_for(profiled, inputs)
     for _ in range(PROFILED_RUNS):
-        profiled.run(None, feed)
-    events = json.loads(Path(profiled.end_profiling()).read_text())
+        profiled.run(feed)
+    events = json.loads(Path(profiled.session.end_profiling()).read_text())
     micros: collections.Counter[str] = collections.Counter()
     for event in events:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):

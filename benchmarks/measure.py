@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from runtime_py.bench import FILLER, Latency, cut_to_length, summarize
+from runtime_py.session import ModelSession, session_options
 
 WARMUP = 10
 
@@ -37,16 +37,19 @@ def zipped_bytes(path: Path) -> int:
     return buffer.tell()
 
 
-def session(model: Path, threads: int, profile_prefix: Path | None = None) -> ort.InferenceSession:
-    """A CPU session on `threads` intra-op threads; with `profile_prefix`, ORT's per-node profiler on."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    if profile_prefix is not None:
-        options.enable_profiling = True
-        options.profile_file_prefix = str(profile_prefix)
-    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+def session(model: Path, threads: int, profile_prefix: Path | None = None) -> ModelSession:
+    """A CPU session on `threads` intra-op threads, with the bundle's load-time weights when its bundle.json
+    names them; with `profile_prefix`, ORT's per-node profiler on."""
+    return ModelSession(model, weights_beside(model), session_options(threads, profile_prefix))
+
+
+def weights_beside(model: Path) -> Path | None:
+    """The load-time weights model of a bundle's model file (bundle.json `model.weights`), if any."""
+    manifest = model.parent / "bundle.json"
+    if not manifest.is_file():
+        return None
+    weights = json.loads(manifest.read_text(encoding="utf-8"))["model"].get("weights")
+    return model.parent / weights if weights else None
 
 
 def fixed_length_inputs(tokenizer_file: Path, tokens: int) -> dict[str, np.ndarray]:
@@ -61,26 +64,26 @@ def fixed_length_inputs(tokenizer_file: Path, tokens: int) -> dict[str, np.ndarr
     return cut_to_length(full, tokens)
 
 
-def feed_for(model: ort.InferenceSession, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {i.name: inputs[i.name] for i in model.get_inputs()}
+def feed_for(model: ModelSession, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: inputs[name] for name in model.input_names}
 
 
 def interleaved_latency(
-    sessions: Mapping[str, ort.InferenceSession], inputs: Mapping[str, np.ndarray], runs: int, seed: int = 0
+    sessions: Mapping[str, ModelSession], inputs: Mapping[str, np.ndarray], runs: int, seed: int = 0
 ) -> dict[str, Latency]:
     """Batch-1 latency of every session on the same inputs. Each round runs every model once, in a shuffled
     order, so drift in the machine's speed (other load, frequency) spreads over all models alike."""
     feeds = {key: feed_for(s, inputs) for key, s in sessions.items()}
     for key, s in sessions.items():
         for _ in range(WARMUP):
-            s.run(None, feeds[key])
+            s.run(feeds[key])
     order, seconds = list(sessions), {key: [] for key in sessions}
     shuffle = random.Random(seed).shuffle
     for _ in range(runs):
         shuffle(order)
         for key in order:
             start = time.perf_counter()
-            sessions[key].run(None, feeds[key])
+            sessions[key].run(feeds[key])
             seconds[key].append(time.perf_counter() - start)
     tokens = inputs["input_ids"].shape[1]
     return {key: summarize(tokens, values) for key, values in seconds.items()}
@@ -129,7 +132,7 @@ def load_and_run(model: Path, feed_file: Path, threads: int, runs: int) -> dict[
     load_ms = (time.perf_counter() - start) * 1000
     feed = feed_for(model_session, inputs)
     for _ in range(runs):
-        model_session.run(None, feed)
+        model_session.run(feed)
     return {"rss_before_load_mb": before, "load_ms": load_ms, "peak_rss_mb": memory_mb("VmHWM")}
 
 

@@ -67,15 +67,16 @@ def ort_text_outputs(
     batch_size: int = APP_BATCH,
     postprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     text_pairs: list[str] | None = None,
+    weights: Path | None = None,
 ) -> np.ndarray:
-    """Runs the model's first output; `postprocess(output, attention_mask)` turns it into the task's output."""
+    """Runs the model's first output; `postprocess(output, attention_mask)` turns it into the task's output.
+    `weights`: the model's load-time weights model, if it has one."""
     from .validate import ort_session
 
-    session = ort_session(model_path)
-    wanted = {i.name for i in session.get_inputs()}
+    session = ort_session(model_path, weights)
     outputs = []
     for batch in encoder.batches(texts, batch_size, text_pairs):
-        result = session.run(None, {k: v for k, v in batch.inputs.items() if k in wanted})[0]
+        result = session.run(batch.inputs)
         outputs.append(postprocess(result, batch.inputs["attention_mask"]) if postprocess else result)
     return np.concatenate(outputs)
 
@@ -101,7 +102,9 @@ def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BAT
     manifest = json.loads((bundle_dir / "bundle.json").read_text())
     names = [i["name"] for i in manifest["model"]["inputs"]]
     encoder = TextBatcher(AutoTokenizer.from_pretrained(bundle_dir), names, manifest["max_length"])
-    return ort_text_outputs(bundle_dir / manifest["model"]["file"], encoder, texts, batch_size)
+    weights = manifest["model"].get("weights")
+    return ort_text_outputs(bundle_dir / manifest["model"]["file"], encoder, texts, batch_size,
+                            weights=bundle_dir / weights if weights else None)  # fmt: skip
 
 
 def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | None, bundle: np.ndarray) -> Accuracy:
@@ -132,8 +135,12 @@ class Evaluation:
             ("fp32 scores", *self.key), lambda _: torch_text_outputs(module, self.encoder, data.texts, data.text_pairs)
         )
 
-    def score(self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None) -> Accuracy:
-        """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers."""
+    def score(
+        self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None,
+        bundle_weights: Path | None = None,
+    ) -> Accuracy:
+        """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers.
+        `bundle_weights`: the bundle model's load-time weights model, if it has one."""
         postprocess = pooled(pooling) if pooling else None
         data = self.data
         baseline = self.cache.get(
@@ -143,5 +150,6 @@ class Evaluation:
             ),
         )
         bundle_encoder = self.bundle_encoder or self.encoder
-        bundle = ort_text_outputs(bundle_model, bundle_encoder, data.texts, text_pairs=data.text_pairs)
+        bundle = ort_text_outputs(bundle_model, bundle_encoder, data.texts, text_pairs=data.text_pairs,
+                                  weights=bundle_weights)  # fmt: skip
         return score_all(data, original, baseline, bundle)

@@ -54,10 +54,6 @@ def check_config(config: ExportConfig) -> ExportConfig:
     bundle.check_output_folder(config.out, config.force)
     get_target(config.target)
     config.encoder.check()
-    targets = config.encoder.targets
-    if targets is not None and config.target not in targets:
-        raise UserInputError(f"--encoder {config.encoder.name} needs --target {' or '.join(targets)}: "
-                             f"{config.encoder.target_reason}")  # fmt: skip
     if config.task is not None and config.task not in TASKS:
         raise UserInputError(f"unknown task '{config.task}'; choose one of: {', '.join(TASKS)}")
     if config.evaluate is not None:
@@ -139,19 +135,22 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
                 exported.onnx_model, keep, encoder_nodes, compressed.encoder_facts, work / "model-quantized.onnx"
             )
         with stages("convert", config.target):
-            built = target.build(quantized, staging)
+            built = target.build(quantized, staging, encoder.decodes_at_load)
+            weights = staging / built.weights_file if built.weights_file else None
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
             baseline = _baseline(config, loaded, target, cache)
         with stages("validate"):
-            checked = check_parity(config, deployed, reference, exported, staging / built.model_file, baseline)
+            checked = check_parity(
+                config, deployed, reference, exported, staging / built.model_file, baseline, weights
+            )
         accuracy = None
         if reference.evaluation is not None:
             with stages("evaluate", f"baseline and bundle, {len(data.texts)} texts one at a time"):
-                accuracy = evaluate_accuracy(deployed, reference, staging / built.model_file, baseline)
+                accuracy = evaluate_accuracy(deployed, reference, staging / built.model_file, baseline, weights)
         with stages("bundle", "tokenizer, golden.json, bundle.json"):
             manifest = bundle_manifest(config, deployed, reference, exported, checked, built, staging)
         with stages("report"):
-            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline, deployed)
+            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline, deployed, weights)
             result = report.build_report(
                 config, manifest, built, size, checked, compressed, pruning, distilled, accuracy, stages.seconds,
                 started,

@@ -13,7 +13,7 @@ from rich.table import Table
 from runtime_py.machine import machine
 
 from .bundle import write_json
-from .report_html import write_html
+from .report_html import shipped_model_files, write_html
 
 
 def build_report(
@@ -26,7 +26,8 @@ def build_report(
         "task": manifest.task,
         "target": config.target,
         "encoder": {**config.encoder.to_json(), **compressed.encoder_facts},
-        "bundle": {"model_file": built.model_file, "format": built.model_format, "reproducible": built.reproducible},
+        "bundle": {"model_file": built.model_file, "weights_file": built.weights_file, "format": built.model_format,
+                   "reproducible": built.reproducible},
         "embedding": {
             "method": config.embedding.name,
             "ratio_requested": getattr(config.embedding, "ratio", None),
@@ -59,7 +60,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     needs = (f"needs {required['min_cosine']}: the int8 baseline's {required['baseline_min_cosine']:.4f} less "
              f"{required['min_cosine_margin']:g}")  # fmt: skip
     rows = [
-        ("model file", f"{mb(size['model_bytes'])}  ({report['bundle']['model_file']})"),
+        ("model file", f"{mb(size['model_bytes'])}  ({' + '.join(shipped_model_files(report))})"),
         ("baseline (optimum + ORT int8)", mb(size["baseline_int8_model_bytes"])),
         ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),

@@ -44,11 +44,17 @@ def _figure(name: str, figure, caption: str) -> str:
     return f'<figure class="chart" id="{name}">{charts.svg(figure)}<figcaption>{escape(caption)}</figcaption></figure>'
 
 
+def shipped_model_files(report: dict[str, Any]) -> list[str]:
+    """model.ort, and weights.ort when the encoder's decode runs once at load (targets/load_time_decode.py)."""
+    bundle = report["bundle"]
+    return [bundle["model_file"], *([bundle["weights_file"]] if bundle.get("weights_file") else [])]
+
+
 def size_section(report: dict[str, Any]) -> str:
     size = report["size"]
     bars = {"this bundle": size["breakdown"]["bundle"], "optimum/ORT int8": size["breakdown"]["baseline_int8"]}
     rows = [
-        ("model file", _mb(size["model_bytes"])),
+        ("model file", f"{_mb(size['model_bytes'])} ({escape(' + '.join(shipped_model_files(report)))})"),
         ("optimum/ORT int8 baseline, same format", _mb(size["baseline_int8_model_bytes"])),
         ("model vs baseline", f"{size['model_ratio_vs_baseline']:.3f}x"),
         ("token embedding as stored", f"{_mb(size['embedding_bytes'])}, {escape(report['embedding']['method'])}"),
@@ -58,7 +64,8 @@ def size_section(report: dict[str, Any]) -> str:
         ("encoder ratio vs fp32 / the baseline's int8", f"{size['encoder_ratio_vs_fp32']:.2f}x / "
          f"{size['encoder_ratio_vs_int8']:.2f}x"),
     ]  # fmt: skip
-    caption = ("Bytes of the shipped model file: the token embedding and the encoder's layers as stored (counted in "
+    caption = ("Bytes of the shipped model file (with weights.ort, where the encoder's 4-bit decode runs once at "
+               "load): the token embedding and the encoder's layers as stored (counted in "
                "the ONNX graph before conversion), and everything else (position and type tables, norms, head, "
                "graph and format).")  # fmt: skip
     return f"<h2>Size</h2>{_figure('size-breakdown', charts.size_breakdown_figure(bars), caption)}{_table(rows)}"

@@ -270,12 +270,13 @@ def check_parity(
     exported: ExportedModel,
     model_file: Path,
     baseline: Baseline,
+    weights: Path | None = None,
 ) -> Checked:
     classifier = loaded.task.classifier
     probes = reference.probes
     read = reference.as_the_baseline_reads_it
     yardstick = baseline_agreement(baseline.model_path, read.probes, read.outputs, classifier, loaded.output_pooling)
-    batched, alone = ort_probe_outputs(model_file, probes)
+    batched, alone = ort_probe_outputs(model_file, probes, weights=weights)
     required = Required.below(yardstick, config.preset.tolerance, lossy_parts(exported.parts))
     parity = compare(exported.torch_outputs, batched, alone, exported.max_abs_diff, classifier, required)
     # fidelity: against the original model on the original tokenizer (with --vocab, what pruning costs too)
@@ -283,9 +284,11 @@ def check_parity(
 
 
 def evaluate_accuracy(
-    loaded: LoadedModel, reference: Reference, model_file: Path, baseline: Baseline
+    loaded: LoadedModel, reference: Reference, model_file: Path, baseline: Baseline, weights: Path | None = None
 ) -> evaluate.Accuracy:
-    return reference.evaluation.score(reference.scores, model_file, baseline.model_path, loaded.output_pooling)
+    return reference.evaluation.score(
+        reference.scores, model_file, baseline.model_path, loaded.output_pooling, weights
+    )
 
 
 def bundle_manifest(
@@ -315,6 +318,7 @@ def bundle_manifest(
             built.model_format,
             [TensorSpec(name, "int64", ["batch", "sequence"]) for name in loaded.input_names],
             [TensorSpec(loaded.task.output_name, "float32", ["batch", "features"])],
+            built.weights_file,
         ),
         tokenizer=TokenizerSpec("tokenizer.json", tokenizer_files, loaded.tokenizer.pad_token_id),
         embedding={
@@ -327,21 +331,23 @@ def bundle_manifest(
         tolerance=BundleTolerance(checked.required.min_cosine, checked.required.min_top1_agreement),
         tools=bundle.tool_versions(),
     )
-    hashed = [built.model_file, *built.extra_files, *tokenizer_files, "golden.json"]
+    shipped = [built.model_file, *([built.weights_file] if built.weights_file else [])]
+    hashed = [*shipped, *built.extra_files, *tokenizer_files, "golden.json"]
     return write_manifest(folder, manifest, hashed)
 
 
 def sizes(
     model_file: Path, quantized: Path, exported: ExportedModel, compressed: CompressedModel, baseline: Baseline,
-    loaded: LoadedModel,
+    loaded: LoadedModel, weights: Path | None = None,
 ) -> dict[str, Any]:
+    """`model_bytes`: the model file's, and the load-time weights model's when there is one (both ship)."""
     graph = load_graph(quantized)
     parts = {part.name: part.stored_bytes(graph) for part in exported.parts}
     embedding_bytes, encoder_bytes = parts[EMBEDDING_PART], parts[ENCODER_PART]
     fp32 = (loaded.pruned_from or compressed.table.shape[0]) * compressed.table.shape[1] * 4  # the whole table
     encoder_fp32 = sum(p.numel() for p in encoder_of(loaded.model).parameters()) * 4
     baseline_encoder = baseline.breakdown["encoder"]
-    model_bytes = model_file.stat().st_size
+    model_bytes = model_file.stat().st_size + (weights.stat().st_size if weights is not None else 0)
     return {
         "model_bytes": model_bytes,
         "embedding_bytes": embedding_bytes,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from runtime_py.parity import Agreement, agreement, compares_labels, row_similarity
+from runtime_py.session import ModelSession
 
 from .config import Tolerance
 from .evaluate import pooled
@@ -93,22 +94,20 @@ def torch_batch_outputs(module: torch.nn.Module, batch: ProbeBatch) -> np.ndarra
         return module(*(torch.from_numpy(batch.inputs[n]) for n in batch.inputs)).numpy()
 
 
-def ort_session(model_path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+def ort_session(model_path: Path, weights: Path | None = None) -> ModelSession:
+    """The model on ORT's CPU provider; `weights`: its load-time weights model (targets/load_time_decode.py)."""
+    return ModelSession(model_path, weights)
 
 
-def ort_probe_outputs(model_path: Path, batch: ProbeBatch, pooling: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def ort_probe_outputs(
+    model_path: Path, batch: ProbeBatch, pooling: str | None = None, weights: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(outputs of the padded batch, outputs of each probe run alone). `pooling`: pool the first output (a
     last_hidden_state, as optimum exports an embedder) into the bundle's normalised sentence vectors."""
-    session = ort_session(model_path)
-    wanted = {i.name for i in session.get_inputs()}
+    session = ort_session(model_path, weights)
 
     def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
-        output = session.run(None, {name: v for name, v in inputs.items() if name in wanted})[0]
+        output = session.run(inputs)
         return pooled(pooling)(output, inputs["attention_mask"]) if pooling else output
 
     return run(batch.inputs), np.concatenate([run(single(batch, i)) for i in range(len(batch.texts))])

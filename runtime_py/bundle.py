@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import onnxruntime as ort
 
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
+from .session import ModelSession, session_options
 from .text import Item, TextEncoder, as_pairs, as_texts
 
 # One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in
@@ -35,20 +35,17 @@ class Prediction(NamedTuple):
 class Bundle:
     manifest: Manifest
     encoder: TextEncoder
-    session: ort.InferenceSession
+    session: ModelSession
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, verify: bool = True) -> Bundle:
         """Read bundle.json, check every file's sha256 (verify=False skips it), load the tokenizer and the model.
         threads: ORT intra-op threads (None: onnxruntime's default, one per core)."""
         manifest = read_manifest(Path(path), verify=verify)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads is not None:
-            options.intra_op_num_threads = threads
         model = manifest.folder / manifest.model_file
+        weights = manifest.folder / manifest.model.weights if manifest.model.weights else None
         try:
-            session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+            session = ModelSession(model, weights, session_options(threads))
         except Exception as err:  # onnxruntime raises its own exception types for unreadable models
             raise BundleError(f"onnxruntime cannot load {model}: {str(err).splitlines()[0]}") from None
         return cls(manifest, TextEncoder(manifest), session)
@@ -59,7 +56,7 @@ class Bundle:
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model on a padded batch of inputs (as TextEncoder.inputs makes them)."""
-        return self.session.run([self.manifest.output_name], inputs)[0]
+        return self.session.run(inputs, self.manifest.output_name)
 
     def outputs(self, items: list[Item], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """The model's outputs for texts, or for (text, text_pair) tuples on a pair bundle."""

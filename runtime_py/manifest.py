@@ -31,6 +31,9 @@ class ModelSpec:
     format: str  # "ort" or "onnx"
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    # a model run once at load whose outputs are the main model's other inputs (4-bit weights decoded by standard
+    # ops: export/targets/load_time_decode.py); None for most bundles
+    weights: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class Manifest:
                 model["format"],
                 [TensorSpec(**t) for t in model["inputs"]],
                 [TensorSpec(**t) for t in model["outputs"]],
+                model.get("weights"),
             ),
             tokenizer=TokenizerSpec(tokenizer["file"], list(tokenizer["files"]), int(tokenizer["pad_id"])),
             embedding=dict(raw["embedding"]),

@@ -106,6 +106,14 @@ def sst2_pruned_bundle(tmp_path_factory, shared_assets, export_cache):
 
 
 @pytest.fixture(scope="session")
+def tiny_int4_bundle(tmp_path_factory, tiny_checkpoint, export_cache):
+    """(folder, report) of a tiny random BERT embedder with the int4-as-int8 encoder: a bundle with weights.ort,
+    the 4-bit decode its runtime runs once at load (export/targets/load_time_decode.py)."""
+    flags = ["--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--encoder", "int4-as-int8"]
+    return export_bundle(tmp_path_factory.mktemp("tiny-int4"), export_cache, *flags)
+
+
+@pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_checkpoint, export_cache):
     """(folder, report) of a tiny random BERT embedder: for the runtime's fast error-path tests. Its 405-row table
     is too small for the preset's lighttoken at 25x (its lookup table and decoder alone outweigh the budget), so it

@@ -245,8 +245,10 @@ def dev_texts(count: int) -> list[str]:
     return read_examples(SST2_DIR).texts[:count] + HARD_CASES
 
 
-@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle", "cross_bundle"])
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle", "cross_bundle", "tiny_int4_bundle"])
 def test_java_golden_self_check_passes(request, java_classes, ort_java, bundle):
+    """tiny_int4_bundle: a bundle with load-time weights (weights.ort), which EdgeModel runs once and passes to
+    every call."""
     folder = request.getfixturevalue(bundle)[0]
     code, check = java_self_check(java_classes, ort_java, folder)
     python = Bundle.load(folder).self_check()
@@ -389,10 +391,10 @@ def test_the_core_compiles_against_the_pinned_android_classes(ort_1_29, tmp_path
     assert (tmp_path / "out" / "org" / "bertedge" / "core" / "EdgeModel.class").is_file()
 
 
-@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle"])
+@pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle", "tiny_int4_bundle"])
 def test_the_pinned_android_runtime_reads_our_bundles(request, java_classes, ort_java_1_29, bundle):
     """The app pins onnxruntime-android 1.29.0; its runtime (the same release, built for linux-x64) loads the
-    .ort our 1.31 converter wrote and passes the golden self-check."""
+    .ort our 1.31 converter wrote and passes the golden self-check (tiny_int4_bundle: weights.ort too)."""
     assert pinned_android_ort_version() == ORT_1_29["version"]
     code, check = java_self_check(java_classes, ort_java_1_29, request.getfixturevalue(bundle)[0])
     assert code == 0 and check["passed"], check

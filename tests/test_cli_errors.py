@@ -71,7 +71,6 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--encoder", "int4", "--encoder-ratio", "4"], "--encoder-ratio does not apply to --encoder int4"),
         (["--encoder", "int4", "--no-encoder-calibrate"], "--encoder-calibrate applies to --encoder tucker or lowrank"),
         (["--encoder", "int3", "--encoder-calibrate"], "unknown encoder method 'int3'"),
-        (["--encoder", "int4-as-int8"], "--encoder int4-as-int8 needs --target onnx: the .ort conversion folds"),
     ],
 )
 def test_bad_flags(capsys, tmp_path, args, expected):

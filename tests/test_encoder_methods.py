@@ -133,21 +133,56 @@ def test_int4_as_int8_stores_int4_codes_that_onnx_runtime_folds_into_int8_weight
     assert {n.op_type for n in optimised} & {"DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
 
 
-def test_a_broken_int4_as_int8_decode_fails_export_parity(tmp_path, tiny_checkpoint, monkeypatch):
+@pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
+def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(
+    tmp_path, tiny_checkpoint, kind, preset, task
+):
+    """For `.ort` the decode cannot be folded at load, and folded at conversion it would store int8 weights: so it
+    becomes weights.ort, which reads no input and gives the int8 weights and their scales, and model.ort takes
+    them as inputs of the same names (targets/load_time_decode.py). bundle.json names it and hashes it; runtime_py
+    runs it once and passes its outputs to every call, and the bundle passes parity and its self-check. The real
+    model's sizes and accuracy: tests/test_encoders_on_real_models.py."""
+    from runtime_py import Bundle
+
+    checkpoint = tiny_checkpoint(kind)
+    out, report, manifest = export(tmp_path, checkpoint, preset, "--embedding", "int8", "--encoder", "int4-as-int8")
+    assert manifest["model"]["weights"] == "weights.ort" and "weights.ort" in manifest["files"]
+    assert report["parity"]["passed"]
+    assert report["size"]["model_bytes"] == sum((out / f).stat().st_size for f in ("model.ort", "weights.ort"))
+    decode = ort.InferenceSession(str(out / "weights.ort"), providers=["CPUExecutionProvider"])
+    assert decode.get_inputs() == []
+    decoded = dict(zip([o.name for o in decode.get_outputs()], decode.run(None, {}), strict=True))
+    # an int8 weight per linear layer of the encoder, less those DeBERTa-v2 applies to its constant relative
+    # position table (the whole chain is constant, so it moves to weights.ort and hands over its float result)
+    int8_weights = [name for name, value in decoded.items() if value.dtype == np.int8 and value.ndim == 2]
+    assert len(int8_weights) >= 4 * 2  # tiny models: two layers of Q, K, V, O and the feed-forward pair
+    model = ort.InferenceSession(str(out / "model.ort"), providers=["CPUExecutionProvider"])
+    inputs = {i.name for i in model.get_inputs()}
+    assert inputs == set(decoded) | {i["name"] for i in manifest["model"]["inputs"]}
+    check = Bundle.load(out).self_check()
+    assert check.passed, check.failures
+
+
+@pytest.mark.parametrize("target", ["onnx", "onnx-mobile"])
+def test_a_broken_int4_as_int8_decode_fails_export_parity(tmp_path, tiny_checkpoint, monkeypatch, target):
     """The packed nibbles swapped (each code read from the other half of its column): the tiny classifier's
     logits point the other way (min cosine -0.95 against the 0.96 required), and --no-strict still writes the
-    bundle with its failed parity. (A tiny random embedder barely notices: its pooled outputs hardly depend on
-    the weights, which is why this runs on the classifier.)"""
+    bundle with its failed parity; in the `.onnx` folded at load and in the `.ort` pair's weights.ort alike. (A
+    tiny random embedder barely notices: its pooled outputs hardly depend on the weights, which is why this runs
+    on the classifier.)"""
     from export.encoder import int4_as_int8
 
     correct = int4_as_int8.packed
     monkeypatch.setattr(int4_as_int8, "packed", lambda codes: (correct(codes) >> 4) | (correct(codes) << 4))
     _, report, _ = export(tmp_path, tiny_checkpoint("bert-classifier"), "bert", "--embedding", "int8",
-                          "--encoder", "int4-as-int8", "--target", "onnx", "--no-strict")  # fmt: skip
+                          "--encoder", "int4-as-int8", "--target", target, "--no-strict")  # fmt: skip
     assert not report["parity"]["passed"] and report["parity"]["min_cosine"] < 0
 
 
-@pytest.mark.parametrize("flags", [["--encoder", "int4"], ["--encoder", "int4-as-int8", "--target", "onnx"]])
+@pytest.mark.parametrize(
+    "flags",
+    [["--encoder", "int4"], ["--encoder", "int4-as-int8", "--target", "onnx"], ["--encoder", "int4-as-int8"]],
+)
 def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint, flags):
     (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"), *flags)
     for name in ["bundle.json", *manifest["files"]]:

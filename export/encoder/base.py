@@ -50,9 +50,9 @@ class EncoderMethod(MethodSettings, ABC):
     # --distill on an embedder also matches its sentence embeddings and their similarities: a rebuilt encoder's
     # hidden-state error can be small where the normalised embedding's direction is far off (docs/encoder.md)
     distill_sentence: ClassVar[bool] = False
-    # the --target names whose model file keeps this method's form (None: every target), and why others do not
-    targets: ClassVar[tuple[str, ...] | None] = None
-    target_reason: ClassVar[str] = ""
+    # the quantized graph holds a weight decode that reads no input and must run once at load, not be folded
+    # into the model file: a `.ort` target ships it as a second model (targets/load_time_decode.py)
+    decodes_at_load: ClassVar[bool] = False
 
     def distill_rate(self, task: str) -> float:
         """--distill's learning rate with this method for a model of `task` when --distill-lr is not given."""

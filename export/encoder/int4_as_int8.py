@@ -3,9 +3,10 @@ so parity holds the bundle to what it ships; here each scale is fp16), stored as
 scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul. The decode
 reads no input, so ONNX Runtime constant-folds it when it loads an `.onnx` file: the file keeps about 4.2 bits per
 weight and the session runs the int8 kernels (holding the weights as int8 in memory). ORT's x86 MatMulNBits
-kernels, which `int4` uses, are about 2.6x slower than its int8 ones (docs/encoder.md).
+kernels, which `int4` uses, are about 2.2-2.4x slower than its int8 ones (docs/encoder.md).
 
-For `--target onnx` only: the `.ort` conversion folds the decode as well, and would store the int8 weights.
+The `.ort` conversion would fold the decode into the file (8 bits again), so `onnx-mobile` ships it as a second
+model, weights.ort, that the runtime runs once at load (targets/load_time_decode.py).
 
 Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks of b: codes + 8 in [0, 15],
 in each block rows k and k + b/2 packed into one byte (low and high nibble), s_b the block scales; then
@@ -151,10 +152,9 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
 @dataclass(frozen=True)
 class Int4AsInt8(Int4Encoder):
     name = "int4-as-int8"
-    summary = "int4's 4-bit weights decoded at load into int8 ones: int4's file, int8's speed (--target onnx)"
+    summary = "int4's 4-bit weights decoded at load into int8 ones: int4's file, int8's speed"
     scale_dtype: ClassVar[torch.dtype] = torch.float16  # see the module's docstring
-    targets: ClassVar[tuple[str, ...]] = ("onnx",)
-    target_reason: ClassVar[str] = "the .ort conversion folds the 4-bit decode and would store int8 weights"
+    decodes_at_load: ClassVar[bool] = True
 
     def quantize(
         self, onnx_model: Path, keep: list[str], encoder_nodes: list[str], facts: dict[str, Any], out: Path

@@ -15,6 +15,7 @@ class TargetBuild:
     extra_files: list[str] = field(default_factory=list)
     operator_check: dict[str, Any] | None = None
     reproducible: bool = True  # the same input gives the same model bytes (see ort_convert.py)
+    weights_file: str | None = None  # the load-time decode's model (load_time_decode.py), when there is one
 
 
 class Target(ABC):
@@ -26,7 +27,9 @@ class Target(ABC):
     def write_model(self, onnx_model: Path, path: Path) -> bool:
         """Write the model in this target's format; True when the bytes are reproducible."""
 
-    def build(self, onnx_model: Path, bundle_dir: Path) -> TargetBuild:
-        """Write the model (and any side files) into bundle_dir."""
+    def build(self, onnx_model: Path, bundle_dir: Path, decode_at_load: bool = False) -> TargetBuild:
+        """Write the model (and any side files) into bundle_dir. `decode_at_load`: the graph holds a weight decode
+        that must run once at load, not be folded into the file (a target that loads `.onnx` lets ONNX Runtime
+        fold it at load)."""
         reproducible = self.write_model(onnx_model, bundle_dir / self.model_file)
         return TargetBuild(self.model_file, Path(self.model_file).suffix[1:], reproducible=reproducible)

@@ -15,7 +15,8 @@ file as a script, importing nothing of this package: `python -m export.targets.o
 from call to call. Measured before the temporary folder: all-MiniLM-L6-v2 exported to /tmp/minilm2 and to
 /tmp/minilm-longer-name gave .ort files of equal size whose op-kernel tables differed in order.
 
-    python -P export/targets/ort_convert.py MODEL.onnx OUT.ort   (what convert_to_ort runs, in a temporary folder)
+    python -P export/targets/ort_convert.py MODEL.onnx OUT.ort [--keep-constants]   (what convert_to_ort runs, in a
+    temporary folder)
 """
 
 from __future__ import annotations
@@ -36,15 +37,19 @@ _ASLR_OFF_MARK = "BERT_EDGE_ASLR_OFF"
 INSTALL_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH")  # all the child takes from the caller's environment
 # -P: the script's folder is not put on sys.path (it holds onnx.py, which would hide the onnx package)
 CHILD = [sys.executable, "-P", str(Path(__file__).resolve())]
+KEEP_CONSTANTS = "--keep-constants"
 
 
-def convert_to_ort(onnx_model: Path, ort_path: Path) -> bool:
-    """Returns True when the conversion ran with ASLR off, i.e. its bytes are reproducible."""
+def convert_to_ort(onnx_model: Path, ort_path: Path, fold_constants: bool = True) -> bool:
+    """Returns True when the conversion ran with ASLR off, i.e. its bytes are reproducible. `fold_constants=False`
+    keeps a subgraph that reads no input as it is (ORT's own conversion would store its result instead): for a
+    model run once, whose whole point is to compute its outputs from smaller stored tensors."""
     env = {k: os.environ[k] for k in INSTALL_VARIABLES if k in os.environ}
     with tempfile.TemporaryDirectory(prefix="bert-edge-ort-") as work:
         shutil.copyfile(onnx_model, Path(work) / "model.onnx")
+        keep = [] if fold_constants else [KEEP_CONSTANTS]
         result = subprocess.run(
-            [*CHILD, "model.onnx", "model.ort"], cwd=work, capture_output=True, text=True, env=env,
+            [*CHILD, "model.onnx", "model.ort", *keep], cwd=work, capture_output=True, text=True, env=env,
         )  # fmt: skip
         if result.returncode != 0:
             last_line = (result.stderr.strip().splitlines() or ["no error output"])[-1]
@@ -67,6 +72,20 @@ def _restart_without_aslr() -> None:
     os.execve(sys.executable, [*CHILD, *sys.argv[1:]], {**os.environ, _ASLR_OFF_MARK: "1"})
 
 
+def _convert_keeping_constants(onnx_model: Path, ort_path: Path) -> None:
+    """In the child: basic optimisations without constant folding, saved in ORT format (the converter script has
+    no switch for that)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(ort_path)
+    options.add_session_config_entry("session.save_model_format", "ORT")
+    options.log_severity_level = 3
+    ort.InferenceSession(str(onnx_model), options, providers=["CPUExecutionProvider"],
+                         disabled_optimizers=["ConstantFolding"])  # fmt: skip
+
+
 def _convert(onnx_model: Path, ort_path: Path) -> None:
     """In the child, in its temporary folder: model.onnx → out/model.ort → ort_path."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
@@ -81,5 +100,6 @@ def _convert(onnx_model: Path, ort_path: Path) -> None:
 
 if __name__ == "__main__":
     _restart_without_aslr()
-    _convert(Path(sys.argv[1]), Path(sys.argv[2]))
+    convert = _convert_keeping_constants if KEEP_CONSTANTS in sys.argv[3:] else _convert
+    convert(Path(sys.argv[1]), Path(sys.argv[2]))
     print("reproducible" if os.environ.get(_ASLR_OFF_MARK) else "not-reproducible")

@@ -23,6 +23,7 @@ public final class BundleManifest {
     public final List<String> labels;  // null for embedders
     public final int maxLength;
     public final String modelFile;
+    public final String weightsFile;  // a model run once at load whose outputs are the model's other inputs; or null
     public final List<String> inputNames = new ArrayList<>();
     public final String outputName;
     public final String tokenizerFile;
@@ -38,6 +39,7 @@ public final class BundleManifest {
         maxLength = ((Number) required(raw, "max_length")).intValue();
         Map<String, Object> model = Json.object(required(raw, "model"));
         modelFile = (String) required(model, "file");
+        weightsFile = (String) model.get("weights");
         for (Object input : Json.array(required(model, "inputs"))) {
             inputNames.add((String) Json.object(input).get("name"));
         }

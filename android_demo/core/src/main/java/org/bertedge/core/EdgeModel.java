@@ -26,12 +26,17 @@ public final class EdgeModel implements AutoCloseable {
     public final WordPieceTokenizer tokenizer;
     private final OrtEnvironment env;
     private final OrtSession session;
+    // a bundle with load-time weights (manifest.weightsFile): the weights model's outputs, computed once at load
+    // and passed to every call under their names; null otherwise
+    private final OrtSession.Result weights;
 
-    private EdgeModel(BundleManifest manifest, WordPieceTokenizer tokenizer, OrtEnvironment env, OrtSession session) {
+    private EdgeModel(BundleManifest manifest, WordPieceTokenizer tokenizer, OrtEnvironment env, OrtSession session,
+                      OrtSession.Result weights) {
         this.manifest = manifest;
         this.tokenizer = tokenizer;
         this.env = env;
         this.session = session;
+        this.weights = weights;
     }
 
     /** Load a bundle folder. threads: ORT intra-op threads, 0 for ORT's default (one per core). */
@@ -50,9 +55,19 @@ public final class EdgeModel implements AutoCloseable {
             if (threads > 0) {
                 options.setIntraOpNumThreads(threads);
             }
-            return new EdgeModel(manifest, tokenizer, env, env.createSession(model.toString(), options));
+            OrtSession.Result weights = manifest.weightsFile == null ? null
+                : loadWeights(env, folder.resolve(manifest.weightsFile));
+            return new EdgeModel(manifest, tokenizer, env, env.createSession(model.toString(), options), weights);
         } catch (OrtException e) {
             throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
+        }
+    }
+
+    /** Runs the weights model once (it reads no input); its outputs live as long as the EdgeModel. */
+    private static OrtSession.Result loadWeights(OrtEnvironment env, Path file) throws OrtException {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+             OrtSession decode = env.createSession(file.toString(), options)) {
+            return decode.run(Collections.emptyMap());
         }
     }
 
@@ -115,16 +130,25 @@ public final class EdgeModel implements AutoCloseable {
             for (String name : manifest.inputNames) {
                 inputs.put(name, OnnxTensor.createTensor(env, LongBuffer.wrap(columns.get(name)), shape));
             }
-            try (OrtSession.Result result = session.run(inputs)) {
+            Map<String, OnnxTensor> feed = new HashMap<>(inputs);
+            if (weights != null) {
+                for (Map.Entry<String, ai.onnxruntime.OnnxValue> output : weights) {
+                    feed.put(output.getKey(), (OnnxTensor) output.getValue());
+                }
+            }
+            try (OrtSession.Result result = session.run(feed)) {
                 return (float[][]) result.get(0).getValue();
             }
         } finally {
-            inputs.values().forEach(OnnxTensor::close);
+            inputs.values().forEach(OnnxTensor::close);  // the text's tensors only: the weights stay
         }
     }
 
     @Override
     public void close() throws OrtException {
         session.close();
+        if (weights != null) {
+            weights.close();
+        }
     }
 }

@@ -1,0 +1,63 @@
+"""ModelSession: an onnxruntime session over a bundle's model, with its load-time weights when it has them.
+
+A bundle whose encoder stores 4-bit weights decoded by standard ops (int4-as-int8) ships that decode as a second
+model, weights.ort (bundle.json `model.weights`): it reads no input, and its outputs are inputs of the main model
+under the same names. It runs once here, at load; its outputs stay bound to the main session's inputs, so a call
+passes only the text's tensors and ORT reads the decoded weights in place (no copy per call).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+def session_options(threads: int | None = None, profile_prefix: Path | None = None) -> ort.SessionOptions:
+    """CPU session options: `threads` intra-op threads (None: ORT's default), ORT's warnings off; with
+    `profile_prefix`, ORT's per-node profiler on."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile_prefix)
+    return options
+
+
+class ModelSession:
+    """`run(feed)` → the first output (or `output`), for a model with or without load-time weights."""
+
+    def __init__(self, model: Path, weights: Path | None = None, options: ort.SessionOptions | None = None):
+        options = options or session_options()
+        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self.weights: dict[str, ort.OrtValue] = {}
+        if weights is not None:
+            decode = ort.InferenceSession(str(weights), session_options(), providers=["CPUExecutionProvider"])
+            names = [o.name for o in decode.get_outputs()]
+            self.weights = dict(zip(names, decode.run_with_ort_values(names, {}), strict=True))
+        # what a call feeds: every input but the load-time weights, which are bound once here
+        self.input_names = [i.name for i in self.session.get_inputs() if i.name not in self.weights]
+        self.binding = self.session.io_binding()
+        for name, value in self.weights.items():
+            self.binding.bind_ortvalue_input(name, value)
+
+    def get_outputs(self) -> list[ort.NodeArg]:
+        return self.session.get_outputs()
+
+    def run(self, feed: dict[str, np.ndarray], output: str | None = None) -> np.ndarray:
+        """One call on `feed` (names the model does not take are left out)."""
+        feed = {name: value for name, value in feed.items() if name in self.input_names}
+        name = output or self.session.get_outputs()[0].name
+        if not self.weights:
+            return self.session.run([name], feed)[0]
+        for key, value in feed.items():
+            self.binding.bind_cpu_input(key, np.ascontiguousarray(value))
+        self.binding.bind_output(name)
+        self.session.run_with_iobinding(self.binding)
+        result = self.binding.copy_outputs_to_cpu()[0]
+        self.binding.clear_binding_outputs()
+        return result
