@@ -56,30 +56,43 @@ def packed(codes: np.ndarray) -> np.ndarray:
     return shifted[:, :half] | (shifted[:, half:] << 4)
 
 
-def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, out: str, opset: int):
-    """The initializers and nodes, named from `stem`, that compute from `weight`'s packed codes its int8 weight
-    `out` and the per-channel scale `channel_scale` the int8 MatMul reads. Every full-size tensor of the chain is
-    held in memory while ONNX Runtime folds it at load, so the chain has few: the nibbles split as uint8, one
-    float copy, one multiply, one rounding."""
+def decode_nodes(stem: str, weights: list[tuple[np.ndarray, str, str]], block: int, opset: int):
+    """The initializers and nodes, named from `stem`, that decode a group of weights of one shape [K, N] in one
+    chain (a chain per weight would be 16 nodes each, and an `.ort` node costs about 250 bytes: docs/encoder.md):
+    each (weight, channel_scale, out) gets its int8 weight `out` and the per-channel scale `channel_scale` the int8
+    MatMul reads, split off the chain's stacked results. Every full-size tensor of the chain is held in memory
+    while ONNX Runtime folds it at load, so the chain has few: the nibbles split as uint8, one float copy, one
+    multiply, one rounding."""
     from onnx import TensorProto, helper, numpy_helper
 
-    codes, scales = block_codes(weight, block)
-    inputs, outputs = weight.shape
+    blocks = [block_codes(weight, block) for weight, _, _ in weights]
+    inputs, outputs = weights[0][0].shape
+    count = len(weights)
     tensors = {
-        f"{stem}_packed": packed(codes),
-        f"{stem}_block_scales": scales,
-        f"{stem}_shape": np.array([-1, outputs], dtype=np.int64),
+        f"{stem}_packed": np.stack([packed(codes) for codes, _ in blocks]),  # [g, blocks, block / 2, N]
+        f"{stem}_block_scales": np.stack([scales for _, scales in blocks]),  # [g, blocks, 1, N]
+        f"{stem}_shape": np.array([count, -1, outputs], dtype=np.int64),
         f"{stem}_rows": np.array([inputs], dtype=np.int64),
+        f"{stem}_flat": np.array([count * inputs, outputs], dtype=np.int64),
+        f"{stem}_flat_scales": np.array([count * outputs], dtype=np.int64),
+        f"{stem}_row_split": np.full(count, inputs, dtype=np.int64),
+        f"{stem}_scale_split": np.full(count, outputs, dtype=np.int64),
     }
     initializers = [numpy_helper.from_array(value, key) for key, value in tensors.items()]
 
     def node(op: str, inputs: list[str], suffix: str, **attributes) -> Any:
         return helper.make_node(op, inputs, [f"{stem}_{suffix}"], name=f"{stem}_{suffix}", **attributes)
 
+    def split(source: str, sizes: str, outs: list[str], suffix: str) -> Any:  # Split's sizes: an input from 13 on
+        if opset < 13:
+            return helper.make_node("Split", [source], outs, name=f"{stem}_{suffix}", axis=0,
+                                    split=[int(v) for v in tensors[sizes]])  # fmt: skip
+        return helper.make_node("Split", [source, sizes], outs, name=f"{stem}_{suffix}", axis=0)
+
     nodes = [
         node("Mod", [f"{stem}_packed", "int4_sixteen"], "low"),
         node("BitShift", [f"{stem}_packed", "int4_four"], "high", direction="RIGHT"),
-        node("Concat", [f"{stem}_low", f"{stem}_high"], "shifted", axis=1),
+        node("Concat", [f"{stem}_low", f"{stem}_high"], "shifted", axis=2),
         node("Cast", [f"{stem}_shifted"], "float", to=TensorProto.FLOAT),
         node("Sub", [f"{stem}_float", "int4_eight"], "codes"),
         # the block's largest magnitude is 8 |scale|: the channel's is 8 max |scale| over its blocks, and the int8
@@ -87,18 +100,21 @@ def decode_nodes(stem: str, weight: np.ndarray, block: int, channel_scale: str, 
         node("Cast", [f"{stem}_block_scales"], "scales", to=TensorProto.FLOAT),
         node("Abs", [f"{stem}_scales"], "magnitudes"),
         # ReduceMax takes its axes as an attribute before opset 18, as an input from 18 on
-        node("ReduceMax", [f"{stem}_magnitudes"], "largest", axes=[0, 1], keepdims=0) if opset < 18
-        else node("ReduceMax", [f"{stem}_magnitudes", "int4_block_axes"], "largest", keepdims=0),
+        node("ReduceMax", [f"{stem}_magnitudes"], "largest", axes=[1, 2], keepdims=1) if opset < 18
+        else node("ReduceMax", [f"{stem}_magnitudes", "int4_block_axes"], "largest", keepdims=1),
         node("Mul", [f"{stem}_largest", "int4_eight_over_127"], "step"),
-        helper.make_node("Max", [f"{stem}_step", "int4_tiny"], [channel_scale], name=f"{stem}_channel_scale"),
-        node("Div", [f"{stem}_scales", channel_scale], "ratios"),
+        node("Max", [f"{stem}_step", "int4_tiny"], "channel_scales"),  # [g, 1, 1, N]
+        node("Div", [f"{stem}_scales", f"{stem}_channel_scales"], "ratios"),
         node("Mul", [f"{stem}_codes", f"{stem}_ratios"], "steps"),
         node("Round", [f"{stem}_steps"], "rounded"),
         node("Cast", [f"{stem}_rounded"], "int8", to=TensorProto.INT8),
-        node("Reshape", [f"{stem}_int8", f"{stem}_shape"], "padded"),
+        node("Reshape", [f"{stem}_int8", f"{stem}_shape"], "padded"),  # [g, K padded to blocks, N]
+        node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_one"], "unpadded"),  # [g, K, N]
+        node("Reshape", [f"{stem}_unpadded", f"{stem}_flat"], "stacked"),  # [g·K, N]
+        node("Reshape", [f"{stem}_channel_scales", f"{stem}_flat_scales"], "stacked_scales"),  # [g·N]
+        split(f"{stem}_stacked", f"{stem}_row_split", [out for _, _, out in weights], "weights"),
+        split(f"{stem}_stacked_scales", f"{stem}_scale_split", [scale for _, scale, _ in weights], "scales_out"),
     ]
-    nodes.append(helper.make_node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_zero"], [out],
-                                  name=f"{stem}_rows"))  # fmt: skip
     return initializers, nodes
 
 
@@ -107,7 +123,7 @@ def shared_constants() -> list:
 
     values = {
         "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
-        "int4_zero": np.array([0]), "int4_block_axes": np.array([0, 1]),
+        "int4_zero": np.array([0]), "int4_one": np.array([1]), "int4_block_axes": np.array([1, 2]),
         "int4_eight_over_127": np.float32(-LOWEST / INT8_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
         ZERO_POINT: np.int8(0),
     }  # fmt: skip
@@ -116,7 +132,7 @@ def shared_constants() -> list:
 
 def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, encoder_nodes: list[str]):
     """The int8 model `quantized` with each int8 weight of `weights` (fp32 on the grid, by name) replaced by its
-    decode from packed codes."""
+    decode from packed codes, one decode chain per part and weight shape."""
     from onnx import numpy_helper
 
     initializers = {t.name: t for t in quantized.graph.initializer}
@@ -125,19 +141,23 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
     reader = {name: node.name for node in reversed(quantized.graph.node) for name in node.input}
     encoder = posixpath.commonpath(encoder_nodes) + "/"
     opset = next(o.version for o in quantized.opset_import if o.domain in ("", "ai.onnx"))
-    decode, zero_points = [], set()
-    for number, (name, weight) in enumerate(weights.items()):
+    groups: dict[tuple[str, tuple[int, ...]], list[tuple[np.ndarray, str, str]]] = {}
+    zero_points = set()
+    for name, weight in weights.items():
         int8_name, scale, zero = f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"
         if int8_name not in initializers or numpy_helper.to_array(initializers[zero]).any():
             raise UserInputError(f"int4-as-int8: the int8 pass did not store {name} as symmetric int8 weights")
         read_by = reader[int8_name]
         part = encoder if read_by.startswith(encoder) else read_by.rpartition("/")[0] + "/"
-        added, nodes = decode_nodes(f"{part}int4_{number}", weight, block, scale, int8_name, opset)
+        groups.setdefault((part, weight.shape), []).append((weight, scale, int8_name))
         for stored in (int8_name, scale, zero):
             quantized.graph.initializer.remove(initializers[stored])
+        zero_points.add(zero)
+    decode = []
+    for number, ((part, _), members) in enumerate(groups.items()):
+        added, nodes = decode_nodes(f"{part}int4_{number}", members, block, opset)
         quantized.graph.initializer.extend(added)
         decode.extend(nodes)
-        zero_points.add(zero)
     quantized.graph.initializer.extend(shared_constants())
     for node in quantized.graph.node:
         for index, name in enumerate(node.input):
