@@ -7,7 +7,7 @@ it on every call. So for `.ort` the decode is cut out: `weights` computes the de
 ones, `main` is the rest of the graph and takes the decoded tensors as extra inputs of the same names. A runtime
 runs `weights` once and hands its outputs to every call of `main` (runtime_py/session.py; the Java core's
 EdgeModel). ORT still fuses `main`'s int8 MatMuls with their weights as inputs; what it loses is packing them
-once at load (docs/encoder.md: about 1 ms a call on MiniLM-L6).
+once at load, so each call packs them again (measured in docs/encoder.md).
 
 What is cut: every node with at least one input whose inputs are all initializers or outputs of such nodes, i.e.
 the subgraphs that constant folding would remove. The exporter's own graphs have none until an encoder method
