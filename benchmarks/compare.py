@@ -20,9 +20,9 @@ carries it); the dev-set score, one text at a time; parity with (a) on the same 
 batch 1 for 16 and 128 tokens with 1 and 2 intra-op threads (all models interleaved round by round after a
 warm-up; p50 and p95); session load time and peak memory of a fresh process that loads the model and runs it
 10 times (medians of 3 processes).
-(a)-(c) ship the .onnx their tools write; our bundles ship model.ort (model.onnx for an encoder method that needs
-`--target onnx`: int4-as-int8). Sizes are of the model file alone: every
-build needs the same tokenizer files beside it.
+(a)-(c) ship the .onnx their tools write; our bundles ship model.ort (and weights.ort, int4-as-int8's 4-bit
+decode run once at load). Sizes are of the model file(s) alone: every build needs the same tokenizer files
+beside it.
 
 Writes compare.md (the tables, every figure also as a ratio to (b), and the issue's floors checked),
 compare.json and compare.csv.
@@ -45,6 +45,7 @@ from measure import (
     interleaved_latency,
     session,
     timed_child,
+    weights_beside,
     zipped_bytes,
 )
 from rich.console import Console
@@ -101,14 +102,9 @@ def chained(first: ChildRun, then: ChildRun) -> ChildRun:
 
 
 def encoder_flags(spec: str) -> list[str]:
-    """"tucker:4" → --encoder tucker --encoder-ratio 4; "int4" → --encoder int4; a method that needs a target of
-    its own (int4-as-int8: --target onnx) gets it."""
-    from export.encoder import ENCODERS
-
+    """"tucker:4" → --encoder tucker --encoder-ratio 4; "int4" → --encoder int4."""
     method, _, ratio = spec.partition(":")
-    targets = ENCODERS[method].targets if method in ENCODERS else None
-    return ["--encoder", method, *(["--encoder-ratio", ratio] if ratio else []),
-            *(["--target", targets[0]] if targets else [])]  # fmt: skip
+    return ["--encoder", method, *(["--encoder-ratio", ratio] if ratio else [])]
 
 
 def build_entries(
@@ -188,7 +184,8 @@ def score(entries: list[Entry], model: CompareModel, max_length: int, console: C
         console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time, "
                     f"{1 + len(entry.other_seeds)} seed(s)")  # fmt: skip
         postprocess = pooled("mean") if entry.pool_outside else None
-        score_of[entry.key] = [ort_text_outputs(path, encoder, data.texts, postprocess=postprocess)
+        score_of[entry.key] = [ort_text_outputs(path, encoder, data.texts, postprocess=postprocess,
+                                                weights=weights_beside(path))
                                for path in [entry.model, *entry.other_seeds]]  # fmt: skip
     reference = score_of["a"][0]
     classifier = data.metric == "accuracy"
@@ -255,14 +252,20 @@ def compare_model(
         return [row(model, e, scores[e.key], speed[e.key], mem[e.key]) for e in entries]
 
 
+def shipped(model: Path) -> list[Path]:
+    """The model file, and its load-time weights model when its bundle has one (int4-as-int8's weights.ort)."""
+    weights = weights_beside(model)
+    return [model, *([weights] if weights else [])]
+
+
 def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict) -> dict:
     return {
         "model": model.name,
         "key": entry.key,
         "build": entry.label,
-        "file": entry.model.name,
-        "bytes": entry.model.stat().st_size,
-        "zipped_bytes": zipped_bytes(entry.model),
+        "file": " + ".join(path.name for path in shipped(entry.model)),
+        "bytes": sum(path.stat().st_size for path in shipped(entry.model)),
+        "zipped_bytes": sum(zipped_bytes(path) for path in shipped(entry.model)),
         **scores,
         **speed,
         "load_ms": mem["load_ms"],

@@ -79,7 +79,7 @@ def test_gather4_build_is_ort_block_quantization_in_the_mobile_form(optimum_fp32
     get_target("onnx-mobile").write_model(model_path, ort_file)
     ids = np.array([[2, 40, 41, 3]], dtype=np.int64)
     feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-    outputs = [measure.session(p, 1).run(None, feed)[0] for p in (model_path, ort_file)]
+    outputs = [measure.session(p, 1).run(feed) for p in (model_path, ort_file)]
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
 
 
@@ -134,6 +134,16 @@ def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_asse
     json.dumps(results)  # the JSON output holds plain values
 
 
+def test_a_bundle_with_load_time_weights_is_sized_and_timed_with_them(tiny_int4_bundle, tiny_bundle):
+    """int4-as-int8's weights.ort ships beside model.ort: compare counts both files and its sessions bind it."""
+    folder = tiny_int4_bundle[0]
+    assert compare.shipped(folder / "model.ort") == [folder / "model.ort", folder / "weights.ort"]
+    assert compare.shipped(tiny_bundle[0] / "model.ort") == [tiny_bundle[0] / "model.ort"]
+    inputs = measure.fixed_length_inputs(folder / "tokenizer.json", 16)
+    timed = measure.interleaved_latency({"int4": measure.session(folder / "model.ort", 1)}, inputs, runs=3)
+    assert timed["int4"].p50_ms > 0
+
+
 def test_bundle_facts_read_a_report_without_distillation():
     report = {"size": {"embedding_ratio_vs_fp32": 49.6, "encoder_bytes": 10_000}, "parity": {"passed": True},
               "distill": None, "encoder": {"method": "int8"}, "config": {"encoder": {"method": "int8"}}}  # fmt: skip
@@ -150,10 +160,10 @@ def test_floors_are_checked_on_the_50x_bundle():
     assert verdicts == [True, False, False, True, True]  # size, score drop, latency 1 thread, 2 threads, memory
 
 
-def test_encoder_specs_become_export_flags_with_the_target_a_method_needs():
+def test_encoder_specs_become_export_flags():
     assert compare.encoder_flags("tucker:4") == ["--encoder", "tucker", "--encoder-ratio", "4"]
     assert compare.encoder_flags("int4") == ["--encoder", "int4"]
-    assert compare.encoder_flags("int4-as-int8") == ["--encoder", "int4-as-int8", "--target", "onnx"]
+    assert compare.encoder_flags("int4-as-int8") == ["--encoder", "int4-as-int8"]
 
 
 def test_latency_script_times_each_model_against_the_reference_and_profiles_its_operators(tiny_bundle):
