@@ -54,8 +54,9 @@ class ModelSession:
         name = output or self.session.get_outputs()[0].name
         if not self.weights:
             return self.session.run([name], feed)[0]
-        for key, value in feed.items():
-            self.binding.bind_cpu_input(key, np.ascontiguousarray(value))
+        arrays = {key: np.ascontiguousarray(value) for key, value in feed.items()}  # alive until the run ends
+        for key, value in arrays.items():
+            self.binding.bind_cpu_input(key, value)
         self.binding.bind_output(name)
         self.session.run_with_iobinding(self.binding)
         result = self.binding.copy_outputs_to_cpu()[0]
