@@ -259,13 +259,14 @@ def shipped(model: Path) -> list[Path]:
 
 
 def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict) -> dict:
+    files = shipped(entry.model)
     return {
         "model": model.name,
         "key": entry.key,
         "build": entry.label,
-        "file": " + ".join(path.name for path in shipped(entry.model)),
-        "bytes": sum(path.stat().st_size for path in shipped(entry.model)),
-        "zipped_bytes": sum(zipped_bytes(path) for path in shipped(entry.model)),
+        "file": " + ".join(path.name for path in files),
+        "bytes": sum(path.stat().st_size for path in files),
+        "zipped_bytes": sum(zipped_bytes(path) for path in files),
         **scores,
         **speed,
         "load_ms": mem["load_ms"],

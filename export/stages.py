@@ -331,8 +331,7 @@ def bundle_manifest(
         tolerance=BundleTolerance(checked.required.min_cosine, checked.required.min_top1_agreement),
         tools=bundle.tool_versions(),
     )
-    shipped = [built.model_file, *([built.weights_file] if built.weights_file else [])]
-    hashed = [*shipped, *built.extra_files, *tokenizer_files, "golden.json"]
+    hashed = [*built.model_files, *built.extra_files, *tokenizer_files, "golden.json"]
     return write_manifest(folder, manifest, hashed)
 
 

@@ -41,6 +41,7 @@ class ModelSession:
             self.weights = dict(zip(names, decode.run_with_ort_values(names, {}), strict=True))
         # what a call feeds: every input but the load-time weights, which are bound once here
         self.input_names = [i.name for i in self.session.get_inputs() if i.name not in self.weights]
+        self.first_output = self.session.get_outputs()[0].name
         self.binding = self.session.io_binding()
         for name, value in self.weights.items():
             self.binding.bind_ortvalue_input(name, value)
@@ -51,7 +52,7 @@ class ModelSession:
     def run(self, feed: dict[str, np.ndarray], output: str | None = None) -> np.ndarray:
         """One call on `feed` (names the model does not take are left out)."""
         feed = {name: value for name, value in feed.items() if name in self.input_names}
-        name = output or self.session.get_outputs()[0].name
+        name = output or self.first_output
         if not self.weights:
             return self.session.run([name], feed)[0]
         arrays = {key: np.ascontiguousarray(value) for key, value in feed.items()}  # alive until the run ends

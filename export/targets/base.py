@@ -17,6 +17,11 @@ class TargetBuild:
     reproducible: bool = True  # the same input gives the same model bytes (see ort_convert.py)
     weights_file: str | None = None  # the load-time decode's model (load_time_decode.py), when there is one
 
+    @property
+    def model_files(self) -> list[str]:
+        """The model file, and the load-time weights model when there is one: what ships as the model."""
+        return [self.model_file, *([self.weights_file] if self.weights_file else [])]
+
 
 class Target(ABC):
     name: ClassVar[str]

@@ -26,7 +26,6 @@ from onnx import ModelProto, helper, shape_inference
 class SplitModel:
     main: ModelProto  # the graph without the decode; the decoded tensors are graph inputs
     weights: ModelProto  # no inputs; outputs the decoded tensors, named as `main` reads them
-    handed_over: list[str]  # the decoded tensors' names, in `weights`' output order
 
 
 def split_load_time_decode(model: ModelProto) -> SplitModel | None:
@@ -56,7 +55,7 @@ def split_load_time_decode(model: ModelProto) -> SplitModel | None:
         rest, model.graph.name, [*model.graph.input, *(types[name] for name in handed_over)],
         list(model.graph.output), [t for t in initializers if t.name in read_by_rest],
     )  # fmt: skip
-    return SplitModel(_like(model, main_graph), _like(model, weights_graph), handed_over)
+    return SplitModel(_like(model, main_graph), _like(model, weights_graph))
 
 
 def _value_infos(model: ModelProto, names: list[str]) -> dict[str, onnx.ValueInfoProto]:

@@ -38,7 +38,7 @@ class OnnxMobileTarget(Target):
             built = super().build(onnx_model, bundle_dir)
         else:
             built = self.build_split(split, onnx_model.parent, bundle_dir)
-        write_operator_configs(bundle_dir, [name for name in (built.model_file, built.weights_file) if name])
+        write_operator_configs(bundle_dir, built.model_files)
         built.extra_files = [OPS_CONFIG, OPS_AND_TYPES_CONFIG]
         built.operator_check = check_against_legacy_mobile_ops(bundle_dir / OPS_CONFIG)
         return built
