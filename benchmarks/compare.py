@@ -53,6 +53,7 @@ from rich.console import Console
 from export.evaluate import TextBatcher, ort_text_outputs, pooled
 from export.load import resolve_checkpoint
 from export.spread import Spread
+from export.targets.base import ModelFiles
 from export.tasks import load_set
 from runtime_py.machine import machine
 from runtime_py.parity import cosine
@@ -184,8 +185,8 @@ def score(entries: list[Entry], model: CompareModel, max_length: int, console: C
         console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time, "
                     f"{1 + len(entry.other_seeds)} seed(s)")  # fmt: skip
         postprocess = pooled("mean") if entry.pool_outside else None
-        score_of[entry.key] = [ort_text_outputs(path, encoder, data.texts, postprocess=postprocess,
-                                                weights=weights_beside(path))
+        score_of[entry.key] = [ort_text_outputs(ModelFiles(path, weights_beside(path)), encoder, data.texts,
+                                                postprocess=postprocess)
                                for path in [entry.model, *entry.other_seeds]]  # fmt: skip
     reference = score_of["a"][0]
     classifier = data.metric == "accuracy"

@@ -12,6 +12,7 @@ import numpy as np
 
 from .cache import Cache
 from .probes import encode_probes
+from .targets.base import ModelFiles
 from .tasks import LabelledSet
 
 TORCH_BATCH = 64  # fp32 PyTorch outputs do not depend on the batch (to ~1e-6), so batch for speed
@@ -61,19 +62,17 @@ def torch_text_outputs(
 
 
 def ort_text_outputs(
-    model_path: Path,
+    files: ModelFiles,
     encoder: TextBatcher,
     texts: list[str],
     batch_size: int = APP_BATCH,
     postprocess: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     text_pairs: list[str] | None = None,
-    weights: Path | None = None,
 ) -> np.ndarray:
-    """Runs the model's first output; `postprocess(output, attention_mask)` turns it into the task's output.
-    `weights`: the model's load-time weights model, if it has one."""
+    """Runs the model's first output; `postprocess(output, attention_mask)` turns it into the task's output."""
     from .validate import ort_session
 
-    session = ort_session(model_path, weights)
+    session = ort_session(files)
     outputs = []
     for batch in encoder.batches(texts, batch_size, text_pairs):
         result = session.run(batch.inputs)
@@ -103,8 +102,8 @@ def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BAT
     names = [i["name"] for i in manifest["model"]["inputs"]]
     encoder = TextBatcher(AutoTokenizer.from_pretrained(bundle_dir), names, manifest["max_length"])
     weights = manifest["model"].get("weights")
-    return ort_text_outputs(bundle_dir / manifest["model"]["file"], encoder, texts, batch_size,
-                            weights=bundle_dir / weights if weights else None)  # fmt: skip
+    files = ModelFiles(bundle_dir / manifest["model"]["file"], bundle_dir / weights if weights else None)
+    return ort_text_outputs(files, encoder, texts, batch_size)
 
 
 def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | None, bundle: np.ndarray) -> Accuracy:
@@ -136,20 +135,16 @@ class Evaluation:
         )
 
     def score(
-        self, original: np.ndarray, bundle_model: Path, baseline_model: Path, pooling: str | None,
-        bundle_weights: Path | None = None,
+        self, original: np.ndarray, shipped: ModelFiles, baseline_model: Path, pooling: str | None
     ) -> Accuracy:
-        """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers.
-        `bundle_weights`: the bundle model's load-time weights model, if it has one."""
+        """`pooling`: for embedders, how to pool the baseline's last_hidden_state; None for classifiers."""
         postprocess = pooled(pooling) if pooling else None
         data = self.data
         baseline = self.cache.get(
             ("baseline scores", baseline_model, *self.key),
-            lambda _: ort_text_outputs(
-                baseline_model, self.encoder, data.texts, postprocess=postprocess, text_pairs=data.text_pairs
-            ),
+            lambda _: ort_text_outputs(ModelFiles(baseline_model), self.encoder, data.texts,
+                                       postprocess=postprocess, text_pairs=data.text_pairs),
         )
         bundle_encoder = self.bundle_encoder or self.encoder
-        bundle = ort_text_outputs(bundle_model, bundle_encoder, data.texts, text_pairs=data.text_pairs,
-                                  weights=bundle_weights)  # fmt: skip
+        bundle = ort_text_outputs(shipped, bundle_encoder, data.texts, text_pairs=data.text_pairs)
         return score_all(data, original, baseline, bundle)

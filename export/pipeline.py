@@ -136,21 +136,19 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             )
         with stages("convert", config.target):
             built = target.build(quantized, staging, encoder.decodes_at_load)
-            weights = staging / built.weights_file if built.weights_file else None
+            shipped = built.files_in(staging)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
             baseline = _baseline(config, loaded, target, cache)
         with stages("validate"):
-            checked = check_parity(
-                config, deployed, reference, exported, staging / built.model_file, baseline, weights
-            )
+            checked = check_parity(config, deployed, reference, exported, shipped, baseline)
         accuracy = None
         if reference.evaluation is not None:
             with stages("evaluate", f"baseline and bundle, {len(data.texts)} texts one at a time"):
-                accuracy = evaluate_accuracy(deployed, reference, staging / built.model_file, baseline, weights)
+                accuracy = evaluate_accuracy(deployed, reference, shipped, baseline)
         with stages("bundle", "tokenizer, golden.json, bundle.json"):
             manifest = bundle_manifest(config, deployed, reference, exported, checked, built, staging)
         with stages("report"):
-            size = sizes(staging / built.model_file, quantized, exported, compressed, baseline, deployed, weights)
+            size = sizes(shipped, quantized, exported, compressed, baseline, deployed)
             result = report.build_report(
                 config, manifest, built, size, checked, compressed, pruning, distilled, accuracy, stages.seconds,
                 started,

@@ -32,7 +32,7 @@ from .onnx_graph import load_graph, size_breakdown
 from .parts import CompressedPart, lossy_parts, nodes_to_keep
 from .probes import ProbeBatch
 from .smooth import calibration_texts, smooth
-from .targets.base import TargetBuild
+from .targets.base import ModelFiles, TargetBuild
 from .validate import (
     Fidelity,
     Parity,
@@ -268,15 +268,14 @@ def check_parity(
     loaded: LoadedModel,
     reference: Reference,
     exported: ExportedModel,
-    model_file: Path,
+    shipped: ModelFiles,
     baseline: Baseline,
-    weights: Path | None = None,
 ) -> Checked:
     classifier = loaded.task.classifier
     probes = reference.probes
     read = reference.as_the_baseline_reads_it
     yardstick = baseline_agreement(baseline.model_path, read.probes, read.outputs, classifier, loaded.output_pooling)
-    batched, alone = ort_probe_outputs(model_file, probes, weights=weights)
+    batched, alone = ort_probe_outputs(shipped, probes)
     required = Required.below(yardstick, config.preset.tolerance, lossy_parts(exported.parts))
     parity = compare(exported.torch_outputs, batched, alone, exported.max_abs_diff, classifier, required)
     # fidelity: against the original model on the original tokenizer (with --vocab, what pruning costs too)
@@ -284,11 +283,9 @@ def check_parity(
 
 
 def evaluate_accuracy(
-    loaded: LoadedModel, reference: Reference, model_file: Path, baseline: Baseline, weights: Path | None = None
+    loaded: LoadedModel, reference: Reference, shipped: ModelFiles, baseline: Baseline
 ) -> evaluate.Accuracy:
-    return reference.evaluation.score(
-        reference.scores, model_file, baseline.model_path, loaded.output_pooling, weights
-    )
+    return reference.evaluation.score(reference.scores, shipped, baseline.model_path, loaded.output_pooling)
 
 
 def bundle_manifest(
@@ -336,8 +333,8 @@ def bundle_manifest(
 
 
 def sizes(
-    model_file: Path, quantized: Path, exported: ExportedModel, compressed: CompressedModel, baseline: Baseline,
-    loaded: LoadedModel, weights: Path | None = None,
+    shipped: ModelFiles, quantized: Path, exported: ExportedModel, compressed: CompressedModel, baseline: Baseline,
+    loaded: LoadedModel,
 ) -> dict[str, Any]:
     """`model_bytes`: the model file's, and the load-time weights model's when there is one (both ship)."""
     graph = load_graph(quantized)
@@ -346,7 +343,7 @@ def sizes(
     fp32 = (loaded.pruned_from or compressed.table.shape[0]) * compressed.table.shape[1] * 4  # the whole table
     encoder_fp32 = sum(p.numel() for p in encoder_of(loaded.model).parameters()) * 4
     baseline_encoder = baseline.breakdown["encoder"]
-    model_bytes = model_file.stat().st_size + (weights.stat().st_size if weights is not None else 0)
+    model_bytes = shipped.bytes
     return {
         "model_bytes": model_bytes,
         "embedding_bytes": embedding_bytes,

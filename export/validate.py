@@ -27,6 +27,7 @@ from runtime_py.session import ModelSession
 from .config import Tolerance
 from .evaluate import pooled
 from .probes import ProbeBatch, single
+from .targets.base import ModelFiles
 
 EXPORT_ATOL = 1e-4
 
@@ -94,17 +95,17 @@ def torch_batch_outputs(module: torch.nn.Module, batch: ProbeBatch) -> np.ndarra
         return module(*(torch.from_numpy(batch.inputs[n]) for n in batch.inputs)).numpy()
 
 
-def ort_session(model_path: Path, weights: Path | None = None) -> ModelSession:
-    """The model on ORT's CPU provider; `weights`: its load-time weights model (targets/load_time_decode.py)."""
-    return ModelSession(model_path, weights)
+def ort_session(files: ModelFiles) -> ModelSession:
+    """The model on ORT's CPU provider, its load-time weights model (if any) run once."""
+    return ModelSession(files.model, files.weights)
 
 
 def ort_probe_outputs(
-    model_path: Path, batch: ProbeBatch, pooling: str | None = None, weights: Path | None = None
+    files: ModelFiles, batch: ProbeBatch, pooling: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(outputs of the padded batch, outputs of each probe run alone). `pooling`: pool the first output (a
     last_hidden_state, as optimum exports an embedder) into the bundle's normalised sentence vectors."""
-    session = ort_session(model_path, weights)
+    session = ort_session(files)
 
     def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
         output = session.run(inputs)
@@ -119,7 +120,7 @@ def baseline_agreement(
     """The optimum/ORT int8 baseline against the original fp32 model on the probes (padded batch and alone): what
     int8 costs this checkpoint on this CPU, the yardstick of the bundle's export parity. `pooling`: how to pool an
     embedder's last_hidden_state (None for classifiers)."""
-    batched, alone = ort_probe_outputs(baseline_model, batch, pooling)
+    batched, alone = ort_probe_outputs(ModelFiles(baseline_model), batch, pooling)
     return agreement(np.concatenate([batched, alone]), np.concatenate([original, original]), classifier)
 
 
@@ -168,5 +169,5 @@ def fidelity(original: np.ndarray, batched: np.ndarray, alone: np.ndarray, class
 
 
 def export_max_abs_diff(onnx_fp32: Path, compressed_reference: np.ndarray, batch: ProbeBatch) -> float:
-    batched, alone = ort_probe_outputs(onnx_fp32, batch)
+    batched, alone = ort_probe_outputs(ModelFiles(onnx_fp32), batch)
     return float(max(np.abs(batched - compressed_reference).max(), np.abs(alone - compressed_reference).max()))

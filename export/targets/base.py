@@ -8,6 +8,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """A model on disk as ONNX Runtime runs it: its file, and its load-time weights model when it has one
+    (load_time_decode.py: run once at load, its outputs passed to every call)."""
+
+    model: Path
+    weights: Path | None = None
+
+    @property
+    def bytes(self) -> int:
+        """What ships as the model: both files."""
+        return self.model.stat().st_size + (self.weights.stat().st_size if self.weights else 0)
+
+
 @dataclass
 class TargetBuild:
     model_file: str  # name inside the bundle
@@ -21,6 +35,9 @@ class TargetBuild:
     def model_files(self) -> list[str]:
         """The model file, and the load-time weights model when there is one: what ships as the model."""
         return [self.model_file, *([self.weights_file] if self.weights_file else [])]
+
+    def files_in(self, folder: Path) -> ModelFiles:
+        return ModelFiles(folder / self.model_file, folder / self.weights_file if self.weights_file else None)
 
 
 class Target(ABC):
