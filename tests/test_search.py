@@ -113,10 +113,9 @@ def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slowe
     assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text()
 
 
-def test_the_onnx_target_searches_the_4_bit_encoder_that_runs_at_int8_speed():
-    mobile, onnx = default_space(False, False), default_space(False, False, "onnx")
-    assert {c.encoder.name for c in mobile} == {"int8", "int4"} and {c.encoder.name for c in onnx} == {"int8",
-                                                                                                      "int4-as-int8"}
+def test_the_default_space_searches_the_4_bit_encoder_that_runs_at_int8_speed():
+    """int4-as-int8 on every target (on onnx-mobile its decode ships as weights.ort), never MatMulNBits' int4."""
+    assert {c.encoder.name for c in default_space(False, False)} == {"int8", "int4-as-int8"}
     over_budget = Candidate(export.LightToken(ratio=50), export.Int8Encoder())
     assert Candidate(export.LightToken(ratio=100), export.Int4AsInt8()).harder_than(over_budget)
 
@@ -135,11 +134,11 @@ def test_equally_fast_candidates_go_to_the_smallest():
 def test_an_unmeetable_budget_exits_1_naming_the_closest_and_writes_nothing(capsys, tmp_path, tiny_checkpoint):
     checkpoint = tiny_checkpoint("bert-classifier")
     out = tmp_path / "bundle"
-    stored_over_budget(out, checkpoint, {"int8 encoder:int4": 2.0, "int8 encoder:int8": 3.0})
+    stored_over_budget(out, checkpoint, {"int8 encoder:int4-as-int8": 2.0, "int8 encoder:int8": 3.0})
     code, err = run_cli(capsys, "bert", "--model", str(checkpoint), "--evaluate", str(SST2_DIR), "--max-drop", "1",
                         "--out", str(out))  # fmt: skip
     assert code == 1
-    assert "no candidate keeps the drop within 1 pt" in err and "closest: int8 encoder:int4, +2.00 pt" in err
+    assert "no candidate keeps the drop within 1 pt" in err and "closest: int8 encoder:int4-as-int8, +2.00 pt" in err
     assert not out.exists()
     # the default space's lighttoken candidates cannot fit a 405-row table: tried for real, stored as errors
     stored = (tmp_path / ".bundle.search" / RESULTS).read_text().splitlines()

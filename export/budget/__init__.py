@@ -69,7 +69,7 @@ def run_search(
     search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
     console.print(f"search: {len(split.search_rows)} texts rank candidates, {len(split.confirm_rows)} confirm the "
                   f"choice; budget {settings.max_drop:g} pt, {settings.minutes:g} min", highlight=False)  # fmt: skip
-    space = space or default_space(base.vocab.text is not None, base.distill.text is not None, base.target)
+    space = space or default_space(base.vocab.text is not None, base.distill.text is not None)
     _check_space(space, base)
     ordered = _ordered(space, load(base), base, settings.objective)
     while True:
@@ -120,8 +120,9 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
 
 
 def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str) -> list[Measured]:
-    """Candidates by estimated stored bytes; for latency, int8 encoders first (ORT's 4-bit kernels are about 2.5x
-    slower than its int8 ones on x86, docs/encoder.md), so that a fast pick early rules out the rest unexported."""
+    """Candidates by estimated stored bytes; for latency, int8 encoders first (a 4-bit encoder runs at int8's speed
+    only as int4-as-int8; MatMulNBits' int4 is 2.2–2.8x slower on x86, docs/encoder.md), so that a fast pick early
+    rules out the slower encoders unexported."""
     table = loaded.model.get_input_embeddings().weight
     weights = sum(layer.weight.numel() for layer in linear_layers(encoder_of(loaded.model)).values())
     kept = _kept_share(loaded, base) if any(c.vocab for c in space) else 1.0

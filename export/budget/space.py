@@ -3,9 +3,10 @@
 A candidate is a token-table method at a ratio, an encoder method, and whether --vocab and --distill apply (when
 the user gave them). The default space is small on purpose, every point of it measured on MiniLM-L6 (README.md,
 docs/encoder.md, docs/vocab.md): lighttoken at 25x, 50x and 100x, or the table int8 with every row; an int8 or
-int4 encoder (int4-as-int8 for `--target onnx`). Candidates are visited smallest first (by the bytes they will
-store, estimated from the checkpoint's shapes), so the first one within budget is the smallest, and a rejected
-candidate rules out every candidate that compresses at least as hard in every setting (`harder_than`)."""
+a 4-bit encoder (int4-as-int8: 4-bit in the file, decoded once at load into int8 weights, so int8's speed).
+Candidates are visited smallest first (by the bytes they will store, estimated from the checkpoint's shapes), so
+the first one within budget is the smallest, and a rejected candidate rules out every candidate that compresses at
+least as hard in every setting (`harder_than`)."""
 
 from __future__ import annotations
 
@@ -49,13 +50,11 @@ class Candidate:
         return table and _encoder_rank(self.encoder) >= _encoder_rank(other.encoder)
 
 
-def default_space(vocab: bool, distill: bool, target: str = "onnx-mobile") -> list[Candidate]:
-    """The candidates for a search; with `--target onnx` the 4-bit encoder is int4-as-int8 (the same file size,
-    decoded at load into int8 weights: int8's speed). With `onnx-mobile` it is still int4 (MatMulNBits): the
-    split int4-as-int8 `.ort` (weights.ort) is newer than the search's measurements (docs/search.md)."""
+def default_space(vocab: bool, distill: bool) -> list[Candidate]:
+    """The candidates for a search. The 4-bit encoder is int4-as-int8 on every target: the same file size as
+    MatMulNBits' int4, at int8's speed (on `onnx-mobile` its decode ships as weights.ort, run once at load)."""
     tables: list[EmbeddingMethod] = [Int8(), LightToken(ratio=25), LightToken(ratio=50), LightToken(ratio=100)]
-    four_bit = Int4AsInt8() if target == "onnx" else Int4Encoder()
-    encoders: list[EncoderMethod] = [Int8Encoder(), four_bit]
+    encoders: list[EncoderMethod] = [Int8Encoder(), Int4AsInt8()]
     return [
         Candidate(table, encoder, use_vocab, use_distill)
         for table, encoder, use_vocab, use_distill in product(tables, encoders, _both(vocab), _both(distill))
