@@ -185,8 +185,7 @@ def score(entries: list[Entry], model: CompareModel, max_length: int, console: C
         console.log(f"{model.name}: scoring {entry.label} on {len(data.texts)} texts, one at a time, "
                     f"{1 + len(entry.other_seeds)} seed(s)")  # fmt: skip
         postprocess = pooled("mean") if entry.pool_outside else None
-        score_of[entry.key] = [ort_text_outputs(ModelFiles(path, weights_beside(path)), encoder, data.texts,
-                                                postprocess=postprocess)
+        score_of[entry.key] = [ort_text_outputs(shipped(path), encoder, data.texts, postprocess=postprocess)
                                for path in [entry.model, *entry.other_seeds]]  # fmt: skip
     reference = score_of["a"][0]
     classifier = data.metric == "accuracy"
@@ -253,14 +252,13 @@ def compare_model(
         return [row(model, e, scores[e.key], speed[e.key], mem[e.key]) for e in entries]
 
 
-def shipped(model: Path) -> list[Path]:
+def shipped(model: Path) -> ModelFiles:
     """The model file, and its load-time weights model when its bundle has one (int4-as-int8's weights.ort)."""
-    weights = weights_beside(model)
-    return [model, *([weights] if weights else [])]
+    return ModelFiles(model, weights_beside(model))
 
 
 def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict) -> dict:
-    files = shipped(entry.model)
+    files = shipped(entry.model).paths
     return {
         "model": model.name,
         "key": entry.key,

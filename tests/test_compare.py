@@ -137,8 +137,8 @@ def test_whole_comparison_on_a_tiny_model(tmp_path, tiny_checkpoint, shared_asse
 def test_a_bundle_with_load_time_weights_is_sized_and_timed_with_them(tiny_int4_bundle, tiny_bundle):
     """int4-as-int8's weights.ort ships beside model.ort: compare counts both files and its sessions bind it."""
     folder = tiny_int4_bundle[0]
-    assert compare.shipped(folder / "model.ort") == [folder / "model.ort", folder / "weights.ort"]
-    assert compare.shipped(tiny_bundle[0] / "model.ort") == [tiny_bundle[0] / "model.ort"]
+    assert compare.shipped(folder / "model.ort").paths == [folder / "model.ort", folder / "weights.ort"]
+    assert compare.shipped(tiny_bundle[0] / "model.ort").paths == [tiny_bundle[0] / "model.ort"]
     inputs = measure.fixed_length_inputs(folder / "tokenizer.json", 16)
     timed = measure.interleaved_latency({"int4": measure.session(folder / "model.ort", 1)}, inputs, runs=3)
     assert timed["int4"].p50_ms > 0

@@ -17,9 +17,13 @@ class ModelFiles:
     weights: Path | None = None
 
     @property
+    def paths(self) -> list[Path]:
+        """What ships as the model: the model file, and the weights model when there is one."""
+        return [self.model, *([self.weights] if self.weights else [])]
+
+    @property
     def bytes(self) -> int:
-        """What ships as the model: both files."""
-        return self.model.stat().st_size + (self.weights.stat().st_size if self.weights else 0)
+        return sum(path.stat().st_size for path in self.paths)
 
 
 @dataclass
