@@ -14,6 +14,7 @@ from .api import build, export_config, search
 from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, VocabConfig
 from .embedding import EmbeddingMethod, make_method
 from .encoder import DEFAULT_ENCODER, EncoderMethod, make_encoder
+from .encoder.tucker import SHARES
 from .errors import ParityError, UserInputError
 from .presets import load_preset, preset_names
 
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(512 of --distill's training passages, else built-in sentences) rather than to the "
                         "weights alone; a better start for --distill, and far better without it (default: "
                         "on)")  # fmt: skip
+    parser.add_argument("--encoder-share", choices=SHARES,
+                        help="tucker: the blocks that share one pair of factors U, V: encoder (all of them, the "
+                        "paper's; default) or layer (each transformer layer its own pair: a smaller rank at the "
+                        "same --encoder-ratio, closer to the layers' outputs once calibrated)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for trained methods (lighttoken: the start of its fit, "
                         "which is then the same on any CPU) and distillation (default 0; --max-drop draws its "
                         "own)")  # fmt: skip
@@ -210,6 +215,8 @@ def encoder_from_flags(args: argparse.Namespace) -> EncoderMethod:
     settings: dict[str, Any] = {} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}
     if args.encoder_calibrate is not None:
         settings["calibrate"] = args.encoder_calibrate
+    if args.encoder_share is not None:
+        settings["share"] = args.encoder_share
     return make_encoder(args.encoder or DEFAULT_ENCODER, **settings)
 
 
@@ -217,6 +224,7 @@ def search_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as search()'s keyword arguments; the settings it chooses itself are refused."""
     given = {"--embedding": args.embedding, "--ratio": args.ratio, "--encoder": args.encoder,
              "--encoder-ratio": args.encoder_ratio, "--encoder-calibrate": args.encoder_calibrate,
+             "--encoder-share": args.encoder_share,
              "--sweep": args.sweep, "--seed": args.seed}  # fmt: skip
     chosen = [flag for flag, value in given.items() if value is not None]
     if chosen:

@@ -71,6 +71,8 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--encoder", "int4", "--encoder-ratio", "4"], "--encoder-ratio does not apply to --encoder int4"),
         (["--encoder", "int4", "--no-encoder-calibrate"], "--encoder-calibrate applies to --encoder tucker or lowrank"),
         (["--encoder", "int3", "--encoder-calibrate"], "unknown encoder method 'int3'"),
+        (["--encoder", "lowrank", "--encoder-share", "layer"], "applies to --encoder tucker, not to lowrank"),
+        (["--encoder", "tucker", "--encoder-share", "head"], "argument --encoder-share: invalid choice: 'head'"),
     ],
 )
 def test_bad_flags(capsys, tmp_path, args, expected):
@@ -133,6 +135,14 @@ def test_embedding_flags_over_the_preset_default(flags, method, ratio):
 def test_encoder_calibrate_flag_sets_the_methods_setting(flags, calibrate):
     encoder = to_config(build_parser().parse_args(["bert", *flags])).encoder
     assert encoder.calibrate is calibrate and encoder.calibrated is calibrate
+
+
+@pytest.mark.parametrize(("flags", "share"), [
+    (["--encoder", "tucker"], "encoder"),  # the paper's one pair, the method's default
+    (["--encoder", "tucker", "--encoder-share", "layer"], "layer"),
+])  # fmt: skip
+def test_encoder_share_flag_sets_tuckers_setting(flags, share):
+    assert to_config(build_parser().parse_args(["bert", *flags])).encoder.share == share
 
 
 def test_evaluation_data_not_found(capsys, tmp_path):

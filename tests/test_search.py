@@ -176,6 +176,7 @@ def test_an_interrupted_search_resumes_without_rerunning_a_finished_candidate(ca
     (["--max-drop", "0.5", "--embedding", "svd"], "--max-drop chooses the settings itself; leave out --embedding"),
     (["--max-drop", "0.5", "--seed", "3"], "--max-drop chooses the settings itself; leave out --seed"),
     (["--max-drop", "0.5", "--no-encoder-calibrate"], "--max-drop chooses the settings itself; leave out --encoder-c"),
+    (["--max-drop", "0.5", "--encoder-share", "layer"], "the settings itself; leave out --encoder-share"),
     (["--max-drop", "0.5"], "--max-drop needs --evaluate DATA"),
     (["--max-drop", "-1", "--evaluate", str(SST2_DEV)], "--max-drop must be a number of points"),
     (["--max-drop", "0.5", "--evaluate", str(SST2_DEV), "--search-minutes", "0"], "--search-minutes must be more"),

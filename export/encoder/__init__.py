@@ -22,13 +22,17 @@ ENCODERS: dict[str, type[EncoderMethod]] = {
 DEFAULT_ENCODER = "int8"
 
 
+SETTING_FLAGS = {"calibrate": "--encoder-calibrate", "share": "--encoder-share"}  # settings only some methods take
+
+
 def make_encoder(name: str = DEFAULT_ENCODER, **settings: Any) -> EncoderMethod:
     """The encoder method called `name` with `settings` over its defaults (--encoder-ratio sets `ratio`,
-    --encoder-calibrate `calibrate`)."""
-    calibrated = [n for n, m in ENCODERS.items() if any(f.name == "calibrate" for f in fields(m))]
-    if "calibrate" in settings and name not in calibrated:
-        registered(ENCODERS, "encoder", name)
-        raise UserInputError(f"--encoder-calibrate applies to --encoder {' or '.join(calibrated)}, not to {name}")
+    --encoder-calibrate `calibrate`, --encoder-share `share`)."""
+    for setting, flag in SETTING_FLAGS.items():
+        takers = [n for n, m in ENCODERS.items() if any(f.name == setting for f in fields(m))]
+        if setting in settings and name not in takers:
+            registered(ENCODERS, "encoder", name)
+            raise UserInputError(f"{flag} applies to --encoder {' or '.join(takers)}, not to {name}")
     return make(ENCODERS, "encoder", name, **settings)
 
 
