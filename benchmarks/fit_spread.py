@@ -6,8 +6,10 @@ For each model: the table's reachable rows are fitted once per seed, and seed 0 
 instead of two (a different summation order, so different float rounding, as on another CPU). Per fit it prints the
 weighted squared error of the reconstruction (the fit's objective), the mean row cosine, and the fp32 PyTorch model
 carrying the compressed table scored on the GLUE dev set, with how far its outputs moved from the original model's
-(classifiers: predictions flipped and KL divergence ×1000; embedders: mean 1 − cosine ×1000). Then the share of code
-bits equal between the two thread counts (1.0: the same codes) and the seeds' mean ± sd.
+(classifiers: predictions flipped and KL divergence ×1000; embedders: mean 1 − cosine ×1000), and a digest of the
+fitted module (sha256 over its stored tensors: codes, decoder, bias, frequent rows), so a run on another CPU can be
+compared bit for bit. Then the share of code bits equal between the two thread counts (1.0: the same codes) and the
+seeds' mean ± sd.
 
 The ONNX bundle adds int8 rounding on top; benchmarks/sweep.py --seeds measures that end to end.
 """
@@ -15,6 +17,7 @@ The ONNX bundle adds int8 rounding on top; benchmarks/sweep.py --seeds measures 
 from __future__ import annotations
 
 import argparse
+import hashlib
 
 import numpy as np
 import torch
@@ -40,6 +43,15 @@ def moved(outputs: np.ndarray, original: np.ndarray, classifier: bool) -> str:
         flips = int((outputs.argmax(-1) != original.argmax(-1)).sum())
         return f"{flips} predictions flipped, KL×1000 {kl * 1000:.2f}"
     return f"1 − cosine ×1000 {float(np.mean(1 - (outputs * original).sum(-1))) * 1000:.2f}"
+
+
+def digest(module: torch.nn.Module) -> str:
+    """First 16 hex digits of a sha256 over the module's stored tensors, in name order."""
+    hashed = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        hashed.update(name.encode())
+        hashed.update(tensor.contiguous().numpy().tobytes())
+    return hashed.hexdigest()[:16]
 
 
 def run(key: str, ratio: float, seeds: list[int]) -> None:
@@ -74,7 +86,8 @@ def run(key: str, ratio: float, seeds: list[int]) -> None:
         if threads == 2:
             scores.append(score)
         print(f"  seed {seed}, {threads} thread(s): weighted error {error:.5f}, mean cosine {cosine:.4f}, "
-              f"fp32 {data.metric} {score:.4f} ({moved(outputs, original, classifier)})", flush=True)  # fmt: skip
+              f"fp32 {data.metric} {score:.4f} ({moved(outputs, original, classifier)}), fit {digest(module)}",
+              flush=True)  # fmt: skip
     same = float((codes[seeds[0], 1] == codes[seeds[0], 2]).float().mean())
     print(f"  seed {seeds[0]}: code bits equal between 1 and 2 threads: {same:.4f}")
     print(f"  fp32 {data.metric} over seeds {seeds}: {Spread.of(scores).text()} (worst {min(scores):.4f})")
