@@ -13,6 +13,12 @@ the LayerNorm's γ/β. Each group of Linears that read the same tensor (Q/K/V sh
 One global α was not robust (docs/smoothing.md), so each group picks its own s among "no smoothing" and α ∈ ALPHAS,
 by the error of its simulated int8 outputs (per-channel int8 weights, per-tensor uint8 activations, as ORT computes
 them) on the calibration text: never worse than not smoothing that group.
+
+Every s is rounded to a power of two. The calibration activations come from fp32 matrix products whose last bits
+depend on the CPU's code path (MKL and oneDNN pick kernels by instruction set), and a scale computed from them
+carried those bits into every smoothed weight, so the same export gave a different model.ort on another CPU. A
+power of two moves only when s crosses a rounding boundary, and x/s and W·s are then exact in fp32
+(docs/smoothing.md).
 """
 
 from __future__ import annotations
@@ -70,11 +76,18 @@ def _best_inverse_scale(weights: list[torch.Tensor], batches: list[torch.Tensor]
     weight_max = torch.stack([w.abs().amax(dim=0) for w in weights]).amax(dim=0)
     best, best_error = None, _int8_error(weights, batches, torch.ones_like(channel_max))
     for alpha in ALPHAS:
-        scale = (channel_max.clamp(min=1e-5) ** alpha / weight_max.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)
+        scale = _power_of_two(channel_max.clamp(min=1e-5) ** alpha / weight_max.clamp(min=1e-5) ** (1 - alpha))
         error = _int8_error(weights, batches, 1.0 / scale)
         if error < best_error:
             best, best_error = 1.0 / scale, error
     return best
+
+
+def _power_of_two(scale: torch.Tensor) -> torch.Tensor:
+    """The nearest power of two (in log scale) to each positive value, computed exactly (frexp, ldexp)."""
+    mantissa, exponent = torch.frexp(scale.clamp(min=1e-5))  # scale = mantissa · 2^exponent, mantissa in [0.5, 1)
+    exponent = exponent - (mantissa < 0.5**0.5).int()
+    return torch.ldexp(torch.ones_like(scale), exponent)
 
 
 def _int8_error(weights: list[torch.Tensor], batches: list[torch.Tensor], inverse_scale: torch.Tensor) -> float:
