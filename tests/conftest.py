@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,14 @@ def export_cache():
 
     with Cache() as cache:
         yield cache
+
+
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m export ARGS` in a process of its own, from the repository root; `env` is added to this process's
+    environment (a variable a library reads when it loads needs a fresh process)."""
+    command = [sys.executable, "-m", "export", *args]
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment, timeout=300)
 
 
 def export_bundle(folder: Path, cache, *flags: str) -> tuple[Path, dict]:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_process
 from transformers import GPT2Config
 
 from export.bundle import remove_stale_staging, staging_folder
@@ -18,12 +19,6 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_info:
         raise SystemExit(main(list(args)))
     return exit_info.value.code, capsys.readouterr().err.strip()
-
-
-def run_process(*args: str) -> subprocess.CompletedProcess:
-    """`python -m export ARGS` in a process of its own, from the repository root."""
-    command = [sys.executable, "-m", "export", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
 
 
 def assert_refused(code: int, err: str, expected: str) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import run_process
 from onnx import numpy_helper
 from rich.console import Console
 
@@ -219,10 +217,8 @@ def test_the_model_file_does_not_depend_on_the_cpus_code_path(tmp_path, tiny_che
     files = []
     for name, narrow in (("wide", {}), ("narrow", NARROW_CODE_PATHS)):
         out = tmp_path / name
-        command = [sys.executable, "-m", "export", "bert", "--model", str(tiny_checkpoint("bert-classifier")),
-                   "--out", str(out), "--ratio", "12"]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **narrow},
-                                cwd=Path(__file__).resolve().parents[1], timeout=300)  # fmt: skip
+        model = str(tiny_checkpoint("bert-classifier"))
+        result = run_process("bert", "--model", model, "--out", str(out), "--ratio", "12", env=narrow)
         assert result.returncode == 0, result.stderr
         files.append((out / "model.ort").read_bytes())
     assert files[0] == files[1]
