@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --vocab: keep the tokenizer's N most common pieces too (by its own ranking: "
                         "WordPiece/BPE id order, Unigram scores), for words of the language the domain's text "
                         f"missed (default {VocabConfig.common})")  # fmt: skip
+    parser.add_argument("--vocab-rest", type=float, metavar="RATIO",
+                        help="with --vocab: keep the rows the text does not use as lighttoken codes at RATIO (against "
+                        "their fp32 bytes; 100 is about 8 bytes a row) instead of dropping them; the tokenizer is "
+                        "left as it is, so every text tokenizes as before and a word the text missed keeps an "
+                        "approximation of its own row")  # fmt: skip
     parser.add_argument("--max-drop", type=float, metavar="D",
                         help="search instead of export one setting: the smallest bundle whose drop against the "
                         "optimum/ORT int8 baseline stays within D points of the --evaluate metric (x100: 0.5 is half "
@@ -177,7 +182,11 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
     distill = None if args.distill is None else DistillConfig(
         args.distill, args.distill_steps, args.distill_lr, device=args.distill_device
     )
-    vocab = None if args.vocab is None else VocabConfig(args.vocab, args.vocab_min_count, args.vocab_common)
+    if args.vocab is None and args.vocab_rest is not None:
+        raise UserInputError("--vocab-rest says how to keep the rows --vocab's text does not use; give --vocab TEXT")
+    vocab = None if args.vocab is None else VocabConfig(
+        args.vocab, args.vocab_min_count, args.vocab_common, args.vocab_rest
+    )
     return {
         "preset": args.preset,
         "model": args.model,

@@ -71,6 +71,9 @@ class VocabConfig:
     text: Path | None = None  # the deployment domain's text (as for DistillConfig); None: keep the vocabulary
     min_count: int = 1  # keep a piece when the text uses it at least this often
     common: int = 0  # and the tokenizer's this many most common pieces, whatever the text (vocab/prune.py)
+    # the ratio the rows the text does not use are kept at (lighttoken codes), the tokenizer left as it is;
+    # None: drop them and rewrite the tokenizer (embedding/domain_rest.py)
+    rest: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _path_or_none(self.text))

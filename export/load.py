@@ -6,7 +6,7 @@ import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .architectures import Architecture, get_architecture
 from .config import ExportConfig
@@ -33,6 +33,7 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerFast
     input_names: list[str]
     pruned_from: int | None = None  # with --vocab: the token table's rows before pruning (--ratio counts them)
+    domain_rows: Any = None  # with --vocab-rest: bool [vocab] (torch), the rows --vocab keeps; the others at its ratio
 
     @property
     def output_pooling(self) -> str | None:

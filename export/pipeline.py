@@ -76,6 +76,8 @@ def check_config(config: ExportConfig) -> ExportConfig:
             raise UserInputError(f"--vocab-min-count must be at least 1 (got {config.vocab.min_count})")
         if config.vocab.common < 0:
             raise UserInputError(f"--vocab-common must be 0 or more (got {config.vocab.common})")
+        if config.vocab.rest is not None and not config.vocab.rest > 1:
+            raise UserInputError(f"--vocab-rest must be a ratio above 1 (got {config.vocab.rest:g})")
         _refuse_the_scored_file(config, config.vocab.text, "--vocab", "the vocabulary was chosen on")
     config.embedding.check()
     return config
@@ -115,7 +117,8 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             with stages("vocab", f"token rows {config.vocab.text} uses"):
                 evaluation_texts = examples and [*examples.texts, *(examples.text_pairs or [])]
                 deployed, pruning = prune_vocabulary(config, loaded, evaluation_texts)
-                reference = reference.retokenized(config, deployed)
+                if deployed.tokenizer is not loaded.tokenizer:
+                    reference = reference.retokenized(config, deployed)
         passages = None
         if config.distill.text is not None:
             passages = read_passages(config.distill.text, pairs=deployed.task.pairs)

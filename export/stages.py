@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from runtime_py.manifest import BundleTolerance, Manifest, ModelSpec, TensorSpec, TokenizerSpec, write_manifest
@@ -22,6 +23,7 @@ from .config import ExportConfig
 from .datasets import Examples, read_texts
 from .distill import Passage, distill, encode_passages, split_passages
 from .embedding.base import CompressedEmbedding
+from .embedding.domain_rest import compress_with_rest
 from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
 from .encoder import encoder_of
@@ -111,6 +113,9 @@ def prune_vocabulary(
     embedding = loaded.model.get_input_embeddings()
     rows = embedding.num_embeddings
     pruned = vocab.prune_tokenizer(loaded.tokenizer, counted, config.vocab.min_count, rows, config.vocab.common)
+    if config.vocab.rest is not None:
+        deployed = replace(loaded, domain_rows=_id_mask(pruned.kept_ids, rows))
+        return deployed, _pruning_facts(config, loaded, deployed, pruned, counted, held_out, evaluation_texts)
     model = copy.deepcopy(loaded.model)
     new_id = {old: new for new, old in enumerate(pruned.kept_ids)}
     model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, new_id.get(embedding.padding_idx)))
@@ -120,11 +125,34 @@ def prune_vocabulary(
         if hasattr(model.base_model.embeddings, "padding_idx"):
             model.base_model.embeddings.padding_idx = model.config.pad_token_id
     deployed = replace(loaded, model=model, tokenizer=pruned.tokenizer, pruned_from=rows)
-    dropped = rows - len(pruned.kept_ids)
-    return deployed, {
+    return deployed, _pruning_facts(config, loaded, deployed, pruned, counted, held_out, evaluation_texts)
+
+
+def _id_mask(ids: list[int], rows: int) -> torch.Tensor:
+    mask = torch.zeros(rows, dtype=torch.bool)
+    mask[torch.tensor(ids, dtype=torch.long)] = True
+    return mask
+
+
+def _pruning_facts(
+    config: ExportConfig,
+    loaded: LoadedModel,
+    deployed: LoadedModel,
+    pruned: vocab.PrunedTokenizer,
+    counted: list[str],
+    held_out: list[str],
+    evaluation_texts: list[str] | None,
+) -> dict[str, Any]:
+    """--vocab's facts for the report; coverage compares the bundle's tokenizer with the original (with
+    --vocab-rest they are the same tokenizer: every text tokenizes as before)."""
+    rows = pruned.original_rows
+    dropped = 0 if config.vocab.rest is not None else rows - len(pruned.kept_ids)
+    width = loaded.model.get_input_embeddings().embedding_dim
+    return {
         "text": str(config.vocab.text),
         "min_count": config.vocab.min_count,
         "common": config.vocab.common,
+        "rest_ratio": config.vocab.rest,
         "texts_counted": len(counted),
         "rows_original": rows,
         "rows_kept": len(pruned.kept_ids),
@@ -132,10 +160,10 @@ def prune_vocabulary(
         "kept_from_text": pruned.from_text,
         "kept_as_common": pruned.from_common,
         "kept_as_fallback": pruned.from_fallback,
-        "fp32_bytes_dropped": dropped * embedding.embedding_dim * 4,
+        "fp32_bytes_dropped": dropped * width * 4,
         "coverage": {
-            "held_out": vocab.coverage(loaded.tokenizer, pruned.tokenizer, held_out),
-            "evaluation": evaluation_texts and vocab.coverage(loaded.tokenizer, pruned.tokenizer, evaluation_texts),
+            "held_out": vocab.coverage(loaded.tokenizer, deployed.tokenizer, held_out),
+            "evaluation": evaluation_texts and vocab.coverage(loaded.tokenizer, deployed.tokenizer, evaluation_texts),
         },
     }
 
@@ -149,7 +177,13 @@ def compress_model(
     table = loaded.model.get_input_embeddings().weight.detach().float()
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
-    embedding = config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
+    if loaded.domain_rows is None:
+        embedding = config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
+    else:
+        domain = loaded.domain_rows & keep
+        embedding = compress_with_rest(
+            config.embedding, table, config.seed, stats, domain, keep & ~domain, config.vocab.rest
+        )
     model = copy.deepcopy(loaded.model)
     model.set_input_embeddings(embedding)
     if not config.encoder.calibrated:

@@ -68,12 +68,21 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--encoder", "int3", "--encoder-calibrate"], "unknown encoder method 'int3'"),
         (["--encoder", "lowrank", "--encoder-share", "layer"], "applies to --encoder tucker, not to lowrank"),
         (["--encoder", "tucker", "--encoder-share", "head"], "argument --encoder-share: invalid choice: 'head'"),
+        (["--vocab-rest", "50"], "--vocab-rest says how to keep the rows --vocab's text does not use; give --vocab"),
     ],
 )
 def test_bad_flags(capsys, tmp_path, args, expected):
     code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"), *args)
     assert_refused(code, err, expected)
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("ratio", ["1", "0.5", "nan"])
+def test_vocab_rest_must_be_a_ratio_above_one(capsys, tmp_path, ratio):
+    (tmp_path / "domain.txt").write_text("a few words\n", encoding="utf-8")
+    flags = ["--vocab", str(tmp_path / "domain.txt"), "--vocab-rest", ratio]
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"), *flags)
+    assert_refused(code, err, "--vocab-rest must be a ratio above 1")
 
 
 def test_svd_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint):
