@@ -1,5 +1,5 @@
 """--vocab-rest's table (embedding/domain_rest.py): the domain's rows by the chosen method, the others as lighttoken
-codes, one int32 map from a token id to its row."""
+codes, one map from a token id to its row."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_domain_rows_come_back_exact_and_the_rest_as_its_codes_decode_them(table
     assert torch.equal(looked_up[rest], rest_decoded)
     cosine = torch.nn.functional.cosine_similarity(looked_up[rest], table[rest], dim=-1)
     assert 0.3 < float(cosine.mean()) < 0.99  # an approximation of each row's own, not another's nor the row itself
-    assert module.row_map.dtype == torch.int32 and module.describe()["rest"]["frequent_rows"] == 0
+    assert module.row_map.dtype == torch.int16 and module.describe()["rest"]["frequent_rows"] == 0
 
 
 def test_a_sized_method_keeps_its_ratio_against_the_whole_table(table_and_rows):

@@ -2,16 +2,16 @@
 (`--vocab TEXT --vocab-rest RATIO`).
 
 Plain `--vocab` drops the rows its text never used and rewrites the tokenizer, so an unseen word is spelt from
-smaller pieces, and a model reads a word it knew as pieces it did not see together in training: on SST-2 and
-STS-B dev that costs 0.7 pt and 0.012 (docs/vocab.md). Here the tokenizer stays as it is, every text tokenizes as
+smaller pieces, and a model reads a word it knew as pieces it did not see together in training (what that costs
+on unseen text: docs/vocab.md). Here the tokenizer stays as it is, every text tokenizes as
 before, and the rows outside the domain are kept at a high ratio instead (about 8 bytes a row at 100x against the
 int8 table's 384): a word the domain's sample missed keeps an approximation of its own row.
 
-Stored: the domain's module (fitted on its rows only), the rest's lighttoken codes (fitted on theirs) and an int32
-map [vocab] from a token id to its row: below `domain_rows`, the domain module's row; from there on, the rest's
-row plus `domain_rows`. Rows no text can reach (embedding/reachable.py) are in neither and map to row 0.
-Lookup, standard ops: Gather(map) → Cast, both modules looked up (each with its ids clamped into range) and
-Where(map < domain_rows) picks.
+Stored: the domain's module (fitted on its rows only), the rest's lighttoken codes (fitted on theirs) and a map
+[vocab] from a token id to its row (int16 while the ids fit, as BERT's 30,522 do; else int32): below
+`domain_rows`, the domain module's row; from there on, the rest's row plus `domain_rows`. Rows no text can reach
+(embedding/reachable.py) are in neither and map to row 0. Lookup, standard ops: Gather(map) → Cast, both modules
+looked up (each with its ids clamped into range) and Where(map < domain_rows) picks.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from .base import RATIO_TOLERANCE, CompressedEmbedding, EmbeddingMethod, RatioOu
 from .lighttoken import LightToken
 from .token_stats import TokenStats
 
-MAP_BYTES_PER_ROW = 4  # int32
-
 
 class DomainAndRest(CompressedEmbedding):
     def __init__(self, domain: CompressedEmbedding, rest: CompressedEmbedding, row_map: torch.Tensor) -> None:
@@ -35,7 +33,7 @@ class DomainAndRest(CompressedEmbedding):
         self.rest = rest
         self.quantizable = domain.quantizable  # the int8 quantizer may rewrite an uncompressed domain table
         self.domain_rows = domain.num_embeddings
-        self.register_buffer("row_map", row_map.to(torch.int32))
+        self.register_buffer("row_map", row_map.to(map_dtype(row_map.numel())))
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         row = self.row_map[input_ids].long()
@@ -52,6 +50,10 @@ class DomainAndRest(CompressedEmbedding):
             "rest": self.rest.describe(),
             "rest_bytes": self.rest.stored_bytes(),
         }
+
+
+def map_dtype(rows: int) -> torch.dtype:
+    return torch.int16 if rows <= torch.iinfo(torch.int16).max + 1 else torch.int32
 
 
 def row_map(domain: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
@@ -81,7 +83,7 @@ def compress_with_rest(
         span = f"{err.reachable[0]:.1f} to {err.reachable[1]:.0f}"
         raise UserInputError(f"--vocab-rest {rest_ratio:g} is out of reach on the {int(rest.sum()):,} rows outside "
                              f"the domain (reachable: {span})") from None  # fmt: skip
-    overhead = rest_module.stored_bytes() + MAP_BYTES_PER_ROW * table.shape[0]
+    overhead = rest_module.stored_bytes() + map_dtype(table.shape[0]).itemsize * table.shape[0]
     domain_method = method
     if method.sized():
         whole = table.shape[0] * width * 4
