@@ -4,7 +4,7 @@
                                [--ratios 8 16 25 32 50 100 200] [--models stsb sst2 cross] [--seeds 3]
                                [--distill-steps 300] [--encoder int8|int4|... [--encoder-ratio R]]
                                [--target onnx-mobile|onnx]
-                               [--vocab off|on|both]
+                               [--vocab off|on|both [--vocab-rest RATIO]]
 
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
@@ -16,7 +16,8 @@ sample sd and the worst seed; a deterministic method (svd) is exported once. `--
 point's encoder on its model's training sentences (the GLUE task's train.tsv, labels unread), about 6 minutes a
 point on 2 cores. `--encoder` stores every point's encoder with that method (default int8, as the baseline).
 `--vocab on` prunes every point's vocabulary to its model's training sentences; `--vocab both` exports each point
-without and with it, for the comparison at equal --ratio (the same bytes: --ratio counts the whole table).
+without and with it, for the comparison at equal --ratio (the same bytes: --ratio counts the whole table);
+`--vocab-rest R` keeps the rows the training sentences do not use as codes at R instead of dropping them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from export import Cache, DistillConfig, UserInputError, build
+from export import Cache, DistillConfig, UserInputError, VocabConfig, build
 from export.charts import pareto_figure
 from export.embedding import make_method, method_type
 from export.encoder import EncoderMethod, make_encoder
@@ -57,6 +58,12 @@ FIELDS = ["model", "method", "ratio", "encoder", "vocab", "seed", "achieved_rati
           "export_parity_min_cosine", "baseline_parity_min_cosine", "note"]  # fmt: skip
 
 
+def _vocab_name(vocab: bool, rest: float | None) -> str:
+    if not vocab:
+        return ""
+    return f"train, rest {rest:g}x" if rest else "train"
+
+
 def export_point(
     model: SweepModel,
     method: str,
@@ -67,17 +74,19 @@ def export_point(
     encoder: EncoderMethod | None = None,
     vocab: bool = False,
     target: str = "onnx-mobile",
+    vocab_rest: float | None = None,
 ) -> dict:
     encoder = encoder or make_encoder()
     named = {"model": model.name, "method": method, "ratio": ratio, "encoder": _encoder_name(encoder),
-             "vocab": "train" if vocab else "", "seed": seed}  # fmt: skip
+             "vocab": _vocab_name(vocab, vocab_rest), "seed": seed}  # fmt: skip
     distill = DistillConfig(text=model.data / "train.tsv", steps=distill_steps) if distill_steps else None
     with tempfile.TemporaryDirectory() as folder:
         try:
             embedding = make_method(method, ratio=ratio)
             report = build(
                 "bert", model=model.checkpoint, target=target, embedding=embedding, encoder=encoder,
-                evaluate=model.data, distill=distill, vocab=model.data / "train.tsv" if vocab else None,
+                evaluate=model.data, distill=distill,
+                vocab=VocabConfig(model.data / "train.tsv", rest=vocab_rest) if vocab else None,
                 out=Path(folder) / "bundle", seed=seed, cache=cache, progress=False,
                 strict=False,  # a point whose int8 encoder misses the parity tolerance is still measured
             ).report  # fmt: skip
@@ -177,6 +186,9 @@ def main() -> None:
     parser.add_argument("--vocab", choices=["off", "on", "both"], default="off",
                         help="prune every point's vocabulary to its model's training sentences (--vocab train.tsv); "
                         "both: each point without and with (default off)")  # fmt: skip
+    parser.add_argument("--vocab-rest", type=float, metavar="RATIO",
+                        help="with --vocab on or both: the rows the training sentences do not use kept as codes at "
+                        "RATIO instead of dropped (export's --vocab-rest)")  # fmt: skip
     args = parser.parse_args()
     vocab_settings = {"off": [False], "on": [True], "both": [False, True]}[args.vocab]
     try:
@@ -198,7 +210,7 @@ def main() -> None:
                             for seed in seeds:
                                 point = export_point(
                                     MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder, vocab,
-                                    args.target,
+                                    args.target, args.vocab_rest,
                                 )
                                 rows.append(point)
                                 writer.writerow(point)

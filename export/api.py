@@ -65,9 +65,10 @@ def build(
     baseline. `distill` is unlabelled text (a path; `DistillConfig` sets the steps, the rate and the device too:
     a CUDA GPU by default when torch sees one). `vocab` is the deployment domain's text: only the token rows it
     uses (and a fallback alphabet) are kept, the tokenizer rewritten to match (a path; `VocabConfig` sets the
-    minimum count too). `out` defaults to bundles/PRESET-METHOD. Raises UserInputError for input the caller can
-    fix (nothing is written) and ParityError when the bundle falls short of the int8 baseline's parity (nothing
-    is written unless strict=False). `progress=False` prints nothing. `sweep`: benchmarks/sweep.py's CSV, drawn
+    minimum count too, and `rest`: the other rows kept as codes at that ratio, the tokenizer unchanged). `out`
+    defaults to bundles/PRESET-METHOD. Raises UserInputError for input the caller can fix (nothing is written)
+    and ParityError when the bundle falls short of the int8 baseline's parity (nothing is written unless
+    strict=False). `progress=False` prints nothing. `sweep`: benchmarks/sweep.py's CSV, drawn
     in report.html. `cache` (`with export.Cache() as cache: ...`) shares the int8 baseline and reference scores
     between builds of the same checkpoint.
     """

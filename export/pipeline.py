@@ -4,7 +4,9 @@
     → baseline → validate → [evaluate] → bundle → report
 
 With --vocab, `loaded` stays the original checkpoint (the baseline and the fp32 scores read it) and `deployed` is
-the model with the pruned tokenizer and table, which every stage from compress on works with.
+the model with the pruned tokenizer and table, which every stage from compress on works with; with --vocab-rest,
+`deployed` is the original model and tokenizer, marked with the rows the text uses (compress keeps the others as
+codes).
 
 Each stage is a function that takes the values earlier stages returned and returns its own; none changes a value
 it was given. Models are torch modules (`model`: the HF model, `module`: it with the task head, what is traced)

@@ -128,7 +128,9 @@ def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
 def _vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
     if pruning is None:
         return []
-    rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept  "
+    rest = pruning.get("rest_ratio")
+    others = f", the others as codes at {rest:g}x (tokenizer unchanged)" if rest else ""
+    rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept{others}  "
              f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_common']:,} more of its "
              f"{pruning['common']:,} most common, {pruning['kept_as_fallback']:,} fallback)")]
     for name, seen in pruning["coverage"].items():
