@@ -116,6 +116,15 @@ def sst2_pruned_bundle(tmp_path_factory, shared_assets, export_cache):
 
 
 @pytest.fixture(scope="session")
+def sst2_rest_bundle(tmp_path_factory, shared_assets, export_cache):
+    """(folder, report) of minilm-l6-sst2 with the rows SST-2's training sentences use stored int8 and every other
+    row as lighttoken codes at 100x (--vocab-rest 100), the tokenizer unchanged, scored on SST-2 dev; seed 0."""
+    flags = ["--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR), "--embedding", "none",
+             "--vocab", str(SST2_DIR / "train.tsv"), "--vocab-rest", "100"]  # fmt: skip
+    return export_bundle(tmp_path_factory.mktemp("sst2-rest"), export_cache, *flags)
+
+
+@pytest.fixture(scope="session")
 def tiny_int4_bundle(tmp_path_factory, tiny_checkpoint, export_cache):
     """(folder, report) of a tiny random BERT embedder with the int4-as-int8 encoder: a bundle with weights.ort,
     the 4-bit decode its runtime runs once at load (export/targets/load_time_decode.py)."""

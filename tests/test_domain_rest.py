@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from export.embedding import LightToken, NoCompression, Svd
-from export.embedding.domain_rest import compress_with_rest
+from export.embedding.domain_rest import compress_with_rest, map_dtype
 from export.errors import UserInputError
 
 ROWS, WIDTH = 600, 32
@@ -49,3 +49,8 @@ def test_a_rest_that_takes_the_whole_budget_is_refused(table_and_rows):
     table, domain, rest = table_and_rows
     with pytest.raises(UserInputError, match="takes all of --ratio 40's budget"):
         compress_with_rest(LightToken(ratio=40.0), table, 0, None, domain, rest, 4.0)
+
+
+def test_the_map_takes_two_bytes_a_row_while_the_ids_fit_and_four_beyond():
+    assert map_dtype(30_522) == map_dtype(32_768) == torch.int16  # BERT's vocabulary
+    assert map_dtype(32_769) == map_dtype(250_002) == torch.int32  # XLM-R's
