@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"missed (default {VocabConfig.common})")  # fmt: skip
     parser.add_argument("--vocab-rest", type=float, metavar="RATIO",
                         help="with --vocab: keep the rows the text does not use as lighttoken codes at RATIO (against "
-                        "their fp32 bytes; 100 is about 8 bytes a row) instead of dropping them; the tokenizer is "
+                        "their fp32 bytes; 100 is about 16 bytes a row) instead of dropping them; the tokenizer is "
                         "left as it is, so every text tokenizes as before and a word the text missed keeps an "
                         "approximation of its own row")  # fmt: skip
     parser.add_argument("--max-drop", type=float, metavar="D",

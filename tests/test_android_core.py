@@ -103,13 +103,16 @@ def java(
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
 
 
-def test_the_junit_tests_pass(java_classes, ort_java, minilm_bundle, sst2_bundle, cross_bundle, sst2_pruned_bundle):
-    """core/src/test/java's JUnit classes, on the embedder, classifier and pair-model bundles of this run and on a
-    bundle whose vocabulary --vocab pruned (read unchanged: contiguous ids in its tokenizer.json); every @Test
-    runs."""
+def test_the_junit_tests_pass(
+    java_classes, ort_java, minilm_bundle, sst2_bundle, cross_bundle, sst2_pruned_bundle, sst2_rest_bundle
+):
+    """core/src/test/java's JUnit classes, on the embedder, classifier and pair-model bundles of this run, on a
+    bundle whose vocabulary --vocab pruned (read unchanged: contiguous ids in its tokenizer.json) and on one whose
+    other rows --vocab-rest keeps as codes (its graph maps ids to rows); every @Test runs."""
     sources = sorted((CORE / "test").rglob("*Test.java"))
     expected = sum(source.read_text().count("@Test") for source in sources)
-    bundles = ":".join(str(b[0]) for b in (minilm_bundle, sst2_bundle, cross_bundle, sst2_pruned_bundle))
+    shipped = (minilm_bundle, sst2_bundle, cross_bundle, sst2_pruned_bundle, sst2_rest_bundle)
+    bundles = ":".join(str(b[0]) for b in shipped)
     tests = [f"org.bertedge.core.{s.stem}" for s in sources]
     properties = {"bertedge.bundles": bundles}
     result = java(java_classes, ort_java, "org.junit.runner.JUnitCore", *tests, jars=tuple(JUNIT), **properties)

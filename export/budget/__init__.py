@@ -139,7 +139,10 @@ def _kept_share(loaded, base: ExportConfig) -> float:
     rows = loaded.model.get_input_embeddings().num_embeddings
     texts = held_out_split(read_texts(base.vocab.text, "vocabulary text"))[0]
     pruned = prune_tokenizer(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common)
-    return len(pruned.kept_ids) / rows
+    kept = len(pruned.kept_ids) / rows
+    if base.vocab.rest is None:
+        return kept
+    return kept + (1 - kept) * 4 / base.vocab.rest  # --vocab-rest: the other rows' fp32 bytes over its ratio
 
 
 def _classes(base: ExportConfig) -> bool:

@@ -63,7 +63,8 @@ def default_space(vocab: bool, distill: bool) -> list[Candidate]:
 
 def estimated_bytes(candidate: Candidate, table_values: int, encoder_weights: int, kept_share: float) -> float:
     """What the candidate will store for the token table and the encoder's linear weights: enough to order them
-    (the rest of the model is the same for all). `kept_share`: the table rows --vocab keeps, as a share."""
+    (the rest of the model is the same for all). `kept_share`: what an int8 table stores with --vocab, as a share
+    of the whole (the rows it keeps, and with --vocab-rest the others' codes)."""
     ratio = getattr(candidate.embedding, "ratio", None)
     table = 4 * table_values / ratio if ratio else table_values * (kept_share if candidate.vocab else 1.0)
     bits = INT4_BITS_PER_WEIGHT if isinstance(candidate.encoder, Int4Encoder) else 8

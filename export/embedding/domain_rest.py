@@ -4,7 +4,7 @@
 Plain `--vocab` drops the rows its text never used and rewrites the tokenizer, so an unseen word is spelt from
 smaller pieces, and a model reads a word it knew as pieces it did not see together in training (what that costs
 on unseen text: docs/vocab.md). Here the tokenizer stays as it is, every text tokenizes as
-before, and the rows outside the domain are kept at a high ratio instead (about 8 bytes a row at 100x against the
+before, and the rows outside the domain are kept at a high ratio instead (about 16 bytes a row at 100x against the
 int8 table's 384): a word the domain's sample missed keeps an approximation of its own row.
 
 Stored: the domain's module (fitted on its rows only), the rest's lighttoken codes (fitted on theirs) and a map
