@@ -177,13 +177,13 @@ def compress_model(
     table = loaded.model.get_input_embeddings().weight.detach().float()
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
-    if loaded.domain_rows is None:
-        embedding = config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
-    else:
-        domain = loaded.domain_rows & keep
+    domain = keep if loaded.domain_rows is None else loaded.domain_rows & keep
+    if bool((keep & ~domain).any()):  # --vocab-rest, and rows the domain's text did not use
         embedding = compress_with_rest(
             config.embedding, table, config.seed, stats, domain, keep & ~domain, config.vocab.rest
         )
+    else:
+        embedding = config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
     model = copy.deepcopy(loaded.model)
     model.set_input_embeddings(embedding)
     if not config.encoder.calibrated:
