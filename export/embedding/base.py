@@ -108,13 +108,20 @@ class EmbeddingMethod(MethodSettings, ABC):
             raise (err.on_whole_table(self.ratio, counted_shape, share) if share < 1 else err) from None
         if leaves_out:
             module = ReachableRows(module, keep)
-        if self.sized():
-            achieved = counted_rows * table.shape[1] * 4 / module.stored_bytes()
-            if abs(achieved / self.ratio - 1) > RATIO_TOLERANCE:
-                raise UserInputError(
-                    f"{self.name} reaches ratio {achieved:.1f}, not within {RATIO_TOLERANCE:.0%} of {self.ratio:g}"
-                    f" on a {counted_rows}x{table.shape[1]} table (its sizes come in steps; try {achieved:.1f})"
-                )
+        return self.held_to_ratio(module, counted_shape)
+
+    def held_to_ratio(self, module: CompressedEmbedding, counted_shape: tuple[int, int]) -> CompressedEmbedding:
+        """`module`, once a sized method's achieved ratio against the fp32 table of `counted_shape` is within
+        RATIO_TOLERANCE of --ratio (the promise of --ratio); UserInputError when it is not."""
+        if not self.sized():
+            return module
+        rows, width = counted_shape
+        achieved = rows * width * 4 / module.stored_bytes()
+        if abs(achieved / self.ratio - 1) > RATIO_TOLERANCE:
+            raise UserInputError(
+                f"{self.name} reaches ratio {achieved:.1f}, not within {RATIO_TOLERANCE:.0%} of {self.ratio:g}"
+                f" on a {rows}x{width} table (its sizes come in steps; try {achieved:.1f})"
+            )
         return module
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 import torch
 
 from ..errors import UserInputError
-from .base import RATIO_TOLERANCE, CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
+from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .lighttoken import LightToken
 from .token_stats import TokenStats
 
@@ -97,13 +97,7 @@ def compress_with_rest(
     except RatioOutOfReach:
         raise UserInputError(f"{method.name} cannot reach --ratio {method.ratio:g} with --vocab-rest {rest_ratio:g} "
                              "beside it; try a lower --ratio or a higher --vocab-rest") from None  # fmt: skip
-    module = DomainAndRest(domain_module, rest_module, row_map(domain, rest))
-    if method.sized():
-        achieved = table.shape[0] * width * 4 / module.stored_bytes()
-        if abs(achieved / method.ratio - 1) > RATIO_TOLERANCE:
-            raise UserInputError(f"{method.name} with --vocab-rest {rest_ratio:g} reaches ratio {achieved:.1f}, not "
-                                 f"within {RATIO_TOLERANCE:.0%} of {method.ratio:g} (try {achieved:.1f})")  # fmt: skip
-    return module
+    return method.held_to_ratio(DomainAndRest(domain_module, rest_module, row_map(domain, rest)), table.shape)
 
 
 def _select(stats: TokenStats | None, rows: torch.Tensor) -> TokenStats | None:
