@@ -88,6 +88,9 @@ def _convert_keeping_constants(onnx_model: Path, ort_path: Path) -> None:
 
 def _convert(onnx_model: Path, ort_path: Path) -> None:
     """In the child, in its temporary folder: model.onnx → out/model.ort → ort_path."""
+    # onnxruntime.tools' __init__ imports torch whenever importlib finds it, for a helper the converter never
+    # calls: a second of a two-second conversion. A None entry in sys.modules makes find_spec report it missing.
+    sys.modules["torch"] = None
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
