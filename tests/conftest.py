@@ -72,15 +72,16 @@ def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=environment, timeout=300)
 
 
-def export_bundle(folder: Path, cache, *flags: str) -> tuple[Path, dict]:
-    """`python -m export bert --out FOLDER/bundle FLAGS`, through build() with the session's cache."""
+def export_bundle(folder: Path, cache, *flags: str, preset: str = "bert") -> tuple[Path, dict]:
+    """`python -m export PRESET --out FOLDER/bundle FLAGS`, through build() with the session's cache (so each
+    checkpoint's optimum/ORT baseline is built once a session)."""
     import json
 
     from export import build
     from export.cli import build_arguments, build_parser
 
     out = folder / "bundle"
-    arguments = build_arguments(build_parser().parse_args(["bert", "--out", str(out), *flags]))
+    arguments = build_arguments(build_parser().parse_args([preset, "--out", str(out), *flags]))
     build(**arguments, cache=cache, progress=False)
     return out, json.loads((out / "report.json").read_text())
 

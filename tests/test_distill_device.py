@@ -80,12 +80,14 @@ def test_training_on_the_gpu_is_deterministic_for_a_seed(tiny_checkpoint):
 @pytest.mark.parametrize(
     ("embedding", "encoder"), [("lighttoken", "tucker"), ("int8", "lowrank"), ("svd", "int4"), ("int4", "int8")]
 )
-def test_every_method_trains_on_the_gpu_and_exports_on_the_cpu(tmp_path, tiny_checkpoint, embedding, encoder):
+def test_every_method_trains_on_the_gpu_and_exports_on_the_cpu(
+    tmp_path, export_cache, tiny_checkpoint, embedding, encoder
+):
     """Each embedding and encoder method's modules move to the GPU and back (buffers, folded cores, grids): the
     export that follows on the CPU is held to what was trained (parity passed)."""
     ratio = {"lighttoken": ["--ratio", "4"], "svd": ["--ratio", "8"], "int4": ["--ratio", "5.6"]}.get(embedding, [])
     flags = ["--embedding", embedding, *ratio, "--encoder", encoder, "--distill", str(CALIBRATION_TEXT),
              "--distill-steps", "20", "--distill-device", "cuda"]  # fmt: skip
-    _, report, _ = export(tmp_path, tiny_checkpoint("bert-classifier"), "bert", *flags)
+    _, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert-classifier"), "bert", *flags)
     assert report["distill"]["device"].startswith("cuda (")
     assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4

@@ -56,11 +56,12 @@ def test_int4_block_fits_the_narrowest_layer():
 
 
 @pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
-def test_int4_encoder_on_every_architecture(tmp_path, tiny_checkpoint, kind, preset, task):
+def test_int4_encoder_on_every_architecture(tmp_path, export_cache, tiny_checkpoint, kind, preset, task):
     """Every linear layer of every encoder becomes 4-bit; the .ort loads in ONNX Runtime and passes parity
     against the PyTorch model carrying the rounded weights; the encoder stores about 4.5-5 bits per weight."""
     checkpoint = tiny_checkpoint(kind)
-    out, report, manifest = export(tmp_path, checkpoint, preset, "--embedding", "int8", "--encoder", "int4")
+    out, report, manifest = export(tmp_path, export_cache, checkpoint, preset, "--embedding", "int8", "--encoder",
+                                   "int4")
     assert manifest["encoder"] == {"method": "int4", "block_size": 128}
     from transformers import AutoModel
 
@@ -85,11 +86,13 @@ def test_int4_encoder_on_every_architecture(tmp_path, tiny_checkpoint, kind, pre
     assert size["breakdown"]["bundle"]["encoder"] == size["encoder_bytes"]
 
 
-def test_int4_graph_stores_every_encoder_weight_as_matmulnbits_and_nothing_else(tmp_path, tiny_checkpoint):
+def test_int4_graph_stores_every_encoder_weight_as_matmulnbits_and_nothing_else(
+    tmp_path, export_cache, tiny_checkpoint
+):
     """The operator list: the encoder's weight MatMuls are MatMulNBits (none left for the int8 pass to
     re-quantize), attention's activation products stay MatMul, the compressed table keeps its own nodes."""
-    out, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", "--embedding", "lighttoken", "--ratio", "4",
-                            "--encoder", "int4", "--target", "onnx")  # fmt: skip
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--embedding", "lighttoken",
+                            "--ratio", "4", "--encoder", "int4", "--target", "onnx")  # fmt: skip
     graph = onnx.load(str(out / "model.onnx")).graph
     encoder = [n for n in graph.node if n.name.startswith("/model/encoder/")]
     nbits = [n for n in encoder if n.op_type == "MatMulNBits"]
@@ -101,15 +104,15 @@ def test_int4_graph_stores_every_encoder_weight_as_matmulnbits_and_nothing_else(
 
 @pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
 def test_int4_as_int8_stores_int4_codes_that_onnx_runtime_folds_into_int8_weights_at_load(
-    tmp_path, tiny_checkpoint, kind, preset, task
+    tmp_path, export_cache, tiny_checkpoint, kind, preset, task
 ):
     """The .onnx holds int4's packed codes and block scales and no other copy of the linear weights: every integer
     MatMul reads an int8 weight that standard ops decode from them. ONNX Runtime folds the decode when it loads
     the file (its optimised graph has none of the decode's ops left, and fused int8 MatMuls: int8 kernels), and
     the bundle passes parity against the PyTorch model on its grid (a broken decode fails it: next test)."""
     checkpoint = tiny_checkpoint(kind)
-    out, report, manifest = export(tmp_path, checkpoint, preset, "--embedding", "int8", "--encoder", "int4-as-int8",
-                                   "--target", "onnx")  # fmt: skip
+    out, report, manifest = export(tmp_path, export_cache, checkpoint, preset, "--embedding", "int8", "--encoder",
+                                   "int4-as-int8", "--target", "onnx")  # fmt: skip
     assert manifest["encoder"] == {"method": "int4-as-int8", "block_size": 128}
     assert report["parity"]["passed"]
     from transformers import AutoModel
@@ -134,7 +137,9 @@ def test_int4_as_int8_stores_int4_codes_that_onnx_runtime_folds_into_int8_weight
 
 
 @pytest.mark.parametrize("kind", ["bert", "bert-classifier", "deberta-v2"])
-def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(tmp_path, tiny_checkpoint, kind):
+def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(
+    tmp_path, export_cache, tiny_checkpoint, kind
+):
     """For `.ort` the decode cannot be folded at load, and folded at conversion it would store int8 weights: so it
     becomes weights.ort, which reads no input and gives the int8 weights and their scales, and model.ort takes
     them as inputs of the same names (targets/load_time_decode.py). bundle.json names it and hashes it; runtime_py
@@ -144,8 +149,8 @@ def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(tmp
     sizes and accuracy: tests/test_encoders_on_real_models.py."""
     from runtime_py import Bundle
 
-    out, report, manifest = export(tmp_path, tiny_checkpoint(kind), kind.split("-classifier")[0], "--embedding",
-                                   "int8", "--encoder", "int4-as-int8")  # fmt: skip
+    out, report, manifest = export(tmp_path, export_cache, tiny_checkpoint(kind), kind.split("-classifier")[0],
+                                   "--embedding", "int8", "--encoder", "int4-as-int8")  # fmt: skip
     assert manifest["model"]["weights"] == "weights.ort" and "weights.ort" in manifest["files"]
     assert report["parity"]["passed"]
     assert report["size"]["model_bytes"] == sum((out / f).stat().st_size for f in ("model.ort", "weights.ort"))
@@ -164,7 +169,7 @@ def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(tmp
 
 
 @pytest.mark.parametrize("target", ["onnx", "onnx-mobile"])
-def test_a_broken_int4_as_int8_decode_fails_export_parity(tmp_path, tiny_checkpoint, monkeypatch, target):
+def test_a_broken_int4_as_int8_decode_fails_export_parity(tmp_path, export_cache, tiny_checkpoint, monkeypatch, target):
     """The packed nibbles swapped (each code read from the other half of its column): the tiny classifier's
     logits point the other way (min cosine -0.95 against the 0.96 required), and --no-strict still writes the
     bundle with its failed parity; in the `.onnx` folded at load and in the `.ort` pair's weights.ort alike. (A
@@ -174,7 +179,7 @@ def test_a_broken_int4_as_int8_decode_fails_export_parity(tmp_path, tiny_checkpo
 
     correct = int4_as_int8.packed
     monkeypatch.setattr(int4_as_int8, "packed", lambda codes: (correct(codes) >> 4) | (correct(codes) << 4))
-    _, report, _ = export(tmp_path, tiny_checkpoint("bert-classifier"), "bert", "--embedding", "int8",
+    _, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert-classifier"), "bert", "--embedding", "int8",
                           "--encoder", "int4-as-int8", "--target", target, "--no-strict")  # fmt: skip
     assert not report["parity"]["passed"] and report["parity"]["min_cosine"] < 0
 
@@ -190,15 +195,15 @@ def test_two_int4_exports_give_identical_bytes(tmp_path, tiny_checkpoint, flags)
 
 
 @pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
-def test_factorised_encoders_on_every_architecture(tmp_path, tiny_checkpoint, kind, preset, task):
+def test_factorised_encoders_on_every_architecture(tmp_path, export_cache, tiny_checkpoint, kind, preset, task):
     """ONNX equals the factorised PyTorch model (fp32 export), the .ort loads and passes parity against the int8
     baseline less the lossy margin, and the encoder stores fewer bytes than the same encoder in dense int8 (the
     optimum/ORT baseline's, which every export builds and measures in its own format)."""
     checkpoint = tiny_checkpoint(kind)
     reports = {}
     for method in ("tucker", "lowrank"):
-        out, report, manifest = export(tmp_path / method, checkpoint, preset, "--embedding", "int8", "--encoder",
-                                       method, "--encoder-ratio", "2")  # fmt: skip
+        out, report, manifest = export(tmp_path / method, export_cache, checkpoint, preset, "--embedding", "int8",
+                                       "--encoder", method, "--encoder-ratio", "2")  # fmt: skip
         defaults = {"bank": None, "share": "encoder"} if method == "tucker" else {}
         defaults["calibrate"] = True
         assert manifest["encoder"] == report["config"]["encoder"] == {"method": method, "ratio": 2.0, **defaults}
@@ -234,17 +239,18 @@ def multiply_adds_per_token(path) -> int:
     return total
 
 
-def test_tucker_costs_fewer_multiply_adds_than_the_dense_encoder(tmp_path, tiny_checkpoint):
+def test_tucker_costs_fewer_multiply_adds_than_the_dense_encoder(tmp_path, export_cache, tiny_checkpoint):
     """On a layer of all-MiniLM-L6-v2's shapes (D = 384, FFN 1536; random weights): Q, K and V share x·U (one
     MatMul), the cores are folded constants, and the graph's multiply-adds a token follow the paper's count
     (a·D·r + a·b·r² + b·r·D per layer, x·U once for Q, K, V) — below the dense layer's at ratio 4 and 8."""
     checkpoint = tiny_checkpoint("bert-wide")
-    dense, _, _ = export(tmp_path / "dense", checkpoint, "bert", "--embedding", "int8", "--target", "onnx")
+    dense, _, _ = export(tmp_path / "dense", export_cache, checkpoint, "bert", "--embedding", "int8", "--target",
+                         "onnx")
     dense_macs = multiply_adds_per_token(dense / "model.onnx")
     assert dense_macs == 4 * 384 * 384 + 2 * 384 * 1536
     for ratio in (4, 8):
-        out, report, _ = export(tmp_path / f"tucker{ratio}", checkpoint, "bert", "--embedding", "int8", "--target",
-                                "onnx", "--encoder", "tucker", "--encoder-ratio", str(ratio))  # fmt: skip
+        out, report, _ = export(tmp_path / f"tucker{ratio}", export_cache, checkpoint, "bert", "--embedding", "int8",
+                                "--target", "onnx", "--encoder", "tucker", "--encoder-ratio", str(ratio))  # fmt: skip
         (r,), d = report["encoder"]["ranks"], 384
         expected = (d * r + 3 * (r * r + r * d)) + (d * r + r * r + r * d) + 2 * (d * r + 4 * r * r + 4 * r * d)
         assert multiply_adds_per_token(out / "model.onnx") == expected < dense_macs
@@ -284,7 +290,7 @@ def test_tucker_shares_its_factors_per_layer_when_asked(tmp_path, tiny_checkpoin
     ],
 )
 def test_distillation_trains_the_compressed_encoder_and_the_bundle_ships_what_it_trained(
-    tmp_path, tiny_checkpoint, method, kind, rate_flags, learning_rate, attention
+    tmp_path, export_cache, tiny_checkpoint, method, kind, rate_flags, learning_rate, attention
 ):
     """Mechanics: --distill trains the compressed encoder (tucker's factors and cores; int4's weights, rounded back
     onto the grid afterwards) with the method's learning rate (or --distill-lr's) and attention loss, and the export
@@ -293,7 +299,7 @@ def test_distillation_trains_the_compressed_encoder_and_the_bundle_ships_what_it
     on the real classifier."""
     text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
     flags = ["--embedding", "int8", "--encoder", method, "--distill", str(text), "--distill-steps", "40", *rate_flags]
-    _, report, _ = export(tmp_path, tiny_checkpoint(kind), "bert", *flags)
+    _, report, _ = export(tmp_path, export_cache, tiny_checkpoint(kind), "bert", *flags)
     run = report["distill"]
     assert run["learning_rate"] == learning_rate and run["attention_loss"] == attention  # the method's, or the flag's
     assert run["sentence_loss"] == (attention and kind == "bert")  # tucker matches an embedder's sentence embeddings
@@ -320,12 +326,12 @@ def test_int4_shipped_form_is_back_on_the_grid_after_training(tiny_checkpoint):
         assert not torch.equal(trained, layer.weight)  # the trained model itself is left as it was
 
 
-def test_int4_quantizes_the_head_too(tmp_path, tiny_checkpoint):
+def test_int4_quantizes_the_head_too(tmp_path, export_cache, tiny_checkpoint):
     """The pooler and classifier (Gemm on one vector per text) become MatMul + Add and go 4-bit like the encoder
     rather than staying fp32 (or int8) beside it; the shipped PyTorch head is on the same grid, so parity holds
     (export(...) checks it)."""
-    out, _, _ = export(tmp_path, tiny_checkpoint("bert-classifier"), "bert", "--embedding", "int8", "--encoder",
-                       "int4", "--target", "onnx")  # fmt: skip
+    out, _, _ = export(tmp_path, export_cache, tiny_checkpoint("bert-classifier"), "bert", "--embedding", "int8",
+                       "--encoder", "int4", "--target", "onnx")  # fmt: skip
     graph = onnx.load(str(out / "model.onnx")).graph
     for head in ("/pooler/", "/classifier/"):
         ops = {n.op_type for n in graph.node if head in n.name}

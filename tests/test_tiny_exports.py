@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import run_process
+from conftest import export_bundle, run_process
 from onnx import numpy_helper
 from rich.console import Console
 
@@ -31,15 +31,16 @@ ARCHITECTURES = [
 ]
 
 
-def export(tmp_path, checkpoint, preset, *flags):
-    out = tmp_path / "bundle"
-    assert main([preset, "--model", str(checkpoint), "--out", str(out), *flags]) == 0
-    return out, json.loads((out / "report.json").read_text()), json.loads((out / "bundle.json").read_text())
+def export(tmp_path, cache, checkpoint, preset, *flags):
+    """(folder, report, manifest) of `python -m export PRESET --model CHECKPOINT --out TMP_PATH/bundle FLAGS`,
+    through build() with the session's cache (the CLI's own path is tested in test_cli_errors.py and test_api.py)."""
+    out, report = export_bundle(tmp_path, cache, "--model", str(checkpoint), *flags, preset=preset)
+    return out, report, json.loads((out / "bundle.json").read_text())
 
 
 @pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
-def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, tiny_checkpoint, kind, preset, task):
-    out, report, manifest = export(tmp_path, tiny_checkpoint(kind), preset, "--embedding", "int8")
+def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, export_cache, tiny_checkpoint, kind, preset, task):
+    out, report, manifest = export(tmp_path, export_cache, tiny_checkpoint(kind), preset, "--embedding", "int8")
     assert manifest["task"] == report["task"] == task
     assert manifest["model"]["file"] == "model.ort"
     for name, digest in manifest["files"].items():
@@ -58,8 +59,9 @@ def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, tiny_checkpoint
     assert 3.5 < size["embedding_ratio_vs_fp32"] < 4.0
 
 
-def test_golden_file_carries_probes_ids_and_outputs(tmp_path, tiny_checkpoint):
-    out, report, manifest = export(tmp_path, tiny_checkpoint("bert"), "bert", "--target", "onnx", "--embedding", "none")
+def test_golden_file_carries_probes_ids_and_outputs(tmp_path, export_cache, tiny_checkpoint):
+    out, report, manifest = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--target", "onnx",
+                                   "--embedding", "none")
     golden = json.loads((out / "golden.json").read_text())
     probes = golden["probes"]
     assert len(probes) == 12
@@ -70,16 +72,17 @@ def test_golden_file_carries_probes_ids_and_outputs(tmp_path, tiny_checkpoint):
     assert manifest["model"]["file"] == "model.onnx" and report["operators"] is None
 
 
-def test_svd_bundle_is_smaller_and_reports_its_ratio(tmp_path, tiny_checkpoint):
-    _, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", "--embedding", "svd", "--ratio", "4")
+def test_svd_bundle_is_smaller_and_reports_its_ratio(tmp_path, export_cache, tiny_checkpoint):
+    _, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--embedding", "svd", "--ratio", "4")
     size = report["size"]
     assert abs(size["embedding_ratio_vs_fp32"] / 4 - 1) <= 0.05
     assert size["embedding_bytes"] == report["embedding"]["module_bytes"]
     assert report["embedding"]["rank"] > 0
 
 
-def test_compressed_embedding_nodes_are_not_quantized(tmp_path, tiny_checkpoint):
-    out, _, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", "--embedding", "int8", "--target", "onnx")
+def test_compressed_embedding_nodes_are_not_quantized(tmp_path, export_cache, tiny_checkpoint):
+    out, _, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--embedding", "int8", "--target",
+                       "onnx")
     graph = onnx.load(str(out / "model.onnx"))
     scope_nodes = [n for n in graph.graph.node if "/word_embeddings/" in n.name]
     assert {n.op_type for n in scope_nodes} >= {"Gather", "Cast", "Mul"}
@@ -88,16 +91,18 @@ def test_compressed_embedding_nodes_are_not_quantized(tmp_path, tiny_checkpoint)
     assert any(n.op_type == "MatMulInteger" for n in graph.graph.node)
 
 
-def test_encoder_none_keeps_fp32_and_matches_tightly(tmp_path, tiny_checkpoint):
-    _, report, _ = export(tmp_path, tiny_checkpoint("roberta"), "roberta", "--encoder", "none", "--embedding", "none")
+def test_encoder_none_keeps_fp32_and_matches_tightly(tmp_path, export_cache, tiny_checkpoint):
+    _, report, _ = export(tmp_path, export_cache, tiny_checkpoint("roberta"), "roberta", "--encoder", "none",
+                          "--embedding", "none")
     assert report["parity"]["max_abs_diff"] < 1e-4
     assert report["size"]["embedding_ratio_vs_fp32"] == 1.0
 
 
-def test_lossy_embedding_passes_export_parity_and_reports_its_fidelity(tmp_path, tiny_checkpoint):
+def test_lossy_embedding_passes_export_parity_and_reports_its_fidelity(tmp_path, export_cache, tiny_checkpoint):
     # svd at rank 1 (55x) on a random table destroys the embedding: the export is still exact (parity is held
     # against the PyTorch model carrying the same embedding), and the loss shows up as fidelity to the original.
-    out, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", "--embedding", "svd", "--ratio", "55")
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--embedding", "svd", "--ratio",
+                            "55")
     parity, fidelity = report["parity"], report["fidelity"]
     assert parity["passed"] and parity["min_cosine"] >= 0.99
     assert fidelity["min_cosine"] < 0.9 < parity["min_cosine"]
@@ -148,9 +153,9 @@ def test_a_broken_export_fails_parity_against_the_int8_baseline(tmp_path, tiny_c
 
 
 @pytest.mark.parametrize("classifier", [False, True])
-def test_lighttoken_on_a_tiny_model_passes_parity(tmp_path, tiny_checkpoint, classifier):
+def test_lighttoken_on_a_tiny_model_passes_parity(tmp_path, export_cache, tiny_checkpoint, classifier):
     model = tiny_checkpoint("bert-classifier" if classifier else "bert")
-    _, report, manifest = export(tmp_path, model, "bert", "--embedding", "lighttoken", "--ratio", "4")
+    _, report, manifest = export(tmp_path, export_cache, model, "bert", "--embedding", "lighttoken", "--ratio", "4")
     parity = report["parity"]
     assert parity["passed"] and report["embedding"]["frequent_rows"] > 0
     required = parity["tolerance"]
@@ -225,22 +230,26 @@ def test_the_model_file_does_not_depend_on_the_cpus_code_path(tmp_path, tiny_che
 
 
 @pytest.mark.parametrize(("kind", "preset", "rows"), [("bert", "bert", 256), ("roberta", "roberta", 128 + 2)])
-def test_position_table_keeps_only_the_rows_max_length_reaches(tmp_path, tiny_checkpoint, kind, preset, rows):
+def test_position_table_keeps_only_the_rows_max_length_reaches(
+    tmp_path, export_cache, tiny_checkpoint, kind, preset, rows
+):
     # bert: positions 0..255 of 512 (max length 256); roberta: 2..129 of 514 (after the padding index 1)
     flags = ["--target", "onnx", "--encoder", "none", "--embedding", "none"]
-    out, report, _ = export(tmp_path, tiny_checkpoint(kind), preset, *flags)
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint(kind), preset, *flags)
     graph = onnx.load(str(out / "model.onnx"))
     tables = [t for t in graph.graph.initializer if "position_embeddings" in t.name]
     assert [t.dims[0] for t in tables] == [rows]
     assert report["parity"]["max_abs_diff"] < 1e-4  # the longest probe reaches the last kept row
 
 
-def test_distillation_runs_as_a_stage_and_the_bundle_is_held_to_the_distilled_encoder(tmp_path, tiny_checkpoint):
+def test_distillation_runs_as_a_stage_and_the_bundle_is_held_to_the_distilled_encoder(
+    tmp_path, export_cache, tiny_checkpoint
+):
     # Mechanics on a tiny model, with our own calibration sentences as the unlabelled text; whether it recovers
     # accuracy is tested on the real classifier (test_methods_on_real_models.py).
     text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
     flags = ["--embedding", "svd", "--ratio", "18.4", "--distill", str(text), "--distill-steps", "40"]
-    _, report, _ = export(tmp_path, tiny_checkpoint("bert"), "bert", *flags)
+    _, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", *flags)
     run = report["distill"]
     assert run["steps"] == 40 and run["passages"] == 39  # one of the 40 lines has 8 words or fewer
     assert run["final_loss"] < run["first_loss"]

@@ -158,11 +158,11 @@ def test_a_multilingual_tokenizer_pruned_on_english_keeps_english_and_still_read
 
 @pytest.mark.parametrize(("kind", "preset", "task"), ARCHITECTURES)
 def test_every_architecture_exports_a_pruned_bundle_that_passes_parity_and_its_self_check(
-    tmp_path, tiny_checkpoint, kind, preset, task
+    tmp_path, export_cache, tiny_checkpoint, kind, preset, task
 ):
     domain = tmp_path / "domain.txt"
     domain.write_text("\n".join(DOMAIN) + "\n", encoding="utf-8")
-    out, report, _ = export(tmp_path, tiny_checkpoint(kind), preset, "--embedding", "int8",
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint(kind), preset, "--embedding", "int8",
                              "--vocab", str(domain))  # fmt: skip
     pruning = report["vocab"]
     assert pruning["rows_kept"] + pruning["rows_dropped"] == pruning["rows_original"]
@@ -176,7 +176,7 @@ def test_every_architecture_exports_a_pruned_bundle_that_passes_parity_and_its_s
     assert check.passed and check.token_id_mismatches == [], check.failures
 
 
-def test_ratio_counts_against_the_whole_original_table(tmp_path, tiny_checkpoint):
+def test_ratio_counts_against_the_whole_original_table(tmp_path, export_cache, tiny_checkpoint):
     """--ratio 6 with --vocab: the kept rows share the budget of the whole original table (so each gets more
     bytes than without --vocab), and the achieved ratio is measured against the original fp32 table."""
     domain = tmp_path / "domain.txt"
@@ -184,22 +184,25 @@ def test_ratio_counts_against_the_whole_original_table(tmp_path, tiny_checkpoint
     checkpoint = tiny_checkpoint("bert")
     (tmp_path / "pruned").mkdir()
     (tmp_path / "whole").mkdir()
-    _, pruned, _ = export(tmp_path / "pruned", checkpoint, "bert", "--embedding", "svd", "--ratio", "6",
+    _, pruned, _ = export(tmp_path / "pruned", export_cache, checkpoint, "bert", "--embedding", "svd", "--ratio", "6",
                           "--vocab", str(domain))  # fmt: skip
-    _, whole, _ = export(tmp_path / "whole", checkpoint, "bert", "--embedding", "svd", "--ratio", "6")
+    _, whole, _ = export(tmp_path / "whole", export_cache, checkpoint, "bert", "--embedding", "svd", "--ratio", "6")
     for report in (pruned, whole):
         assert abs(report["size"]["embedding_ratio_vs_fp32"] / 6 - 1) <= 0.05
     assert pruned["embedding"]["rank"] > whole["embedding"]["rank"]  # fewer rows, more rank each
 
 
-def test_a_multilingual_model_pruned_to_english_text_ships_a_tenth_of_its_table(tmp_path, tiny_checkpoint):
+def test_a_multilingual_model_pruned_to_english_text_ships_a_tenth_of_its_table(
+    tmp_path, export_cache, tiny_checkpoint
+):
     """A tiny random XLM-R with multilingual-e5's real 250,002-piece vocabulary, where the table is nearly all of
     the model (as it is 70% of XLM-R-base's weights), pruned on WikiText-2's validation text: 23,724 rows kept
     (measured), the bundle a tenth of the unpruned one's table, the golden self-check passes through the rewritten
     tokenizer, and non-English text still runs."""
     checkpoint = tiny_checkpoint("xlm-roberta-e5")
     english = str(SHARED_DATA / "wikitext-2" / "valid.txt")
-    out, report, _ = export(tmp_path, checkpoint, "xlm-roberta", "--embedding", "int8", "--vocab", english)
+    out, report, _ = export(tmp_path, export_cache, checkpoint, "xlm-roberta", "--embedding", "int8", "--vocab",
+                            english)
     pruning, size = report["vocab"], report["size"]
     assert pruning["rows_original"] == 250_002 and 20_000 < pruning["rows_kept"] < 30_000
     assert size["embedding_bytes"] < 0.11 * 250_002 * 32  # int8 rows: a tenth of the whole table's
@@ -217,14 +220,14 @@ REST_RATIO = {"bert": "8", "roberta": "3", "xlm-roberta": "8"}
 
 
 @pytest.mark.parametrize("kind", list(REST_RATIO))
-def test_the_rest_kept_as_codes_leaves_every_text_tokenized_as_before(tmp_path, tiny_checkpoint, kind):
+def test_the_rest_kept_as_codes_leaves_every_text_tokenized_as_before(tmp_path, export_cache, tiny_checkpoint, kind):
     """--vocab-rest: the domain's rows as the method keeps them (int8 here), the others as lighttoken codes, the
     tokenizer untouched: every text, in the domain or not, gets the original ids; parity and the self-check hold
     through the row map; the table stores the kept rows, the codes and the map, nothing more."""
     domain = tmp_path / "domain.txt"
     domain.write_text("\n".join(DOMAIN) + "\n", encoding="utf-8")
     checkpoint = tiny_checkpoint(kind)
-    out, report, _ = export(tmp_path, checkpoint, kind, "--embedding", "int8", "--vocab", str(domain),
+    out, report, _ = export(tmp_path, export_cache, checkpoint, kind, "--embedding", "int8", "--vocab", str(domain),
                             "--vocab-rest", REST_RATIO[kind])  # fmt: skip
     assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4, report["parity"]
     original = AutoTokenizer.from_pretrained(checkpoint)
