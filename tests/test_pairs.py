@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SST2_DIR, STSB_DIR, export_bundle, schema_errors
+from conftest import SST2_DIR, STSB_DIR, schema_errors
+from test_tiny_exports import export
 
 from export.cli import main
 from export.datasets import read_examples
@@ -122,10 +123,6 @@ def test_sets_a_task_cannot_score_are_refused_with_the_fix(glue, tmp_path, share
 # --- tiny pair models, exported and run -----------------------------------------------------------------------
 
 
-def export(tmp_path, cache, checkpoint, preset, *flags):
-    return export_bundle(tmp_path, cache, "--model", str(checkpoint), *flags, preset=preset)
-
-
 def write_pairs(path, labels):
     rows = [(a or "empty", b or "empty", labels[i % len(labels)]) for i, (a, b) in enumerate(PAIR_PROBES)]
     path.write_text("".join(json.dumps({"text": a, "text_pair": b, "label": y}) + "\n" for a, b, y in rows))
@@ -138,8 +135,8 @@ def test_a_pair_classifier_without_token_types_exports_classifies_and_self_check
     """RoBERTa reads a pair as <s> a </s></s> b </s>, without token types; the NLI labels come from its config.
     The pair task is picked because the evaluation data holds pairs."""
     data = write_pairs(tmp_path / "nli.jsonl", ["entailment", "neutral", "contradiction"])
-    out, report = export(tmp_path, export_cache, tiny_checkpoint("roberta-nli"), "roberta", "--embedding", "int8",
-                         "--evaluate", str(data))  # fmt: skip
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint("roberta-nli"), "roberta", "--embedding", "int8",
+                            "--evaluate", str(data))  # fmt: skip
     assert report["task"] == "text-pair-classification" and report["parity"]["passed"]
     assert report["accuracy"]["metric"] == "accuracy" and report["accuracy"]["examples"] == len(PAIR_PROBES)
     golden = json.loads((out / "golden.json").read_text())["probes"]
@@ -164,8 +161,8 @@ def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, export
     """A classification head with one output (a cross-encoder) is exported as a pair model without --task. The
     fp32 encoder (--encoder none): a random tiny model's score hardly varies between inputs, so int8 noise would
     swamp what the parity check correlates (a trained cross-encoder's scores spread: test_real_models.py)."""
-    out, report = export(tmp_path, export_cache, tiny_checkpoint("bert-cross"), "bert", "--embedding", "int8",
-                         "--encoder", "none")
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert-cross"), "bert", "--embedding", "int8",
+                            "--encoder", "none")
     assert report["task"] == "text-pair-classification" and report["parity"]["top1_agreement"] is None
     golden = json.loads((out / "golden.json").read_text())["probes"]
     first = golden[0]
