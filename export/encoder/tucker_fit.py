@@ -65,9 +65,22 @@ def _blocks(layer: WeightedLayer, width: int) -> tuple[int, int]:
 def _block_matrix(u: torch.Tensor, v: torch.Tensor, layer: WeightedLayer) -> torch.Tensor:
     """argmin_M E‖x·(W − Ũ·M·Ṽ)‖² = (ŨᵀΣŨ)⁻¹ ŨᵀΣ Wᵀ Ṽᵀ (ṼṼᵀ)⁻¹."""
     a, b = _blocks(layer, u.shape[0])
-    wide_u, wide_v = _repeated(u, a), _repeated(v, b)
-    left = torch.linalg.solve(wide_u.T @ layer.sigma @ wide_u, wide_u.T @ layer.sigma @ layer.weight_t @ wide_v.T)
-    return left @ _repeated(torch.linalg.inv(v @ v.T), b)
+    sigma_u = _sigma_times_repeated(layer.sigma, u, a)
+    gram = torch.matmul(u.T, sigma_u.reshape(a, u.shape[0], -1)).reshape(sigma_u.shape[1], -1)  # ŨᵀΣŨ
+    right = _times_repeated_transpose(sigma_u.T @ layer.weight_t, v, b)  # ŨᵀΣ Wᵀ Ṽᵀ
+    return torch.linalg.solve(gram, right) @ _repeated(torch.linalg.inv(v @ v.T), b)
+
+
+def _sigma_times_repeated(sigma: torch.Tensor, u: torch.Tensor, a: int) -> torch.Tensor:
+    """Σ·Ũ [a·D, a·r] for Ũ = `u` [D, r] repeated a times along the block diagonal, one D-wide column block of Σ
+    at a time: a²·D²·r multiply-adds where the dense product of Ũ takes a³·D²·r."""
+    width = u.shape[0]
+    return torch.matmul(sigma.reshape(a * width, a, width), u).reshape(a * width, -1)
+
+
+def _times_repeated_transpose(x: torch.Tensor, v: torch.Tensor, b: int) -> torch.Tensor:
+    """x [n, b·D] · Ṽᵀ [b·D, b·r] for Ṽ = `v` [r, D] repeated b times, block by block."""
+    return torch.matmul(x.reshape(len(x), b, v.shape[1]), v.T).reshape(len(x), -1)
 
 
 def _mean_error(u: torch.Tensor, v: torch.Tensor, matrices: list[torch.Tensor], layers: list[WeightedLayer]) -> float:
@@ -98,28 +111,36 @@ def _solve_u(
     u: torch.Tensor, v: torch.Tensor, matrices: list[torch.Tensor], layers: list[WeightedLayer]
 ) -> torch.Tensor:
     """U given V and the M's: with K = M·Ṽ, Σ_l Σ_i [Σ·(Ũ·K)]_i K_iᵀ = Σ_l Σ_i [Σ·Wᵀ]_i K_iᵀ (i: input blocks),
-    by conjugate gradients (the operator is symmetric positive definite)."""
+    by conjugate gradients (the operator is symmetric positive definite). The left side is
+    Σ_l Σ_i Σ_i' Σ_ii' · U · K_i'K_iᵀ: the r×r products K_i'K_iᵀ are fixed while U is solved for, so each step
+    costs a²·D²·r multiply-adds a layer instead of the a²·b·D³ of forming Σ·(Ũ·K)."""
     width, rank = u.shape
     products = [matrix @ _repeated(v, _blocks(layer, width)[1]) for matrix, layer in zip(matrices, layers, strict=True)]
+    grams = [_block_grams(k, rank) for k in products]
 
-    def normal(x: torch.Tensor | None) -> torch.Tensor:
-        """The left side at U = x, or (x None) the right side."""
+    def left(x: torch.Tensor) -> torch.Tensor:
         total = torch.zeros(width, rank, dtype=u.dtype)
-        for k, layer in zip(products, layers, strict=True):
-            a = layer.weight_t.shape[0] // width
-            y = layer.sigma @ (layer.weight_t if x is None else _repeated(x, a) @ k)
+        for gram, layer in zip(grams, layers, strict=True):
+            a = len(gram)
+            moved = torch.matmul(x, gram)  # [i', i] = U · K_i'K_iᵀ
             for i in range(a):
-                total += y[i * width : (i + 1) * width] @ k[i * rank : (i + 1) * rank].T / layer.norm
+                total += layer.sigma[i * width : (i + 1) * width] @ moved[:, i].reshape(a * width, rank) / layer.norm
         return total
 
+    right = torch.zeros(width, rank, dtype=u.dtype)
+    for k, layer in zip(products, layers, strict=True):
+        y = layer.sigma @ layer.weight_t
+        for i in range(len(y) // width):
+            right += y[i * width : (i + 1) * width] @ k[i * rank : (i + 1) * rank].T / layer.norm
+
     x = u.clone()
-    residual = normal(None) - normal(x)
+    residual = right - left(x)
     direction = residual.clone()
     squared = float((residual * residual).sum())
     for _ in range(CONJUGATE_GRADIENT_STEPS):
         if squared == 0.0:
             break
-        image = normal(direction)
+        image = left(direction)
         step = squared / float((direction * image).sum())
         x += step * direction
         residual -= step * image
@@ -127,3 +148,9 @@ def _solve_u(
         direction = residual + (new_squared / squared) * direction
         squared = new_squared
     return x
+
+
+def _block_grams(k: torch.Tensor, rank: int) -> torch.Tensor:
+    """[a, a, r, r]: entry [i', i] is K_i'·K_iᵀ for K's r-row blocks K_i."""
+    rows = k.reshape(-1, rank, k.shape[1])
+    return torch.matmul(rows.unsqueeze(1), rows.transpose(1, 2).unsqueeze(0))
