@@ -154,4 +154,8 @@ def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C in a long --bench: a line, not a traceback
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

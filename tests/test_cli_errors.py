@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -269,6 +270,27 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_run(tmp_path, ti
         assert live.is_dir()
     assert not stale[0].exists() and out.is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.partial-x", "b"]
+
+
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_export_ended_by_a_signal_removes_its_staging_folder_and_says_one_line(tmp_path, tiny_checkpoint, sent):
+    """kill/timeout(1) (SIGTERM) and Ctrl-C (SIGINT) mid-export: nothing left beside --out, the shell's exit status
+    128 + signal, no traceback. Without export/__main__.py's handlers SIGTERM leaves .b.partial-* and its lock
+    (exit -15) and SIGINT prints KeyboardInterrupt's traceback."""
+    out = tmp_path / "b"
+    args = ["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--out", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".b.partial-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(sent)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + sent, err
+    assert list(tmp_path.iterdir()) == []
+    assert "Traceback" not in err
+    if sent == signal.SIGINT:
+        assert err.strip().splitlines()[-1] == "interrupted"
 
 
 def test_checkpoint_that_fails_to_load(capsys, tmp_path, tiny_checkpoint):
