@@ -33,10 +33,15 @@ TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxrunt
 
 
 def check_output_folder(out: Path, force: bool) -> None:
+    if out.name in ("", ".", ".."):
+        raise UserInputError(f"--out must name the bundle's folder (got {str(out)!r})")
     if out.exists() and not out.is_dir():
         raise UserInputError(f"output path {out} exists and is not a folder")
     if out.exists() and not force:
         raise UserInputError(f"output folder {out} already exists; pass --force to replace it")
+    if out.exists() and not (out / "bundle.json").is_file() and any(out.iterdir()):
+        # --force replaces the whole folder: never one that holds something other than a bundle
+        raise UserInputError(f"--force replaces a bundle, and {out} is not one (no bundle.json) and not empty")
 
 
 STAGING_MARK = ".partial-"  # staging folders are named .NAME.partial-XXXX beside --out

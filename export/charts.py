@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,8 @@ def read_sweep(path: Path) -> list[dict]:
     for r in rows:
         for field in ("achieved_ratio", "bundle", "baseline_int8"):
             r[field] = float(r[field])
+            if not math.isfinite(r[field]) or (field == "achieved_ratio" and r[field] <= 0):
+                raise ValueError(f"a row's {field} is {r[field]}: ratios above 0 and finite scores only")
     return rows
 
 

@@ -98,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "WikiText-2's files), or a GLUE .tsv whose sentences are read without their labels "
                         "(pairs, for a pair model; in-domain text recovers a classifier best); recovers accuracy at "
                         "high ratios; takes minutes")  # fmt: skip
-    parser.add_argument("--distill-steps", type=int, default=300, metavar="N",
-                        help="steps of 32 passages (default 300: about 6 min for MiniLM-L6 on 2 cores; "
-                        "600 recover more at 100x)")  # fmt: skip
+    parser.add_argument("--distill-steps", type=int, metavar="N",
+                        help=f"steps of 32 passages (default {DistillConfig.steps}: about 6 min for MiniLM-L6 on 2 "
+                        "cores; 600 recover more at 100x)")  # fmt: skip
     parser.add_argument("--distill-lr", type=float, metavar="LR",
                         help="the distillation's peak learning rate, warmed up and then decayed linearly to 0 "
                         f"(default: the encoder method's: {_distill_rates(ENCODERS)})")  # fmt: skip
@@ -113,9 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "--distill; labels unread), plus the special tokens and a fallback alphabet (single "
                         "characters, bytes) so any text still tokenizes; the tokenizer is rewritten to the kept "
                         "pieces and --ratio still counts against the whole original table")  # fmt: skip
-    parser.add_argument("--vocab-min-count", type=int, default=1, metavar="N",
-                        help="keep a piece when --vocab's text uses it at least N times (default 1)")
-    parser.add_argument("--vocab-common", type=int, default=VocabConfig.common, metavar="N",
+    parser.add_argument("--vocab-min-count", type=int, metavar="N",
+                        help="with --vocab: keep a piece when its text uses it at least N times (default "
+                        f"{VocabConfig.min_count})")  # fmt: skip
+    parser.add_argument("--vocab-common", type=int, metavar="N",
                         help="with --vocab: keep the tokenizer's N most common pieces too (by its own ranking: "
                         "WordPiece/BPE id order, Unigram scores), for words of the language the domain's text "
                         f"missed (default {VocabConfig.common})")  # fmt: skip
@@ -130,12 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "an accuracy point, or 0.005 of Spearman), trying table methods and ratios, encoder methods, "
                         "and --vocab/--distill on and off when given; half of DATA ranks, the other half confirms. "
                         "Exit 1 when nothing is within budget (--no-strict writes the closest)")  # fmt: skip
-    parser.add_argument("--objective", choices=["size", "latency"], default="size",
+    parser.add_argument("--objective", choices=["size", "latency"],
                         help="with --max-drop: the smallest bundle, or the fastest: every candidate is timed "
                         "(p50 of one call at 128 tokens on 1 thread, on this machine) and the fastest within "
                         "budget wins, those within 10%% of it counting as tied and the smallest of them winning "
                         "(default size)")  # fmt: skip
-    parser.add_argument("--search-minutes", type=float, default=45.0, metavar="N",
+    parser.add_argument("--search-minutes", type=float, metavar="N",
                         help="with --max-drop: start no new candidate after N minutes (default 45); an interrupted "
                         "search resumes where it stopped")  # fmt: skip
     parser.add_argument("--sweep", type=Path, metavar="CSV",
@@ -179,14 +180,21 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
         raise UserInputError("--distill-lr sets the rate of --distill; give --distill TEXT too")
     if args.distill is None and args.distill_device != "auto":
         raise UserInputError("--distill-device says where --distill trains; give --distill TEXT too")
+    if args.distill is None and args.distill_steps is not None:
+        raise UserInputError("--distill-steps sets how long --distill trains; give --distill TEXT too")
     distill = None if args.distill is None else DistillConfig(
-        args.distill, args.distill_steps, args.distill_lr, device=args.distill_device
+        args.distill, _given(args.distill_steps, DistillConfig.steps), args.distill_lr, device=args.distill_device
     )
     if args.vocab is None and args.vocab_rest is not None:
         raise UserInputError("--vocab-rest says how to keep the rows --vocab's text does not use; give --vocab TEXT")
+    if args.vocab is None and (args.vocab_min_count is not None or args.vocab_common is not None):
+        raise UserInputError("--vocab-min-count and --vocab-common say which pieces --vocab keeps; give --vocab TEXT")
     vocab = None if args.vocab is None else VocabConfig(
-        args.vocab, args.vocab_min_count, args.vocab_common, args.vocab_rest
+        args.vocab, _given(args.vocab_min_count, VocabConfig.min_count), _given(args.vocab_common, VocabConfig.common),
+        args.vocab_rest,
     )
+    if args.max_drop is None and (args.objective is not None or args.search_minutes is not None):
+        raise UserInputError("--objective and --search-minutes steer the --max-drop search; give --max-drop D too")
     return {
         "preset": args.preset,
         "model": args.model,
@@ -241,8 +249,14 @@ def search_arguments(args: argparse.Namespace) -> dict[str, Any]:
     arguments = build_arguments(args)
     for name in ("embedding", "encoder", "seed", "sweep"):
         del arguments[name]
-    return {**arguments, "max_drop": args.max_drop, "objective": args.objective,
-            "search_minutes": args.search_minutes}  # fmt: skip
+    steering = {"objective": args.objective, "search_minutes": args.search_minutes}  # search()'s defaults if left out
+    return {**arguments, "max_drop": args.max_drop, **{k: v for k, v in steering.items() if v is not None}}
+
+
+def _given(value: Any, default: Any) -> Any:
+    """A flag's value, or its default when it was left out (left out is None, so a flag given without the flag it
+    qualifies can be refused)."""
+    return default if value is None else value
 
 
 def main(argv: list[str] | None = None) -> int:

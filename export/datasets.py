@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,10 +91,7 @@ def read_examples(path: Path) -> Examples:
     file = data_file(path)
     if not file.is_file():
         raise UserInputError(f"evaluation data {path} not found (give a GLUE task folder, or a .tsv, .csv or .jsonl)")
-    try:
-        header, rows = read_table(file)
-    except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as err:
-        raise UserInputError(f"{file}: not a readable table ({err})") from None
+    header, rows = read_table(file)
     layout = find_layout(header)
     if layout is None and is_cola(header):
         layout, header, rows = COLA, COLA_COLUMNS, [header, *rows]
@@ -117,26 +115,48 @@ def read_examples(path: Path) -> Examples:
     )
     if layout.scored:
         try:
-            examples.scores()
+            scores = examples.scores()
         except ValueError as err:
             raise UserInputError(f"{file}: a {layout.target} is not a number ({err})") from None
+        bad = next((n for n, v in enumerate(scores, 2) if not math.isfinite(v)), None)
+        if bad is not None:
+            raise UserInputError(f"{file}: row {bad}'s {layout.target} is {scores[bad - 2]} (scores must be finite)")
     return examples
 
 
-def read_table(file: Path) -> tuple[list[str], list[list[str]]]:
+def read_table(file: Path, what: str = "") -> tuple[list[str], list[list[str]]]:
     """(header, rows) of a .jsonl (objects, one per line), a .csv, or a tab-separated file. TSVs are read with
-    QUOTE_NONE because GLUE sentences contain bare quotes; CSVs with standard quoting."""
+    QUOTE_NONE because GLUE sentences contain bare quotes; CSVs with standard quoting. A byte-order mark is
+    skipped. Anything unreadable is a UserInputError naming the file (and `what` it was given as)."""
+    try:
+        return _read_table(file)
+    except (ValueError, csv.Error) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise UserInputError(f"{what + ' ' if what else ''}{file}: not a readable table ({err})") from None
+
+
+def _read_table(file: Path) -> tuple[list[str], list[list[str]]]:
     if file.suffix == ".jsonl":
-        objects = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        objects = [_json_object(line, n) for n, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1)
+                   if line.strip()]  # fmt: skip
         header = list(dict.fromkeys(k for o in objects for k in o))
         return header, [[("" if o.get(k) is None else str(o.get(k))) for k in header] for o in objects]
-    with file.open(encoding="utf-8", newline="") as f:
+    with file.open(encoding="utf-8-sig", newline="") as f:
         if file.suffix == ".csv":
             rows = list(csv.reader(f))
         else:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     rows = [r for r in rows if r]
     return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def _json_object(line: str, number: int) -> dict:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"line {number}: {err.msg}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"line {number} is not a JSON object")
+    return value
 
 
 def find_layout(header: list[str]) -> Layout | None:
@@ -153,6 +173,8 @@ def read_texts(path: Path, what: str) -> list[str]:
     folder's .txt files, or the text columns of a table in a layout this module knows (GLUE's, or text/text_pair),
     whose labels are never read. A folder gives its .txt files only: a GLUE task folder's dev.tsv must never be
     trained or counted on by accident."""
+    if path.is_dir() and any((path / name).is_file() for name in ("train.tsv", *DEV_FILES)):
+        raise UserInputError(f"{what} {path} is a GLUE task folder: give the file to read, e.g. {path / 'train.tsv'}")
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise UserInputError(f"{what} {path} not found (give a .txt file, a folder of them or a GLUE .tsv)")
@@ -168,10 +190,7 @@ def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
     sentence1/sentence2, text/text_pair, ...), labels unread; None for plain text, folders and single-text tables."""
     if path.is_dir() or path.suffix not in TABLE_SUFFIXES or not path.is_file():
         return None
-    try:
-        header, rows = read_table(path)
-    except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as err:
-        raise UserInputError(f"{what} {path}: not a readable table ({err})") from None
+    header, rows = read_table(path, what)
     layout = next((lay for lay in LAYOUTS if lay.text_pair and {lay.text, lay.text_pair} <= set(header)), None)
     if layout is None:
         return None
@@ -184,7 +203,7 @@ def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
 def _text_lines(path: Path, what: str) -> list[str]:
     if path.suffix not in TABLE_SUFFIXES:
         return path.read_text(encoding="utf-8").splitlines()
-    header, rows = read_table(path)
+    header, rows = read_table(path, what)
     columns = [header.index(name) for name in TEXT_COLUMNS if name in header]
     if not columns:
         raise UserInputError(f"{what} {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")

@@ -145,9 +145,16 @@ def _load_model(task: Task, folder: Path) -> PreTrainedModel:
     return model.float().eval()
 
 
+# the files one of transformers' tokenizers is built from (a fast one from tokenizer.json, or converted from the rest)
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spm.model",
+                   "tokenizer.model")
+
+
 def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
     from transformers import AutoTokenizer
 
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UserInputError(f"{folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except Exception as err:

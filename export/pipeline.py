@@ -50,10 +50,14 @@ from .stages import (
 from .targets import Target, get_target
 from .tasks import TASKS
 
+MAX_SEED = 2**32 - 1  # within the range of every generator the seed reaches (torch, numpy, random)
+
 
 def check_config(config: ExportConfig) -> ExportConfig:
     """Everything that can be refused without loading a model."""
     bundle.check_output_folder(config.out, config.force)
+    if not 0 <= config.seed <= MAX_SEED:
+        raise UserInputError(f"--seed must be between 0 and {MAX_SEED} (got {config.seed})")
     get_target(config.target)
     config.encoder.check()
     if config.task is not None and config.task not in TASKS:

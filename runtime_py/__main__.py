@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import NoReturn
@@ -40,6 +41,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """--threads: at least 1, and at most 4 a core (ONNX Runtime makes every thread up front: 100,000 hang it)."""
+    value, cores = positive_int(text), os.cpu_count() or 1
+    if value > 4 * cores:
+        raise argparse.ArgumentTypeError(f"{value} threads on {cores} cores: at most {4 * cores}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="python -m runtime_py",
@@ -59,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bench", action="store_true", help="latency p50/p95 at batch 1, and peak memory")
     parser.add_argument("--lengths", type=positive_int, nargs="+", default=[16, 128], help="--bench sequence lengths")
     parser.add_argument("--runs", type=positive_int, default=100, help="--bench timed runs per length (default 100)")
-    parser.add_argument("--threads", type=positive_int, help="ORT intra-op threads (default: one per core)")
+    parser.add_argument("--threads", type=thread_count, help="ORT intra-op threads (default: one per core; "
+                        "at most 4 a core)")  # fmt: skip
     return parser
 
 

@@ -156,8 +156,11 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(f"{folder / 'bundle.json'}: format_version {version!r}; this runtime reads {FORMAT_VERSION}")
+    files = raw.get("files", {})
+    if not isinstance(files, dict):
+        raise BundleError(f"{folder / 'bundle.json'}: files must map each file's name to its sha256")
     if verify:
-        for name, digest in raw.get("files", {}).items():
+        for name, digest in files.items():
             check_file(folder / name, digest)
     try:
         manifest = Manifest.from_json(raw, folder)
@@ -168,6 +171,11 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
         raise BundleError(f"{folder / 'bundle.json'}: model inputs {unknown} are not ones this runtime fills")
     if manifest.task not in TASKS:
         raise BundleError(f"{folder / 'bundle.json'}: task {manifest.task!r} is not one of {', '.join(TASKS)}")
+    if manifest.max_length < 2:
+        raise BundleError(f"{folder / 'bundle.json'}: max_length {manifest.max_length} leaves no room for a token")
+    labels = manifest.labels
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(name, str) for name in labels)):
+        raise BundleError(f"{folder / 'bundle.json'}: labels must be a list of label names")
     return manifest
 
 

@@ -44,13 +44,16 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
     """Replay golden.json's probes, or only its first `probes` (None: all of them)."""
     if probes is not None and probes < 1:
         raise ValueError(f"probes must be at least 1, not {probes}")
-    golden = _read_probes(bundle.manifest.folder / "golden.json")
+    path = bundle.manifest.folder / "golden.json"
+    golden = _read_probes(path)
     probes = golden[:probes]
     items = [(p["text"], p["text_pair"]) if "text_pair" in p else p["text"] for p in probes]
-    reference = np.array([p["reference"] for p in probes], dtype=np.float64)
-    exported = np.array([p["bundle"] for p in probes], dtype=np.float64)
+    reference, exported = _outputs_of(probes, "reference", path), _outputs_of(probes, "bundle", path)
     mismatches = _token_mismatches(bundle.encoder, items, probes)
     batched = bundle.outputs(items, batch_size=len(items))
+    if batched.shape != reference.shape or exported.shape != reference.shape:
+        raise BundleError(f"{path}: stored outputs of shape {reference.shape} and {exported.shape}, the model gives "
+                          f"{batched.shape}")  # fmt: skip
     alone = bundle.outputs(items, batch_size=1)
     manifest = bundle.manifest
     agreed = agreement(np.concatenate([batched, alone]), np.concatenate([reference, reference]), manifest.is_classifier)
@@ -81,11 +84,29 @@ def _token_mismatches(encoder, items: list, probes: list[dict]) -> list:
     ]
 
 
+PROBE_FIELDS = ("text", "input_ids", "reference", "bundle")  # what every golden.json probe holds
+
+
 def _read_probes(path) -> list[dict]:
     try:
         probes = json.loads(path.read_text(encoding="utf-8"))["probes"]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise BundleError(f"cannot read the probes in {path}: {err}") from None
-    if not probes:
+    if not isinstance(probes, list) or not probes:
         raise BundleError(f"{path} holds no probes")
+    for number, probe in enumerate(probes):
+        missing = [name for name in PROBE_FIELDS if not isinstance(probe, dict) or name not in probe]
+        if missing:
+            raise BundleError(f"{path}: probe {number} has no {', '.join(missing)}")
     return probes
+
+
+def _outputs_of(probes: list[dict], key: str, path) -> np.ndarray:
+    """The probes' stored outputs under `key` as one [probes, outputs] array."""
+    try:
+        rows = np.array([p[key] for p in probes], dtype=np.float64)
+    except (TypeError, ValueError):
+        rows = None
+    if rows is None or rows.ndim != 2:
+        raise BundleError(f"{path}: the probes' {key} outputs are not rows of numbers of one length")
+    return rows

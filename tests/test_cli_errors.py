@@ -14,6 +14,7 @@ from transformers import GPT2Config
 
 from export.bundle import remove_stale_staging, staging_folder
 from export.cli import build_parser, main, to_config
+from export.datasets import read_examples
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -70,6 +71,13 @@ def test_preset_architecture_mismatch(capsys, tmp_path, tiny_checkpoint):
         (["--encoder", "lowrank", "--encoder-share", "layer"], "applies to --encoder tucker, not to lowrank"),
         (["--encoder", "tucker", "--encoder-share", "head"], "argument --encoder-share: invalid choice: 'head'"),
         (["--vocab-rest", "50"], "--vocab-rest says how to keep the rows --vocab's text does not use; give --vocab"),
+        (["--distill-steps", "0"], "--distill-steps sets how long --distill trains; give --distill TEXT too"),
+        (["--vocab-common", "-5"], "--vocab-min-count and --vocab-common say which pieces --vocab keeps"),
+        (["--vocab-min-count", "3"], "--vocab-min-count and --vocab-common say which pieces --vocab keeps"),
+        (["--objective", "latency"], "--objective and --search-minutes steer the --max-drop search"),
+        (["--search-minutes", "-1"], "--objective and --search-minutes steer the --max-drop search"),
+        (["--seed", "99999999999999999999999"], "--seed must be between 0 and 4294967295"),
+        (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
     ],
 )
 def test_bad_flags(capsys, tmp_path, args, expected):
@@ -226,6 +234,96 @@ def test_distillation_tsv_with_a_short_row(capsys, tmp_path):
     (tmp_path / "train.tsv").write_text("sentence\tlabel\nfine\t1\n\t\n" + "no tab here\n")
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "train.tsv"), "--out", str(tmp_path / "b"))
     assert_refused(code, err, "a row has fewer columns than the header")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("bad.jsonl", '{"text": "fine"}\n{bad json\n', "not a readable table (line 2: Expecting property name"),
+        ("lists.jsonl", '[1, 2]\n', "not a readable table (line 1 is not a JSON object)"),
+        ("strings.jsonl", '"just a string"\n', "not a readable table (line 1 is not a JSON object)"),
+        ("huge.tsv", "sentence\tlabel\n" + "x" * 200_000 + "\t1\n", "not a readable table (field larger than"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--distill", "--vocab", "--evaluate"])
+def test_unreadable_tables_are_refused_for_every_flag_that_reads_one(capsys, tmp_path, name, content, expected, flag):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    code, err = run_cli(capsys, "bert", flag, str(tmp_path / name), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("score", ["nan", "inf", "-inf"])
+def test_evaluation_scores_must_be_finite(capsys, tmp_path, score):
+    data = tmp_path / "pairs.tsv"
+    data.write_text(f"sentence1\tsentence2\tscore\na\tb\t1.0\nc\td\t{score}\n", encoding="utf-8")
+    code, err = run_cli(capsys, "bert", "--evaluate", str(data), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"row 3's score is {float(score)} (scores must be finite)")
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_column(tmp_path):
+    data = tmp_path / "bom.csv"
+    data.write_text("\ufefftext,label\nfine,1\n", encoding="utf-8")
+    assert read_examples(data).texts == ["fine"]
+
+
+@pytest.mark.parametrize("flag", ["--distill", "--vocab"])
+def test_a_glue_task_folder_is_not_read_as_a_folder_of_text(capsys, tmp_path, flag):
+    """A GLUE folder's .txt files are its licence and readme: training or counting on them is never meant."""
+    task = tmp_path / "SST-2"
+    task.mkdir()
+    (task / "train.tsv").write_text("sentence\tlabel\nfine\t1\n", encoding="utf-8")
+    (task / "readme.txt").write_text("about this set\n", encoding="utf-8")
+    code, err = run_cli(capsys, "bert", flag, str(task), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"is a GLUE task folder: give the file to read, e.g. {task / 'train.tsv'}")
+
+
+def test_a_sweep_with_non_finite_values_is_refused_before_the_export(capsys, tmp_path):
+    sweep = tmp_path / "sweep.csv"
+    sweep.write_text("model,method,metric,achieved_ratio,bundle,baseline_int8\nm,svd,acc,nan,inf,0.9\n")
+    code, err = run_cli(capsys, "bert", "--sweep", str(sweep), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "is not a sweep CSV (a row's achieved_ratio is nan")
+
+
+def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):
+    folder = tmp_path / "no-tokenizer"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((tiny_checkpoint("bert") / name).read_bytes())
+    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"{folder} has no tokenizer (none of tokenizer.json, vocab.txt")
+
+
+@pytest.mark.parametrize("out", [".", "..", ""])
+def test_out_must_name_a_folder(capsys, out):
+    code, err = run_cli(capsys, "bert", "--out", out, "--force")
+    assert_refused(code, err, "--out must name the bundle's folder")
+
+
+def test_force_replaces_only_a_bundle_folder(capsys, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep me")
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "notes"), "--force")
+    assert_refused(code, err, "not one (no bundle.json) and not empty")
+    assert (tmp_path / "notes" / "mine.txt").read_text() == "keep me"
+
+
+def test_a_search_refused_for_its_data_leaves_nothing_behind(capsys, tmp_path):
+    """The labelled set is split and checked before the search's work folder (.OUT.search) is made."""
+    small = tmp_path / "small.tsv"
+    small.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(30)))
+    out = tmp_path / "new" / "deeper" / "b"
+    code, err = run_cli(capsys, "bert", "--max-drop", "1", "--evaluate", str(small), "--out", str(out))
+    assert_refused(code, err, "--max-drop needs at least 40 labelled examples")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.tsv"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nothing can be created")
+def test_a_search_where_nothing_can_be_written(capsys, tmp_path):
+    data = tmp_path / "set.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(60)))
+    code, err = run_cli(capsys, "bert", "--max-drop", "1", "--evaluate", str(data), "--out", "/proc/b")
+    assert_refused(code, err, "cannot write the search's work folder /proc/.b.search")
 
 
 def test_output_exists_without_force(capsys, tmp_path):

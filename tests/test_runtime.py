@@ -200,6 +200,50 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
         Bundle.load(bundle_copy / "nowhere")
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"files": []}, "files must map each file's name to its sha256"),
+        ({"max_length": -1}, "max_length -1 leaves no room for a token"),
+        ({"labels": "pos"}, "labels must be a list of label names"),
+    ],
+)
+def test_a_manifest_with_a_malformed_field_is_refused(bundle_copy, change, expected):
+    manifest = bundle_copy / "bundle.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **change}))
+    with pytest.raises(BundleError, match=expected):
+        Bundle.load(bundle_copy, verify=False)
+
+
+def _probes_without_reference(data: dict) -> dict:
+    return {"probes": [{k: v for k, v in probe.items() if k != "reference"} for probe in data["probes"]]}
+
+
+def _outputs_one_short(data: dict) -> dict:
+    return {"probes": [{**p, "reference": p["reference"][:-1], "bundle": p["bundle"][:-1]} for p in data["probes"]]}
+
+
+def _ragged_references(data: dict) -> dict:
+    first, *rest = data["probes"]
+    return {"probes": [{**first, "reference": first["reference"][:-1]}, *rest]}
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        (lambda data: data["probes"], "cannot read the probes in"),
+        (_probes_without_reference, "probe 0 has no reference"),
+        (_ragged_references, "the probes' reference outputs are not rows of numbers of one length"),
+        (_outputs_one_short, "stored outputs of shape"),
+    ],
+)
+def test_a_malformed_golden_json_is_named_not_a_traceback(bundle_copy, broken, expected):
+    golden = bundle_copy / "golden.json"
+    golden.write_text(json.dumps(broken(json.loads(golden.read_text()))))
+    with pytest.raises(BundleError, match=expected):
+        Bundle.load(bundle_copy, verify=False).self_check()
+
+
 def test_self_check_fails_when_the_golden_outputs_do_not_match(bundle_copy):
     golden = bundle_copy / "golden.json"
     data = json.loads(golden.read_text())
@@ -219,7 +263,8 @@ def test_cli(minilm_bundle, sst2_bundle, bundle_copy, capsys):
     assert runtime_main([str(minilm_bundle[0]), "--bench", "--lengths", "16", "128", "--runs", "5"]) == 0
     out = capsys.readouterr().out
     assert "| 16 |" in out and "| 128 |" in out and "peak RSS" in out
-    for flags in (["--bench", "--runs", "0"], ["hello", "--threads", "-1"], ["--bench", "--lengths", "x"]):
+    for flags in (["--bench", "--runs", "0"], ["hello", "--threads", "-1"], ["--bench", "--lengths", "x"],
+                  ["hello", "--threads", "100000"]):
         with pytest.raises(SystemExit) as exit_info:
             runtime_main([str(minilm_bundle[0]), *flags])
         err = capsys.readouterr().err.strip().splitlines()

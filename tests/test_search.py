@@ -53,7 +53,7 @@ def test_a_search_of_edited_data_does_not_reuse_the_stored_results(tmp_path):
 def test_the_split_files_read_back_in_the_original_layout(tmp_path):
     for data, pairs in ((SST2_DIR, False), (STSB_DIR, True)):
         full = read_examples(data)
-        split = split_labelled_set(data, tmp_path / data.name, stratified=not full.layout.scored)
+        split = split_labelled_set(data, stratified=not full.layout.scored).write(tmp_path / data.name)
         parts = [read_examples(split.search), read_examples(split.confirm)]
         assert all(p.layout == full.layout and p.pairs == pairs for p in parts)
         assert sorted(parts[0].texts + parts[1].texts) == sorted(full.texts)
@@ -207,4 +207,4 @@ def test_too_few_examples_to_split_is_refused(tmp_path):
     small = tmp_path / "small.tsv"
     small.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(30)))
     with pytest.raises(UserInputError, match="at least 40 labelled examples"):
-        split_labelled_set(small, tmp_path / "split", stratified=True)
+        split_labelled_set(small, stratified=True)

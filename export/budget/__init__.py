@@ -62,9 +62,13 @@ def run_search(
     if base.evaluate is None:
         raise UserInputError("--max-drop needs --evaluate DATA: the budget is measured on the user's labelled data")
     check_settings(settings)
+    planned = split_labelled_set(base.evaluate, stratified=_classes(base))
     work = base.out.parent / f".{base.out.name}.search"
-    store = ResultStore(work, fingerprint(base, settings))
-    split = split_labelled_set(base.evaluate, work / "split", stratified=_classes(base))
+    try:
+        store = ResultStore(work, fingerprint(base, settings))
+    except OSError as err:
+        raise UserInputError(f"cannot write the search's work folder {work}: {err.strerror or err}") from None
+    split = planned.write(work / "split")
     quiet = Console(quiet=True)
     search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
     console.print(f"search: {len(split.search_rows)} texts rank candidates, {len(split.confirm_rows)} confirm the "

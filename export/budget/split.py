@@ -41,8 +41,30 @@ def split_rows(targets: list[str], stratified: bool) -> tuple[list[int], list[in
     return sorted(search), [i for i in range(len(targets)) if i not in chosen]
 
 
-def split_labelled_set(path: Path, folder: Path, stratified: bool) -> Split:
-    """Split `path` (what --evaluate takes) into two files in `folder`."""
+@dataclass(frozen=True)
+class PlannedSplit:
+    """The split decided and checked, nothing written yet (the search's work folder is made only after it)."""
+
+    file: Path
+    header: list[str]
+    rows: list[list[str]]
+    search_rows: list[int]
+    confirm_rows: list[int]
+
+    def write(self, folder: Path) -> Split:
+        """The two parts as labelled set files in `folder`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        parts = {}
+        for name, indices in (("search", self.search_rows), ("confirm", self.confirm_rows)):
+            parts[name] = folder / f"{self.file.stem}-{name}.jsonl"
+            lines = [json.dumps(dict(zip(self.header, self.rows[i], strict=False)), ensure_ascii=False)
+                     for i in indices]  # fmt: skip
+            parts[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return Split(parts["search"], parts["confirm"], self.search_rows, self.confirm_rows)
+
+
+def split_labelled_set(path: Path, stratified: bool) -> PlannedSplit:
+    """Split `path` (what --evaluate takes) in two; refused when a part would be too small to rank on."""
     file = data_file(path)
     header, rows = read_table(file)
     if find_layout(header) is None and is_cola(header):
@@ -52,10 +74,4 @@ def split_labelled_set(path: Path, folder: Path, stratified: bool) -> Split:
     if len(confirm) < MIN_PART:
         raise UserInputError(f"--max-drop needs at least {2 * MIN_PART} labelled examples to split in two "
                              f"({file} has {len(rows)})")  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = {}
-    for name, indices in (("search", search), ("confirm", confirm)):
-        parts[name] = folder / f"{file.stem}-{name}.jsonl"
-        lines = [json.dumps(dict(zip(header, rows[i], strict=False)), ensure_ascii=False) for i in indices]
-        parts[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return Split(parts["search"], parts["confirm"], search, confirm)
+    return PlannedSplit(file, header, rows, search, confirm)
