@@ -173,6 +173,7 @@ def test_no_strict_keeps_a_failing_bundle(tmp_path, tiny_checkpoint):
 def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
     out = tmp_path / "bundle"
     out.mkdir()
+    (out / "bundle.json").write_text("{}")  # an earlier bundle: --force replaces nothing else (test_cli_errors.py)
     (out / "old.txt").write_text("old")
     flags = ["--force", "--target", "onnx", "--embedding", "none"]
     assert main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(out), *flags]) == 0
