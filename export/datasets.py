@@ -171,8 +171,8 @@ def is_cola(first_row: list[str]) -> bool:
 def read_texts(path: Path, what: str) -> list[str]:
     """Unlabelled text (for --distill and --vocab; `what` names it in errors): the lines of a .txt file or of a
     folder's .txt files, or the text columns of a table in a layout this module knows (GLUE's, or text/text_pair),
-    whose labels are never read. A folder gives its .txt files only: a GLUE task folder's dev.tsv must never be
-    trained or counted on by accident."""
+    whose labels are never read. A folder gives its .txt files only, and a GLUE task folder is refused: its
+    dev.tsv must never be trained or counted on by accident, and its .txt files are its licence and readme."""
     if path.is_dir() and any((path / name).is_file() for name in ("train.tsv", *DEV_FILES)):
         raise UserInputError(f"{what} {path} is a GLUE task folder: give the file to read, e.g. {path / 'train.tsv'}")
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]

@@ -11,6 +11,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 
 from export.config import DistillConfig
 from export.distill import DistillResult, _attention_divergence, _sentence_loss, distill, read_passages
+from export.errors import UserInputError
 
 LONG = "the film is a {} story about people and places that go on for a long while"
 
@@ -65,11 +66,15 @@ def test_distilling_on_pairs_trains_the_second_segment(tiny_checkpoint):
     assert torch.equal(second_segment_row_after([text for pair in pairs for text in pair]), original.weight[1])
 
 
-def test_a_glue_folder_gives_no_tsv(tmp_path):
-    """A task folder holds dev.tsv, the evaluation set: only .txt files are read from folders."""
-    (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + f"{LONG.format('dev')}\t1\n" * 8)
+def test_a_folder_gives_its_txt_files_and_a_glue_folder_is_refused(tmp_path):
+    """A folder's .txt files are read (passages of 8 words or more). A task folder holds dev.tsv, the evaluation set,
+    and .txt files that are its licence and readme: neither is training text, so it is refused (the message names
+    its train.tsv)."""
     (tmp_path / "notes.txt").write_text("\n".join(LONG.format(i) for i in range(5)) + "\n= Heading =\nshort line\n")
     assert read_passages(tmp_path) == [LONG.format(i) for i in range(5)]
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + f"{LONG.format('dev')}\t1\n" * 8)
+    with pytest.raises(UserInputError, match="is a GLUE task folder"):
+        read_passages(tmp_path)
 
 
 def distil_tiny_classifier(
