@@ -37,6 +37,9 @@ public final class BundleManifest {
         task = (String) required(raw, "task");
         labels = raw.get("labels") == null ? null : stringList(raw.get("labels"));
         maxLength = ((Number) required(raw, "max_length")).intValue();
+        if (maxLength < 2) {  // [CLS] and [SEP] alone fill 2
+            throw new IllegalArgumentException("max_length " + maxLength + " leaves no room for a token");
+        }
         Map<String, Object> model = Json.object(required(raw, "model"));
         modelFile = (String) required(model, "file");
         weightsFile = (String) model.get("weights");

@@ -92,4 +92,15 @@ public class BundleManifestTest {
         assertTrue(message, message.endsWith("bundle.json: missing field 'task'"));
         assertFalse(Files.exists(folder.resolve("tokenizer.json")));  // never read before the checks pass
     }
+
+    @Test
+    public void aMaxLengthWithNoRoomForATokenIsRefused() throws Exception {
+        Path folder = bundle("2", sha256("onnx"));
+        Path json = folder.resolve("bundle.json");
+        String text = new String(Files.readAllBytes(json), StandardCharsets.UTF_8);
+        Files.write(json, text.replace("\"max_length\": 128", "\"max_length\": -1").getBytes(StandardCharsets.UTF_8));
+        String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
+            .getMessage();
+        assertTrue(message, message.endsWith("bundle.json: max_length -1 leaves no room for a token"));
+    }
 }
