@@ -184,15 +184,14 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
     if args.distill is None and args.distill_steps is not None:
         raise UserInputError("--distill-steps sets how long --distill trains; give --distill TEXT too")
     distill = None if args.distill is None else DistillConfig(
-        args.distill, _given(args.distill_steps, DistillConfig.steps), args.distill_lr, device=args.distill_device
+        args.distill, learning_rate=args.distill_lr, device=args.distill_device, **_given(steps=args.distill_steps)
     )
     if args.vocab is None and args.vocab_rest is not None:
         raise UserInputError("--vocab-rest says how to keep the rows --vocab's text does not use; give --vocab TEXT")
     if args.vocab is None and (args.vocab_min_count is not None or args.vocab_common is not None):
         raise UserInputError("--vocab-min-count and --vocab-common say which pieces --vocab keeps; give --vocab TEXT")
     vocab = None if args.vocab is None else VocabConfig(
-        args.vocab, _given(args.vocab_min_count, VocabConfig.min_count), _given(args.vocab_common, VocabConfig.common),
-        args.vocab_rest,
+        args.vocab, rest=args.vocab_rest, **_given(min_count=args.vocab_min_count, common=args.vocab_common)
     )
     if args.max_drop is None and (args.objective is not None or args.search_minutes is not None):
         raise UserInputError("--objective and --search-minutes steer the --max-drop search; give --max-drop D too")
@@ -250,14 +249,14 @@ def search_arguments(args: argparse.Namespace) -> dict[str, Any]:
     arguments = build_arguments(args)
     for name in ("embedding", "encoder", "seed", "sweep"):
         del arguments[name]
-    steering = {"objective": args.objective, "search_minutes": args.search_minutes}  # search()'s defaults if left out
-    return {**arguments, "max_drop": args.max_drop, **{k: v for k, v in steering.items() if v is not None}}
+    return {**arguments, "max_drop": args.max_drop,
+            **_given(objective=args.objective, search_minutes=args.search_minutes)}  # fmt: skip
 
 
-def _given(value: Any, default: Any) -> Any:
-    """A flag's value, or its default when it was left out (left out is None, so a flag given without the flag it
-    qualifies can be refused)."""
-    return default if value is None else value
+def _given(**flags: Any) -> dict[str, Any]:
+    """The flags that were given, as keyword arguments: a flag left out is None (so one given without the flag it
+    qualifies can be refused) and is left out of the call, so the callee's own default applies."""
+    return {name: value for name, value in flags.items() if value is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
