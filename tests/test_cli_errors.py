@@ -347,16 +347,23 @@ def test_output_where_nothing_can_be_written(capsys):
     assert_refused(code, err, "cannot write the bundle to /proc/bert-edge-test/b")
 
 
+def staged_export(tmp_path: Path, args: list[str], stderr: int) -> subprocess.Popen:
+    """`python -m export ARGS` (--out tmp_path/b) in a child process, returned once its staging folder .b.partial-*
+    exists beside --out, i.e. mid-export."""
+    process = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
+                               stdout=subprocess.DEVNULL, stderr=stderr, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".b.partial-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process
+
+
 def test_a_killed_exports_staging_folder_is_removed_by_the_next_run(tmp_path, tiny_checkpoint):
     """kill -9 leaves .b.partial-* beside --out (no handler runs); the next export to the same --out removes it,
     and leaves alone another live export's folder, and folders of other names."""
     out = tmp_path / "b"
     args = ["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--out", str(out)]
-    killed = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".b.partial-*")) and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    killed = staged_export(tmp_path, args, stderr=subprocess.DEVNULL)
     killed.kill()
     killed.wait()
     stale = [p for p in tmp_path.glob(".b.partial-*") if p.is_dir()]
@@ -375,13 +382,8 @@ def test_an_export_ended_by_a_signal_removes_its_staging_folder_and_says_one_lin
     """kill/timeout(1) (SIGTERM) and Ctrl-C (SIGINT) mid-export: nothing left beside --out, the shell's exit status
     128 + signal, no traceback. Without export/__main__.py's handlers SIGTERM leaves .b.partial-* and its lock
     (exit -15) and SIGINT prints KeyboardInterrupt's traceback."""
-    out = tmp_path / "b"
-    args = ["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--out", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".b.partial-*")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    args = ["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--out", str(tmp_path / "b")]
+    process = staged_export(tmp_path, args, stderr=subprocess.PIPE)
     process.send_signal(sent)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 128 + sent, err
