@@ -76,16 +76,19 @@ def flip_bits(by_bit: torch.Tensor, decoder: torch.Tensor, bias: torch.Tensor, t
     when that lowers its ‖x − x̂‖² by more than the tolerance. Flipping c_j changes the error by
     4·c_j·(R·D_j) + 4·‖D_j‖², R = x − x̂. Returns the number of flips."""
     gram = decoder @ decoder.T  # [bits, bits]
-    correlation = decoder @ (target - by_bit.T @ decoder - bias).T  # G = R·Dᵀ, bit-major [bits, vocab]
+    # G = R·Dᵀ, token-major [vocab, bits], so a flipped token's update is one contiguous row
+    correlation = (decoder @ (target - by_bit.T @ decoder - bias).T).T.contiguous()
     tolerance = FLIP_TOLERANCE * float(gram.diagonal().mean())
     flips = 0
     for j in range(by_bit.shape[0]):
-        gain = 4 * by_bit[j] * correlation[j] + 4 * gram[j, j]
+        gain = 4 * by_bit[j] * correlation[:, j] + 4 * gram[j, j]
         rows = torch.nonzero(gain < -tolerance)[:, 0]
         if len(rows):
             flips += len(rows)
             signs = by_bit[j, rows]
-            correlation[:, rows] += 2 * gram[:, j : j + 1] * signs[None, :]  # R += 2·c_j·D_j on those rows
+            # R += 2·c_j·D_j on those rows; only bits after j are read again in this pass (the next pass starts
+            # from a fresh G), so only their columns are kept up to date: the same sums, half the work
+            correlation[rows, j + 1 :] += 2 * gram[j + 1 :, j][None, :] * signs[:, None]
             by_bit[j, rows] = -signs
     return flips
 
