@@ -8,8 +8,10 @@ weighted squared error of the reconstruction (the fit's objective), the mean row
 carrying the compressed table scored on the GLUE dev set, with how far its outputs moved from the original model's
 (classifiers: predictions flipped and KL divergence ×1000; embedders: mean 1 − cosine ×1000), and a digest of the
 fitted module (sha256 over its stored tensors: codes, decoder, bias, frequent rows), so a run on another CPU can be
-compared bit for bit. Then the share of code bits equal between the two thread counts (1.0: the same codes) and the
-seeds' mean ± sd.
+compared bit for bit. Then the share of code bits equal between the two thread counts (1.0: the same codes), the
+seeds' mean ± sd and, for a classifier, where the seeds' flipped predictions lie: how many examples any seed flips and
+every seed flips, and how often a seed flips the examples the original model decides by a small logit margin (the
+spread between seeds is those coin tosses).
 
 The ONNX bundle adds int8 rounding on top; benchmarks/sweep.py --seeds measures that end to end.
 """
@@ -69,7 +71,7 @@ def run(key: str, ratio: float, seeds: list[int]) -> None:
     whole = loaded.model.get_input_embeddings()
     classifier = loaded.task.classifier
     print(f"{model.name}: original {data.metric} {data.score(original):.4f}; CPU {cpu_name()}")
-    scores, codes = [], {}
+    scores, codes, flipped = [], {}, []
     for seed, threads in [(s, 2) for s in seeds] + [(seeds[0], 1)]:
         torch.set_num_threads(threads)
         module = LightToken(ratio=ratio * share).fit(kept, seed, stats)
@@ -85,12 +87,32 @@ def run(key: str, ratio: float, seeds: list[int]) -> None:
         score = data.score(outputs)
         if threads == 2:
             scores.append(score)
+            flipped.append(outputs.argmax(-1) != original.argmax(-1))
         print(f"  seed {seed}, {threads} thread(s): weighted error {error:.5f}, mean cosine {cosine:.4f}, "
               f"fp32 {data.metric} {score:.4f} ({moved(outputs, original, classifier)}), fit {digest(module)}",
               flush=True)  # fmt: skip
     same = float((codes[seeds[0], 1] == codes[seeds[0], 2]).float().mean())
     print(f"  seed {seeds[0]}: code bits equal between 1 and 2 threads: {same:.4f}")
     print(f"  fp32 {data.metric} over seeds {seeds}: {Spread.of(scores).text()} (worst {min(scores):.4f})")
+    if classifier:
+        print(where_flips_lie(np.stack(flipped), original))
+
+
+def where_flips_lie(flipped: np.ndarray, original: np.ndarray, margins: tuple[float, ...] = (0.25, 1.0)) -> str:
+    """flipped: bool [seeds, examples]; original: the original model's logits [examples, labels]."""
+    top2 = np.sort(original, axis=-1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    times = flipped.sum(0)
+    some, every = int((times > 0).sum()), int((times == len(flipped)).sum())
+    lines = [f"  examples flipped by some seed: {some}, by every seed: {every}"]
+    low = 0.0
+    for high in (*margins, np.inf):
+        band = (margin >= low) & (margin < high)
+        share = float(flipped[:, band].mean()) if band.any() else 0.0
+        lines.append(f"  original logit margin {low:g}–{high:g}: {int(band.sum())} examples, each flipped by "
+                     f"{share:.0%} of the seeds on average")  # fmt: skip
+        low = high
+    return "\n".join(lines)
 
 
 def main() -> None:
