@@ -35,6 +35,10 @@ TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxrunt
 def check_output_folder(out: Path, force: bool) -> None:
     if out.name in ("", ".", ".."):
         raise UserInputError(f"--out must name the bundle's folder (got {str(out)!r})")
+    try:
+        out.exists()
+    except OSError as err:  # a name longer than the file system allows, for one
+        raise UserInputError(f"--out {out}: {err.strerror}") from None
     if out.exists() and not out.is_dir():
         raise UserInputError(f"output path {out} exists and is not a folder")
     if out.exists() and not force:

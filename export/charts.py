@@ -64,6 +64,8 @@ def read_sweep(path: Path) -> list[dict]:
         rows = [r for r in reader if not r.get("note")]
     for r in rows:
         for field in ("achieved_ratio", "bundle", "baseline_int8"):
+            if r[field] is None:
+                raise ValueError(f"a row has no {field} (fewer fields than the header)")
             r[field] = float(r[field])
             if not math.isfinite(r[field]) or (field == "achieved_ratio" and r[field] <= 0):
                 raise ValueError(f"a row's {field} is {r[field]}: ratios above 0 and finite scores only")

@@ -154,6 +154,8 @@ def _json_object(line: str, number: int) -> dict:
         value = json.loads(line)
     except json.JSONDecodeError as err:
         raise ValueError(f"line {number}: {err.msg}") from None
+    except RecursionError:
+        raise ValueError(f"line {number}: nested too deeply") from None
     if not isinstance(value, dict):
         raise ValueError(f"line {number} is not a JSON object")
     return value

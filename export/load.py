@@ -169,13 +169,18 @@ def sentence_transformers_pooling(folder: Path) -> str | None:
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return None
-    for module in json.loads(modules_file.read_text()):
-        if module.get("type", "").endswith("Pooling"):
-            pooling = json.loads((folder / module["path"] / "config.json").read_text())
-            if pooling.get("pooling_mode_cls_token"):
-                return "cls"
-            if pooling.get("pooling_mode_mean_tokens"):
-                return "mean"
+    try:
+        for module in json.loads(modules_file.read_text(encoding="utf-8")):
+            if module.get("type", "").endswith("Pooling"):
+                pooling = json.loads((folder / module["path"] / "config.json").read_text(encoding="utf-8"))
+                if pooling.get("pooling_mode_cls_token"):
+                    return "cls"
+                if pooling.get("pooling_mode_mean_tokens"):
+                    return "mean"
+    except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError) as err:
+        # ValueError covers JSON and UTF-8 errors; the others a modules.json of the wrong shape
+        raise UserInputError(f"{modules_file}: not a sentence-transformers module list with a readable pooling "
+                             f"config ({_first_line(err)})") from None  # fmt: skip
     return None
 
 

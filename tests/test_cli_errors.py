@@ -243,6 +243,7 @@ def test_distillation_tsv_with_a_short_row(capsys, tmp_path):
         ("lists.jsonl", '[1, 2]\n', "not a readable table (line 1 is not a JSON object)"),
         ("strings.jsonl", '"just a string"\n', "not a readable table (line 1 is not a JSON object)"),
         ("huge.tsv", "sentence\tlabel\n" + "x" * 200_000 + "\t1\n", "not a readable table (field larger than"),
+        ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "not a readable table (line 1: nested too deeply)"),
     ],
 )
 @pytest.mark.parametrize("flag", ["--distill", "--vocab", "--evaluate"])
@@ -283,6 +284,32 @@ def test_a_sweep_with_non_finite_values_is_refused_before_the_export(capsys, tmp
     sweep.write_text("model,method,metric,achieved_ratio,bundle,baseline_int8\nm,svd,acc,nan,inf,0.9\n")
     code, err = run_cli(capsys, "bert", "--sweep", str(sweep), "--out", str(tmp_path / "b"))
     assert_refused(code, err, "is not a sweep CSV (a row's achieved_ratio is nan")
+
+
+def test_a_sweep_with_a_short_row_is_refused_before_the_export(capsys, tmp_path):
+    sweep = tmp_path / "sweep.csv"
+    sweep.write_text("model,method,metric,achieved_ratio,bundle,baseline_int8\nm,svd,acc,5,0.9\n")
+    code, err = run_cli(capsys, "bert", "--sweep", str(sweep), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "is not a sweep CSV (a row has no baseline_int8")
+
+
+@pytest.mark.parametrize(
+    ("modules", "expected"),
+    [
+        ("not json", "not a sentence-transformers module list with a readable pooling config (Expecting value"),
+        ('[{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]', "No such file or directory"),
+    ],
+    ids=["garbage", "pooling-folder-missing"],
+)
+def test_a_model_folder_with_a_broken_modules_json(capsys, tmp_path, tiny_checkpoint, modules, expected):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for source in tiny_checkpoint("bert").iterdir():
+        (folder / source.name).write_bytes(source.read_bytes())
+    (folder / "modules.json").write_text(modules, encoding="utf-8")
+    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists()
 
 
 def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):
@@ -332,6 +359,12 @@ def test_output_exists_without_force(capsys, tmp_path):
     code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"))
     assert_refused(code, err, "already exists; pass --force")
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["keep.txt"]
+
+
+def test_output_name_longer_than_the_file_system_allows(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / ("a" * 300)))
+    assert_refused(code, err, "File name too long")
+    assert not any(tmp_path.iterdir())
 
 
 def test_output_under_a_file(capsys, tmp_path):

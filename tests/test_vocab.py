@@ -122,6 +122,9 @@ def test_common_keeps_the_tokenizers_own_most_common_pieces_whatever_the_domain(
     wordpiece = AutoTokenizer.from_pretrained(resolve_checkpoint("sentence-transformers/all-MiniLM-L6-v2"))
     for tokenizer, rows in ((wordpiece, 30522), (multilingual, 250002)):
         alone, with_common = (prune_tokenizer(tokenizer, ["zebra"], 1, rows, common) for common in (0, 5))
+        if tokenizer is wordpiece:  # more than the vocabulary holds keeps all of it
+            every, beyond = (prune_tokenizer(tokenizer, ["zebra"], 1, rows, n).kept_ids for n in (rows, 10**30))
+            assert beyond == every
         added = tokenizer.convert_ids_to_tokens(sorted(set(with_common.kept_ids) - set(alone.kept_ids)))
         assert with_common.from_common == len(added) == 5 and alone.from_common == 0
         if tokenizer is wordpiece:

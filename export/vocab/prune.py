@@ -78,7 +78,7 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int, comm
         alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
         always = specials | alphabet
         ranked = (i for i in entry.by_commonness(model) if i < rows and reachable[i] and i not in always)
-        commonest = set(islice(ranked, common)) - used
+        commonest = set(islice(ranked, min(common, rows))) - used
         kept = sorted(i for i in entry.parts_of(model, used | commonest | specials | alphabet) if i < rows)
         new_id = {old: new for new, old in enumerate(kept)}
         pieces = len(entry.pieces(model))
