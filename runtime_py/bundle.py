@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
@@ -19,6 +20,26 @@ from .text import Item, TextEncoder, as_pairs, as_texts
 # a batch a text's output shifts with its neighbours (padding included); one at a time, a text always gets the
 # same output, the one the export report and the app compute. Pass batch_size for throughput instead.
 DEFAULT_BATCH_SIZE = 1
+
+
+ORT_RUN_ERRORS = (Fail, InvalidArgument, RuntimeException)  # what a session's run raises on inputs it refuses
+
+
+def check_outputs(manifest: Manifest, session: ModelSession) -> None:
+    """The output bundle.json names is one the model has, and a classifier names as many labels as it has
+    outputs (where the model's output width is fixed)."""
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    if manifest.output_name not in outputs:
+        raise BundleError(f"bundle.json names the output {manifest.output_name!r}; the model's are "
+                          f"{', '.join(outputs)}")  # fmt: skip
+    width, labels = outputs[manifest.output_name][-1], manifest.labels
+    if manifest.is_classifier and labels and isinstance(width, int) and len(labels) != width:
+        raise BundleError(f"bundle.json names {len(labels)} labels for a model with {width} outputs")
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 class Hit(NamedTuple):
@@ -48,6 +69,7 @@ class Bundle:
             session = ModelSession(model, weights, session_options(threads))
         except Exception as err:  # onnxruntime raises its own exception types for unreadable models
             raise BundleError(f"onnxruntime cannot load {model}: {str(err).splitlines()[0]}") from None
+        check_outputs(manifest, session)
         return cls(manifest, TextEncoder(manifest), session)
 
     @property
@@ -55,8 +77,13 @@ class Bundle:
         return self.manifest.task
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """The model on a padded batch of inputs (as TextEncoder.inputs makes them)."""
-        return self.session.run(inputs, self.manifest.output_name)
+        """The model on a padded batch of inputs (as TextEncoder.inputs makes them). The inputs come from the
+        bundle's own tokenizer and settings, so a model that refuses them (an id past its table, a sequence past
+        its positions) is a broken bundle."""
+        try:
+            return self.session.run(inputs, self.manifest.output_name)
+        except ORT_RUN_ERRORS as err:
+            raise BundleError(f"the bundle's model failed on its own tokenizer's inputs: {_first_line(err)}") from None
 
     def outputs(self, items: list[Item], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """The model's outputs for texts, or for (text, text_pair) tuples on a pair bundle."""

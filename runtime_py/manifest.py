@@ -171,12 +171,38 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
         raise BundleError(f"{folder / 'bundle.json'}: model inputs {unknown} are not ones this runtime fills")
     if manifest.task not in TASKS:
         raise BundleError(f"{folder / 'bundle.json'}: task {manifest.task!r} is not one of {', '.join(TASKS)}")
-    if manifest.max_length < 2:
-        raise BundleError(f"{folder / 'bundle.json'}: max_length {manifest.max_length} leaves no room for a token")
-    labels = manifest.labels
-    if labels is not None and not (isinstance(labels, list) and all(isinstance(name, str) for name in labels)):
-        raise BundleError(f"{folder / 'bundle.json'}: labels must be a list of label names")
+    problem = field_problem(manifest)
+    if problem:
+        raise BundleError(f"{folder / 'bundle.json'}: {problem}")
     return manifest
+
+
+MAX_LENGTH_LIMIT = 1 << 20  # tokens; far past any BERT-family model's position table
+ID_LIMIT = 1 << 31  # token ids are int32 in the Java core
+
+
+def field_problem(manifest: Manifest) -> str | None:
+    """What makes a parsed bundle.json unusable (None when nothing): the ranges bundle.schema.json states, which
+    from_json's conversions alone do not check."""
+    model, tokenizer, tolerance = manifest.model, manifest.tokenizer, manifest.tolerance
+    names = {"model.file": model.file, "tokenizer.file": tokenizer.file}
+    if model.weights is not None:
+        names["model.weights"] = model.weights
+    bad = next((key for key, name in names.items() if not (isinstance(name, str) and name)), None)
+    if bad:
+        return f"{bad} must name a file of the bundle"
+    if not model.outputs:
+        return "model.outputs lists no output"
+    if not 2 <= manifest.max_length <= MAX_LENGTH_LIMIT:
+        return f"max_length {manifest.max_length} is not between 2 and {MAX_LENGTH_LIMIT}"
+    if not 0 <= tokenizer.pad_id < ID_LIMIT:
+        return f"tokenizer.pad_id {tokenizer.pad_id} is not a token id"
+    if not (-1 <= tolerance.min_cosine <= 1 and 0 <= tolerance.min_top1_agreement <= 1):
+        return "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]"
+    labels = manifest.labels
+    if labels is not None and not (isinstance(labels, list) and labels and all(isinstance(n, str) for n in labels)):
+        return "labels must be a list of label names"
+    return None
 
 
 def write_manifest(folder: Path, manifest: Manifest, files: list[str]) -> Manifest:
@@ -197,7 +223,11 @@ def sha256(path: Path) -> str:
 
 
 def check_file(path: Path, expected_sha256: str) -> None:
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except OSError as err:  # a name longer than the file system allows, for one
+        raise BundleError(f"bundle file {path}: {err.strerror}") from None
+    if not present:
         raise BundleError(f"bundle file missing: {path}")
     if sha256(path) != expected_sha256:
         raise BundleError(f"bundle file corrupt (sha256 differs from bundle.json): {path}")
@@ -210,6 +240,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BundleError(f"{path} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise BundleError(f"{path} is nested too deeply to be a bundle's JSON") from None
     if not isinstance(data, dict):
         raise BundleError(f"{path} is not a JSON object")
     return data

@@ -70,9 +70,10 @@ class Agreement:
     undecided: int  # classifier rows left out of min_cosine and top1_agreement
 
     def failures(self, min_cosine: float, min_top1_agreement: float) -> list[str]:
-        """What falls short of a tolerance, one message each (empty: it passes)."""
+        """What falls short of a tolerance, one message each (empty: it passes). NaN outputs fail: their
+        cosine is NaN, which compares false with everything."""
         failed = []
-        if self.min_cosine < min_cosine:
+        if not self.min_cosine >= min_cosine:
             failed.append(f"min cosine {self.min_cosine:.4f} < {min_cosine}")
         if self.top1_agreement is not None and self.top1_agreement < min_top1_agreement:
             failed.append(f"top-1 agreement {self.top1_agreement:.3f} < {min_top1_agreement}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from .manifest import BundleError
 from .parity import agreement
+from .text import check_unicode
 
 
 @dataclass
@@ -92,12 +93,21 @@ def _read_probes(path) -> list[dict]:
         probes = json.loads(path.read_text(encoding="utf-8"))["probes"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BundleError(f"cannot read the probes in {path}: {err}") from None
+    except RecursionError:
+        raise BundleError(f"cannot read the probes in {path}: nested too deeply") from None
     if not isinstance(probes, list) or not probes:
         raise BundleError(f"{path} holds no probes")
     for number, probe in enumerate(probes):
         missing = [name for name in PROBE_FIELDS if not isinstance(probe, dict) or name not in probe]
         if missing:
             raise BundleError(f"{path}: probe {number} has no {', '.join(missing)}")
+        texts = [probe["text"], probe["text_pair"]] if "text_pair" in probe else [probe["text"]]
+        if not all(isinstance(text, str) for text in texts):
+            raise BundleError(f"{path}: probe {number}'s text is not a string")
+        try:
+            check_unicode(texts)
+        except ValueError as err:
+            raise BundleError(f"{path}: probe {number}: {err}") from None
     return probes
 
 
@@ -107,6 +117,6 @@ def _outputs_of(probes: list[dict], key: str, path) -> np.ndarray:
         rows = np.array([p[key] for p in probes], dtype=np.float64)
     except (TypeError, ValueError):
         rows = None
-    if rows is None or rows.ndim != 2:
-        raise BundleError(f"{path}: the probes' {key} outputs are not rows of numbers of one length")
+    if rows is None or rows.ndim != 2 or not np.isfinite(rows).all():
+        raise BundleError(f"{path}: the probes' {key} outputs are not rows of finite numbers of one length")
     return rows

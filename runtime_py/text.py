@@ -16,13 +16,25 @@ Item = str | tuple[str, str]  # one model input: a text, or a (text, text_pair) 
 def as_texts(texts: str | Sequence[str]) -> tuple[list[str], bool]:
     """(the texts as a list, whether a single string was given). Anything but strings is refused by position."""
     if isinstance(texts, str):
+        check_unicode([texts])
         return [texts], True
     if isinstance(texts, bytes) or not isinstance(texts, Sequence):
         raise TypeError(f"texts must be a str or a list of str, not {type(texts).__name__}")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is a {type(text).__name__}, not a str")
+    check_unicode(texts)
     return list(texts), False
+
+
+def check_unicode(texts: Sequence[str]) -> None:
+    """ValueError naming the first text the tokenizer cannot read: one with a lone surrogate, which is what Python
+    makes of bytes that are not UTF-8 (in a command line, say)."""
+    for i, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"text {i + 1} is not valid UTF-8 ({text[:40]!r})") from None
 
 
 def is_pair(item: object) -> bool:
@@ -32,12 +44,14 @@ def is_pair(item: object) -> bool:
 def as_pairs(pairs: tuple[str, str] | Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], bool]:
     """(the pairs as a list of tuples, whether a single pair was given); anything else is refused by position."""
     if is_pair(pairs):
+        check_unicode(pairs)
         return [tuple(pairs)], True
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
         raise TypeError(f"pairs must be a (text, text_pair) tuple or a list of them, not {type(pairs).__name__}")
     for i, pair in enumerate(pairs):
         if not is_pair(pair):
             raise TypeError(f"pairs[{i}] is not a (text, text_pair) tuple of two str")
+        check_unicode(pair)
     return [tuple(p) for p in pairs], False
 
 

@@ -17,6 +17,7 @@ from export.tasks import load_set
 from runtime_py import Bundle, BundleError
 from runtime_py.__main__ import main as runtime_main
 from runtime_py.manifest import Manifest
+from runtime_py.parity import agreement
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,10 @@ def test_wrong_task_and_bad_input_are_refused_clearly(minilm, sst2):
         minilm.search(["a list"], ["corpus"])
     with pytest.raises(ValueError, match="batch_size"):
         minilm.embed(["a"], batch_size=0)
+    with pytest.raises(ValueError, match="text 2 is not valid UTF-8"):  # what Python makes of non-UTF-8 argv bytes
+        minilm.embed(["fine", "caf\udce9"])
+    with pytest.raises(ValueError, match="text 1 is not valid UTF-8"):
+        minilm.search("\udcff", ["corpus"])
 
 
 def test_one_session_is_safe_to_share_between_threads(minilm):
@@ -204,15 +209,71 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
     ("change", "expected"),
     [
         ({"files": []}, "files must map each file's name to its sha256"),
-        ({"max_length": -1}, "max_length -1 leaves no room for a token"),
+        ({"max_length": -1}, "max_length -1 is not between 2 and"),
+        ({"max_length": 10**30}, "max_length 1000000000000000000000000000000 is not between 2 and"),
         ({"labels": "pos"}, "labels must be a list of label names"),
+        ({"model": {"outputs": []}}, "model.outputs lists no output"),
+        ({"model": {"file": None}}, "model.file must name a file of the bundle"),
+        ({"tokenizer": {"file": None}}, "tokenizer.file must name a file of the bundle"),
+        ({"tokenizer": {"pad_id": 10**30}}, "tokenizer.pad_id 1000000000000000000000000000000 is not a token id"),
+        ({"tolerance": {"min_cosine": float("nan")}}, "min_cosine must be within"),  # NaN would pass every check
     ],
 )
 def test_a_manifest_with_a_malformed_field_is_refused(bundle_copy, change, expected):
     manifest = bundle_copy / "bundle.json"
-    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **change}))
+    manifest.write_text(json.dumps(changed(json.loads(manifest.read_text()), change)))
     with pytest.raises(BundleError, match=expected):
         Bundle.load(bundle_copy, verify=False)
+
+
+def changed(raw: dict, change: dict) -> dict:
+    """raw with change merged in, one level into the objects it names (so {"model": {"file": x}} keeps the rest)."""
+    merged = dict(raw)
+    for key, value in change.items():
+        merged[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+    return merged
+
+
+def test_json_nested_past_pythons_recursion_limit_is_refused(bundle_copy):
+    (bundle_copy / "golden.json").write_text('{"probes": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(BundleError, match=r"cannot read the probes in .*: nested too deeply"):
+        Bundle.load(bundle_copy, verify=False).self_check()
+    (bundle_copy / "bundle.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError, match="is nested too deeply to be a bundle's JSON"):
+        Bundle.load(bundle_copy)
+
+
+def test_a_file_name_the_file_system_refuses_is_named(bundle_copy):
+    manifest = bundle_copy / "bundle.json"
+    raw = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**raw, "files": {**raw["files"], "a" * 300: "0" * 64}}))
+    with pytest.raises(BundleError, match="File name too long"):
+        Bundle.load(bundle_copy)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"tokenizer": {"pad_id": 999_999}}, "the bundle's model failed on its own tokenizer's inputs: .*Gather"),
+        ({"model": {"outputs": [{"name": "nope", "dtype": "float32", "shape": ["batch", "hidden"]}]}},
+         "bundle.json names the output 'nope'; the model's are"),
+    ],
+    ids=["pad-id-past-the-table", "unknown-output"],
+)
+def test_a_manifest_the_model_refuses_is_a_bundle_error(bundle_copy, change, expected):
+    manifest = bundle_copy / "bundle.json"
+    manifest.write_text(json.dumps(changed(json.loads(manifest.read_text()), change)))
+    with pytest.raises(BundleError, match=expected):
+        Bundle.load(bundle_copy, verify=False).embed(["a", "a longer text, so the first is padded"], batch_size=2)
+
+
+def test_a_classifier_with_labels_that_do_not_match_its_outputs_is_refused(sst2_bundle, tmp_path):
+    folder = tmp_path / "sst2"
+    shutil.copytree(sst2_bundle[0], folder)
+    manifest = folder / "bundle.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "labels": ["only"]}))
+    with pytest.raises(BundleError, match=r"bundle\.json names 1 labels for a model with 2 outputs"):
+        Bundle.load(folder, verify=False)
 
 
 def _probes_without_reference(data: dict) -> dict:
@@ -221,6 +282,16 @@ def _probes_without_reference(data: dict) -> dict:
 
 def _outputs_one_short(data: dict) -> dict:
     return {"probes": [{**p, "reference": p["reference"][:-1], "bundle": p["bundle"][:-1]} for p in data["probes"]]}
+
+
+def _a_probe_text_that_is_a_number(data: dict) -> dict:
+    first, *rest = data["probes"]
+    return {"probes": [{**first, "text": 123}, *rest]}
+
+
+def _a_reference_that_is_nan(data: dict) -> dict:
+    first, *rest = data["probes"]
+    return {"probes": [{**first, "reference": [float("nan")] * len(first["reference"])}, *rest]}
 
 
 def _ragged_references(data: dict) -> dict:
@@ -233,8 +304,10 @@ def _ragged_references(data: dict) -> dict:
     [
         (lambda data: data["probes"], "cannot read the probes in"),
         (_probes_without_reference, "probe 0 has no reference"),
-        (_ragged_references, "the probes' reference outputs are not rows of numbers of one length"),
+        (_ragged_references, "the probes' reference outputs are not rows of finite numbers of one length"),
         (_outputs_one_short, "stored outputs of shape"),
+        (_a_probe_text_that_is_a_number, "probe 0's text is not a string"),
+        (_a_reference_that_is_nan, "the probes' reference outputs are not rows of finite numbers"),
     ],
 )
 def test_a_malformed_golden_json_is_named_not_a_traceback(bundle_copy, broken, expected):
@@ -242,6 +315,15 @@ def test_a_malformed_golden_json_is_named_not_a_traceback(bundle_copy, broken, e
     golden.write_text(json.dumps(broken(json.loads(golden.read_text()))))
     with pytest.raises(BundleError, match=expected):
         Bundle.load(bundle_copy, verify=False).self_check()
+
+
+def test_nan_outputs_fail_the_parity_rule():
+    """A broken model that outputs NaN must not pass the exporter's validation or a self-check: NaN compares false
+    with every tolerance."""
+    references = np.array([[1.0, 0.0], [0.0, 1.0]])
+    agreed = agreement(np.array([[1.0, 0.0], [np.nan, 1.0]]), references, classifier=False)
+    assert agreed.failures(0.5, 0.0) == ["min cosine nan < 0.5"]
+    assert agreement(references, references, classifier=False).failures(0.5, 0.0) == []
 
 
 def test_self_check_fails_when_the_golden_outputs_do_not_match(bundle_copy):
@@ -269,6 +351,12 @@ def test_cli(minilm_bundle, sst2_bundle, bundle_copy, capsys):
             runtime_main([str(minilm_bundle[0]), *flags])
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_info.value.code == 2 and len(err) == 1 and err[0].startswith("error: argument"), (flags, err)
+    for flags, expected in ((["caf\udce9"], "error: text 1 is not valid UTF-8"),
+                            (["--bench", "--lengths", "1"], "error: sequence length must be between 2")):
+        assert runtime_main([str(bundle_copy), *flags]) == 2
+        captured = capsys.readouterr()
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(expected) and not captured.out, (flags, captured)
     (bundle_copy / "model.ort").unlink()
     assert runtime_main([str(bundle_copy), "hello"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

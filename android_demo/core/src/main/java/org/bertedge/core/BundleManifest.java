@@ -17,6 +17,7 @@ import java.util.Map;
  */
 public final class BundleManifest {
     public static final long FORMAT_VERSION = 2;
+    public static final long MAX_LENGTH_LIMIT = 1L << 20;  // tokens; far past any BERT-family position table
 
     public final Path folder;
     public final String task;
@@ -36,10 +37,8 @@ public final class BundleManifest {
         this.folder = folder;
         task = (String) required(raw, "task");
         labels = raw.get("labels") == null ? null : stringList(raw.get("labels"));
-        maxLength = ((Number) required(raw, "max_length")).intValue();
-        if (maxLength < 2) {  // [CLS] and [SEP] alone fill 2
-            throw new IllegalArgumentException("max_length " + maxLength + " leaves no room for a token");
-        }
+        maxLength = (int) within(required(raw, "max_length"), 2, MAX_LENGTH_LIMIT, "max_length %s is not between 2 and "
+            + MAX_LENGTH_LIMIT);  // [CLS] and [SEP] alone fill 2
         Map<String, Object> model = Json.object(required(raw, "model"));
         modelFile = (String) required(model, "file");
         weightsFile = (String) model.get("weights");
@@ -49,11 +48,21 @@ public final class BundleManifest {
         outputName = (String) Json.object(Json.array(required(model, "outputs")).get(0)).get("name");
         Map<String, Object> tokenizer = Json.object(required(raw, "tokenizer"));
         tokenizerFile = (String) required(tokenizer, "file");
-        padId = ((Number) required(tokenizer, "pad_id")).intValue();
+        padId = (int) within(required(tokenizer, "pad_id"), 0, Integer.MAX_VALUE, "tokenizer.pad_id %s is not a token id");
         Map<String, Object> tolerance = Json.object(required(raw, "tolerance"));
-        minCosine = ((Number) required(tolerance, "min_cosine")).doubleValue();
-        minTop1Agreement = ((Number) required(tolerance, "min_top1_agreement")).doubleValue();
+        String toleranceRange = "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]";
+        minCosine = within(required(tolerance, "min_cosine"), -1, 1, toleranceRange);
+        minTop1Agreement = within(required(tolerance, "min_top1_agreement"), 0, 1, toleranceRange);
         files = Json.object(required(raw, "files"));
+    }
+
+    /** A number of bundle.json between low and high (else the message, with %s the value); runtime_py's checks. */
+    private static double within(Object value, double low, double high, String message) {
+        double number = ((Number) value).doubleValue();
+        if (!(number >= low && number <= high)) {  // NaN is outside every range
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, message, value));
+        }
+        return number;
     }
 
     /** Outputs are logits (or a pair model's one score), not a sentence embedding. */

@@ -157,7 +157,11 @@ public final class Json {
             throw error("unexpected character");
         }
         if (number.indexOf('.') < 0 && number.indexOf('e') < 0 && number.indexOf('E') < 0) {
-            return Long.parseLong(number);
+            try {
+                return Long.parseLong(number);
+            } catch (NumberFormatException tooLong) {  // a whole number past a long's range is still a number
+                return Double.parseDouble(number);
+            }
         }
         return Double.parseDouble(number);
     }

@@ -49,10 +49,13 @@ public final class Parity {
         return new Parity(minCosine, maxAbs, classifier ? (double) agree / counted : null, undecided);
     }
 
-    /** What falls short of a tolerance, one message each (empty: it passes); runtime_py's Agreement.failures. */
+    /**
+     * What falls short of a tolerance, one message each (empty: it passes); runtime_py's Agreement.failures. NaN
+     * outputs fail: their cosine is NaN, which compares false with everything.
+     */
     public java.util.List<String> failures(double minCosineRequired, double minTop1Required) {
         java.util.List<String> failed = new java.util.ArrayList<>();
-        if (minCosine < minCosineRequired) {
+        if (!(minCosine >= minCosineRequired)) {
             failed.add(String.format(java.util.Locale.ROOT, "min cosine %.4f < %s", minCosine, minCosineRequired));
         }
         if (top1Agreement != null && top1Agreement < minTop1Required) {

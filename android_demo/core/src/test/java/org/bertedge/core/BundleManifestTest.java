@@ -101,6 +101,28 @@ public class BundleManifestTest {
         Files.write(json, text.replace("\"max_length\": 128", "\"max_length\": -1").getBytes(StandardCharsets.UTF_8));
         String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
             .getMessage();
-        assertTrue(message, message.endsWith("bundle.json: max_length -1 leaves no room for a token"));
+        assertTrue(message, message.endsWith("bundle.json: max_length -1 is not between 2 and 1048576"));
+    }
+
+    @Test
+    public void valuesOutsideTheirRangesAreRefusedAsRuntimePyRefusesThem() throws Exception {
+        String[][] cases = {
+            {"\"max_length\": 128", "\"max_length\": 1000000000000000000000000000000",
+                "max_length 1.0E30 is not between 2 and 1048576"},
+            {"\"pad_id\": 0", "\"pad_id\": 99999999999", "tokenizer.pad_id 99999999999 is not a token id"},
+            {"\"min_cosine\": 0.95", "\"min_cosine\": 2",
+                "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]"},
+        };
+        for (String[] change : cases) {
+            Path folder = bundle("2", sha256("onnx"));
+            Path json = folder.resolve("bundle.json");
+            String text = new String(Files.readAllBytes(json), StandardCharsets.UTF_8);
+            Files.write(json, text.replace(change[0], change[1]).getBytes(StandardCharsets.UTF_8));
+            String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
+                .getMessage();
+            assertTrue(message, message.endsWith("bundle.json: " + change[2]));
+            temp.delete();
+            temp.create();
+        }
     }
 }

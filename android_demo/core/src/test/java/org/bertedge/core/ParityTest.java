@@ -36,6 +36,14 @@ public class ParityTest {
     }
 
     @Test
+    public void nanOutputsFail() {
+        double[][] reference = {{1, 0}, {0, 1}};
+        float[][] outputs = {{1, 0}, {Float.NaN, 1}};
+        Parity parity = Parity.agreement(outputs, reference, false);
+        assertEquals(Collections.singletonList("min cosine NaN < 0.5"), parity.failures(0.5, 0.0));
+    }
+
+    @Test
     public void classifierProbesCloserThanTheDecidedMarginAreLeftOut() {
         // probabilities 0.88 / 0.12 (gap 0.76, decided) and 0.62 / 0.38 (gap 0.24 < DECIDED_MARGIN, left out)
         double[][] reference = {{2, 0}, {0.5, 0}};
