@@ -59,5 +59,10 @@ public class BundleSchemaTest {
         assertTrue(errors.toString(), errors.stream().anyMatch(e -> e.startsWith("$.task: translation is not one")));
         assertTrue(errors.toString(), errors.contains("$.max_length: below 2"));
         assertTrue(errors.toString(), errors.contains("$.extra: not allowed"));
+        Json.object(broken.get("tokenizer")).put("pad_id", 1L << 40);
+        Json.object(broken.get("model")).put("file", "");
+        errors = schema().errors(broken);
+        assertTrue(errors.toString(), errors.contains("$.tokenizer.pad_id: above 2147483647"));
+        assertTrue(errors.toString(), errors.contains("$.model.file: shorter than 1"));
     }
 }

@@ -7,8 +7,8 @@ import java.util.regex.Pattern;
 
 /**
  * Checks a parsed JSON value against a JSON Schema, for the keywords runtime_py/bundle.schema.json uses: type,
- * const, enum, required, properties, additionalProperties, minProperties, items, minItems, minimum, pattern and
- * local $ref. Written here because the tests build with javac and Debian's JUnit jar only (no Maven, so no
+ * const, enum, required, properties, additionalProperties, minProperties, items, minItems, minimum, maximum,
+ * minLength, pattern and local $ref. Written here because the tests build with javac and Debian's JUnit jar only (no Maven, so no
  * schema library); Python's side checks the same file with the jsonschema package.
  */
 final class SchemaCheck {
@@ -58,12 +58,22 @@ final class SchemaCheck {
                     check((Map<String, Object>) schema.get("items"), items.get(i), path + "[" + i + "]", out);
                 }
             }
-        } else if (value instanceof Number && schema.containsKey("minimum")
-            && ((Number) value).doubleValue() < ((Number) schema.get("minimum")).doubleValue()) {
-            out.add(path + ": below " + schema.get("minimum"));
-        } else if (value instanceof String && schema.containsKey("pattern")
-            && !Pattern.compile((String) schema.get("pattern")).matcher((String) value).find()) {
-            out.add(path + ": does not match " + schema.get("pattern"));
+        } else if (value instanceof Number) {
+            double number = ((Number) value).doubleValue();
+            if (schema.containsKey("minimum") && number < ((Number) schema.get("minimum")).doubleValue()) {
+                out.add(path + ": below " + schema.get("minimum"));
+            }
+            if (schema.containsKey("maximum") && number > ((Number) schema.get("maximum")).doubleValue()) {
+                out.add(path + ": above " + schema.get("maximum"));
+            }
+        } else if (value instanceof String) {
+            String text = (String) value;
+            if (schema.containsKey("minLength") && text.length() < ((Number) schema.get("minLength")).intValue()) {
+                out.add(path + ": shorter than " + schema.get("minLength"));
+            }
+            if (schema.containsKey("pattern") && !Pattern.compile((String) schema.get("pattern")).matcher(text).find()) {
+                out.add(path + ": does not match " + schema.get("pattern"));
+            }
         }
     }
 
