@@ -351,6 +351,17 @@ def test_java_runner_refuses_a_corrupt_bundle(java_classes, ort_java, tiny_bundl
     assert result.returncode == 2 and result.stderr.startswith("error: onnxruntime cannot load")
 
 
+def test_java_runner_refuses_labels_that_do_not_match_the_outputs(java_classes, ort_java, sst2_bundle, tmp_path):
+    """As runtime_py does at load (bundle.json is not among the files it hashes, so no rewrite is needed)."""
+    broken = tmp_path / "broken"
+    shutil.copytree(sst2_bundle[0], broken)
+    manifest = broken / "bundle.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "labels": ["only"]}))
+    result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: bundle.json names 1 labels for a model with 2 outputs"
+
+
 # --- the ONNX Runtime release the app pins ----------------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
 package org.bertedge.core;
 
+import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.Collections;
@@ -57,10 +59,40 @@ public final class EdgeModel implements AutoCloseable {
             }
             OrtSession.Result weights = manifest.weightsFile == null ? null
                 : loadWeights(env, folder.resolve(manifest.weightsFile));
-            return new EdgeModel(manifest, tokenizer, env, env.createSession(model.toString(), options), weights);
+            OrtSession session = env.createSession(model.toString(), options);
+            String problem = outputProblem(manifest, session.getOutputInfo());
+            if (problem != null) {
+                session.close();
+                if (weights != null) {
+                    weights.close();
+                }
+                throw new BundleManifest.BundleException(problem);
+            }
+            return new EdgeModel(manifest, tokenizer, env, session, weights);
         } catch (OrtException e) {
             throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * runtime_py's check_outputs: the output bundle.json names is one the model has, and a classifier names as
+     * many labels as it has outputs (where the model's output width is fixed). Null when both hold.
+     */
+    static String outputProblem(BundleManifest manifest, Map<String, NodeInfo> outputs) {
+        NodeInfo output = outputs.get(manifest.outputName);
+        if (output == null) {
+            return "bundle.json names the output '" + manifest.outputName + "'; the model's are "
+                + String.join(", ", outputs.keySet());
+        }
+        if (!(output.getInfo() instanceof TensorInfo)) {
+            return "the model's output " + manifest.outputName + " is not a tensor";
+        }
+        long[] shape = ((TensorInfo) output.getInfo()).getShape();
+        long width = shape.length == 0 ? -1 : shape[shape.length - 1];
+        if (manifest.isClassifier() && manifest.labels != null && width > 0 && manifest.labels.size() != width) {
+            return "bundle.json names " + manifest.labels.size() + " labels for a model with " + width + " outputs";
+        }
+        return null;
     }
 
     /** Runs the weights model once (it reads no input); its outputs live as long as the EdgeModel. */
