@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
 from .errors import UserInputError
+from .typed_fields import check_field_types
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class MethodSettings:
 
     def check(self) -> None:
         """Refuse settings no model can use, before any heavy work."""
+        check_field_types(self, self.name)
         ratio = getattr(self, "ratio", None)
         if ratio is not None and (not math.isfinite(ratio) or ratio <= 1):
             raise UserInputError(f"{self.ratio_flag} must be a number greater than 1 (got {ratio})")

@@ -49,6 +49,7 @@ from .stages import (
 )
 from .targets import Target, get_target
 from .tasks import TASKS
+from .typed_fields import check_field_types
 
 MAX_SEED = 2**32 - 1  # within the range of every generator the seed reaches (torch, numpy, random)
 
@@ -56,7 +57,9 @@ MAX_SEED = 2**32 - 1  # within the range of every generator the seed reaches (to
 def check_config(config: ExportConfig) -> ExportConfig:
     """Everything that can be refused without loading a model."""
     bundle.check_output_folder(config.out, config.force)
-    if not 0 <= config.seed <= MAX_SEED:
+    check_field_types(config.distill, "distill")
+    check_field_types(config.vocab, "vocab")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or not 0 <= config.seed <= MAX_SEED:
         raise UserInputError(f"--seed must be between 0 and {MAX_SEED} (got {config.seed})")
     get_target(config.target)
     config.encoder.check()
@@ -70,6 +73,9 @@ def check_config(config: ExportConfig) -> ExportConfig:
         read_passages(config.distill.text)
         if config.distill.steps < 1:
             raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
+        if config.distill.batch < 1 or config.distill.max_tokens < 2:
+            raise UserInputError("distill batch must be at least 1 passage and max_tokens at least 2 (got "
+                                 f"{config.distill.batch}, {config.distill.max_tokens})")  # fmt: skip
         rate = config.distill.learning_rate
         if rate is not None and not 0 < rate < 1:
             raise UserInputError(f"--distill-lr must be a learning rate between 0 and 1 (got {rate})")

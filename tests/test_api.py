@@ -3,8 +3,10 @@ errors, and a new embedding method added as one class plus its registration."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -67,6 +69,40 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
         export.build("bert", encoder=export.Int4Encoder(block_size=48), out=tmp_path / "b", progress=False)
     assert list(tmp_path.iterdir()) == []
     assert export.UserInputError.exit_code == 2 and export.ParityError.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"embedding": export.LightToken(ratio=None)}, "lighttoken ratio must be a number (got None)"),
+        ({"embedding": export.LightToken(stages=2.5)}, "lighttoken stages must be a whole number (got 2.5)"),
+        ({"embedding": export.LightToken(frequency_power=float("nan"))}, "lighttoken frequency_power must be finite"),
+        ({"embedding": export.LightToken(frequency_power="x")}, "frequency_power must be a number (got 'x')"),
+        ({"embedding": export.DirectionAE(batch=0)}, "direction-ae needs epochs >= 1, batch >= 1"),
+        ({"encoder": export.Int4Encoder(block_size=128.0)}, "int4 block_size must be a whole number (got 128.0)"),
+        ({"encoder": export.Tucker(ratio=None)}, "tucker ratio must be a number (got None)"),
+        ({"distill": export.DistillConfig(text="t.txt", steps=1.5)}, "distill steps must be a whole number"),
+        ({"distill": export.DistillConfig(text="t.txt", batch=0)}, "distill batch must be at least 1 passage"),
+        ({"vocab": export.VocabConfig(text="t.txt", rest="100")}, "vocab rest must be a number or None (got '100')"),
+        ({"seed": 1.5}, "--seed must be between 0 and"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_build_refuses_settings_of_the_wrong_type_before_any_work(tmp_path, settings, expected):
+    """A Python caller can pass any value; each of these used to pass the checks and fail minutes later inside
+    torch or numpy (or, for max_tokens=0, publish a bundle distilled on empty passages)."""
+    (tmp_path / "t.txt").write_text("a passage of text long enough to count as one passage\n" * 50, encoding="utf-8")
+    settings = {key: replace_text(value, tmp_path) for key, value in settings.items()}
+    with pytest.raises(export.UserInputError, match=re.escape(expected)):
+        export.build("bert", out=tmp_path / "b", progress=False, **settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
+
+
+def replace_text(value, folder: Path):
+    """A DistillConfig/VocabConfig with its text moved into `folder`; anything else as it is."""
+    if isinstance(value, (export.DistillConfig, export.VocabConfig)) and value.text is not None:
+        return dataclasses.replace(value, text=folder / value.text.name)
+    return value
 
 
 def test_distill_and_vocab_configs_take_a_str_as_their_text(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,25 @@ def test_the_split_is_fixed_disjoint_whole_and_stratified():
     assert not set(search) & set(confirm) and sorted(search + confirm) == list(range(len(targets)))
     for label in ("0", "1"):  # each class halved
         assert abs(sum(targets[i] == label for i in search) - sum(targets[i] == label for i in confirm)) <= 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"space": ["lighttoken"]}, "space must be a list of export.budget.Candidate"),
+        ({"model": "/nonexistent/model"}, "checkpoint folder not found"),
+        ({"seeds": 1.5}, "search seeds must be a whole number (got 1.5)"),
+    ],
+    ids=["space-of-strings", "model-missing", "seeds-not-whole"],
+)
+def test_a_search_refused_before_it_starts_leaves_no_work_folder(tmp_path, tiny_checkpoint, settings, expected):
+    """The work folder (.OUT.search, kept so an interrupted search resumes) is made only once the search can run:
+    these were refused after it was written, and it stayed."""
+    arguments = {"model": str(tiny_checkpoint("bert-classifier")), "evaluate": SST2_DIR, "max_drop": 1.0,
+                 "out": tmp_path / "bundle", "progress": False, **settings}  # fmt: skip
+    with pytest.raises(export.UserInputError, match=re.escape(expected)):
+        export.search("bert", **arguments)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_search_of_edited_data_does_not_reuse_the_stored_results(tmp_path):

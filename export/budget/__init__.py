@@ -23,6 +23,7 @@ from ..cache import Cache
 from ..config import ExportConfig
 from ..encoder import encoder_of, linear_layers
 from ..errors import ParityError, UserInputError
+from ..typed_fields import check_field_types
 from .run import Measured, Search, SearchSettings, candidate_config, drop_points
 from .space import Candidate, default_space, estimated_bytes
 from .split import Split, split_labelled_set
@@ -37,6 +38,7 @@ class NothingWithinBudget(ParityError):
 
 
 def check_settings(settings: SearchSettings) -> None:
+    check_field_types(settings, "search")
     if not (math.isfinite(settings.max_drop) and settings.max_drop >= 0):
         raise UserInputError(f"--max-drop must be a number of points, 0 or more (got {settings.max_drop})")
     if settings.objective not in OBJECTIVES:
@@ -63,6 +65,9 @@ def run_search(
         raise UserInputError("--max-drop needs --evaluate DATA: the budget is measured on the user's labelled data")
     check_settings(settings)
     planned = split_labelled_set(base.evaluate, stratified=_classes(base))
+    space = space or default_space(base.vocab.text is not None, base.distill.text is not None)
+    _check_space(space, base)
+    loaded = load(base)  # before the work folder: a checkpoint that cannot load leaves nothing behind
     work = base.out.parent / f".{base.out.name}.search"
     try:
         store = ResultStore(work, fingerprint(base, settings))
@@ -73,9 +78,7 @@ def run_search(
     search = Search(base, settings, split, store, work, lambda c, k: pipeline.run(c, quiet, k), cache, console)
     console.print(f"search: {len(split.search_rows)} texts rank candidates, {len(split.confirm_rows)} confirm the "
                   f"choice; budget {settings.max_drop:g} pt, {settings.minutes:g} min", highlight=False)  # fmt: skip
-    space = space or default_space(base.vocab.text is not None, base.distill.text is not None)
-    _check_space(space, base)
-    ordered = _ordered(space, load(base), base, settings.objective)
+    ordered = _ordered(space, loaded, base, settings.objective)
     while True:
         chosen = search.explore(ordered)
         if chosen is None:
@@ -90,6 +93,8 @@ def run_search(
 
 
 def _check_space(space: list[Candidate], base: ExportConfig) -> None:
+    if isinstance(space, (str, bytes)) or not all(isinstance(candidate, Candidate) for candidate in space):
+        raise UserInputError("space must be a list of export.budget.Candidate")
     for candidate in space:
         if (candidate.vocab and base.vocab.text is None) or (candidate.distill and base.distill.text is None):
             raise UserInputError(f"candidate {candidate.key} needs the text it names (pass vocab= / distill=)")

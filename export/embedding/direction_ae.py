@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
 from .svd import truncated_svd
 from .token_stats import TokenStats
@@ -80,6 +81,11 @@ class DirectionAE(EmbeddingMethod):
     epochs: int = 20
     learning_rate: float = 1e-3
     batch: int = 256  # rows per step
+
+    def check(self) -> None:
+        super().check()
+        if self.epochs < 1 or self.batch < 1 or not 0 < self.learning_rate < 1:
+            raise UserInputError("direction-ae needs epochs >= 1, batch >= 1 and 0 < learning_rate < 1")
 
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LinearLatent:
         vocab, dim = table.shape

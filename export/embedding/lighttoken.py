@@ -21,6 +21,7 @@ fit is deterministic and gives the same codes on any CPU.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -128,6 +129,8 @@ class LightToken(EmbeddingMethod):
             raise UserInputError(f"lighttoken frequent_rows must be 0 to {MAX_FREQUENT_ROWS} (a uint8 slot each)")
         if self.stages < 1 or self.rounds < 0 or not 0 <= self.frequent_share < 1:
             raise UserInputError("lighttoken needs stages >= 1, rounds >= 0 and 0 <= frequent_share < 1")
+        if not math.isfinite(self.frequency_power):
+            raise UserInputError(f"lighttoken frequency_power must be finite (got {self.frequency_power})")
 
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LightTokenCodes:
         vocab, dim = table.shape

@@ -124,6 +124,7 @@ class Int4Encoder(EncoderMethod):
     scale_dtype: ClassVar[torch.dtype] = torch.float32  # MatMulNBits keeps scales in the activations' type
 
     def check(self) -> None:
+        super().check()
         if self.block_size not in (16, 32, 64, 128, 256):
             raise UserInputError(f"int4 block_size must be 16, 32, 64, 128 or 256 (got {self.block_size})")
 
