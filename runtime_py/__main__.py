@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import NoReturn
@@ -13,6 +12,7 @@ import numpy as np
 from . import bench
 from .bundle import Bundle
 from .manifest import BundleError
+from .session import check_threads
 
 EPILOG = """examples:
   python -m runtime_py bundles/minilm "a cat sits on the mat" "a kitten on a rug"
@@ -42,10 +42,12 @@ def positive_int(text: str) -> int:
 
 
 def thread_count(text: str) -> int:
-    """--threads: at least 1, and at most 4 a core (ONNX Runtime makes every thread up front: 100,000 hang it)."""
-    value, cores = positive_int(text), os.cpu_count() or 1
-    if value > 4 * cores:
-        raise argparse.ArgumentTypeError(f"{value} threads on {cores} cores: at most {4 * cores}")
+    """--threads: session.check_threads's rule."""
+    value = positive_int(text)
+    try:
+        check_threads(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return value
 
 

@@ -13,7 +13,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, R
 
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
-from .session import ModelSession, session_options
+from .session import ModelSession, check_threads, session_options
 from .text import Item, TextEncoder, as_pairs, as_texts
 
 # One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in
@@ -62,6 +62,7 @@ class Bundle:
     def load(cls, path: str | Path, threads: int | None = None, verify: bool = True) -> Bundle:
         """Read bundle.json, check every file's sha256 (verify=False skips it), load the tokenizer and the model.
         threads: ORT intra-op threads (None: onnxruntime's default, one per core)."""
+        check_threads(threads)
         manifest = read_manifest(Path(path), verify=verify)
         model = manifest.folder / manifest.model_file
         weights = manifest.folder / manifest.model.weights if manifest.model.weights else None
@@ -119,10 +120,20 @@ class Bundle:
         (embed the corpus once and search it many times)."""
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, not {type(query).__name__}")
-        vectors = corpus if isinstance(corpus, np.ndarray) else self._unit(corpus)
+        if isinstance(corpus, str):
+            raise TypeError("corpus must be a list of texts or their embeddings [n, dim], not one str")
+        vectors = self._corpus_vectors(corpus) if isinstance(corpus, np.ndarray) else self._unit(corpus)
         scores = vectors @ self._unit(query)[0]
         best = np.argsort(-scores, kind="stable")[: max(k, 0)]
         return [Hit(int(i), float(scores[i])) for i in best]
+
+    def _corpus_vectors(self, corpus: np.ndarray) -> np.ndarray:
+        """Embeddings given for search(): [n, dim] numbers, dim this bundle's width."""
+        width = self._features()
+        if corpus.ndim != 2 or corpus.shape[1] != width or not np.issubdtype(corpus.dtype, np.number):
+            raise ValueError(f"corpus embeddings must be numbers of shape [n, {width}] (embed() gives them), not "
+                             f"{corpus.dtype} of shape {list(corpus.shape)}")  # fmt: skip
+        return corpus
 
     def _unit(self, texts: str | Sequence[str]) -> np.ndarray:
         vectors = np.atleast_2d(self.embed(texts)).astype(np.float64)

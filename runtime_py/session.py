@@ -8,15 +8,28 @@ passes only the text's tensors and ORT reads the decoded weights in place (no co
 
 from __future__ import annotations
 
+import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 
+def check_threads(threads: object) -> None:
+    """ValueError unless `threads` is None or a whole number from 1 to 4 a core (ONNX Runtime makes every thread
+    up front: 100,000 hang it)."""
+    most = 4 * (os.cpu_count() or 1)
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= most:
+        raise ValueError(f"threads must be a whole number from 1 to {most} ({most // 4} cores), not {threads!r}")
+
+
 def session_options(threads: int | None = None, profile_prefix: Path | None = None) -> ort.SessionOptions:
     """CPU session options: `threads` intra-op threads (None: ORT's default), ORT's warnings off; with
     `profile_prefix`, ORT's per-node profiler on."""
+    check_threads(threads)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads is not None:

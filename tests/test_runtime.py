@@ -146,6 +146,13 @@ def test_wrong_task_and_bad_input_are_refused_clearly(minilm, sst2):
         minilm.embed(["fine", "caf\udce9"])
     with pytest.raises(ValueError, match="text 1 is not valid UTF-8"):
         minilm.search("\udcff", ["corpus"])
+    with pytest.raises(ValueError, match=r"corpus embeddings must be numbers of shape \[n, 384\]"):
+        minilm.search("cat", np.zeros(384))
+    with pytest.raises(TypeError, match="not one str"):
+        minilm.search("cat", "a corpus of one text")
+    for threads in (10**6, 0, 1.5, "2"):  # 10**6 used to hang: ONNX Runtime makes every thread up front
+        with pytest.raises(ValueError, match="threads must be a whole number from 1 to"):
+            Bundle.load(minilm.manifest.folder, threads=threads)
 
 
 def test_one_session_is_safe_to_share_between_threads(minilm):
