@@ -36,14 +36,14 @@ def check_output_folder(out: Path, force: bool) -> None:
     if out.name in ("", ".", ".."):
         raise UserInputError(f"--out must name the bundle's folder (got {str(out)!r})")
     try:
-        out.exists()
+        exists = out.exists()
     except OSError as err:  # a name longer than the file system allows, for one
         raise UserInputError(f"--out {out}: {err.strerror}") from None
-    if out.exists() and not out.is_dir():
+    if exists and not out.is_dir():
         raise UserInputError(f"output path {out} exists and is not a folder")
-    if out.exists() and not force:
+    if exists and not force:
         raise UserInputError(f"output folder {out} already exists; pass --force to replace it")
-    if out.exists() and not (out / "bundle.json").is_file() and any(out.iterdir()):
+    if exists and not (out / "bundle.json").is_file() and any(out.iterdir()):
         # --force replaces the whole folder: never one that holds something other than a bundle
         raise UserInputError(f"--force replaces a bundle, and {out} is not one (no bundle.json) and not empty")
 

@@ -49,7 +49,7 @@ from .stages import (
 )
 from .targets import Target, get_target
 from .tasks import TASKS
-from .typed_fields import check_field_types
+from .typed_fields import check_field_types, whole_number
 
 MAX_SEED = 2**32 - 1  # within the range of every generator the seed reaches (torch, numpy, random)
 
@@ -59,7 +59,7 @@ def check_config(config: ExportConfig) -> ExportConfig:
     bundle.check_output_folder(config.out, config.force)
     check_field_types(config.distill, "distill")
     check_field_types(config.vocab, "vocab")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or not 0 <= config.seed <= MAX_SEED:
+    if not whole_number(config.seed) or not 0 <= config.seed <= MAX_SEED:
         raise UserInputError(f"--seed must be between 0 and {MAX_SEED} (got {config.seed})")
     get_target(config.target)
     config.encoder.check()

@@ -10,8 +10,13 @@ from pathlib import Path
 
 from .errors import UserInputError
 
+
+def whole_number(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 KINDS = {  # a declared type (as `from __future__ import annotations` leaves it: a string) → (test, what it means)
-    "int": (lambda v: isinstance(v, Integral) and not isinstance(v, bool), "a whole number"),
+    "int": (whole_number, "a whole number"),
     "float": (lambda v: isinstance(v, Real) and not isinstance(v, bool), "a number"),  # ranges: each setting's
     "bool": (lambda v: isinstance(v, bool), "True or False"),
     "str": (lambda v: isinstance(v, str), "a string"),

@@ -157,7 +157,7 @@ def print_self_check(bundle: Bundle, probes: int | None = None) -> int:
 def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -> None:
     threads = bundle.session.session.get_session_options().intra_op_num_threads or "default"
     for tokens in lengths:  # refuse a length the bundle cannot take before the table starts
-        bench.inputs_of_length(bundle, tokens)
+        bench.check_length(bundle, tokens)
     print(f"{bundle.manifest.model_file}: session load {load_ms:.0f} ms, threads {threads}, batch 1, {runs} runs")
     print("| tokens | p50 ms | p95 ms |\n|---|---|---|")
     for tokens in lengths:

@@ -28,10 +28,14 @@ def cut_to_length(full: dict[str, np.ndarray], tokens: int) -> dict[str, np.ndar
     return keep
 
 
-def inputs_of_length(bundle, tokens: int) -> dict[str, np.ndarray]:
-    """A batch of one text that tokenizes to exactly `tokens` ids, special tokens included."""
+def check_length(bundle, tokens: int) -> None:
     if not 2 <= tokens <= bundle.manifest.max_length:
         raise ValueError(f"sequence length must be between 2 and the bundle's max length {bundle.manifest.max_length}")
+
+
+def inputs_of_length(bundle, tokens: int) -> dict[str, np.ndarray]:
+    """A batch of one text that tokenizes to exactly `tokens` ids, special tokens included."""
+    check_length(bundle, tokens)
     return cut_to_length(bundle.encoder.inputs([FILLER]), tokens)
 
 

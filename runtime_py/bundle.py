@@ -13,7 +13,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, R
 
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
-from .session import ModelSession, check_threads, session_options
+from .session import ModelSession, session_options
 from .text import Item, TextEncoder, as_pairs, as_texts
 
 # One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in
@@ -62,14 +62,14 @@ class Bundle:
     def load(cls, path: str | Path, threads: int | None = None, verify: bool = True) -> Bundle:
         """Read bundle.json, check every file's sha256 (verify=False skips it), load the tokenizer and the model.
         threads: ORT intra-op threads (None: onnxruntime's default, one per core)."""
-        check_threads(threads)
+        options = session_options(threads)  # first: it refuses a bad thread count (ValueError) before any reading
         manifest = read_manifest(Path(path), verify=verify)
         model = manifest.folder / manifest.model_file
         weights = manifest.folder / manifest.model.weights if manifest.model.weights else None
         try:
-            session = ModelSession(model, weights, session_options(threads))
+            session = ModelSession(model, weights, options)
         except Exception as err:  # onnxruntime raises its own exception types for unreadable models
-            raise BundleError(f"onnxruntime cannot load {model}: {str(err).splitlines()[0]}") from None
+            raise BundleError(f"onnxruntime cannot load {model}: {_first_line(err)}") from None
         check_outputs(manifest, session)
         return cls(manifest, TextEncoder(manifest), session)
 
