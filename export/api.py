@@ -16,6 +16,7 @@ from .embedding import EmbeddingMethod
 from .encoder import EncoderMethod, make_encoder
 from .errors import UserInputError
 from .presets import load_preset
+from .typed_fields import check_value
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,12 @@ def export_config(
 ) -> ExportConfig:
     """build()'s arguments (with the same defaults) as the pipeline's ExportConfig, the preset's defaults filled
     in; for callers that run stages themselves (benchmarks/fit_spread.py)."""
+    arguments = {"preset": (preset, "str"), "model": (model, "str | None"), "target": (target, "str"),
+                 "task": (task, "str | None"), "evaluate": (evaluate, "PathLike | None"),
+                 "out": (out, "PathLike | None"), "sweep": (sweep, "PathLike | None"), "force": (force, "bool"),
+                 "strict": (strict, "bool")}  # fmt: skip
+    for name, (value, declared) in arguments.items():
+        check_value(value, declared, name)
     chosen = load_preset(preset)
     embedding = chosen.embedding if embedding is None else embedding
     if not isinstance(embedding, EmbeddingMethod):

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .typed_fields import check_value
+
 if TYPE_CHECKING:
     from .embedding import EmbeddingMethod
     from .encoder import EncoderMethod
@@ -63,7 +65,7 @@ class DistillConfig:
     device: str = "auto"  # where training runs: "cpu", "cuda", or "auto" (a CUDA GPU when torch sees one)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", _path_or_none(self.text))  # a str from a Python caller works as a path
+        object.__setattr__(self, "text", _path_or_none(self.text, "distill"))  # a str works as a path
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,11 @@ class VocabConfig:
     rest: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", _path_or_none(self.text))
+        object.__setattr__(self, "text", _path_or_none(self.text, "vocab"))
 
 
-def _path_or_none(text: str | Path | None) -> Path | None:
+def _path_or_none(text: str | Path | None, label: str) -> Path | None:
+    check_value(text, "PathLike | None", f"{label} text")
     return None if text is None else Path(text)
 
 

@@ -59,7 +59,9 @@ def check_config(config: ExportConfig) -> ExportConfig:
     bundle.check_output_folder(config.out, config.force)
     check_field_types(config.distill, "distill")
     check_field_types(config.vocab, "vocab")
-    if not whole_number(config.seed) or not 0 <= config.seed <= MAX_SEED:
+    if not whole_number(config.seed):
+        raise UserInputError(f"--seed must be a whole number (got {config.seed!r})")
+    if not 0 <= config.seed <= MAX_SEED:
         raise UserInputError(f"--seed must be between 0 and {MAX_SEED} (got {config.seed})")
     get_target(config.target)
     config.encoder.check()

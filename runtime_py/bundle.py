@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, RuntimeException
 
+from .arguments import count_at_least
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
 from .session import ModelSession, session_options
@@ -88,8 +89,7 @@ class Bundle:
 
     def outputs(self, items: list[Item], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """The model's outputs for texts, or for (text, text_pair) tuples on a pair bundle."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        batch_size = count_at_least(batch_size, "batch_size", 1)
         if not items:
             return np.zeros((0, self._features()), dtype=np.float32)
         chunks = (items[i : i + batch_size] for i in range(0, len(items), batch_size))
@@ -122,17 +122,21 @@ class Bundle:
             raise TypeError(f"query must be a str, not {type(query).__name__}")
         if isinstance(corpus, str):
             raise TypeError("corpus must be a list of texts or their embeddings [n, dim], not one str")
+        k = count_at_least(k, "k", 0)
         vectors = self._corpus_vectors(corpus) if isinstance(corpus, np.ndarray) else self._unit(corpus)
         scores = vectors @ self._unit(query)[0]
-        best = np.argsort(-scores, kind="stable")[: max(k, 0)]
+        best = np.argsort(-scores, kind="stable")[:k]
         return [Hit(int(i), float(scores[i])) for i in best]
 
     def _corpus_vectors(self, corpus: np.ndarray) -> np.ndarray:
-        """Embeddings given for search(): [n, dim] numbers, dim this bundle's width."""
+        """Embeddings given for search(): [n, dim] finite numbers, dim this bundle's width (a NaN row would score
+        NaN and land anywhere in the ranking)."""
         width = self._features()
         if corpus.ndim != 2 or corpus.shape[1] != width or not np.issubdtype(corpus.dtype, np.number):
             raise ValueError(f"corpus embeddings must be numbers of shape [n, {width}] (embed() gives them), not "
                              f"{corpus.dtype} of shape {list(corpus.shape)}")  # fmt: skip
+        if not np.isfinite(corpus).all():
+            raise ValueError("corpus embeddings hold NaN or infinite values")
         return corpus
 
     def _unit(self, texts: str | Sequence[str]) -> np.ndarray:
@@ -172,8 +176,9 @@ class Bundle:
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, not {type(query).__name__}")
         texts, _ = as_texts(passages)
+        k = len(texts) if k is None else count_at_least(k, "k", 0)
         scores = self.score([(query, p) for p in texts], label) if texts else np.zeros(0)
-        order = np.argsort(-scores, kind="stable")[: len(texts) if k is None else max(k, 0)]
+        order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(int(i), float(scores[i])) for i in order]
 
     def _label_index(self, label: str | None) -> int:

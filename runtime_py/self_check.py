@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arguments import count_at_least
 from .manifest import BundleError
 from .parity import agreement
 from .text import check_unicode
@@ -43,8 +44,8 @@ class SelfCheck:
 
 def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
     """Replay golden.json's probes, or only its first `probes` (None: all of them)."""
-    if probes is not None and probes < 1:
-        raise ValueError(f"probes must be at least 1, not {probes}")
+    if probes is not None:
+        probes = count_at_least(probes, "probes", 1)
     path = bundle.manifest.folder / "golden.json"
     golden = _read_probes(path)
     probes = golden[:probes]

@@ -84,7 +84,13 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
         ({"distill": export.DistillConfig(text="t.txt", steps=1.5)}, "distill steps must be a whole number"),
         ({"distill": export.DistillConfig(text="t.txt", batch=0)}, "distill batch must be at least 1 passage"),
         ({"vocab": export.VocabConfig(text="t.txt", rest="100")}, "vocab rest must be a number or None (got '100')"),
-        ({"seed": 1.5}, "--seed must be between 0 and"),
+        ({"seed": 1.5}, "--seed must be a whole number (got 1.5)"),
+        ({"seed": -1}, "--seed must be between 0 and"),
+        ({"target": ["onnx"]}, "target must be a string (got ['onnx'])"),  # these were bare TypeErrors
+        ({"preset": ["bert"]}, "preset must be a string (got ['bert'])"),
+        ({"out": 5}, "out must be a path or None (got 5)"),
+        ({"distill": 5}, "distill text must be a path or None (got 5)"),
+        ({"strict": "no"}, "strict must be True or False (got 'no')"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -94,7 +100,7 @@ def test_build_refuses_settings_of_the_wrong_type_before_any_work(tmp_path, sett
     (tmp_path / "t.txt").write_text("a passage of text long enough to count as one passage\n" * 50, encoding="utf-8")
     settings = {key: replace_text(value, tmp_path) for key, value in settings.items()}
     with pytest.raises(export.UserInputError, match=re.escape(expected)):
-        export.build("bert", out=tmp_path / "b", progress=False, **settings)
+        export.build(**{"preset": "bert", "out": tmp_path / "b", **settings}, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
 
 

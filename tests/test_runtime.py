@@ -140,8 +140,20 @@ def test_wrong_task_and_bad_input_are_refused_clearly(minilm, sst2):
         minilm.embed(["fine", None])
     with pytest.raises(TypeError, match="query must be a str"):
         minilm.search(["a list"], ["corpus"])
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
         minilm.embed(["a"], batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be a whole number, not '3'"):  # was: '<' not supported
+        minilm.embed(["a"], batch_size="3")
+    with pytest.raises(TypeError, match=r"k must be a whole number, not 2\.5"):
+        minilm.search("cat", ["corpus"], k=2.5)
+    with pytest.raises(ValueError, match="k must be at least 0, not -1"):  # was: silently no hits
+        minilm.search("cat", ["corpus"], k=-1)
+    with pytest.raises(TypeError, match="probes must be a whole number, not '2'"):
+        minilm.self_check(probes="2")
+    nan_corpus = minilm.embed(["a", "b"])
+    nan_corpus[1, 0] = np.nan  # it used to score NaN and land anywhere in the ranking
+    with pytest.raises(ValueError, match="corpus embeddings hold NaN or infinite values"):
+        minilm.search("cat", nan_corpus)
     with pytest.raises(ValueError, match="text 2 is not valid UTF-8"):  # what Python makes of non-UTF-8 argv bytes
         minilm.embed(["fine", "caf\udce9"])
     with pytest.raises(ValueError, match="text 1 is not valid UTF-8"):
