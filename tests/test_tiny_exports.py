@@ -183,8 +183,7 @@ def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
 
 def _export_twice(tmp_path, checkpoint, *flags):
     bundles = []
-    # Output paths of different lengths: before ort_convert.py hid them from the converter's process, the .ort
-    # bytes followed the length of --out.
+    # Output paths of different lengths: the .ort bytes once followed the length of --out (ort_layout.py).
     for name in ("a", "a-much-longer-output-folder-name"):
         out = tmp_path / name
         assert main(["bert", "--model", str(checkpoint), "--out", str(out), "--embedding", "svd", *flags]) == 0
@@ -200,7 +199,7 @@ def test_two_onnx_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
 
 
 def test_two_mobile_exports_give_identical_bytes(tmp_path, tiny_checkpoint):
-    """model.ort included: the converter runs with ASLR off so ORT's hash-map order repeats (ort_convert.py)."""
+    """model.ort included: its kernel-type table is laid out canonically after conversion (ort_layout.py)."""
     (a, b), manifest = _export_twice(tmp_path, tiny_checkpoint("bert"))
     assert json.loads((a / "report.json").read_text())["bundle"]["reproducible"] is True
     assert (a / "bundle.json").read_bytes() == (b / "bundle.json").read_bytes()

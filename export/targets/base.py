@@ -32,7 +32,7 @@ class TargetBuild:
     model_format: str  # "ort" or "onnx"
     extra_files: list[str] = field(default_factory=list)
     operator_check: dict[str, Any] | None = None
-    reproducible: bool = True  # the same input gives the same model bytes (see ort_convert.py)
+    reproducible: bool = True  # the same model gives the same file bytes (see ort_layout.py)
     weights_file: str | None = None  # the load-time decode's model (load_time_decode.py), when there is one
 
     @property

@@ -1,0 +1,52 @@
+"""The .ort file's layout: the same model gives the same bytes whichever process converted it (ort_layout.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from conftest import export_bundle
+
+from export.targets.ort_layout import canonical_ort
+
+ROOT = Path(__file__).resolve().parents[1]
+# ORT's converter alone (no canonical layout), in a process of its own: the library's load address, which seeds the
+# hash map the converter takes the kernel-type table's order from, follows the process (ASLR, PYTHONPATH).
+RAW_CONVERSION = "import sys; from pathlib import Path; from export.targets.ort_convert import _convert; " \
+                 "_convert(Path(sys.argv[1]), Path(sys.argv[2]))"  # fmt: skip
+
+
+def _convert_in_a_process(onnx_model: Path, out: Path, python_path: str) -> bytes:
+    out.mkdir()
+    environment = {**os.environ, "PYTHONPATH": python_path}
+    command = [sys.executable, "-c", RAW_CONVERSION, str(onnx_model), str(out / "model.ort")]
+    subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True, timeout=300)
+    return (out / "model.ort").read_bytes()
+
+
+def test_two_processes_lay_out_the_same_model_alike(tmp_path, tiny_checkpoint, export_cache):
+    """Two processes that differ as two installs or two machines do (ASLR on, another PYTHONPATH) convert the same
+    .onnx to differently laid out files; canonical_ort makes them byte for byte equal, and what ONNX Runtime
+    computes from the file is what it computed from the converter's. Broken on purpose (canonical_ort returning
+    before it writes), the two files differ, as the first assert shows they do without it."""
+    flags = ["--model", str(tiny_checkpoint("bert-classifier")), "--target", "onnx", "--ratio", "12"]
+    bundle, _ = export_bundle(tmp_path, export_cache, *flags)
+    raws, files = [], []
+    for name, python_path in (("a", str(ROOT)), ("b", f"{ROOT}{os.pathsep}{tmp_path / 'elsewhere'}")):
+        raws.append(_convert_in_a_process(bundle / "model.onnx", tmp_path / name, python_path))
+        files.append(tmp_path / name / "model.ort")
+        assert canonical_ort(files[-1])
+    assert raws[0] != raws[1]  # the converter's layouts differ...
+    assert files[0].read_bytes() == files[1].read_bytes()  # ...and the canonical files do not
+
+    converted = tmp_path / "converter.ort"
+    converted.write_bytes(raws[0])
+    sessions = [ort.InferenceSession(str(f), providers=["CPUExecutionProvider"]) for f in (converted, files[0])]
+    ids = np.array([[101, 7, 42, 102]])
+    feed = {i.name: ids if i.name == "input_ids" else np.ones_like(ids) if i.name == "attention_mask" else
+            np.zeros_like(ids) for i in sessions[0].get_inputs()}  # fmt: skip
+    assert np.array_equal(sessions[0].run(None, feed)[0], sessions[1].run(None, feed)[0])
