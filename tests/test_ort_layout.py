@@ -14,8 +14,8 @@ from conftest import export_bundle
 from export.targets.ort_layout import canonical_ort
 
 ROOT = Path(__file__).resolve().parents[1]
-# ORT's converter alone (no canonical layout), in a process of its own: the library's load address, which seeds the
-# hash map the converter takes the kernel-type table's order from, follows the process (ASLR, PYTHONPATH).
+# ORT's converter alone (no canonical layout), in a process of its own: the order it lays the kernel-type table out
+# in follows the process's memory layout (ASLR, PYTHONPATH).
 RAW_CONVERSION = "import sys; from pathlib import Path; from export.targets.ort_convert import _convert; " \
                  "_convert(Path(sys.argv[1]), Path(sys.argv[2]))"  # fmt: skip
 

@@ -1,7 +1,7 @@
 """Convert an .onnx model to .ort, laid out so that the same model gives the same bytes in any process.
 
-ONNX Runtime's converter lays out the file's kernel-type table in an order that follows where its library was
-loaded, so the same .onnx converted twice gives differently laid out .ort files (same content: the graph and
+ONNX Runtime's converter lays out the file's kernel-type table in an order that follows the process's memory
+layout, so the same .onnx converted twice gives differently laid out .ort files (same content: the graph and
 the table's entries read back equal) unless the two processes started alike: an ASLR-off child process had made
 the bytes repeat on one machine in one environment, but a different PYTHONPATH or Python install, or another
 machine, still moved them. ort_layout.canonical_ort rewrites that table in a fixed layout after each conversion,

@@ -1,10 +1,10 @@
 """Rewrite an .ort file's kernel-type table in a fixed layout, so the same model gives the same bytes anywhere.
 
 ONNX Runtime's converter builds that table (KernelTypeStrResolver: which input or output each kernel type string
-binds, per operator) last, at the front of the file, creating its entries in the order of an absl hash map whose
-seed follows the address ONNX Runtime's library was loaded at. The entries read back sorted, so every layout means
-the same, but where each lies, and so the file's first few kB, change with anything that moves that address: the
-Python install's path, PYTHONPATH, what the process imported first, the machine. Here the table is built again
+binds, per operator) last, at the front of the file, creating its entries in hash-map order, which follows the
+process's memory layout. The entries read back sorted, so every layout means the same, but where each lies, and so
+the file's first few kB, change with whatever moves that memory layout: address-space randomisation, PYTHONPATH,
+the Python install's path, what the process imported first, the machine. Here the table is built again
 with flatbuffers' own Builder from the entries as they read back, in that order, before the rest of the file
 (the model, built first and so lying after the table, self-contained), which is kept byte for byte; then the root
 table. A file laid out otherwise than ORT 1.3x lays it out is left as it is (`canonical_ort` returns False).
