@@ -114,7 +114,9 @@ def canonical_ort(path: Path) -> bool:
     InferenceSession.AddModel(builder, from_end - model._tab.Pos)
     InferenceSession.AddKernelTypeStrResolver(builder, resolver_offset)
     root = InferenceSession.End(builder)
-    builder.minalign = max(builder.minalign, 8)  # the model's 8-byte fields stay 8-aligned from the file's start
+    # The model keeps its distance from the file's end; a length that is a multiple of every alignment the
+    # converter's length was (up to 64) keeps each of its fields as aligned from the file's start as it was.
+    builder.minalign = max(builder.minalign, min(64, len(buffer) & -len(buffer)))
     builder.Finish(root, file_identifier=FILE_IDENTIFIER)
     path.write_bytes(builder.Output())
     return True
