@@ -189,7 +189,8 @@ class Int4AsInt8(Int4Encoder):
         weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.name in names}
         matmuls = out.with_name(out.stem + "-matmuls.onnx")
         onnx.save(model, str(matmuls))
-        int8 = quantize_int8(matmuls, keep, out.with_name(out.stem + "-int8.onnx"))
+        # its decode hands int8 weights to the MatMulIntegers quantize_int8 makes (not stored as uint8 yet)
+        int8 = quantize_int8(matmuls, keep, out.with_name(out.stem + "-int8.onnx"), weights_as_uint8=False)
         decoded = decoded_from_codes(onnx.load(str(int8)), weights, facts["block_size_used"], encoder_nodes)
         onnx.save(decoded, str(out))
         return out

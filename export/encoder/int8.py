@@ -13,8 +13,9 @@ from typing import Any
 from .base import EncoderMethod
 
 
-def quantize_int8(onnx_model: Path, exclude: list[str], out: Path) -> Path:
-    """Dynamic int8 for every MatMul with constant weights and every table Gather, except the nodes in `exclude`."""
+def quantize_int8(onnx_model: Path, exclude: list[str], out: Path, weights_as_uint8: bool = True) -> Path:
+    """Dynamic int8 for every MatMul with constant weights and every table Gather, except the nodes in `exclude`;
+    `weights_as_uint8=False` leaves the weights int8, for a caller that replaces them (int4_as_int8.py)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -25,7 +26,8 @@ def quantize_int8(onnx_model: Path, exclude: list[str], out: Path) -> Path:
         weight_type=QuantType.QInt8,
         nodes_to_exclude=exclude,
     )
-    store_weights_as_uint8(out)
+    if weights_as_uint8:
+        store_weights_as_uint8(out)
     return out
 
 
