@@ -66,21 +66,26 @@ def _build_resolver(builder: flatbuffers.Builder, resolver) -> int:
                 ArgTypeAndIndex.AddIndex(builder, arg.Index())
                 args.append(ArgTypeAndIndex.End(builder))
             args_vector = _vector(builder, KernelTypeStrArgsEntry.StartArgsVector, args)
-            name = builder.CreateString(kernel_type.KernelTypeStr())
-            KernelTypeStrArgsEntry.Start(builder)
-            KernelTypeStrArgsEntry.AddKernelTypeStr(builder, name)
-            KernelTypeStrArgsEntry.AddArgs(builder, args_vector)
-            kernel_types.append(KernelTypeStrArgsEntry.End(builder))
+            kernel_types.append(_keyed_table(builder, KernelTypeStrArgsEntry, kernel_type.KernelTypeStr(),
+                                             KernelTypeStrArgsEntry.AddKernelTypeStr, KernelTypeStrArgsEntry.AddArgs,
+                                             args_vector))  # fmt: skip
         kernel_types_vector = _vector(builder, OpIdKernelTypeStrArgsEntry.StartKernelTypeStrArgsVector, kernel_types)
-        op_id = builder.CreateString(entry.OpId())
-        OpIdKernelTypeStrArgsEntry.Start(builder)
-        OpIdKernelTypeStrArgsEntry.AddOpId(builder, op_id)
-        OpIdKernelTypeStrArgsEntry.AddKernelTypeStrArgs(builder, kernel_types_vector)
-        entries.append(OpIdKernelTypeStrArgsEntry.End(builder))
+        op_entry = OpIdKernelTypeStrArgsEntry
+        entries.append(_keyed_table(builder, op_entry, entry.OpId(), op_entry.AddOpId, op_entry.AddKernelTypeStrArgs,
+                                    kernel_types_vector))  # fmt: skip
     entries_vector = _vector(builder, KernelTypeStrResolver.StartOpKernelTypeStrArgsVector, entries)
     KernelTypeStrResolver.Start(builder)
     KernelTypeStrResolver.AddOpKernelTypeStrArgs(builder, entries_vector)
     return KernelTypeStrResolver.End(builder)
+
+
+def _keyed_table(builder: flatbuffers.Builder, table, key: bytes, add_key, add_children, children: int) -> int:
+    """A table of the generated module `table` holding its key string and its children's vector."""
+    name = builder.CreateString(key)
+    table.Start(builder)
+    add_key(builder, name)
+    add_children(builder, children)
+    return table.End(builder)
 
 
 def _vector(builder: flatbuffers.Builder, start, offsets: list[int]) -> int:
