@@ -9,11 +9,12 @@ passes only the text's tensors and ORT reads the decoded weights in place (no co
 from __future__ import annotations
 
 import os
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
+from .arguments import whole_number
 
 
 def check_threads(threads: object) -> None:
@@ -22,7 +23,7 @@ def check_threads(threads: object) -> None:
     most = 4 * (os.cpu_count() or 1)
     if threads is None:
         return
-    if isinstance(threads, bool) or not isinstance(threads, Integral) or not 1 <= threads <= most:
+    if not whole_number(threads) or not 1 <= threads <= most:
         raise ValueError(f"threads must be a whole number from 1 to {most} ({most // 4} cores), not {threads!r}")
 
 

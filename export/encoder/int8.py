@@ -44,11 +44,12 @@ def store_weights_as_uint8(path: Path) -> None:
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
+    nodes = model.graph.node
     initializers = {tensor.name: tensor for tensor in model.graph.initializer}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in model.graph.node:
+    readers: dict[str, set[int]] = {}  # tensor name → the indices of the nodes reading it
+    for index, node in enumerate(nodes):
         for name in node.input:
-            consumers.setdefault(name, []).append(node)
+            readers.setdefault(name, set()).add(index)
 
     def symmetric_int8_weight(node: onnx.NodeProto) -> bool:
         if node.op_type != "MatMulInteger" or len(node.input) != 4:
@@ -59,13 +60,13 @@ def store_weights_as_uint8(path: Path) -> None:
                 and not numpy_helper.to_array(zero_point).any())  # fmt: skip
 
     # A node's weight and zero point change together, and a tensor only when every node reading it changes.
-    nodes = [node for node in model.graph.node if symmetric_int8_weight(node)]
+    chosen = {index for index, node in enumerate(nodes) if symmetric_int8_weight(node)}
     while True:
-        kept = [node for node in nodes if all(user in nodes for name in node.input[1:4:2] for user in consumers[name])]
-        if len(kept) == len(nodes):
+        kept = {index for index in chosen if all(readers[name] <= chosen for name in nodes[index].input[1:4:2])}
+        if kept == chosen:
             break
-        nodes = kept
-    for name in {name for node in nodes for name in node.input[1:4:2]}:
+        chosen = kept
+    for name in {name for index in chosen for name in nodes[index].input[1:4:2]}:
         shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + 128
         initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(np.uint8), name))
     onnx.save(model, str(path))
