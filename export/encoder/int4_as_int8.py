@@ -1,9 +1,11 @@
 """`int4-as-int8`: `int4`'s kind of weights (4-bit codes, one scale per block of inputs, rounded in PyTorch first
 so parity holds the bundle to what it ships; here each scale is fp16), stored as uint8-packed codes and block
-scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul. The decode
-reads no input, so ONNX Runtime constant-folds it when it loads an `.onnx` file: the file keeps about 4.2 bits per
-weight and the session runs the int8 kernels (holding the weights as int8 in memory). ORT's x86 MatMulNBits
-kernels, which `int4` uses, are about 2.2-2.4x slower than its int8 ones (docs/encoder.md).
+scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul, held as uint8
+w + 128 with zero point 128 as the int8 encoder holds its own (int8.store_weights_as_uint8: the same integers, and
+no x86 kernel that saturates). The decode reads no input, so ONNX Runtime constant-folds it when it loads an
+`.onnx` file: the file keeps about 4.2 bits per weight and the session runs the int8 kernels (holding the 8-bit
+weights in memory). ORT's x86 MatMulNBits kernels, which `int4` uses, are about 2.2-2.4x slower than its int8 ones
+(docs/encoder.md).
 
 The `.ort` conversion would fold the decode into the file (8 bits again), so `onnx-mobile` ships it as a second
 model, weights.ort, that the runtime runs once at load (targets/load_time_decode.py).
@@ -12,10 +14,11 @@ Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blo
 in each block rows k and k + b/2 packed into one byte (low and high nibble), s_b the block scales; then
     codes = Cast(Concat(packed mod 16, packed >> 4)) - 8          (per block, as uint8 until the Cast)
     s = max(8 · max_b |s_b| / 127, tiny)                            (the channel's largest |W| / 127, as ORT's
-    W_int8 = Cast(Round(codes × (s_b / s)))[:K]                       symmetric int8 pass computes it)
+    W_int8 = Round(codes × (s_b / s))[:K]                             symmetric int8 pass computes it)
+    W = Cast<uint8>(W_int8 + 128)
 which is ORT's per-channel int8 rounding of the fp32 grid weights (up to the last bit of a product); the int8
-MatMul reads s as its weight scale and one shared scalar zero point. So the file holds only the codes and the fp16
-block scales of each weight: 0.35x of the baseline's file with a lighttoken 25x table, as int4's `.ort`. The chain
+MatMul reads s as its weight scale and one shared scalar zero point, 128. So the file holds only the codes and the
+fp16 block scales of each weight: 0.35x of the baseline's file with a lighttoken 25x table, as int4's `.ort`. The chain
 keeps few full-size tensors, since ONNX Runtime holds every folded intermediate until its folding pass ends.
 """
 
@@ -34,7 +37,8 @@ from .int4 import LOWEST, Int4Encoder, codes_and_scales, gemms_as_matmuls, round
 from .int8 import quantize_int8
 
 INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
-ZERO_POINT = "int4_int8_zero_point"  # one scalar zero for every int8 weight, not one per output channel
+UINT8_ZERO = 128  # the weights are stored as uint8 w + 128 (int8.store_weights_as_uint8)
+ZERO_POINT = "int4_int8_zero_point"  # one scalar zero point for every weight, not one per output channel
 
 
 def block_codes(weight: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +111,9 @@ def decode_nodes(stem: str, weights: list[tuple[np.ndarray, str, str]], block: i
         node("Div", [f"{stem}_scales", f"{stem}_channel_scales"], "ratios"),
         node("Mul", [f"{stem}_codes", f"{stem}_ratios"], "steps"),
         node("Round", [f"{stem}_steps"], "rounded"),
-        node("Cast", [f"{stem}_rounded"], "int8", to=TensorProto.INT8),
-        node("Reshape", [f"{stem}_int8", f"{stem}_shape"], "padded"),  # [g, K padded to blocks, N]
+        node("Add", [f"{stem}_rounded", "int4_offset"], "offset"),  # [1, 255]: uint8 less the zero point 128
+        node("Cast", [f"{stem}_offset"], "uint8", to=TensorProto.UINT8),
+        node("Reshape", [f"{stem}_uint8", f"{stem}_shape"], "padded"),  # [g, K padded to blocks, N]
         node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_one"], "unpadded"),  # [g, K, N]
         node("Reshape", [f"{stem}_unpadded", f"{stem}_flat"], "stacked"),  # [g·K, N]
         node("Reshape", [f"{stem}_channel_scales", f"{stem}_flat_scales"], "stacked_scales"),  # [g·N]
@@ -118,6 +123,11 @@ def decode_nodes(stem: str, weights: list[tuple[np.ndarray, str, str]], block: i
     return initializers, nodes
 
 
+def _symmetric(zero_point: np.ndarray) -> bool:
+    """A zero point of the int8 pass's symmetric weights: 0 as int8, 128 as uint8 (store_weights_as_uint8)."""
+    return not (zero_point.astype(np.int16) - (UINT8_ZERO if zero_point.dtype == np.uint8 else 0)).any()
+
+
 def shared_constants() -> list:
     from onnx import numpy_helper
 
@@ -125,7 +135,7 @@ def shared_constants() -> list:
         "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
         "int4_zero": np.array([0]), "int4_one": np.array([1]), "int4_block_axes": np.array([1, 2]),
         "int4_eight_over_127": np.float32(-LOWEST / INT8_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
-        ZERO_POINT: np.int8(0),
+        "int4_offset": np.float32(UINT8_ZERO), ZERO_POINT: np.uint8(UINT8_ZERO),
     }  # fmt: skip
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 
@@ -145,7 +155,7 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
     zero_points = set()
     for name, weight in weights.items():
         int8_name, scale, zero = f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"
-        if int8_name not in initializers or numpy_helper.to_array(initializers[zero]).any():
+        if int8_name not in initializers or not _symmetric(numpy_helper.to_array(initializers[zero])):
             raise UserInputError(f"int4-as-int8: the int8 pass did not store {name} as symmetric int8 weights")
         read_by = reader[int8_name]
         part = encoder if read_by.startswith(encoder) else read_by.rpartition("/")[0] + "/"
@@ -189,8 +199,7 @@ class Int4AsInt8(Int4Encoder):
         weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if t.name in names}
         matmuls = out.with_name(out.stem + "-matmuls.onnx")
         onnx.save(model, str(matmuls))
-        # its decode hands int8 weights to the MatMulIntegers quantize_int8 makes (not stored as uint8 yet)
-        int8 = quantize_int8(matmuls, keep, out.with_name(out.stem + "-int8.onnx"), weights_as_uint8=False)
+        int8 = quantize_int8(matmuls, keep, out.with_name(out.stem + "-int8.onnx"))
         decoded = decoded_from_codes(onnx.load(str(int8)), weights, facts["block_size_used"], encoder_nodes)
         onnx.save(decoded, str(out))
         return out

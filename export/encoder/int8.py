@@ -13,9 +13,8 @@ from typing import Any
 from .base import EncoderMethod
 
 
-def quantize_int8(onnx_model: Path, exclude: list[str], out: Path, weights_as_uint8: bool = True) -> Path:
-    """Dynamic int8 for every MatMul with constant weights and every table Gather, except the nodes in `exclude`;
-    `weights_as_uint8=False` leaves the weights int8, for a caller that replaces them (int4_as_int8.py)."""
+def quantize_int8(onnx_model: Path, exclude: list[str], out: Path) -> Path:
+    """Dynamic int8 for every MatMul with constant weights and every table Gather, except the nodes in `exclude`."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
@@ -26,8 +25,7 @@ def quantize_int8(onnx_model: Path, exclude: list[str], out: Path, weights_as_ui
         weight_type=QuantType.QInt8,
         nodes_to_exclude=exclude,
     )
-    if weights_as_uint8:
-        store_weights_as_uint8(out)
+    store_weights_as_uint8(out)
     return out
 
 
