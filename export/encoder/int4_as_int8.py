@@ -34,10 +34,9 @@ import torch
 
 from ..errors import UserInputError
 from .int4 import LOWEST, Int4Encoder, codes_and_scales, gemms_as_matmuls, round_to_blocks, weight_matmuls
-from .int8 import quantize_int8
+from .int8 import UINT8_ZERO_POINT, quantize_int8
 
 INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
-UINT8_ZERO = 128  # the weights are stored as uint8 w + 128 (int8.store_weights_as_uint8)
 ZERO_POINT = "int4_int8_zero_point"  # one scalar zero point for every weight, not one per output channel
 
 
@@ -125,7 +124,7 @@ def decode_nodes(stem: str, weights: list[tuple[np.ndarray, str, str]], block: i
 
 def _symmetric(zero_point: np.ndarray) -> bool:
     """A zero point of the int8 pass's symmetric weights: 0 as int8, 128 as uint8 (store_weights_as_uint8)."""
-    return not (zero_point.astype(np.int16) - (UINT8_ZERO if zero_point.dtype == np.uint8 else 0)).any()
+    return not (zero_point.astype(np.int16) - (UINT8_ZERO_POINT if zero_point.dtype == np.uint8 else 0)).any()
 
 
 def shared_constants() -> list:
@@ -135,7 +134,7 @@ def shared_constants() -> list:
         "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
         "int4_zero": np.array([0]), "int4_one": np.array([1]), "int4_block_axes": np.array([1, 2]),
         "int4_eight_over_127": np.float32(-LOWEST / INT8_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
-        "int4_offset": np.float32(UINT8_ZERO), ZERO_POINT: np.uint8(UINT8_ZERO),
+        "int4_offset": np.float32(UINT8_ZERO_POINT), ZERO_POINT: np.uint8(UINT8_ZERO_POINT),
     }  # fmt: skip
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from .base import EncoderMethod
 
+UINT8_ZERO_POINT = 128  # an int8 weight w is stored as uint8 w + 128 and read with this zero point
+
 
 def quantize_int8(onnx_model: Path, exclude: list[str], out: Path) -> Path:
     """Dynamic int8 for every MatMul with constant weights and every table Gather, except the nodes in `exclude`."""
@@ -65,7 +67,7 @@ def store_weights_as_uint8(path: Path) -> None:
             break
         chosen = kept
     for name in {name for index in chosen for name in nodes[index].input[1:4:2]}:
-        shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + 128
+        shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + UINT8_ZERO_POINT
         initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(np.uint8), name))
     onnx.save(model, str(path))
 
