@@ -1,11 +1,14 @@
 """`int4-as-int8`: `int4`'s kind of weights (4-bit codes, one scale per block of inputs, rounded in PyTorch first
 so parity holds the bundle to what it ships; here each scale is fp16), stored as uint8-packed codes and block
-scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul, held as uint8
-w + 128 with zero point 128 as the int8 encoder holds its own (int8.store_weights_as_uint8: the same integers, and
-no x86 kernel that saturates). The decode reads no input, so ONNX Runtime constant-folds it when it loads an
-`.onnx` file: the file keeps about 4.2 bits per weight and the session runs the int8 kernels (holding the 8-bit
-weights in memory). ORT's x86 MatMulNBits kernels, which `int4` uses, are about 2.2-2.4x slower than its int8 ones
-(docs/encoder.md).
+scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul, within
+[-63, 63]. 7 bits round each weight to within 1/16 of the code step of its channel's widest block (1/32 in 8 bits;
+the 4-bit codes themselves round to within 1/2), and with them ORT's uint8 × int8 kernel on x86 without VNNI
+(AVX2's vpmaddubsw, which adds each pair of products in 16 bits) cannot saturate (2 · 255 · 63 < 32,767): it sums
+exactly, as the ARM and VNNI kernels do, at int8's speed. (The int8 encoder's full-range weights need uint8 w + 128
+and the slower uint8 × uint8 kernel instead: int8.store_weights_as_uint8.) The decode reads no input, so ONNX
+Runtime constant-folds it when it loads an `.onnx` file: the file keeps about 4.2 bits per weight and the session
+runs the int8 kernels (holding the 8-bit weights in memory). ORT's x86 MatMulNBits kernels, which `int4` uses, are
+about 2.2-2.4x slower than its int8 ones (docs/encoder.md).
 
 The `.ort` conversion would fold the decode into the file (8 bits again), so `onnx-mobile` ships it as a second
 model, weights.ort, that the runtime runs once at load (targets/load_time_decode.py).
@@ -13,13 +16,12 @@ model, weights.ort, that the runtime runs once at load (targets/load_time_decode
 Per weight W [K inputs, N outputs] (ONNX's MatMul layout), K padded to whole blocks of b: codes + 8 in [0, 15],
 in each block rows k and k + b/2 packed into one byte (low and high nibble), s_b the block scales; then
     codes = Cast(Concat(packed mod 16, packed >> 4)) - 8          (per block, as uint8 until the Cast)
-    s = max(8 · max_b |s_b| / 127, tiny)                            (the channel's largest |W| / 127, as ORT's
-    W_int8 = Round(codes × (s_b / s))[:K]                             symmetric int8 pass computes it)
-    W = Cast<uint8>(W_int8 + 128)
-which is ORT's per-channel int8 rounding of the fp32 grid weights (up to the last bit of a product); the int8
-MatMul reads s as its weight scale and one shared scalar zero point, 128. So the file holds only the codes and the
-fp16 block scales of each weight: 0.35x of the baseline's file with a lighttoken 25x table, as int4's `.ort`. The chain
-keeps few full-size tensors, since ONNX Runtime holds every folded intermediate until its folding pass ends.
+    s = max(8 · max_b |s_b| / 63, tiny)                             (the channel's largest |W| / 63: ORT's
+    W = Cast<int8>(Round(codes × (s_b / s)))[:K]                      symmetric per-channel rounding, in 7 bits)
+the int8 MatMul reads s as its weight scale and one shared scalar zero point, 0. So the file holds only the codes
+and the fp16 block scales of each weight: 0.35x of the baseline's file with a lighttoken 25x table, as int4's
+`.ort`. The chain keeps few full-size tensors, since ONNX Runtime holds every folded intermediate until its folding
+pass ends.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from ..errors import UserInputError
 from .int4 import LOWEST, Int4Encoder, codes_and_scales, gemms_as_matmuls, round_to_blocks, weight_matmuls
 from .int8 import UINT8_ZERO_POINT, quantize_int8
 
-INT8_LIMIT = 127.0  # ORT's symmetric int8 weights use [-127, 127]
+# The decoded weights' range, [-63, 63]: with uint8 activations each pair of products sums within int16, so no x86
+# kernel saturates (OpenVINO's "7-bit weights" workaround for the same instruction)
+WEIGHT_LIMIT = 63.0
 ZERO_POINT = "int4_int8_zero_point"  # one scalar zero point for every weight, not one per output channel
 
 
@@ -99,20 +103,19 @@ def decode_nodes(stem: str, weights: list[tuple[np.ndarray, str, str]], block: i
         node("Cast", [f"{stem}_shifted"], "float", to=TensorProto.FLOAT),
         node("Sub", [f"{stem}_float", "int4_eight"], "codes"),
         # the block's largest magnitude is 8 |scale|: the channel's is 8 max |scale| over its blocks, and the int8
-        # step s = that / 127; the codes times scale / s then round to int8 within [-127, 127], with no clipping
+        # step s = that / 63; the codes times scale / s then round to int8 within [-63, 63], with no clipping
         node("Cast", [f"{stem}_block_scales"], "scales", to=TensorProto.FLOAT),
         node("Abs", [f"{stem}_scales"], "magnitudes"),
         # ReduceMax takes its axes as an attribute before opset 18, as an input from 18 on
         node("ReduceMax", [f"{stem}_magnitudes"], "largest", axes=[1, 2], keepdims=1) if opset < 18
         else node("ReduceMax", [f"{stem}_magnitudes", "int4_block_axes"], "largest", keepdims=1),
-        node("Mul", [f"{stem}_largest", "int4_eight_over_127"], "step"),
+        node("Mul", [f"{stem}_largest", "int4_eight_over_limit"], "step"),
         node("Max", [f"{stem}_step", "int4_tiny"], "channel_scales"),  # [g, 1, 1, N]
         node("Div", [f"{stem}_scales", f"{stem}_channel_scales"], "ratios"),
         node("Mul", [f"{stem}_codes", f"{stem}_ratios"], "steps"),
         node("Round", [f"{stem}_steps"], "rounded"),
-        node("Add", [f"{stem}_rounded", "int4_offset"], "offset"),  # [1, 255]: uint8 less the zero point 128
-        node("Cast", [f"{stem}_offset"], "uint8", to=TensorProto.UINT8),
-        node("Reshape", [f"{stem}_uint8", f"{stem}_shape"], "padded"),  # [g, K padded to blocks, N]
+        node("Cast", [f"{stem}_rounded"], "int8", to=TensorProto.INT8),
+        node("Reshape", [f"{stem}_int8", f"{stem}_shape"], "padded"),  # [g, K padded to blocks, N]
         node("Slice", [f"{stem}_padded", "int4_zero", f"{stem}_rows", "int4_one"], "unpadded"),  # [g, K, N]
         node("Reshape", [f"{stem}_unpadded", f"{stem}_flat"], "stacked"),  # [g·K, N]
         node("Reshape", [f"{stem}_channel_scales", f"{stem}_flat_scales"], "stacked_scales"),  # [g·N]
@@ -133,8 +136,8 @@ def shared_constants() -> list:
     values = {
         "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
         "int4_zero": np.array([0]), "int4_one": np.array([1]), "int4_block_axes": np.array([1, 2]),
-        "int4_eight_over_127": np.float32(-LOWEST / INT8_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
-        "int4_offset": np.float32(UINT8_ZERO_POINT), ZERO_POINT: np.uint8(UINT8_ZERO_POINT),
+        "int4_eight_over_limit": np.float32(-LOWEST / WEIGHT_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
+        ZERO_POINT: np.int8(0),
     }  # fmt: skip
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 
