@@ -35,8 +35,8 @@ def test_int4_as_int8_keeps_sst2_accuracy_in_a_mobile_bundle_at_int4s_size(tmp_p
     """int4's kind of weights (fp16 block scales) decoded by standard ops into int8 MatMul weights: for `.ort` the
     decode is weights.ort, run once at load (the `.onnx` target, folded by ONNX Runtime at load, is tested on tiny
     models). Deterministic rounding, so the bundle moves between CPUs only through the int8 kernels (sd 0.0017, as
-    above): measured 0.8727 as `.ort` and 0.8739 as `.onnx` on the CI machine kind (0.8704 with an earlier decode
-    whose int8 rounding differed in the last bit of a product); the floor 0.8636 is 4 sd under the lowest. Broken
+    above): measured 0.8704 as `.ort` with the 7-bit decode on an AMD EPYC without AVX-512 (0.8727 as `.ort` and
+    0.8739 as `.onnx` with the full-range int8 decode on an Intel Xeon); the floor 0.8636 is 4 sd under 0.8704. Broken
     on purpose (the packed nibbles swapped, as in test_encoder_methods.py) it scores 0.4839 and fails parity."""
     folder, report = export_bundle(tmp_path, export_cache, "--model", str(SST2_MODEL), "--evaluate", str(SST2_DIR),
                                    "--embedding", "int8", "--encoder", "int4-as-int8")  # fmt: skip

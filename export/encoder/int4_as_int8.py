@@ -1,7 +1,8 @@
 """`int4-as-int8`: `int4`'s kind of weights (4-bit codes, one scale per block of inputs, rounded in PyTorch first
 so parity holds the bundle to what it ships; here each scale is fp16), stored as uint8-packed codes and block
 scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul, within
-[-63, 63]. 7 bits round each weight to within 1/16 of the code step of its channel's widest block (1/32 in 8 bits;
+[-63, 63]. 7 bits round each weight to within about 1/16 of the code step of its channel's widest block (1/32 in 8
+bits;
 the 4-bit codes themselves round to within 1/2), and with them ORT's uint8 × int8 kernel on x86 without VNNI
 (AVX2's vpmaddubsw, which adds each pair of products in 16 bits) cannot saturate (2 · 255 · 63 < 32,767): it sums
 exactly, as the ARM and VNNI kernels do, at int8's speed. (The int8 encoder's full-range weights need uint8 w + 128
