@@ -1,15 +1,14 @@
 """`int4-as-int8`: `int4`'s kind of weights (4-bit codes, one scale per block of inputs, rounded in PyTorch first
 so parity holds the bundle to what it ships; here each scale is fp16), stored as uint8-packed codes and block
 scales that standard ONNX ops decode into the per-channel int8 weights of ORT's dynamic int8 MatMul, within
-[-63, 63]. 7 bits round each weight to within about 1/16 of the code step of its channel's widest block (1/32 in 8
-bits;
-the 4-bit codes themselves round to within 1/2), and with them ORT's uint8 × int8 kernel on x86 without VNNI
-(AVX2's vpmaddubsw, which adds each pair of products in 16 bits) cannot saturate (2 · 255 · 63 < 32,767): it sums
-exactly, as the ARM and VNNI kernels do, at int8's speed. (The int8 encoder's full-range weights need uint8 w + 128
-and the slower uint8 × uint8 kernel instead: int8.store_weights_as_uint8.) The decode reads no input, so ONNX
-Runtime constant-folds it when it loads an `.onnx` file: the file keeps about 4.2 bits per weight and the session
-runs the int8 kernels (holding the 8-bit weights in memory). ORT's x86 MatMulNBits kernels, which `int4` uses, are
-about 2.2-2.4x slower than its int8 ones (docs/encoder.md).
+[-63, 63]. 7 bits round each weight to within about 1/16 of the code step of its channel's widest block (1/32
+in 8 bits; the 4-bit codes themselves round to within 1/2), and with them ORT's uint8 × int8 kernel on x86
+without VNNI (AVX2's vpmaddubsw, which adds each pair of products in 16 bits) cannot saturate (2 · 255 · 63 <
+32,767): it sums exactly, as the ARM and VNNI kernels do, at int8's speed. (The int8 encoder's full-range
+weights need uint8 w + 128 and the slower uint8 × uint8 kernel instead: int8.store_weights_as_uint8.) The decode
+reads no input, so ONNX Runtime constant-folds it when it loads an `.onnx` file: the file keeps about 4.2 bits per
+weight and the session runs the int8 kernels (holding the 8-bit weights in memory). ORT's x86 MatMulNBits kernels,
+which `int4` uses, are about 2.2-2.4x slower than its int8 ones (docs/encoder.md).
 
 The `.ort` conversion would fold the decode into the file (8 bits again), so `onnx-mobile` ships it as a second
 model, weights.ort, that the runtime runs once at load (targets/load_time_decode.py).
