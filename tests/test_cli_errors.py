@@ -382,13 +382,20 @@ def test_output_where_nothing_can_be_written(capsys):
 
 def staged_export(tmp_path: Path, args: list[str], stderr: int) -> subprocess.Popen:
     """`python -m export ARGS` (--out tmp_path/b) in a child process, returned once its staging folder .b.partial-*
-    exists beside --out, i.e. mid-export."""
+    exists beside --out, i.e. mid-export. The child starts with SIGINT at its default, as under a terminal's
+    Ctrl-C: a suite run as a shell's background job (`pytest &`) inherits SIGINT ignored, and Python then installs
+    no KeyboardInterrupt handler, so the export would run to the end."""
     process = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
-                               stdout=subprocess.DEVNULL, stderr=stderr, text=True)  # fmt: skip
+                               stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                               preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".b.partial-*")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     return process
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_a_killed_exports_staging_folder_is_removed_by_the_next_run(tmp_path, tiny_checkpoint):
