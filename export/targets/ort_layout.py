@@ -26,6 +26,7 @@ from ort_flatbuffers_py.fbs import (
 )
 
 FILE_IDENTIFIER = b"ORTM"
+ALIGNMENT = 64  # bytes: a multiple of the widest alignment an .ort field needs (the converter's files: 8)
 
 
 def _vtable(buffer: bytes, table: int) -> int:
@@ -98,15 +99,24 @@ def _vector(builder: flatbuffers.Builder, start, offsets: list[int]) -> int:
 def canonical_ort(path: Path) -> bool:
     """Rewrite the .ort file at `path` with its kernel-type table in the fixed layout; False (the file untouched)
     when its layout is not the one this expects: the model after the table, the version string after the model."""
-    buffer = path.read_bytes()
+    laid_out = ort_laid_out(path.read_bytes(), ALIGNMENT)
+    if laid_out is None:
+        return False
+    path.write_bytes(laid_out)
+    return True
+
+
+def ort_laid_out(buffer: bytes, alignment: int) -> bytes | None:
+    """The same .ort content with the kernel-type table rebuilt before the model and the length a multiple of
+    `alignment` (a power of two); None when `buffer` is not laid out as canonical_ort expects."""
     session = InferenceSession.InferenceSession.GetRootAs(buffer, 0)
     model, resolver = session.Model(), session.KernelTypeStrResolver()
     version = _string_position(session._tab, 4)
     if model is None or resolver is None or version is None:
-        return False
+        return None
     model_start = min(model._tab.Pos, _vtable(buffer, model._tab.Pos))
     if max(_resolver_positions(resolver)) >= model_start or version < model_start:
-        return False
+        return None
     rest = buffer[model_start:]  # the model and the version string; their offsets are relative, so it moves whole
     builder = flatbuffers.Builder(len(buffer))
     builder.Prep(1, len(rest))  # room at the end, no padding: each byte keeps its distance from the end
@@ -119,9 +129,11 @@ def canonical_ort(path: Path) -> bool:
     InferenceSession.AddModel(builder, from_end - model._tab.Pos)
     InferenceSession.AddKernelTypeStrResolver(builder, resolver_offset)
     root = InferenceSession.End(builder)
-    # The model keeps its distance from the file's end; a length that is a multiple of every alignment the
-    # converter's length was (up to 64) keeps each of its fields as aligned from the file's start as it was.
-    builder.minalign = max(builder.minalign, min(64, len(buffer) & -len(buffer)))
+    # The model keeps its distance from the file's end, and the converter's length was a multiple of every
+    # alignment the model's fields need; a length that is a multiple of `alignment` keeps each of them as aligned from
+    # the file's start as it was. canonical_ort gives a fixed figure, not the converter's length's own: that length
+    # moves with the layout, and one that happened to be a multiple of 64 in one process and of 8 in another gave
+    # two files.
+    builder.minalign = max(builder.minalign, alignment)
     builder.Finish(root, file_identifier=FILE_IDENTIFIER)
-    path.write_bytes(builder.Output())
-    return True
+    return bytes(builder.Output())
