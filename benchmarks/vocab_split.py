@@ -3,12 +3,14 @@ for every row against the domain's rows and the rest fitted apart, scored on the
 
     python benchmarks/vocab_split.py [--models stsb sst2] [--ratio 25] [--seeds 3] [--splits whole rest100 ...]
 
-A split is `whole` (one table: the export without --vocab) or `restR[+N]` (the rows the task's train.tsv uses, plus
-the tokenizer's N most common pieces, fitted apart from the rest at R, as `--vocab TRAIN --vocab-common N
---vocab-rest R`). Every split gets the same bytes (--ratio against the whole fp32 table). No export and no int8
-encoder: what is left is the table's effect. Prints a markdown table per model: the dev score for each seed and the
-per-row error ‖x̂ − x‖² / ‖x‖² averaged over the dev set's tokens, on the domain's rows and on the rest (for
-`whole`, the rows train.tsv uses and the others). The figures are in docs/vocab.md.
+A split is `whole` (one table: the export without --vocab) or `restR[+N]`: the domain's rows as `--vocab TRAIN
+--vocab-common N --vocab-rest R` keeps them (the pieces 9 of every 10 train.tsv texts use, the specials, the fallback
+alphabet and the tokenizer's N most common pieces, of the rows a text can reach), fitted apart from the rest at R.
+Every split gets the same bytes (--ratio against the whole fp32 table). No export and no int8 encoder: what is left
+is the table's effect. Prints a markdown table per model: the bits a row, the table's bytes, the dev score for each
+seed and the per-row error ‖x̂ − x‖² / ‖x‖² averaged over the dev set's tokens as the model reads them (a pair as a
+pair), on the domain's rows and on the rest (for `whole`, the two sets `rest100` splits the rows into). The figures
+are in docs/vocab.md.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ import argparse
 import copy
 import re
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from export.api import export_config
 from export.datasets import read_examples, read_texts
+from export.embedding.base import CompressedEmbedding
 from export.embedding.domain_rest import compress_with_rest
 from export.embedding.lighttoken import LightToken
 from export.embedding.reachable import reachable_rows
 from export.embedding.token_stats import TokenStats
+from export.errors import UserInputError
 from export.evaluate import TextBatcher, torch_text_outputs
 from export.load import load
 from export.vocab import held_out_split, prune_tokenizer
@@ -37,7 +42,24 @@ MODELS = {"sst2": (str(SHARED / "models" / "minilm-l6-sst2"), GLUE / "SST-2"), "
 SPLIT = re.compile(r"whole|rest(\d+(?:\.\d+)?)(?:\+(\d+))?")
 
 
-def split_table(key: str, ratio: float, seeds: int, splits: list[str]) -> list[str]:
+@dataclass(frozen=True)
+class Split:
+    name: str
+    rest_ratio: float | None  # None: one table for every row
+    common: int
+
+
+def parse_split(name: str) -> Split:
+    match = SPLIT.fullmatch(name)
+    if match is None:
+        raise ValueError(f"a split is 'whole' or 'restR[+N]', e.g. rest100+5000 (got {name})")
+    rest_ratio = float(match.group(1)) if match.group(1) else None
+    if rest_ratio is not None and rest_ratio <= 1:
+        raise ValueError(f"a rest ratio must be greater than 1 (got {name})")
+    return Split(name, rest_ratio, int(match.group(2) or 0))
+
+
+def split_table(key: str, ratio: float, seeds: int, splits: list[Split]) -> list[str]:
     checkpoint, data = MODELS[key]
     examples = read_examples(data)
     loaded = load(export_config("bert", model=checkpoint, evaluate=data), pairs=examples.pairs)
@@ -46,24 +68,24 @@ def split_table(key: str, ratio: float, seeds: int, splits: list[str]) -> list[s
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
     domain_texts = held_out_split(read_texts(data / "train.tsv", "text"))[0]  # what --vocab counts
-    dev_ids = [i for t in examples.texts + (examples.text_pairs or []) for i in loaded.tokenizer(t)["input_ids"]]
-    dev_counts = torch.bincount(torch.tensor(dev_ids), minlength=table.shape[0]).double()
+    encoded = loaded.tokenizer(examples.texts, examples.text_pairs)["input_ids"]  # as the model reads the dev set
+    dev_counts = torch.bincount(torch.tensor([i for ids in encoded for i in ids]), minlength=table.shape[0]).double()
     batcher = TextBatcher(loaded.tokenizer, loaded.input_names, 256)
 
-    def domain_rows(common: int) -> torch.Tensor:
+    def domain_mask(common: int) -> torch.Tensor:
         kept = prune_tokenizer(loaded.tokenizer, domain_texts, 1, table.shape[0], common).kept_ids
-        rows = torch.zeros(table.shape[0], dtype=torch.bool)
-        rows[kept] = True
-        return rows & keep
+        mask = torch.zeros(table.shape[0], dtype=torch.bool)
+        mask[kept] = True
+        return mask & keep
 
-    def decoded(split: str, domain: torch.Tensor, seed: int) -> torch.Tensor:
+    def compressed(split: Split, domain: torch.Tensor, seed: int) -> CompressedEmbedding:
         method = LightToken(ratio=ratio)
-        rest_ratio = SPLIT.fullmatch(split).group(1)
-        if rest_ratio is None:
-            embedding = method.compress(table, seed, stats, keep)
-        else:
-            embedding = compress_with_rest(method, table, seed, stats, domain, keep & ~domain, float(rest_ratio))
-        rows = table.clone()
+        if split.rest_ratio is None:
+            return method.compress(table, seed, stats, keep)
+        return compress_with_rest(method, table, seed, stats, domain, keep & ~domain, split.rest_ratio)
+
+    def decoded(embedding: CompressedEmbedding) -> torch.Tensor:
+        rows = table.clone()  # rows no text can reach stay as they are: nothing looks them up
         with torch.no_grad():
             rows[keep] = embedding(torch.nonzero(keep)[:, 0][None])[0].float()
         return rows
@@ -80,23 +102,32 @@ def split_table(key: str, ratio: float, seeds: int, splits: list[str]) -> list[s
 
     lines = [f"{key}: original table {score(table):.4f} (dev {labelled.metric}); lighttoken {ratio:g}x, "
              f"seeds 0-{seeds - 1}", "",
-             "| split | domain rows | dev tokens outside | per seed | mean ± sd | error, domain / rest |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+             "| split | domain rows | dev tokens outside | bits a row | MB | per seed | mean ± sd | "
+             "error, domain / rest |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for split in splits:
-        common = SPLIT.fullmatch(split).group(2)
-        domain = domain_rows(int(common or 0))
+        domain = domain_mask(split.common)
         outside = float(dev_counts[keep & ~domain].sum() / dev_counts.sum())
         scores, errors = [], []
         for seed in range(seeds):
-            rows = decoded(split, domain, seed)
+            embedding = compressed(split, domain, seed)
+            rows = decoded(embedding)
             scores.append(score(rows))
             errors.append((error(rows, domain), error(rows, keep & ~domain)))
-        spread = f"{statistics.mean(scores):.4f} ± {statistics.stdev(scores) if seeds > 1 else 0:.4f}"
-        lines.append(f"| {split} | {int(domain.sum()):,} | {outside:.1%} | {' '.join(f'{s:.4f}' for s in scores)} | "
-                     f"{spread} | {statistics.mean(e[0] for e in errors):.3f} / "
+        sd = f" ± {statistics.stdev(scores):.4f}" if seeds > 1 else ""
+        lines.append(f"| {split.name} | {int(domain.sum()):,} | {outside:.1%} | {bits(embedding)} | "
+                     f"{embedding.stored_bytes() / 1e6:.3f} | {' '.join(f'{s:.4f}' for s in scores)} | "
+                     f"{statistics.mean(scores):.4f}{sd} | {statistics.mean(e[0] for e in errors):.3f} / "
                      f"{statistics.mean(e[1] for e in errors):.3f} |")  # fmt: skip
         print(lines[-1], flush=True)
     return lines
+
+
+def bits(embedding: CompressedEmbedding) -> str:
+    """Code bits a row: one figure for one table, domain / rest for a split."""
+    described = embedding.describe()
+    if "domain" in described:
+        return f"{described['domain']['bits']} / {described['rest']['bits']}"
+    return str(described["bits"])
 
 
 def main() -> None:
@@ -107,11 +138,15 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=["whole", "rest100", "rest50", "rest100+5000", "rest100+10000"],
                         help="whole, or restR[+N] (default: the five in docs/vocab.md)")  # fmt: skip
     args = parser.parse_args()
-    bad = [s for s in args.splits if not SPLIT.fullmatch(s)]
-    if bad:
-        parser.error(f"a split is 'whole' or 'restR[+N]', e.g. rest100+5000 (got {', '.join(bad)})")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1 (got {args.seeds})")
+    try:
+        LightToken(ratio=args.ratio).check()
+        splits = [parse_split(name) for name in args.splits]
+    except (UserInputError, ValueError) as err:
+        parser.error(str(err))
     for key in args.models:
-        print("\n".join(split_table(key, args.ratio, args.seeds, args.splits)) + "\n")
+        print("\n".join(split_table(key, args.ratio, args.seeds, splits)) + "\n")
 
 
 if __name__ == "__main__":
