@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep", type=Path, metavar="CSV",
                         help="draw this sweep's Pareto curves (benchmarks/sweep.py's sweep.csv) in report.html, "
                         "with the bundle marked on them when it was evaluated on the same set")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="bundle folder to create (default: bundles/PRESET-METHOD)")
+    parser.add_argument("--out", type=Path,
+                        help="bundle folder to create (default: bundles/PRESET-METHOD; with --max-drop "
+                        "bundles/PRESET-search)")  # fmt: skip
     parser.add_argument("--force", action="store_true",
                         help="replace --out if it exists (only a bundle folder, or an empty one)")
     parser.add_argument("--no-strict", dest="strict", action="store_false",
