@@ -51,6 +51,15 @@ def test_a_rest_that_takes_the_whole_budget_is_refused(table_and_rows):
         compress_with_rest(LightToken(ratio=40.0), table, 0, None, domain, rest, 4.0)
 
 
+def test_a_domain_budget_beyond_what_the_method_can_use_says_to_raise_the_ratio(table_and_rows):
+    """svd at --ratio 1.5 leaves the domain's 197 rows more bytes than their fp32 rows take (0.6x): the advice is to
+    compress harder, not less (the domain's ratio rises with --ratio and falls with --vocab-rest)."""
+    table, domain, rest = table_and_rows
+    advice = r"would need 0\.\dx \(reachable: .*\); raise --ratio or lower --vocab-rest"
+    with pytest.raises(UserInputError, match=advice):
+        compress_with_rest(Svd(ratio=1.5), table, 0, None, domain, rest, 8.0)
+
+
 def test_the_map_takes_two_bytes_a_row_while_the_ids_fit_and_four_beyond():
     assert map_dtype(30_522) == map_dtype(32_768) == torch.int16  # BERT's vocabulary
     assert map_dtype(32_769) == map_dtype(250_002) == torch.int32  # XLM-R's

@@ -27,12 +27,17 @@ class RatioOutOfReach(UserInputError):
 
     def __init__(self, method: str, ratio: float, shape: tuple[int, int], reachable: tuple[float, ...]) -> None:
         self.method, self.ratio, self.shape, self.reachable = method, ratio, shape, reachable
-        steps = ", ".join(f"{r:.1f}" for r in reachable)
-        span = f"{reachable[0]:.1f} to {reachable[1]:.0f}" if len(reachable) == 2 else steps
         super().__init__(
-            f"{method} cannot reach ratio {ratio:g} on a {shape[0]}x{shape[1]} table (reachable: {span}); "
+            f"{method} cannot reach ratio {ratio:g} on a {shape[0]}x{shape[1]} table (reachable: {self.span}); "
             "choose a --ratio there or another --embedding (none keeps the table whole)"
         )
+
+    @property
+    def span(self) -> str:
+        """The reachable ratios in words: "1.6 to 53", or every step."""
+        if len(self.reachable) == 2:
+            return f"{self.reachable[0]:.1f} to {self.reachable[1]:.0f}"
+        return ", ".join(f"{r:.1f}" for r in self.reachable)
 
     def on_whole_table(self, ratio: float, shape: tuple[int, int], share: float) -> RatioOutOfReach:
         """The same refusal in the user's terms, for a fit on the `share` of rows the tokenizer can reach."""

@@ -80,9 +80,8 @@ def compress_with_rest(
     try:
         rest_module = LightToken(ratio=rest_ratio, frequent_rows=0).fit(table[rest], seed, _select(stats, rest))
     except RatioOutOfReach as err:
-        span = f"{err.reachable[0]:.1f} to {err.reachable[1]:.0f}"
         raise UserInputError(f"--vocab-rest {rest_ratio:g} is out of reach on the {int(rest.sum()):,} rows outside "
-                             f"the domain (reachable: {span})") from None  # fmt: skip
+                             f"the domain (reachable: {err.span})") from None  # fmt: skip
     overhead = rest_module.stored_bytes() + map_dtype(table.shape[0]).itemsize * table.shape[0]
     domain_method = method
     if method.sized():
@@ -94,10 +93,20 @@ def compress_with_rest(
         domain_method = replace(method, ratio=int(domain.sum()) * width * 4 / left)
     try:
         domain_module = domain_method.fit(table[domain], seed, _select(stats, domain))
-    except RatioOutOfReach:
+    except RatioOutOfReach as err:
         raise UserInputError(f"{method.name} cannot reach --ratio {method.ratio:g} with --vocab-rest {rest_ratio:g} "
-                             "beside it; try a lower --ratio or a higher --vocab-rest") from None  # fmt: skip
+                             f"beside it: the domain's {int(domain.sum()):,} rows would need {err.ratio:.1f}x "
+                             f"(reachable: {err.span}); {_advice(err)}") from None  # fmt: skip
     return method.held_to_ratio(DomainAndRest(domain_module, rest_module, row_map(domain, rest)), table.shape)
+
+
+def _advice(err: RatioOutOfReach) -> str:
+    """The domain's ratio rises with --ratio (a smaller whole budget) and falls with --vocab-rest (a smaller rest)."""
+    if err.ratio < min(err.reachable):
+        return "raise --ratio or lower --vocab-rest"
+    if err.ratio > max(err.reachable):
+        return "lower --ratio or raise --vocab-rest"
+    return "choose another --ratio"
 
 
 def _select(stats: TokenStats | None, rows: torch.Tensor) -> TokenStats | None:
