@@ -15,6 +15,7 @@ from tiny_models import CORPUS, multilingual_e5_tokenizer
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
+from export.errors import UserInputError
 from export.vocab import VOCAB_MODELS, coverage, prune_tokenizer
 from runtime_py import Bundle
 
@@ -78,6 +79,34 @@ def test_out_of_domain_text_gets_no_new_unknown_tokens(tiny_checkpoint, kind):
         if unknown_count(original, text) == 0:
             assert pruned.tokenizer.decode(pruned.tokenizer(text, add_special_tokens=False)["input_ids"]) == \
                 original.decode(original(text, add_special_tokens=False)["input_ids"])  # fmt: skip
+
+
+@pytest.mark.parametrize(("texts", "min_count", "advice"), [
+    (["\u200b\u0007 \ufeff", " "], 1, "give more text of the domain$"),  # characters the normalizer drops
+    (DOMAIN, 1000, "give more text of the domain or a lower --vocab-min-count$"),
+])  # fmt: skip
+def test_a_text_that_keeps_no_piece_is_refused_rather_than_pruned_to_the_alphabet(
+    tiny_checkpoint, texts, min_count, advice
+):
+    original = AutoTokenizer.from_pretrained(tiny_checkpoint("bert"))
+    rows = original.backend_tokenizer.get_vocab_size()
+    with pytest.raises(UserInputError, match=f"no piece occurs {min_count} or more times .*; {advice}"):
+        prune_tokenizer(original, texts, min_count, rows)
+
+
+def test_a_unigram_model_without_an_unknown_piece_prunes_and_keeps_none(tmp_path):
+    """tokenizers allows a Unigram model with no unk_id (such a tokenizer cannot spell a character it lacks)."""
+    from tokenizers import models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = [("▁", -1.0), *[(c, -2.0) for c in "abcdefghij"], ("▁bad", -3.0), ("▁cab", -3.0), ("▁jig", -3.0)]
+    backend = Tokenizer(models.Unigram(pieces, None, False))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    original = PreTrainedTokenizerFast(tokenizer_object=backend)
+    pruned = prune_tokenizer(original, ["bad cab", "a cab"], 1, len(pieces))
+    model = json.loads(pruned.tokenizer.backend_tokenizer.to_str())["model"]
+    assert model["unk_id"] is None and [piece for piece, _ in model["vocab"]][-2:] == ["▁bad", "▁cab"]
+    assert pruned.tokenizer.tokenize("jig bad") == ["▁", "j", "i", "g", "▁bad"]  # ▁jig dropped, spelt instead
 
 
 def test_bpe_keeps_the_merges_of_every_kept_piece_and_no_merge_into_a_dropped_one(tiny_checkpoint):

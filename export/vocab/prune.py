@@ -70,6 +70,10 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int, comm
             known = ", ".join(VOCAB_MODELS)
             raise UserInputError(f"--vocab cannot prune a {model['type']} tokenizer (it prunes {known})")
         used = set(np.flatnonzero(token_counts(tokenizer, texts, rows) >= min_count).tolist())
+        if not used:  # the bundle would keep only the alphabet: every word spelt letter by letter
+            lower = " or a lower --vocab-min-count" if min_count > 1 else ""
+            raise UserInputError(f"--vocab: no piece occurs {min_count} or more times in the {len(texts):,} texts "
+                                 f"counted; give more text of the domain{lower}")  # fmt: skip
         specials = ids_outside_the_model(tokenizer_json)
         if max(specials, default=-1) >= rows:
             raise UserInputError(f"--vocab: the tokenizer has special tokens at ids the model's {rows}-row table "

@@ -20,7 +20,7 @@ class UnigramVocab(VocabModel):
         kept = {i for i, (piece, _) in enumerate(model["vocab"]) if len(piece) == 1 or piece == WORD_START}
         if model.get("byte_fallback"):
             kept |= {i for i, (piece, _) in enumerate(model["vocab"]) if _is_byte_piece(piece)}
-        return kept | {model["unk_id"]}
+        return kept | ({model["unk_id"]} if model.get("unk_id") is not None else set())
 
     def by_commonness(self, model: Json) -> list[int]:
         """By each piece's log-probability, the most likely first (ties in id order)."""
@@ -28,7 +28,9 @@ class UnigramVocab(VocabModel):
 
     def rewritten(self, model: Json, kept: list[int]) -> Json:
         new_id = {old: new for new, old in enumerate(kept)}
-        return {**model, "vocab": [model["vocab"][old] for old in kept], "unk_id": new_id[model["unk_id"]]}
+        unk_id = model.get("unk_id")  # tokenizers allows a Unigram model without one
+        return {**model, "vocab": [model["vocab"][old] for old in kept],
+                "unk_id": None if unk_id is None else new_id[unk_id]}  # fmt: skip
 
 
 def _is_byte_piece(piece: str) -> bool:
