@@ -71,6 +71,10 @@ def check_config(config: ExportConfig) -> ExportConfig:
         read_examples(config.evaluate)
     if config.sweep is not None:
         check_sweep(config.sweep)
+    for settings, flag in ((config.distill, "--distill"), (config.vocab, "--vocab")):
+        if settings.text is None and settings != type(settings)():  # the CLI refuses the flags; this, the API's
+            raise UserInputError(f"{type(settings).__name__} settings without a text do nothing; give it text= "
+                                 f"({flag} TEXT)")  # fmt: skip
     if config.distill.text is not None:
         read_passages(config.distill.text)
         if config.distill.steps < 1:

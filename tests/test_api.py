@@ -84,6 +84,8 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
         ({"distill": export.DistillConfig(text="t.txt", steps=1.5)}, "distill steps must be a whole number"),
         ({"distill": export.DistillConfig(text="t.txt", batch=0)}, "distill batch must be at least 1 passage"),
         ({"vocab": export.VocabConfig(text="t.txt", rest="100")}, "vocab rest must be a number or None (got '100')"),
+        ({"distill": export.DistillConfig(steps=5)}, "DistillConfig settings without a text do nothing"),
+        ({"vocab": export.VocabConfig(rest=50.0)}, "VocabConfig settings without a text do nothing; give it text="),
         ({"seed": 1.5}, "--seed must be a whole number (got 1.5)"),
         ({"seed": -1}, "--seed must be between 0 and"),
         ({"target": ["onnx"]}, "target must be a string (got ['onnx'])"),  # these were bare TypeErrors
@@ -96,7 +98,8 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
 )
 def test_build_refuses_settings_of_the_wrong_type_before_any_work(tmp_path, settings, expected):
     """A Python caller can pass any value; each of these used to pass the checks and fail minutes later inside
-    torch or numpy (or, for max_tokens=0, publish a bundle distilled on empty passages)."""
+    torch or numpy (or, for max_tokens=0, publish a bundle distilled on empty passages; or, given settings and no
+    text, export without distilling or pruning)."""
     (tmp_path / "t.txt").write_text("a passage of text long enough to count as one passage\n" * 50, encoding="utf-8")
     settings = {key: replace_text(value, tmp_path) for key, value in settings.items()}
     with pytest.raises(export.UserInputError, match=re.escape(expected)):
