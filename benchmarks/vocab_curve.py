@@ -19,7 +19,7 @@ from export.datasets import read_examples, read_texts
 from export.embedding.token_stats import read_word_counts
 from export.evaluate import TextBatcher, torch_text_outputs
 from export.load import load
-from export.vocab import coverage, held_out_split, prune_tokenizer, pruned_table
+from export.vocab import coverage, prune_tokenizer, pruned_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GLUE = SHARED / "data" / "glue"
@@ -49,7 +49,7 @@ def curve(key: str) -> list[str]:
     examples = read_examples(data)
     loaded = load(export_config("bert", model=checkpoint, evaluate=data), pairs=examples.pairs)
     labelled = loaded.task.labelled_set(examples, loaded.labels)
-    domain = held_out_split(read_texts(data / "train.tsv", "text"))[0]
+    domain = read_texts(data / "train.tsv", "text")  # what --vocab counts
     rows = loaded.model.get_input_embeddings().num_embeddings
     dev_texts = examples.texts + (examples.text_pairs or [])
 

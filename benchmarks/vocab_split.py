@@ -34,7 +34,7 @@ from export.embedding.token_stats import TokenStats
 from export.errors import UserInputError
 from export.evaluate import TextBatcher, torch_text_outputs
 from export.load import load
-from export.vocab import held_out_split, prune_tokenizer
+from export.vocab import kept_ids
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GLUE = SHARED / "data" / "glue"
@@ -67,13 +67,13 @@ def split_table(key: str, ratio: float, seeds: int, splits: list[Split]) -> list
     table = loaded.model.get_input_embeddings().weight.detach().float()
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
-    domain_texts = held_out_split(read_texts(data / "train.tsv", "text"))[0]  # what --vocab counts
+    domain_texts = read_texts(data / "train.tsv", "text")  # what --vocab counts
     encoded = loaded.tokenizer(examples.texts, examples.text_pairs)["input_ids"]  # as the model reads the dev set
     dev_counts = torch.bincount(torch.tensor([i for ids in encoded for i in ids]), minlength=table.shape[0]).double()
     batcher = TextBatcher(loaded.tokenizer, loaded.input_names, 256)
 
     def domain_mask(common: int) -> torch.Tensor:
-        kept = prune_tokenizer(loaded.tokenizer, domain_texts, 1, table.shape[0], common).kept_ids
+        kept = kept_ids(loaded.tokenizer, domain_texts, 1, table.shape[0], common).kept_ids
         mask = torch.zeros(table.shape[0], dtype=torch.bool)
         mask[kept] = True
         return mask & keep

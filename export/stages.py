@@ -107,15 +107,17 @@ def prune_vocabulary(
     config: ExportConfig, loaded: LoadedModel, evaluation_texts: list[str] | None
 ) -> tuple[LoadedModel, dict[str, Any]]:
     """The loaded model with only the token rows --vocab's text uses (and the fallback alphabet), its tokenizer
-    rewritten to the kept pieces; and the facts for the report, coverage on held-out text included."""
+    rewritten to the kept pieces (with --vocab-rest: the tokenizer as it is, the domain's rows marked); and the
+    facts for the report, coverage on held-out text included."""
     texts = read_texts(config.vocab.text, "vocabulary text")
-    counted, held_out = vocab.held_out_split(texts)
     embedding = loaded.model.get_input_embeddings()
     rows = embedding.num_embeddings
-    pruned = vocab.prune_tokenizer(loaded.tokenizer, counted, config.vocab.min_count, rows, config.vocab.common)
+    settings = (config.vocab.min_count, rows, config.vocab.common)
     if config.vocab.rest is not None:
-        deployed = replace(loaded, domain_rows=_id_mask(pruned.kept_ids, rows))
-        return deployed, _pruning_facts(config, loaded, deployed, pruned, counted, held_out, evaluation_texts)
+        kept = vocab.kept_ids(loaded.tokenizer, texts, *settings)
+        deployed = replace(loaded, domain_rows=_id_mask(kept.kept_ids, rows))
+        return deployed, _pruning_facts(config, loaded, kept, texts, None, evaluation_texts)
+    pruned = vocab.prune_tokenizer(loaded.tokenizer, texts, *settings)
     model = copy.deepcopy(loaded.model)
     new_id = {old: new for new, old in enumerate(pruned.kept_ids)}
     model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, new_id.get(embedding.padding_idx)))
@@ -125,7 +127,7 @@ def prune_vocabulary(
         if hasattr(model.base_model.embeddings, "padding_idx"):
             model.base_model.embeddings.padding_idx = model.config.pad_token_id
     deployed = replace(loaded, model=model, tokenizer=pruned.tokenizer, pruned_from=rows)
-    return deployed, _pruning_facts(config, loaded, deployed, pruned, counted, held_out, evaluation_texts)
+    return deployed, _pruning_facts(config, loaded, pruned, texts, pruned.tokenizer, evaluation_texts)
 
 
 def _id_mask(ids: list[int], rows: int) -> torch.Tensor:
@@ -137,33 +139,41 @@ def _id_mask(ids: list[int], rows: int) -> torch.Tensor:
 def _pruning_facts(
     config: ExportConfig,
     loaded: LoadedModel,
-    deployed: LoadedModel,
-    pruned: vocab.PrunedTokenizer,
-    counted: list[str],
-    held_out: list[str],
+    kept: vocab.KeptIds,
+    texts: list[str],
+    pruned_tokenizer: Any,
     evaluation_texts: list[str] | None,
 ) -> dict[str, Any]:
-    """--vocab's facts for the report; coverage compares the bundle's tokenizer with the original (with
-    --vocab-rest they are the same tokenizer: every text tokenizes as before)."""
-    rows = pruned.original_rows
-    dropped = 0 if config.vocab.rest is not None else rows - len(pruned.kept_ids)
+    """--vocab's facts for the report. Coverage compares the bundle's tokenizer with the original; on held-out
+    text, a tokenizer pruned on 9 texts in 10 stands in for the bundle's (pruned on all of them) and is measured on
+    the 10th. With --vocab-rest (`pruned_tokenizer` None) the tokenizer is the original: every text tokenizes as
+    before."""
+    rows = kept.original_rows
+    dropped = 0 if pruned_tokenizer is None else rows - len(kept.kept_ids)
     width = loaded.model.get_input_embeddings().embedding_dim
+    counted, held_out = vocab.held_out_split(texts)
+    if pruned_tokenizer is None:
+        held_out_tokenizer = evaluation_tokenizer = loaded.tokenizer
+    else:
+        evaluation_tokenizer = pruned_tokenizer
+        settings = (config.vocab.min_count, rows, config.vocab.common)
+        held_out_tokenizer = vocab.prune_tokenizer(loaded.tokenizer, counted, *settings).tokenizer if held_out else None
     return {
         "text": str(config.vocab.text),
         "min_count": config.vocab.min_count,
         "common": config.vocab.common,
         "rest_ratio": config.vocab.rest,
-        "texts_counted": len(counted),
+        "texts_counted": len(texts),
         "rows_original": rows,
-        "rows_kept": len(pruned.kept_ids),
+        "rows_kept": len(kept.kept_ids),
         "rows_dropped": dropped,
-        "kept_from_text": pruned.from_text,
-        "kept_as_common": pruned.from_common,
-        "kept_as_fallback": pruned.from_fallback,
+        "kept_from_text": kept.from_text,
+        "kept_as_common": kept.from_common,
+        "kept_as_fallback": kept.from_fallback,
         "fp32_bytes_dropped": dropped * width * 4,
         "coverage": {
-            "held_out": vocab.coverage(loaded.tokenizer, deployed.tokenizer, held_out),
-            "evaluation": evaluation_texts and vocab.coverage(loaded.tokenizer, deployed.tokenizer, evaluation_texts),
+            "held_out": vocab.coverage(loaded.tokenizer, held_out_tokenizer, held_out),
+            "evaluation": evaluation_texts and vocab.coverage(loaded.tokenizer, evaluation_tokenizer, evaluation_texts),
         },
     }
 

@@ -208,6 +208,27 @@ def test_every_architecture_exports_a_pruned_bundle_that_passes_parity_and_its_s
     assert check.passed and check.token_id_mismatches == [], check.failures
 
 
+def test_every_text_is_counted_and_coverage_is_estimated_on_a_tenth_the_estimate_never_counted(
+    tmp_path, export_cache, tiny_checkpoint
+):
+    """The bundle keeps the pieces of every text of --vocab's, the 10th included; coverage on held-out text is
+    that of a tokenizer pruned on the other nine in ten, measured on the 10th less the texts among the nine (a
+    repeated text would be counted and "held out" at once)."""
+    unseen = "The astronauts debated the agenda."  # pieces no other text uses
+    texts = [*DOMAIN[:9], unseen, *DOMAIN[9:12], *DOMAIN[:6], DOMAIN[0]]  # the 20th repeats the 1st
+    domain = tmp_path / "domain.txt"
+    domain.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--embedding", "int8", "--vocab",
+                            str(domain))  # fmt: skip
+    original = AutoTokenizer.from_pretrained(tiny_checkpoint("bert"))
+    shipped = Tokenizer.from_file(str(out / "tokenizer.json"))
+    assert shipped.encode(unseen).tokens == original.tokenize(unseen, add_special_tokens=True)
+    pruning = report["vocab"]
+    assert pruning["texts_counted"] == 20
+    held_out = pruning["coverage"]["held_out"]
+    assert held_out["texts"] == 1 and held_out["texts_unchanged"] == 0.0  # the nine in ten never saw its pieces
+
+
 def test_ratio_counts_against_the_whole_original_table(tmp_path, export_cache, tiny_checkpoint):
     """--ratio 6 with --vocab: the kept rows share the budget of the whole original table (so each gets more
     bytes than without --vocab), and the achieved ratio is measured against the original fp32 table."""

@@ -143,12 +143,11 @@ def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str)
 
 def _kept_share(loaded, base: ExportConfig) -> float:
     from ..datasets import read_texts
-    from ..vocab import held_out_split, prune_tokenizer
+    from ..vocab import kept_ids
 
     rows = loaded.model.get_input_embeddings().num_embeddings
-    texts = held_out_split(read_texts(base.vocab.text, "vocabulary text"))[0]
-    pruned = prune_tokenizer(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common)
-    kept = len(pruned.kept_ids) / rows
+    texts = read_texts(base.vocab.text, "vocabulary text")
+    kept = len(kept_ids(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common).kept_ids) / rows
     if base.vocab.rest is None:
         return kept
     return kept + (1 - kept) * 4 / base.vocab.rest  # --vocab-rest: the other rows' fp32 bytes over its ratio

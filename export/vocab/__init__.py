@@ -5,8 +5,18 @@ wordpiece.py, bpe.py, unigram.py (registered in prune.py's VOCAB_MODELS)."""
 from __future__ import annotations
 
 from .coverage import coverage
-from .prune import VOCAB_MODELS, PrunedTokenizer, held_out_split, prune_tokenizer, pruned_table, token_counts
+from .prune import (
+    VOCAB_MODELS,
+    KeptIds,
+    PrunedTokenizer,
+    held_out_split,
+    kept_ids,
+    prune_tokenizer,
+    pruned_table,
+    token_counts,
+)  # fmt: skip
 
 __all__ = [
-    "VOCAB_MODELS", "PrunedTokenizer", "coverage", "held_out_split", "prune_tokenizer", "pruned_table", "token_counts",
-]
+    "VOCAB_MODELS", "KeptIds", "PrunedTokenizer", "coverage", "held_out_split", "kept_ids", "prune_tokenizer",
+    "pruned_table", "token_counts",
+]  # fmt: skip

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..embedding.reachable import reachable_rows
 from ..errors import UserInputError
-from .base import plain_backend, processor_ids, remap_tokenizer_json
+from .base import VocabModel, plain_backend, processor_ids, remap_tokenizer_json
 from .bpe import BpeVocab
 from .unigram import UnigramVocab
 from .wordpiece import WordPieceVocab
@@ -33,17 +33,21 @@ VOCAB_MODELS = {m.name: m for m in (WordPieceVocab(), BpeVocab(), UnigramVocab()
 SLOW_VOCAB_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spm.model", "spiece.model",
                     "added_tokens.json")
 COUNT_BATCH = 4096  # texts per tokenizer call while counting
-HELD_OUT_EVERY = 10  # every 10th text of --vocab's is kept out of the count, to measure coverage on unseen text
+HELD_OUT_EVERY = 10  # coverage on unseen text: a tokenizer pruned on 9 texts in 10, measured on the 10th
 
 
 @dataclass(frozen=True)
-class PrunedTokenizer:
-    tokenizer: object  # the rewritten PreTrainedTokenizerFast
-    kept_ids: list[int]  # original ids, in the order of their new ids
+class KeptIds:
+    kept_ids: list[int]  # original ids, ascending: the order of their new ids
     original_rows: int
     from_text: int  # kept ids the text used
     from_common: int  # kept as among the tokenizer's most common pieces, not used by the text
     from_fallback: int  # kept only as fallback alphabet, special tokens or BPE merge parts
+
+
+@dataclass(frozen=True)
+class PrunedTokenizer(KeptIds):
+    tokenizer: object  # the rewritten PreTrainedTokenizerFast
 
 
 def token_counts(tokenizer, texts: list[str], rows: int) -> np.ndarray:
@@ -57,43 +61,58 @@ def token_counts(tokenizer, texts: list[str], rows: int) -> np.ndarray:
     return counts
 
 
+def kept_ids(tokenizer, texts: list[str], min_count: int, rows: int, common: int = 0) -> KeptIds:
+    """The ids to keep, without rewriting the tokenizer (--vocab-rest keeps it as it is). `rows`: the model's
+    token-table rows (ids at or above it cannot occur); `common`: how many of the tokenizer's most common pieces
+    (beyond the alphabet, and that a text can reach) to keep whatever the text."""
+    tokenizer_json = json.loads(tokenizer.backend_tokenizer.to_str())
+    model = tokenizer_json["model"]
+    entry = _vocab_model(model)
+    used = set(np.flatnonzero(token_counts(tokenizer, texts, rows) >= min_count).tolist())
+    if not used:  # the bundle would keep only the alphabet: every word spelt letter by letter
+        lower = " or a lower --vocab-min-count" if min_count > 1 else ""
+        raise UserInputError(f"--vocab: no piece occurs {min_count} or more times in the {len(texts):,} texts "
+                             f"counted; give more text of the domain{lower}")  # fmt: skip
+    specials = ids_outside_the_model(tokenizer_json)
+    if max(specials, default=-1) >= rows:
+        raise UserInputError(f"--vocab: the tokenizer has special tokens at ids the model's {rows}-row table "
+                             "does not hold; it cannot be pruned")  # fmt: skip
+    reachable = reachable_rows(tokenizer, rows)
+    alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
+    always = specials | alphabet
+    ranked = (i for i in entry.by_commonness(model) if i < rows and reachable[i] and i not in always)
+    commonest = set(islice(ranked, min(common, rows))) - used
+    kept = sorted(i for i in entry.parts_of(model, used | commonest | specials | alphabet) if i < rows)
+    return KeptIds(kept, rows, len(used), len(commonest), len(kept) - len(used) - len(commonest))
+
+
 def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int, common: int = 0) -> PrunedTokenizer:
-    """`rows`: the model's token-table rows (ids at or above it cannot occur); `common`: how many of the
-    tokenizer's most common pieces (beyond the alphabet, and that a text can reach) to keep whatever the text."""
+    """The kept ids (kept_ids) and the tokenizer rewritten to them."""
+    kept = kept_ids(tokenizer, texts, min_count, rows, common)
     with tempfile.TemporaryDirectory(prefix="vocab-") as scratch:
         folder = Path(scratch)
         tokenizer.save_pretrained(folder)
         tokenizer_json = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
         model = tokenizer_json["model"]
-        entry = VOCAB_MODELS.get(model["type"])
-        if entry is None:
-            known = ", ".join(VOCAB_MODELS)
-            raise UserInputError(f"--vocab cannot prune a {model['type']} tokenizer (it prunes {known})")
-        used = set(np.flatnonzero(token_counts(tokenizer, texts, rows) >= min_count).tolist())
-        if not used:  # the bundle would keep only the alphabet: every word spelt letter by letter
-            lower = " or a lower --vocab-min-count" if min_count > 1 else ""
-            raise UserInputError(f"--vocab: no piece occurs {min_count} or more times in the {len(texts):,} texts "
-                                 f"counted; give more text of the domain{lower}")  # fmt: skip
-        specials = ids_outside_the_model(tokenizer_json)
-        if max(specials, default=-1) >= rows:
-            raise UserInputError(f"--vocab: the tokenizer has special tokens at ids the model's {rows}-row table "
-                                 "does not hold; it cannot be pruned")  # fmt: skip
-        reachable = reachable_rows(tokenizer, rows)
-        alphabet = {i for i in entry.fallback(model) if i < rows and bool(reachable[i])}
-        always = specials | alphabet
-        ranked = (i for i in entry.by_commonness(model) if i < rows and reachable[i] and i not in always)
-        commonest = set(islice(ranked, min(common, rows))) - used
-        kept = sorted(i for i in entry.parts_of(model, used | commonest | specials | alphabet) if i < rows)
-        new_id = {old: new for new, old in enumerate(kept)}
+        entry = _vocab_model(model)
+        new_id = {old: new for new, old in enumerate(kept.kept_ids)}
         pieces = len(entry.pieces(model))
-        in_model = [i for i in kept if i < pieces]  # added tokens outside the model's vocabulary come last
+        in_model = [i for i in kept.kept_ids if i < pieces]  # added tokens outside the model's vocabulary come last
         rewritten = remap_tokenizer_json(tokenizer_json, entry.rewritten(model, in_model), new_id)
         pruned = _written_and_loaded(folder, rewritten, new_id, entry)
     vocabulary = pruned.get_vocab()
-    if len(vocabulary) != len(kept) or max(vocabulary.values()) != len(kept) - 1:
-        raise UserInputError(f"--vocab: the rewritten tokenizer holds {len(vocabulary)} ids, not the {len(kept)} "
+    count = len(kept.kept_ids)
+    if len(vocabulary) != count or max(vocabulary.values()) != count - 1:
+        raise UserInputError(f"--vocab: the rewritten tokenizer holds {len(vocabulary)} ids, not the {count} "
                              "kept; this tokenizer's layout is not one --vocab can rewrite")  # fmt: skip
-    return PrunedTokenizer(pruned, kept, rows, len(used), len(commonest), len(kept) - len(used) - len(commonest))
+    return PrunedTokenizer(**vars(kept), tokenizer=pruned)
+
+
+def _vocab_model(model: dict) -> VocabModel:
+    entry = VOCAB_MODELS.get(model["type"])
+    if entry is None:
+        raise UserInputError(f"--vocab cannot prune a {model['type']} tokenizer (it prunes {', '.join(VOCAB_MODELS)})")
+    return entry
 
 
 def ids_outside_the_model(tokenizer_json: dict) -> set[int]:
@@ -127,12 +146,14 @@ def _written_and_loaded(folder: Path, tokenizer_json: dict, new_id: dict[int, in
 
 
 def held_out_split(texts: list[str]) -> tuple[list[str], list[str]]:
-    """(texts to count, texts to measure coverage on): every HELD_OUT_EVERY-th text is held out, when there are
-    enough texts for that to leave something to count."""
+    """(9 texts in 10, the 10th minus any text among the nine): a tokenizer pruned on the first is measured on the
+    second, as the bundle's (pruned on all) will meet new text of the domain. No held-out text when there are too
+    few texts to spare a tenth."""
     if len(texts) < 2 * HELD_OUT_EVERY:
         return texts, []
-    held = [t for i, t in enumerate(texts) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
-    return [t for i, t in enumerate(texts) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1], held
+    counted = [t for i, t in enumerate(texts) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
+    seen = set(counted)
+    return counted, [t for i, t in enumerate(texts) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 and t not in seen]
 
 
 def pruned_table(embedding, kept_ids: list[int], padding_idx: int | None):
