@@ -63,6 +63,31 @@ def test_bpe_and_unigram_vocabularies_keep_every_row(make):
     assert reachable_rows(tokenizer, len(tokenizer)).all()
 
 
+@pytest.mark.parametrize("make", [wordpiece, byte_level_bpe])
+def test_rows_past_the_tokenizers_last_id_are_left_out(make):
+    """A table padded to a round size (DeBERTa-v3: 128,100 rows for 128,001 ids) holds rows no tokenizer output
+    reaches, whatever its model."""
+    tokenizer = make()
+    alone, padded = reachable_rows(tokenizer, len(tokenizer)), reachable_rows(tokenizer, len(tokenizer) + 7)
+    assert torch.equal(padded[: len(tokenizer)], alone) and not padded[len(tokenizer) :].any()
+
+
+def test_a_bpe_model_with_a_padded_table_exports_without_its_padding(tmp_path, export_cache, tiny_checkpoint):
+    from test_tiny_exports import export
+    from transformers import AutoModel
+
+    from runtime_py import Bundle
+
+    model = AutoModel.from_pretrained(tiny_checkpoint("roberta"))
+    model.resize_token_embeddings(model.config.vocab_size + 11)
+    model.save_pretrained(tmp_path / "padded")
+    AutoTokenizer.from_pretrained(tiny_checkpoint("roberta")).save_pretrained(tmp_path / "padded")
+    out, report, _ = export(tmp_path, export_cache, tmp_path / "padded", "roberta", "--embedding", "int8")
+    assert report["embedding"]["rows_unreachable"] == 11 and report["parity"]["passed"]
+    check = Bundle.load(out).self_check()
+    assert check.passed, check.failures
+
+
 @pytest.fixture(scope="module")
 def table_and_keep():
     torch.manual_seed(0)

@@ -13,7 +13,8 @@ The analysis asks the tokenizer itself, so it follows the vocabulary's own norma
   survives normalisation and pre-tokenisation whole, and the longest-match rule then picks t itself);
 - a continuation `##x` is kept unless x cannot sit inside a word: normalising x changes it, or the
   pre-tokenizer splits "a" + x. Keeping a continuation that is in fact unreachable only costs bytes.
-Only WordPiece is analysed: for BPE and Unigram vocabularies every row is kept.
+Only WordPiece is analysed: for BPE and Unigram vocabularies every row is kept, up to the tokenizer's last id (a
+table padded past it, as some checkpoints pad theirs to a round size, holds rows no tokenizer output reaches).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ _STEM = "a"  # any letter that starts a word, to test whether a continuation can
 
 
 def reachable_rows(tokenizer, vocab_size: int) -> torch.Tensor:
-    """bool [vocab_size]: rows some text can reach (all True where the vocabulary is not WordPiece)."""
+    """bool [vocab_size]: rows some text can reach (where the vocabulary is not WordPiece: every row up to the
+    tokenizer's last id)."""
     keep = torch.ones(vocab_size, dtype=torch.bool)
+    keep[max(tokenizer.get_vocab().values()) + 1 :] = False  # a table padded past the tokenizer (to a round size)
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None or type(backend.model).__name__ != "WordPiece":
         return keep
