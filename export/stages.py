@@ -5,6 +5,7 @@ loaded model stays the original fp32 checkpoint and every later stage sees exact
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from . import bundle, evaluate, vocab
 from .baseline import Baseline
 from .cache import Cache
 from .config import ExportConfig
-from .datasets import Examples, read_texts
+from .datasets import Examples, data_file, read_texts
 from .distill import Passage, distill, encode_passages, split_passages
 from .embedding.base import CompressedEmbedding
 from .embedding.domain_rest import compress_with_rest
@@ -86,7 +87,9 @@ def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples
     if examples is None:
         return Reference(probes, outputs)
     encoder = evaluate.TextBatcher(loaded.tokenizer, loaded.input_names, config.preset.max_length)
-    key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, config.preset.max_length)
+    # the file's bytes, not only its path: a search's split files keep their paths from one data set to the next
+    contents = hashlib.sha256(data_file(config.evaluate).read_bytes()).hexdigest()
+    key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, contents, config.preset.max_length)
     data = loaded.task.labelled_set(examples, loaded.labels)
     return Reference(probes, outputs, evaluate.Evaluation(data, encoder, key, cache))
 

@@ -164,3 +164,22 @@ def test_a_new_embedding_method_is_a_class_and_its_registration(tmp_path, tiny_c
     assert report["embedding"]["method"] == "fp16" and report["size"]["embedding_bytes"] >= stored
     assert report["size"]["embedding_ratio_vs_fp32"] == pytest.approx(2.0, rel=0.05)
     assert report["parity"]["passed"] and report["parity"]["min_cosine"] > 0.99
+
+
+def test_a_shared_cache_scores_a_rewritten_data_file_afresh(tmp_path, tiny_checkpoint):
+    """The cache keeps each data set's fp32 and baseline scores, keyed by the file's bytes as well as its path: a
+    search writes its split to the same path whatever the data, and two searches may share one Cache."""
+    from conftest import SST2_DEV
+
+    rows = SST2_DEV.read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "data.tsv"
+    model = str(tiny_checkpoint("bert-classifier"))
+    with export.Cache() as cache:
+        for count in (40, 60):
+            data.write_text("\n".join(rows[: count + 1]) + "\n", encoding="utf-8")
+            result = export.build("bert", model=model, embedding=export.Int8(), evaluate=data, out=tmp_path / "b",
+                                  force=True, cache=cache, progress=False)  # fmt: skip
+            assert result.accuracy["examples"] == count
+        fresh = export.build("bert", model=model, embedding=export.Int8(), evaluate=data, out=tmp_path / "c",
+                             progress=False)  # fmt: skip
+    assert result.accuracy == fresh.accuracy

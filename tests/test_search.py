@@ -22,7 +22,7 @@ from test_cli_errors import assert_refused, run_cli
 import export
 from export.api import export_config
 from export.budget import Candidate, SearchSettings, default_space, fingerprint
-from export.budget.run import LATENCY_TIE, Measured, fastest
+from export.budget.run import FAILED_CONFIRMATION, LATENCY_TIE, OVER_BUDGET, Measured, fastest, reason_to_skip
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
 from export.datasets import read_examples
@@ -43,11 +43,16 @@ def test_the_split_is_fixed_disjoint_whole_and_stratified():
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({"space": ["lighttoken"]}, "space must be a list of export.budget.Candidate"),
+        ({"space": ["lighttoken"]}, "space must be a non-empty list of export.budget.Candidate"),
+        ({"space": 5}, "space must be a non-empty list of export.budget.Candidate"),  # was a TypeError traceback
+        ({"space": []}, "space must be a non-empty list of export.budget.Candidate"),  # ran the default space
+        ({"space": (c for c in SPACE)}, "space must be a non-empty list"),  # was used up by the check
+        ({"space": [SPACE[0], SPACE[1], SPACE[0]]}, "space names candidate int8 encoder:int4 twice"),
         ({"model": "/nonexistent/model"}, "checkpoint folder not found"),
         ({"seeds": 1.5}, "search seeds must be a whole number (got 1.5)"),
     ],
-    ids=["space-of-strings", "model-missing", "seeds-not-whole"],
+    ids=["space-of-strings", "space-a-number", "space-empty", "space-a-generator", "space-twice", "model-missing",
+         "seeds-not-whole"],
 )
 def test_a_search_refused_before_it_starts_leaves_no_work_folder(tmp_path, tiny_checkpoint, settings, expected):
     """The work folder (.OUT.search, kept so an interrupted search resumes) is made only once the search can run:
@@ -133,6 +138,61 @@ def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slowe
     assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text()
 
 
+def test_the_latency_pick_is_the_fastest_of_all_within_budget_whatever_their_order(tmp_path, tiny_checkpoint):
+    """Visited by estimated size: a (10.0 ms, 5 MB), c (10.9 ms, 3 MB: tied with a), b (9.5 ms, 8 MB). Over all
+    three the pick is a, within 10% of b's 9.5 ms and smaller. Carried from one candidate to the next, the pick went
+    a → c → b: c's tie with a was forgotten once b came, and the largest won."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    tables = (export.Int4(ratio=5.6), export.Int8(), export.NoCompression())  # 0.7, 1 and 4 bytes a value
+    a, c, b = (Candidate(table, export.Int8Encoder()) for table in tables)
+    stored_over_budget(out, checkpoint, {a.key: 0.0, c.key: 0.0, b.key: 0.0},
+                       timed={a.key: (10.0, 5_000_000), c.key: (10.9, 3_000_000), b.key: (9.5, 8_000_000)})  # fmt: skip
+    result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=100.0, space=[b, c, a],
+                           out=out, objective="latency", progress=False)  # fmt: skip
+    search = result.report["search"]
+    assert [candidate["key"] for candidate in search["candidates"]] == [a.key, c.key, b.key]  # the order visited
+    assert search["chosen"] == a.key
+
+
+def test_only_the_search_part_rules_out_the_candidates_that_compress_harder():
+    """A pick that fails on the confirmation part is set aside, but no choice may rest on that part: the candidates
+    that compress at least as hard are still tried (they were skipped unscored)."""
+    row = {"drop": 0.0, "model_bytes": 1, "p50_ms": 1.0, "parity_passed": True}
+    failed = Measured(SPACE[1], 1, seeds=[row], status=FAILED_CONFIRMATION)
+    harder = Measured(Candidate(export.Int4(), export.Int4AsInt8()), 1)
+    assert reason_to_skip(harder, [failed, harder], None) is None
+    failed.status = OVER_BUDGET
+    assert reason_to_skip(harder, [failed, harder], None).startswith("skipped: compresses at least as hard")
+
+
+def test_candidates_that_differ_in_any_setting_have_their_own_keys_and_compare_only_within_a_method():
+    """The store is keyed by candidate: two int4 block sizes shared one key, so the second read the first's
+    results. Ratios compare within one method: lighttoken at 25x is not a harder svd at 8x."""
+    assert Candidate(export.Int8(), export.Int4Encoder(block_size=32)).key == "int8 encoder:int4(block_size=32)"
+    assert Candidate(export.Int8(), export.Int4Encoder()).key == "int8 encoder:int4"
+    assert Candidate(export.Int8(), export.Tucker(share="layer")).key == "int8 encoder:tucker@4(share=layer)"
+    int8 = export.Int8Encoder()
+    assert not Candidate(export.LightToken(ratio=25), int8).harder_than(Candidate(export.Svd(ratio=8), int8))
+    assert not Candidate(export.Svd(ratio=25), int8).harder_than(Candidate(export.LightToken(ratio=25), int8))
+    assert Candidate(export.Svd(ratio=25), int8).harder_than(Candidate(export.Svd(ratio=8), int8))
+    assert not Candidate(export.Int8(), export.Int4Encoder()).harder_than(Candidate(export.Int8(), export.Int4AsInt8()))
+
+
+def test_estimated_sizes_order_factorised_encoders_and_an_fp32_table_by_what_they_store():
+    """A factorised encoder keeps 1/ratio of its weights at int8, and an uncompressed table 4 bytes a value: the
+    size objective's order (the first within budget wins) rests on these."""
+    from export.budget.space import estimated_bytes
+
+    table, weights = 30_522 * 384, 10_600_000
+    dense_100x = estimated_bytes(Candidate(export.LightToken(ratio=100), export.Int8Encoder()), table, weights, 1.0)
+    tucker_25x = estimated_bytes(Candidate(export.LightToken(ratio=25), export.Tucker(ratio=8)), table, weights, 1.0)
+    assert tucker_25x < dense_100x  # 3.2 MB against 11.1 MB: 1.9 and 10.6 MB of it encoder
+    fp32, int8 = (estimated_bytes(Candidate(t, export.Int8Encoder()), table, weights, 1.0)
+                  for t in (export.NoCompression(), export.Int8()))  # fmt: skip
+    assert fp32 - weights == 4 * (int8 - weights)
+
+
 def test_the_default_space_searches_the_4_bit_encoder_that_runs_at_int8_speed():
     """int4-as-int8 on every target (on onnx-mobile its decode ships as weights.ort), never MatMulNBits' int4."""
     assert {c.encoder.name for c in default_space(False, False)} == {"int8", "int4-as-int8"}
@@ -158,7 +218,8 @@ def test_an_unmeetable_budget_exits_1_naming_the_closest_and_writes_nothing(caps
     code, err = run_cli(capsys, "bert", "--model", str(checkpoint), "--evaluate", str(SST2_DIR), "--max-drop", "1",
                         "--out", str(out))  # fmt: skip
     assert code == 1
-    assert "no candidate keeps the drop within 1 pt" in err and "closest: int8 encoder:int4-as-int8, +2.00 pt" in err
+    assert "no candidate keeps the drop within 1 pt on the search part (closest on the search part: int8 " \
+        "encoder:int4-as-int8, +2.00 pt)" in err
     assert not out.exists()
     # the default space's lighttoken candidates cannot fit a 405-row table: tried for real, stored as errors
     stored = (tmp_path / ".bundle.search" / RESULTS).read_text().splitlines()

@@ -24,7 +24,7 @@ from ..config import ExportConfig
 from ..encoder import encoder_of, linear_layers
 from ..errors import ParityError, UserInputError
 from ..typed_fields import check_field_types
-from .run import Measured, Search, SearchSettings, candidate_config, drop_points
+from .run import FAILED_CONFIRMATION, Measured, Search, SearchSettings, candidate_config, drop_points
 from .space import Candidate, default_space, estimated_bytes
 from .split import Split, split_labelled_set
 from .store import ResultStore
@@ -65,7 +65,7 @@ def run_search(
         raise UserInputError("--max-drop needs --evaluate DATA: the budget is measured on the user's labelled data")
     check_settings(settings)
     planned = split_labelled_set(base.evaluate, stratified=_classes(base))
-    space = space or default_space(base.vocab.text is not None, base.distill.text is not None)
+    space = default_space(base.vocab.text is not None, base.distill.text is not None) if space is None else space
     _check_space(space, base)
     loaded = load(base)  # before the work folder: a checkpoint that cannot load leaves nothing behind
     work = base.out.parent / f".{base.out.name}.search"
@@ -86,15 +86,19 @@ def run_search(
         confirmation, final = _confirm(search, chosen)
         if confirmation["drop"] <= settings.max_drop and confirmation["parity_passed"]:
             break
-        chosen.status = "over budget on the confirmation part"
+        chosen.status = FAILED_CONFIRMATION
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
                       "budget; searching on", highlight=False)  # fmt: skip
     return _publish(search, final, _report(settings, ordered, chosen, split, confirmation))
 
 
 def _check_space(space: list[Candidate], base: ExportConfig) -> None:
-    if isinstance(space, (str, bytes)) or not all(isinstance(candidate, Candidate) for candidate in space):
-        raise UserInputError("space must be a list of export.budget.Candidate")
+    if not isinstance(space, (list, tuple)) or not space or not all(isinstance(c, Candidate) for c in space):
+        raise UserInputError("space must be a non-empty list of export.budget.Candidate")
+    keys = [candidate.key for candidate in space]
+    if len(set(keys)) < len(keys):
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise UserInputError(f"space names candidate {twice} twice")
     for candidate in space:
         if (candidate.vocab and base.vocab.text is None) or (candidate.distill and base.distill.text is None):
             raise UserInputError(f"candidate {candidate.key} needs the text it names (pass vocab= / distill=)")
@@ -119,8 +123,9 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
     if not tried:
         raise NothingWithinBudget("no candidate could be measured within --search-minutes")
     closest = min(tried, key=lambda m: m.worst_drop)
-    message = (f"no candidate keeps the drop within {search.settings.max_drop:g} pt on the search part (closest: "
-               f"{closest.candidate.key}, {closest.worst_drop:+.2f} pt)")  # fmt: skip
+    confirmed = "" if all(m.status != FAILED_CONFIRMATION for m in ordered) else " and then on the confirmation part"
+    message = (f"no candidate keeps the drop within {search.settings.max_drop:g} pt on the search part{confirmed} "
+               f"(closest on the search part: {closest.candidate.key}, {closest.worst_drop:+.2f} pt)")  # fmt: skip
     if search.base.strict:
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
     console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
@@ -135,7 +140,8 @@ def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str)
     table = loaded.model.get_input_embeddings().weight
     weights = sum(layer.weight.numel() for layer in linear_layers(encoder_of(loaded.model)).values())
     kept = _kept_share(loaded, base) if any(c.vocab for c in space) else 1.0
-    measured = [Measured(c, estimated_bytes(c, table.numel(), weights, kept)) for c in space]
+    rest = base.vocab.rest
+    measured = [Measured(c, estimated_bytes(c, table.numel(), weights, kept, rest)) for c in space]
     if objective == "latency":
         return sorted(measured, key=lambda m: (m.candidate.encoder.name != "int8", m.estimated_bytes))
     return sorted(measured, key=lambda m: m.estimated_bytes)
@@ -147,10 +153,7 @@ def _kept_share(loaded, base: ExportConfig) -> float:
 
     rows = loaded.model.get_input_embeddings().num_embeddings
     texts = read_texts(base.vocab.text, "vocabulary text")
-    kept = len(kept_ids(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common).kept_ids) / rows
-    if base.vocab.rest is None:
-        return kept
-    return kept + (1 - kept) * 4 / base.vocab.rest  # --vocab-rest: the other rows' fp32 bytes over its ratio
+    return len(kept_ids(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common).kept_ids) / rows
 
 
 def _classes(base: ExportConfig) -> bool:

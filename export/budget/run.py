@@ -38,6 +38,9 @@ LATENCY_TIE = 0.10  # p50s this close to the fastest count as equally fast: sequ
 SLOWER_ENCODER = 1.25
 
 NOT_NEEDED = "not needed"  # the latency objective's skips: looked at again if the pick fails its confirmation
+OVER_BUDGET = "over budget"  # on the search part: rules out the candidates that compress at least as hard
+FAILED_CONFIRMATION = "over budget on the confirmation part"  # rules out nothing: no choice may see that part
+TIME_UP = "time up"  # measure()'s answer when a seed would need an export after the deadline
 
 RunExport = Callable[[ExportConfig, Cache], dict[str, Any]]  # pipeline.run with a console of its own
 
@@ -109,10 +112,10 @@ class Search:
     run_export: RunExport
     cache: Cache
     console: Console
-    deadline: float = 0.0  # time.monotonic() after which no candidate starts; 0: settings.minutes from now
+    deadline: float = field(init=False)  # time.monotonic() after which no export starts
 
     def __post_init__(self) -> None:
-        self.deadline = self.deadline or time.monotonic() + 60 * self.settings.minutes
+        self.deadline = time.monotonic() + 60 * self.settings.minutes
 
     def explore(self, ordered: list[Measured]) -> Measured | None:
         """Measure the untried candidates in order and return the pick (None: nothing within budget before time ran
@@ -129,19 +132,19 @@ class Search:
             if reason:
                 measured.status = reason
                 continue
-            if time.monotonic() > self.deadline and self.store.get(measured.candidate.key, 0) is None:
-                break  # the rest stay "not tried" (results already stored are still read)
             error = self.measure(measured, f"{number}/{len(ordered)}")
+            if error == TIME_UP:
+                continue  # stays "not tried"; a later candidate's stored results are still read
             if error:
                 measured.status = f"skipped: {error}"
                 continue
             within = measured.worst_drop <= self.settings.max_drop and all(r["parity_passed"] for r in measured.seeds)
-            measured.status = "within budget" if within else "over budget"
+            measured.status = "within budget" if within else OVER_BUDGET
             self._print_progress(measured, ordered)
             if within and not latency:
                 return measured
-            if within:
-                pick = fastest([measured] + ([pick] if pick else []))
+            if within:  # over every candidate within budget: the pick must not depend on the order they came in
+                pick = fastest([m for m in ordered if m.status == "within budget"])
         return pick
 
     def _print_progress(self, measured: Measured, ordered: list[Measured]) -> None:
@@ -154,11 +157,15 @@ class Search:
 
     def measure(self, measured: Measured, position: str) -> str | None:
         """Fill `measured.seeds` from the store or by exporting, stopping at the first seed over budget (the worst
-        counts); returns the error when the candidate cannot be exported at all."""
+        counts); returns the error when the candidate cannot be exported at all, or TIME_UP (seeds left empty) when
+        a seed it needs is not stored and the deadline has passed."""
         candidate = measured.candidate
         stochastic = candidate.embedding.stochastic or candidate.distill
         for seed in range(self.settings.seeds if stochastic else 1):
             row = self.store.get(candidate.key, seed)
+            if row is None and time.monotonic() > self.deadline:
+                measured.seeds.clear()
+                return TIME_UP
             if row is None:
                 self.console.print(f"  candidate {position}: {candidate.key}, seed {seed} …", highlight=False)
                 row = self.export_on_search_part(candidate, seed)
@@ -214,7 +221,7 @@ def reason_to_skip(measured: Measured, ordered: list[Measured], pick: Measured |
     """Why `measured` need not be exported: it compresses at least as hard as a candidate over budget, or (with
     the latency objective's current pick) its encoder has been timed far slower than the pick. None: export it."""
     candidate = measured.candidate
-    rejected = [m.candidate for m in ordered if m.status.startswith("over budget")]
+    rejected = [m.candidate for m in ordered if m.status == OVER_BUDGET]
     harder = next((r for r in rejected if candidate.harder_than(r)), None)
     if harder is not None:
         return f"skipped: compresses at least as hard as {harder.key}, which is over budget"

@@ -10,11 +10,11 @@ least as hard in every setting (`harder_than`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import product
 from typing import Any
 
-from ..embedding import EmbeddingMethod, Int8, LightToken
+from ..embedding import EmbeddingMethod, Int8, LightToken, NoCompression
 from ..encoder import EncoderMethod, Int4AsInt8, Int4Encoder, Int8Encoder
 
 INT4_BITS_PER_WEIGHT = 4.5  # 4-bit codes and an fp32 scale per block of 128 weights, before fp32 biases
@@ -29,10 +29,9 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        """A stable name: the on-disk store and the report use it."""
-        ratio, encoder_ratio = getattr(self.embedding, "ratio", None), getattr(self.encoder, "ratio", None)
-        parts = [self.embedding.name + (f"@{ratio:g}" if ratio else ""),
-                 f"encoder:{self.encoder.name}" + (f"@{encoder_ratio:g}" if encoder_ratio else "")]  # fmt: skip
+        """A stable name that tells candidates apart (the on-disk store and the report use it): each method's name,
+        its ratio, and any other setting away from its default."""
+        parts = [_label(self.embedding), "encoder:" + _label(self.encoder)]
         return " ".join(parts + ["vocab"] * self.vocab + ["distill"] * self.distill)
 
     def to_json(self) -> dict[str, Any]:
@@ -41,13 +40,11 @@ class Candidate:
 
     def harder_than(self, other: Candidate) -> bool:
         """Does this candidate compress at least as hard as `other` in every setting (same vocab and distill)?
-        If `other` missed the budget, this one will too."""
+        If `other` missed the budget, this one will too. Ratios compare within one method only (lighttoken at 25x
+        is not a harder svd at 8x); the int8 table and the int8 encoder are the least compression of any."""
         if (self.vocab, self.distill) != (other.vocab, other.distill):
             return False
-        if min(_encoder_rank(self.encoder), _encoder_rank(other.encoder)) < 0 or not _table_rank(other.embedding):
-            return False
-        table = _table_rank(self.embedding) >= _table_rank(other.embedding)
-        return table and _encoder_rank(self.encoder) >= _encoder_rank(other.encoder)
+        return _table_at_least(self.embedding, other.embedding) and _encoder_at_least(self.encoder, other.encoder)
 
 
 def default_space(vocab: bool, distill: bool) -> list[Candidate]:
@@ -61,26 +58,55 @@ def default_space(vocab: bool, distill: bool) -> list[Candidate]:
     ]
 
 
-def estimated_bytes(candidate: Candidate, table_values: int, encoder_weights: int, kept_share: float) -> float:
+def estimated_bytes(
+    candidate: Candidate, table_values: int, encoder_weights: int, kept_share: float, rest_ratio: float | None = None
+) -> float:
     """What the candidate will store for the token table and the encoder's linear weights: enough to order them
-    (the rest of the model is the same for all). `kept_share`: what an int8 table stores with --vocab, as a share
-    of the whole (the rows it keeps, and with --vocab-rest the others' codes)."""
+    (the rest of the model is the same for all). `kept_share`: the share of the table's rows --vocab keeps;
+    `rest_ratio`: --vocab-rest's, the other rows as codes at that ratio of their fp32 bytes."""
     ratio = getattr(candidate.embedding, "ratio", None)
-    table = 4 * table_values / ratio if ratio else table_values * (kept_share if candidate.vocab else 1.0)
-    bits = INT4_BITS_PER_WEIGHT if isinstance(candidate.encoder, Int4Encoder) else 8
-    return table + encoder_weights * bits / 8
+    if ratio:
+        table = 4 * table_values / ratio
+    else:
+        per_value = 4 if isinstance(candidate.embedding, NoCompression) else 1  # fp32, else int8
+        share = kept_share if candidate.vocab else 1.0
+        rest = (1 - share) * 4 / rest_ratio if candidate.vocab and rest_ratio else 0.0
+        table = table_values * (per_value * share + rest)
+    return table + encoder_weights * _encoder_bits(candidate.encoder) / 8
+
+
+def _encoder_bits(method: EncoderMethod) -> float:
+    if isinstance(method, Int4Encoder):
+        return INT4_BITS_PER_WEIGHT
+    ratio = getattr(method, "ratio", None)  # a factorised encoder keeps 1/ratio of the weights, int8
+    return 8 / ratio if ratio else 8
 
 
 def _both(flag: bool) -> list[bool]:
     return [False, True] if flag else [False]
 
 
-def _table_rank(method: EmbeddingMethod) -> float:
-    if isinstance(method, Int8):
-        return 4.0  # an int8 table is 4x its fp32 bytes
-    return getattr(method, "ratio", None) or 0.0  # methods compared by ratio; an unsized one ranks lowest
+def _label(method: EmbeddingMethod | EncoderMethod) -> str:
+    ratio = getattr(method, "ratio", None)
+    changed = [f"{f.name}={getattr(method, f.name)}" for f in fields(method)
+               if f.name != "ratio" and getattr(method, f.name) != f.default]  # fmt: skip
+    return method.name + (f"@{ratio:g}" if ratio else "") + (f"({','.join(changed)})" if changed else "")
 
 
-def _encoder_rank(method: EncoderMethod) -> int:
-    # int8 < int4 (either form); other methods are not ordered against these, so nothing is skipped on their account
-    return {Int8Encoder: 0, Int4Encoder: 1, Int4AsInt8: 1}.get(type(method), -1)
+def _same_but_ratio(method: Any, other: Any) -> bool:
+    mine, theirs = method.to_json(), other.to_json()
+    return type(method) is type(other) and {**mine, "ratio": None} == {**theirs, "ratio": None}
+
+
+def _table_at_least(method: EmbeddingMethod, other: EmbeddingMethod) -> bool:
+    if isinstance(other, Int8):  # int8 stores the table at 4x its fp32 bytes; a sized method past that is harder
+        return isinstance(method, Int8) or (getattr(method, "ratio", None) or 0.0) >= 4.0
+    ratio, other_ratio = getattr(method, "ratio", None), getattr(other, "ratio", None)
+    return _same_but_ratio(method, other) and (ratio or 0.0) >= (other_ratio or 0.0)
+
+
+def _encoder_at_least(method: EncoderMethod, other: EncoderMethod) -> bool:
+    if type(other) is Int8Encoder:  # int8 < int4 in either form; other methods are not ordered against these
+        return type(method) in (Int8Encoder, Int4Encoder, Int4AsInt8)
+    ratio, other_ratio = getattr(method, "ratio", None), getattr(other, "ratio", None)
+    return _same_but_ratio(method, other) and (ratio or 0.0) >= (other_ratio or 0.0)
