@@ -2,8 +2,8 @@
 
 A bundle whose encoder stores 4-bit weights decoded by standard ops (int4-as-int8) ships that decode as a second
 model, weights.ort (bundle.json `model.weights`): it reads no input, and its outputs are inputs of the main model
-under the same names. It runs once here, at load; its outputs stay bound to the main session's inputs, so a call
-passes only the text's tensors and ORT reads the decoded weights in place (no copy per call).
+under the same names. It runs once here, at load; its outputs are kept as OrtValues that every call passes beside
+the text's tensors, so ORT reads the decoded weights in place (no copy per call).
 """
 
 from __future__ import annotations
@@ -56,9 +56,6 @@ class ModelSession:
         # what a call feeds: every input but the load-time weights, which are bound once here
         self.input_names = [i.name for i in self.session.get_inputs() if i.name not in self.weights]
         self.first_output = self.session.get_outputs()[0].name
-        self.binding = self.session.io_binding()
-        for name, value in self.weights.items():
-            self.binding.bind_ortvalue_input(name, value)
 
     def get_outputs(self) -> list[ort.NodeArg]:
         return self.session.get_outputs()
@@ -69,11 +66,8 @@ class ModelSession:
         name = output or self.first_output
         if not self.weights:
             return self.session.run([name], feed)[0]
+        # OrtValues over the arrays' memory, beside the decoded weights' (nothing copied); nothing shared is
+        # rebound, so threads may call one session at once
         arrays = {key: np.ascontiguousarray(value) for key, value in feed.items()}  # alive until the run ends
-        for key, value in arrays.items():
-            self.binding.bind_cpu_input(key, value)
-        self.binding.bind_output(name)
-        self.session.run_with_iobinding(self.binding)
-        result = self.binding.copy_outputs_to_cpu()[0]
-        self.binding.clear_binding_outputs()
-        return result
+        values = {key: ort.OrtValue.ortvalue_from_numpy(value) for key, value in arrays.items()}
+        return self.session.run_with_ort_values([name], {**self.weights, **values})[0].numpy()

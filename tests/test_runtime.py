@@ -167,12 +167,16 @@ def test_wrong_task_and_bad_input_are_refused_clearly(minilm, sst2):
             Bundle.load(minilm.manifest.folder, threads=threads)
 
 
-def test_one_session_is_safe_to_share_between_threads(minilm):
-    texts = [f"sentence number {i} about {'cats' if i % 2 else 'markets'}" for i in range(32)]
-    serial = [minilm.embed(t) for t in texts]
+@pytest.mark.parametrize("which", ["minilm_bundle", "tiny_int4_bundle"])
+def test_one_session_is_safe_to_share_between_threads(request, which):
+    """Also for a bundle with load-time weights (weights.ort), whose calls once shared one IO binding: threads ran
+    on each other's inputs."""
+    bundle = Bundle.load(request.getfixturevalue(which)[0])
+    texts = [f"sentence number {i} about {'cats' if i % 2 else 'markets'} " * (1 + i % 5) for i in range(32)]
+    serial = [bundle.embed(t) for t in texts]
     with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(3):
-            concurrent = list(pool.map(minilm.embed, texts))
+            concurrent = list(pool.map(bundle.embed, texts))
             assert all(np.array_equal(a, b) for a, b in zip(serial, concurrent, strict=True))
 
 
