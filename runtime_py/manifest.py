@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 FORMAT_VERSION = 2  # 2: "encoder" (method and settings) replaced the "quantize" string
@@ -159,6 +159,9 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
     files = raw.get("files", {})
     if not isinstance(files, dict):
         raise BundleError(f"{folder / 'bundle.json'}: files must map each file's name to its sha256")
+    outside = next((name for name in files if not inside_the_folder(name)), None)
+    if outside is not None:  # before any file is read
+        raise BundleError(f"{folder / 'bundle.json'}: {outside!r} is not a file inside the bundle's folder")
     if verify:
         for name, digest in files.items():
             check_file(folder / name, digest)
@@ -177,6 +180,14 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
     return manifest
 
 
+def inside_the_folder(name: object) -> bool:
+    """A relative file name that stays in the bundle's folder (no absolute path, no "..", no drive)."""
+    if not isinstance(name, str) or not name or "\\" in name or ":" in name:
+        return False
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts
+
+
 MAX_LENGTH_LIMIT = 1 << 20  # tokens; far past any BERT-family model's position table
 ID_LIMIT = 1 << 31  # token ids are int32 in the Java core
 
@@ -191,10 +202,18 @@ def field_problem(manifest: Manifest) -> str | None:
     bad = next((key for key, name in names.items() if not (isinstance(name, str) and name)), None)
     if bad:
         return f"{bad} must name a file of the bundle"
+    outside = next((name for name in [*names.values(), *manifest.files] if not inside_the_folder(name)), None)
+    if outside is not None:
+        return f"{outside!r} is not a file inside the bundle's folder"
+    unlisted = next((key for key, name in names.items() if name not in manifest.files), None)
+    if unlisted:  # so that every file the runtime reads is checked against its sha256
+        return f"{unlisted} {names[unlisted]} is not listed in files with its sha256"
     if not model.outputs:
         return "model.outputs lists no output"
     if not 2 <= manifest.max_length <= MAX_LENGTH_LIMIT:
         return f"max_length {manifest.max_length} is not between 2 and {MAX_LENGTH_LIMIT}"
+    if manifest.takes_pairs and manifest.max_length < 3:  # [CLS] a [SEP] b [SEP]: truncation needs a token of text
+        return f"max_length {manifest.max_length} leaves a pair model no room for text (at least 3)"
     if not 0 <= tokenizer.pad_id < ID_LIMIT:
         return f"tokenizer.pad_id {tokenizer.pad_id} is not a token id"
     if not (-1 <= tolerance.min_cosine <= 1 and 0 <= tolerance.min_top1_agreement <= 1):

@@ -56,6 +56,7 @@ HARD_CASES = [
     "   runs\t\tof \n\n whitespace\u00a0\u2003and\u200bzero-width\u0000nul\ufffdreplacement   ",
     "punctuation!!! ...and --- (brackets) [SEP] «quotes» „low“ ¿qué? ¡sí! 100% $5 a+b=c ~tilde~ `tick`",
     "special tokens written out: [CLS] [SEP] [MASK] [PAD] [UNK] [unused1]",
+    "unassigned \u0378 code points and emoji newer than the JVM's tables 🫶 🫠 stay words",
     "",
     " ",
 ]

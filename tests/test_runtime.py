@@ -240,6 +240,10 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
         ({"tokenizer": {"file": None}}, "tokenizer.file must name a file of the bundle"),
         ({"tokenizer": {"pad_id": 10**30}}, "tokenizer.pad_id 1000000000000000000000000000000 is not a token id"),
         ({"tolerance": {"min_cosine": float("nan")}}, "min_cosine must be within"),  # NaN would pass every check
+        ({"model": {"file": "../model.ort"}}, "'../model.ort' is not a file inside the bundle's folder"),
+        ({"tokenizer": {"file": "/etc/hostname"}}, "'/etc/hostname' is not a file inside the bundle's folder"),
+        ({"files": {"../../x": "0" * 64}}, "'../../x' is not a file inside the bundle's folder"),  # before it is read
+        ({"task": "text-pair-classification", "max_length": 2}, "max_length 2 leaves a pair model no room for text"),
     ],
 )
 def test_a_manifest_with_a_malformed_field_is_refused(bundle_copy, change, expected):
@@ -247,6 +251,16 @@ def test_a_manifest_with_a_malformed_field_is_refused(bundle_copy, change, expec
     manifest.write_text(json.dumps(changed(json.loads(manifest.read_text()), change)))
     with pytest.raises(BundleError, match=expected):
         Bundle.load(bundle_copy, verify=False)
+
+
+def test_a_manifest_must_list_the_files_the_runtime_reads(bundle_copy):
+    """Each is checked against its sha256 only when `files` lists it: left out, a model loaded unchecked."""
+    manifest = bundle_copy / "bundle.json"
+    raw = json.loads(manifest.read_text())
+    del raw["files"]["model.ort"]
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(BundleError, match=r"model\.file model\.ort is not listed in files with its sha256"):
+        Bundle.load(bundle_copy)
 
 
 def changed(raw: dict, change: dict) -> dict:

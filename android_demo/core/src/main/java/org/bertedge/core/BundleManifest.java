@@ -54,6 +54,38 @@ public final class BundleManifest {
         minCosine = within(required(tolerance, "min_cosine"), -1, 1, toleranceRange);
         minTop1Agreement = within(required(tolerance, "min_top1_agreement"), 0, 1, toleranceRange);
         files = Json.object(required(raw, "files"));
+        if (takesPairs() && maxLength < 3) {  // [CLS] a [SEP] b [SEP]: truncation needs a token of text
+            throw new IllegalArgumentException("max_length " + maxLength + " leaves a pair model no room for text"
+                + " (at least 3)");
+        }
+        for (Map.Entry<String, Object> file : files.entrySet()) {
+            insideTheFolder(file.getKey());
+            if (!(file.getValue() instanceof String)) {
+                throw new IllegalArgumentException("files must map each file's name to its sha256");
+            }
+        }
+        String[][] read = {{"model.file", modelFile}, {"model.weights", weightsFile}, {"tokenizer.file", tokenizerFile}};
+        for (String[] name : read) {
+            if (name[1] == null) {
+                continue;  // only the weights are optional: the others were required above
+            }
+            insideTheFolder(name[1]);
+            if (!files.containsKey(name[1])) {  // so that every file the runtime reads is checked by its sha256
+                throw new IllegalArgumentException(name[0] + " " + name[1] + " is not listed in files with its sha256");
+            }
+        }
+    }
+
+    /** runtime_py's inside_the_folder: a relative name with no "..", no drive and no backslash. */
+    private static void insideTheFolder(String name) {
+        Path path = java.nio.file.Paths.get(name.isEmpty() ? "/" : name);
+        boolean inside = !name.isEmpty() && !name.contains("\\") && !name.contains(":") && !name.startsWith("/");
+        for (Path part : path) {
+            inside &= !part.toString().equals("..");
+        }
+        if (!inside) {
+            throw new IllegalArgumentException("'" + name + "' is not a file inside the bundle's folder");
+        }
     }
 
     /** A number of bundle.json between low and high (else the message, with %s the value); runtime_py's checks. */

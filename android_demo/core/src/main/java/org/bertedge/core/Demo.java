@@ -65,7 +65,7 @@ public final class Demo {
     private Answer rerank(String query) throws OrtException {
         long start = System.nanoTime();
         List<String> labels = model.manifest.labels;
-        int positive = labels == null ? 1 : labels.size() - 1;
+        int positive = labels == null ? -1 : labels.size() - 1;  // the last output, as runtime_py scores
         double[] scores = new double[sentences.size()];
         float[] output = new float[scores.length];
         for (int i = 0; i < scores.length; i++) {

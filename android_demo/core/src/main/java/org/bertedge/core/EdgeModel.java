@@ -168,7 +168,8 @@ public final class EdgeModel implements AutoCloseable {
                     feed.put(output.getKey(), (OnnxTensor) output.getValue());
                 }
             }
-            try (OrtSession.Result result = session.run(feed)) {
+            // the output bundle.json names (runtime_py runs by name too), not whichever the model lists first
+            try (OrtSession.Result result = session.run(feed, Collections.singleton(manifest.outputName))) {
                 return (float[][]) result.get(0).getValue();
             }
         } finally {

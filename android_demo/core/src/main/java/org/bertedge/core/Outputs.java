@@ -40,13 +40,14 @@ public final class Outputs {
 
     /**
      * How well a pair goes together, from a pair model's output: a one-output model's score as it is, or a
-     * classifier's probability of label `positive` (runtime_py's Bundle.score; the last label by default).
+     * classifier's probability of label `positive`, or of its last output when `positive` is negative
+     * (runtime_py's Bundle.score; the last label by default).
      */
     public static double pairScore(float[] output, int positive) {
         if (output.length == 1) {
             return output[0];
         }
-        return Parity.softmax(Parity.toDouble(output))[positive];
+        return Parity.softmax(Parity.toDouble(output))[positive < 0 ? output.length - 1 : positive];
     }
 
     /** Passages ordered by their pair score with the query, best first; ties keep their order (runtime_py's). */

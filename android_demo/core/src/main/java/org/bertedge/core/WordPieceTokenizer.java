@@ -265,14 +265,16 @@ public final class WordPieceTokenizer {
             || Character.isSpaceChar(cp);
     }
 
-    // unicode_categories' is_other: Cc, Cf, Cn, Co, Cs; tab, newline and carriage return are whitespace instead.
+    // unicode_categories' is_other as tokenizers applies it: Cc, Cf, Co, Cs; tab, newline and carriage return are
+    // whitespace instead. Not Cn: tokenizers keeps an unassigned code point (U+0378 -> [UNK]), and so must this,
+    // also for a character newer than the JVM's tables (an emoji of a later Unicode than the device knows).
     private static boolean isControl(int cp) {
         if (cp == '\t' || cp == '\n' || cp == '\r') {
             return false;
         }
         int type = Character.getType(cp);
-        return type == Character.CONTROL || type == Character.FORMAT || type == Character.UNASSIGNED
-            || type == Character.PRIVATE_USE || type == Character.SURROGATE;
+        return type == Character.CONTROL || type == Character.FORMAT || type == Character.PRIVATE_USE
+            || type == Character.SURROGATE;
     }
 
     // ASCII punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~) or any Unicode P* category.

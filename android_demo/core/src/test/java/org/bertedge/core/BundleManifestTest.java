@@ -2,7 +2,6 @@ package org.bertedge.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
@@ -23,13 +22,14 @@ public class BundleManifestTest {
     private Path bundle(String formatVersion, String modelSha256) throws Exception {
         Path folder = temp.newFolder("bundle").toPath();
         Files.write(folder.resolve("model.onnx"), "onnx".getBytes(StandardCharsets.UTF_8));
+        Files.write(folder.resolve("tokenizer.json"), "{}".getBytes(StandardCharsets.UTF_8));
         String json = "{\"format_version\": " + formatVersion + ", \"task\": \"text-classification\","
             + " \"labels\": [\"negative\", \"positive\"], \"max_length\": 128,"
             + " \"model\": {\"file\": \"model.onnx\", \"inputs\": [{\"name\": \"input_ids\"},"
             + " {\"name\": \"attention_mask\"}], \"outputs\": [{\"name\": \"logits\"}]},"
             + " \"tokenizer\": {\"file\": \"tokenizer.json\", \"pad_id\": 0},"
             + " \"tolerance\": {\"min_cosine\": 0.95, \"min_top1_agreement\": 1.0},"
-            + " \"files\": {\"model.onnx\": \"" + modelSha256 + "\"}}";
+            + " \"files\": {\"model.onnx\": \"" + modelSha256 + "\", \"tokenizer.json\": \"" + sha256("{}") + "\"}}";
         Files.write(folder.resolve("bundle.json"), json.getBytes(StandardCharsets.UTF_8));
         return folder;
     }
@@ -83,6 +83,7 @@ public class BundleManifestTest {
     @Test
     public void brokenJsonAndMissingFieldsAreNamed() throws Exception {
         Path folder = bundle("2", sha256("onnx"));
+        Files.delete(folder.resolve("tokenizer.json"));  // never read before the checks pass: its absence is not named
         Files.write(folder.resolve("bundle.json"), "{\"format_version\": 2,".getBytes(StandardCharsets.UTF_8));
         String message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder))
             .getMessage();
@@ -90,7 +91,6 @@ public class BundleManifestTest {
         Files.write(folder.resolve("bundle.json"), "{\"format_version\": 2}".getBytes(StandardCharsets.UTF_8));
         message = assertThrows(BundleManifest.BundleException.class, () -> BundleManifest.load(folder)).getMessage();
         assertTrue(message, message.endsWith("bundle.json: missing field 'task'"));
-        assertFalse(Files.exists(folder.resolve("tokenizer.json")));  // never read before the checks pass
     }
 
     @Test
@@ -107,6 +107,15 @@ public class BundleManifestTest {
     @Test
     public void valuesOutsideTheirRangesAreRefusedAsRuntimePyRefusesThem() throws Exception {
         String[][] cases = {
+            {"\"file\": \"model.onnx\"", "\"file\": \"../model.onnx\"",
+                "'../model.onnx' is not a file inside the bundle's folder"},
+            {"{\"model.onnx\": ", "{\"/etc/hostname\": \"0\", \"model.onnx\": ",
+                "'/etc/hostname' is not a file inside the bundle's folder"},
+            {"{\"model.onnx\": \"", "{\"other.onnx\": \"", "model.file model.onnx is not listed in files with its sha256"},
+            {"{\"model.onnx\": \"", "{\"model.onnx\": 5, \"x\": \"", "files must map each file's name to its sha256"},
+            {"\"text-classification\", \"labels\": [\"negative\", \"positive\"], \"max_length\": 128",
+                "\"text-pair-classification\", \"labels\": [\"negative\", \"positive\"], \"max_length\": 2",
+                "max_length 2 leaves a pair model no room for text (at least 3)"},
             {"\"max_length\": 128", "\"max_length\": 1000000000000000000000000000000",
                 "max_length 1.0E30 is not between 2 and 1048576"},
             {"\"pad_id\": 0", "\"pad_id\": 99999999999", "tokenizer.pad_id 99999999999 is not a token id"},

@@ -46,5 +46,7 @@ public class OutputsTest {
     public void aPairScoreIsTheOneOutputOrThePositiveLabelsProbability() {
         assertEquals(0.8, Outputs.pairScore(new float[] {0.8f}, 0), 1e-6);
         assertEquals(0.8808, Outputs.pairScore(new float[] {0f, 2f}, 1), 1e-4);
+        // without labels, the last output (runtime_py's default), however many there are
+        assertEquals(0.7662, Outputs.pairScore(new float[] {0f, 1f, 2.5f}, -1), 1e-4);
     }
 }

@@ -69,6 +69,12 @@ public class WordPieceTokenizerTest {
     }
 
     @Test
+    public void anUnassignedCodePointIsAnUnknownWordNotDropped() {
+        // tokenizers keeps U+0378 (unassigned in every Unicode version) as a character: [UNK], as here
+        assertArrayEquals(new int[] {2, 5, 1, 16, 3}, tokenizer.encode("hello \u0378 cat", 128));
+    }
+
+    @Test
     public void truncationKeepsClsAndSepWithinMaxLength() {
         assertArrayEquals(new int[] {2, 5, 5, 3}, tokenizer.encode("hello hello hello hello", 4));
         assertArrayEquals(new int[] {2, 3}, tokenizer.encode("", 128));
