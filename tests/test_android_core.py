@@ -352,6 +352,39 @@ def test_java_runner_refuses_a_corrupt_bundle(java_classes, ort_java, tiny_bundl
     assert result.returncode == 2 and result.stderr.startswith("error: onnxruntime cannot load")
 
 
+def malformed_golden(folder: Path) -> str:
+    golden = json.loads((folder / "golden.json").read_text())
+    del golden["probes"][0]["reference"]
+    return json.dumps(golden)
+
+
+def golden_of_another_width(folder: Path) -> str:
+    golden = json.loads((folder / "golden.json").read_text())
+    for probe in golden["probes"]:
+        probe["reference"] = probe["bundle"] = probe["reference"][:-1]
+    return json.dumps(golden)
+
+
+def tokenizer_without_normalizer(folder: Path) -> str:
+    return json.dumps({**json.loads((folder / "tokenizer.json").read_text()), "normalizer": None})
+
+
+@pytest.mark.parametrize(("name", "rewrite", "expected"), [
+    ("golden.json", malformed_golden, "error: golden.json is not a list of probes with their token ids and outputs"),
+    ("golden.json", golden_of_another_width, "error: golden.json's outputs hold 31 values a probe; the model gives 32"),
+    ("tokenizer.json", tokenizer_without_normalizer, "error: cannot load the tokenizer tokenizer.json"),
+])  # fmt: skip
+def test_java_runner_refuses_malformed_files_in_one_line(java_classes, ort_java, tiny_bundle, tmp_path, name, rewrite,
+                                                          expected):  # fmt: skip
+    """Each ended in a raw exception (NullPointerException, ArrayIndexOutOfBoundsException) and its trace."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle[0], broken)
+    rewrite_file(broken, name, rewrite(broken).encode())
+    result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
+    assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_java_runner_refuses_labels_that_do_not_match_the_outputs(java_classes, ort_java, sst2_bundle, tmp_path):
     """As runtime_py does at load (bundle.json is not among the files it hashes, so no rewrite is needed)."""
     broken = tmp_path / "broken"

@@ -18,6 +18,9 @@ import java.util.Map;
 public final class BundleManifest {
     public static final long FORMAT_VERSION = 2;
     public static final long MAX_LENGTH_LIMIT = 1L << 20;  // tokens; far past any BERT-family position table
+    private static final List<String> INPUTS = java.util.Arrays.asList("input_ids", "attention_mask", "token_type_ids");
+    private static final List<String> TASKS = java.util.Arrays.asList("feature-extraction", "text-classification",
+        "text-pair-classification");
 
     public final Path folder;
     public final String task;
@@ -36,6 +39,9 @@ public final class BundleManifest {
     private BundleManifest(Path folder, Map<String, Object> raw) {
         this.folder = folder;
         task = (String) required(raw, "task");
+        if (!TASKS.contains(task)) {
+            throw new IllegalArgumentException("task " + task + " is not one of " + String.join(", ", TASKS));
+        }
         labels = raw.get("labels") == null ? null : stringList(raw.get("labels"));
         maxLength = (int) within(required(raw, "max_length"), 2, MAX_LENGTH_LIMIT, "max_length %s is not between 2 and "
             + MAX_LENGTH_LIMIT);  // [CLS] and [SEP] alone fill 2
@@ -43,7 +49,11 @@ public final class BundleManifest {
         modelFile = (String) required(model, "file");
         weightsFile = (String) model.get("weights");
         for (Object input : Json.array(required(model, "inputs"))) {
-            inputNames.add((String) Json.object(input).get("name"));
+            String name = (String) Json.object(input).get("name");
+            if (!INPUTS.contains(name)) {  // EdgeModel fills only these
+                throw new IllegalArgumentException("model input " + name + " is not one this runtime fills");
+            }
+            inputNames.add(name);
         }
         outputName = (String) Json.object(Json.array(required(model, "outputs")).get(0)).get("name");
         Map<String, Object> tokenizer = Json.object(required(raw, "tokenizer"));

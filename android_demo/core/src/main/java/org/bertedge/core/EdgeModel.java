@@ -47,18 +47,18 @@ public final class EdgeModel implements AutoCloseable {
         WordPieceTokenizer tokenizer;
         try {
             tokenizer = new WordPieceTokenizer(BundleManifest.readText(folder.resolve(manifest.tokenizerFile)));
-        } catch (IllegalArgumentException | ClassCastException e) {
+        } catch (RuntimeException e) {  // a field missing or of the wrong kind, however it shows
             throw new BundleManifest.BundleException("cannot load the tokenizer " + manifest.tokenizerFile + ": "
-                + e.getMessage());
+                + e);
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         Path model = folder.resolve(manifest.modelFile);
+        OrtSession.Result weights = null;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             if (threads > 0) {
                 options.setIntraOpNumThreads(threads);
             }
-            OrtSession.Result weights = manifest.weightsFile == null ? null
-                : loadWeights(env, folder.resolve(manifest.weightsFile));
+            weights = manifest.weightsFile == null ? null : loadWeights(env, folder.resolve(manifest.weightsFile));
             OrtSession session = env.createSession(model.toString(), options);
             String problem = outputProblem(manifest, session.getOutputInfo());
             if (problem != null) {
@@ -70,6 +70,9 @@ public final class EdgeModel implements AutoCloseable {
             }
             return new EdgeModel(manifest, tokenizer, env, session, weights);
         } catch (OrtException e) {
+            if (weights != null) {
+                weights.close();  // decoded at load: native memory the failed model would otherwise keep
+            }
             throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
         }
     }

@@ -13,8 +13,11 @@ import java.util.Map;
  * desktop JVM in CI with no third-party jars (Maven Central is out of reach there).
  */
 public final class Json {
+    // deeper than any file of a bundle nests; past it, an error rather than the JVM's StackOverflowError
+    private static final int MAX_DEPTH = 512;
     private final String text;
     private int pos;
+    private int depth;
 
     private Json(String text) {
         this.text = text;
@@ -69,10 +72,12 @@ public final class Json {
 
     private Map<String, Object> readObject() {
         Map<String, Object> map = new LinkedHashMap<>();
+        nest();
         pos++;
         skipSpace();
         if (peek() == '}') {
             pos++;
+            depth--;
             return map;
         }
         while (true) {
@@ -87,6 +92,7 @@ public final class Json {
                 pos++;
             } else {
                 expect('}');
+                depth--;
                 return map;
             }
         }
@@ -94,10 +100,12 @@ public final class Json {
 
     private List<Object> readArray() {
         List<Object> list = new ArrayList<>();
+        nest();
         pos++;
         skipSpace();
         if (peek() == ']') {
             pos++;
+            depth--;
             return list;
         }
         while (true) {
@@ -108,8 +116,15 @@ public final class Json {
                 pos++;
             } else {
                 expect(']');
+                depth--;
                 return list;
             }
+        }
+    }
+
+    private void nest() {
+        if (++depth > MAX_DEPTH) {
+            throw error("nested deeper than " + MAX_DEPTH);
         }
     }
 
@@ -128,6 +143,9 @@ public final class Json {
                 out.append(c);
                 continue;
             }
+            if (pos >= text.length()) {
+                throw error("unterminated string");
+            }
             char e = text.charAt(pos++);
             switch (e) {
                 case '"': out.append('"'); break;
@@ -139,6 +157,9 @@ public final class Json {
                 case 'r': out.append('\r'); break;
                 case 't': out.append('\t'); break;
                 case 'u':
+                    if (pos + 4 > text.length()) {
+                        throw error("unterminated \\u escape");
+                    }
                     out.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
                     pos += 4;
                     break;

@@ -30,8 +30,18 @@ public final class SelfCheck {
 
     public static SelfCheck run(EdgeModel model) throws BundleManifest.BundleException, OrtException {
         BundleManifest manifest = model.manifest;
-        List<Object> items = Json.array(Json.object(Json.parse(
-            BundleManifest.readText(manifest.folder.resolve("golden.json")))).get("probes"));
+        String golden = BundleManifest.readText(manifest.folder.resolve("golden.json"));
+        try {
+            return replay(model, Json.array(Json.object(Json.parse(golden)).get("probes")));
+        } catch (IllegalArgumentException | ClassCastException | NullPointerException e) {
+            throw new BundleManifest.BundleException("golden.json is not a list of probes with their token ids and"
+                + " outputs: " + e);  // runtime_py's _read_probes refuses the same
+        }
+    }
+
+    private static SelfCheck replay(EdgeModel model, List<Object> items)
+        throws BundleManifest.BundleException, OrtException {
+        BundleManifest manifest = model.manifest;
         if (items.isEmpty()) {
             throw new BundleManifest.BundleException("golden.json holds no probes");
         }
@@ -59,6 +69,12 @@ public final class SelfCheck {
         }
         boolean paired = manifest.takesPairs();
         float[][] batched = paired ? model.runPairBatch(pairs) : model.runBatch(texts);
+        for (int i = 0; i < n; i++) {
+            if (reference[i].length != batched[i].length || exported[i].length != batched[i].length) {
+                throw new BundleManifest.BundleException("golden.json's outputs hold " + reference[i].length
+                    + " values a probe; the model gives " + batched[i].length);
+            }
+        }
         float[][] outputs = Arrays.copyOf(batched, 2 * n);
         for (int i = 0; i < n; i++) {
             outputs[n + i] = paired ? model.runPair(texts.get(i), pairs.get(i)[1]) : model.run(texts.get(i));

@@ -107,6 +107,10 @@ public class BundleManifestTest {
     @Test
     public void valuesOutsideTheirRangesAreRefusedAsRuntimePyRefusesThem() throws Exception {
         String[][] cases = {
+            {"\"name\": \"attention_mask\"", "\"name\": \"position_ids\"",
+                "model input position_ids is not one this runtime fills"},  // was a NullPointerException at run time
+            {"\"task\": \"text-classification\"", "\"task\": \"translation\"",
+                "task translation is not one of feature-extraction, text-classification, text-pair-classification"},
             {"\"file\": \"model.onnx\"", "\"file\": \"../model.onnx\"",
                 "'../model.onnx' is not a file inside the bundle's folder"},
             {"{\"model.onnx\": ", "{\"/etc/hostname\": \"0\", \"model.onnx\": ",

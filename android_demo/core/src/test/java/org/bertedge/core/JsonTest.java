@@ -52,5 +52,16 @@ public class JsonTest {
         assertThrows(IllegalArgumentException.class, () -> Json.parse(""));
         assertThrows(IllegalArgumentException.class, () -> Json.parse("[tru]"));
         assertThrows(IllegalArgumentException.class, () -> Json.parse("\"bad \\x escape\""));
+        // these ended in StringIndexOutOfBoundsException and StackOverflowError, past every caller's catch
+        assertEquals("JSON: unterminated string at offset 3",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("\"a\\")).getMessage());
+        assertEquals("JSON: unterminated \\u escape at offset 4",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("\"a\\u00")).getMessage());
+        StringBuilder deep = new StringBuilder();
+        for (int i = 0; i < 20000; i++) {
+            deep.append('[');
+        }
+        assertEquals("JSON: nested deeper than 512 at offset 512",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse(deep.toString())).getMessage());
     }
 }

@@ -28,7 +28,14 @@ public final class RunBundle {
         }
         try (EdgeModel m = model) {
             if (args[1].equals("--self-check")) {
-                SelfCheck check = SelfCheck.run(m);
+                SelfCheck check;
+                try {
+                    check = SelfCheck.run(m);
+                } catch (BundleManifest.BundleException e) {  // golden.json missing or malformed
+                    System.err.println("error: " + e.getMessage());
+                    System.exit(2);
+                    return;
+                }
                 System.out.println(String.format(Locale.ROOT,
                     "{\"passed\": %b, \"probes\": %d, \"min_cosine\": %s, \"top1_agreement\": %s, "
                         + "\"max_abs_diff_vs_export\": %s, \"failures\": %s}",
