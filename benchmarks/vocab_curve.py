@@ -3,7 +3,7 @@ with the vocabulary pruned to the task's training sentences, then with more text
 
     python benchmarks/vocab_curve.py [--models sst2 stsb]
 
-Each row prunes the tokenizer (export/vocab, as --vocab does: 9 of every 10 domain texts counted), slices the
+Each row prunes the tokenizer (export/vocab, as --vocab does: every domain text counted), slices the
 token table to the kept rows and scores the dev set in fp32 PyTorch (no export, no int8: what is left is the
 tokenization's effect). Deterministic. Prints a markdown table; the figures are in docs/vocab.md.
 """

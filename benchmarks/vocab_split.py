@@ -4,7 +4,7 @@ for every row against the domain's rows and the rest fitted apart, scored on the
     python benchmarks/vocab_split.py [--models stsb sst2] [--ratio 25] [--seeds 3] [--splits whole rest100 ...]
 
 A split is `whole` (one table: the export without --vocab) or `restR[+N]`: the domain's rows as `--vocab TRAIN
---vocab-common N --vocab-rest R` keeps them (the pieces 9 of every 10 train.tsv texts use, the specials, the fallback
+--vocab-common N --vocab-rest R` keeps them (the pieces train.tsv's texts use, the specials, the fallback
 alphabet and the tokenizer's N most common pieces, of the rows a text can reach), fitted apart from the rest at R.
 Every split gets the same bytes (--ratio against the whole fp32 table). No export and no int8 encoder: what is left
 is the table's effect. Prints a markdown table per model: the bits a row, the table's bytes, the dev score for each

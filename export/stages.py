@@ -29,6 +29,7 @@ from .embedding.reachable import reachable_rows
 from .embedding.token_stats import TokenStats
 from .encoder import encoder_of
 from .encoder.calibration import CALIBRATION_PASSAGES, input_moments
+from .errors import UserInputError
 from .load import LoadedModel
 from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
@@ -115,7 +116,7 @@ def prune_vocabulary(
     texts = read_texts(config.vocab.text, "vocabulary text")
     embedding = loaded.model.get_input_embeddings()
     rows = embedding.num_embeddings
-    settings = (config.vocab.min_count, rows, config.vocab.common)
+    settings = _prune_settings(config, rows)
     if config.vocab.rest is not None:
         kept = vocab.kept_ids(loaded.tokenizer, texts, *settings)
         deployed = replace(loaded, domain_rows=_id_mask(kept.kept_ids, rows))
@@ -159,8 +160,7 @@ def _pruning_facts(
         held_out_tokenizer = evaluation_tokenizer = loaded.tokenizer
     else:
         evaluation_tokenizer = pruned_tokenizer
-        settings = (config.vocab.min_count, rows, config.vocab.common)
-        held_out_tokenizer = vocab.prune_tokenizer(loaded.tokenizer, counted, *settings).tokenizer if held_out else None
+        held_out_tokenizer = _estimate_tokenizer(config, loaded, counted, rows) if held_out else None
     return {
         "text": str(config.vocab.text),
         "min_count": config.vocab.min_count,
@@ -175,10 +175,24 @@ def _pruning_facts(
         "kept_as_fallback": kept.from_fallback,
         "fp32_bytes_dropped": dropped * width * 4,
         "coverage": {
-            "held_out": vocab.coverage(loaded.tokenizer, held_out_tokenizer, held_out),
+            "held_out": held_out_tokenizer and vocab.coverage(loaded.tokenizer, held_out_tokenizer, held_out),
             "evaluation": evaluation_texts and vocab.coverage(loaded.tokenizer, evaluation_tokenizer, evaluation_texts),
         },
     }
+
+
+def _prune_settings(config: ExportConfig, rows: int) -> tuple[int, int, int]:
+    """prune_tokenizer's and kept_ids' arguments after the texts."""
+    return config.vocab.min_count, rows, config.vocab.common
+
+
+def _estimate_tokenizer(config: ExportConfig, loaded: LoadedModel, counted: list[str], rows: int) -> Any:
+    """The tokenizer pruned on 9 texts in 10, for the coverage estimate; None when those keep no piece (a high
+    --vocab-min-count that only all the text reaches): the report then has no estimate, and the export goes on."""
+    try:
+        return vocab.prune_tokenizer(loaded.tokenizer, counted, *_prune_settings(config, rows)).tokenizer
+    except UserInputError:
+        return None
 
 
 def compress_model(

@@ -194,7 +194,8 @@ ID_LIMIT = 1 << 31  # token ids are int32 in the Java core
 
 def field_problem(manifest: Manifest) -> str | None:
     """What makes a parsed bundle.json unusable (None when nothing): the ranges bundle.schema.json states, which
-    from_json's conversions alone do not check."""
+    from_json's conversions alone do not check, and what a schema cannot state: every name inside the bundle's
+    folder, each file the runtime reads listed with its sha256, room for text in a pair model's max_length."""
     model, tokenizer, tolerance = manifest.model, manifest.tokenizer, manifest.tolerance
     names = {"model.file": model.file, "tokenizer.file": tokenizer.file}
     if model.weights is not None:
@@ -202,7 +203,7 @@ def field_problem(manifest: Manifest) -> str | None:
     bad = next((key for key, name in names.items() if not (isinstance(name, str) and name)), None)
     if bad:
         return f"{bad} must name a file of the bundle"
-    outside = next((name for name in [*names.values(), *manifest.files] if not inside_the_folder(name)), None)
+    outside = next((name for name in names.values() if not inside_the_folder(name)), None)
     if outside is not None:
         return f"{outside!r} is not a file inside the bundle's folder"
     unlisted = next((key for key, name in names.items() if name not in manifest.files), None)

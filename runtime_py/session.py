@@ -53,7 +53,7 @@ class ModelSession:
             decode = ort.InferenceSession(str(weights), session_options(), providers=["CPUExecutionProvider"])
             names = [o.name for o in decode.get_outputs()]
             self.weights = dict(zip(names, decode.run_with_ort_values(names, {}), strict=True))
-        # what a call feeds: every input but the load-time weights, which are bound once here
+        # what a caller feeds: every input but the load-time weights, which run() adds to each call
         self.input_names = [i.name for i in self.session.get_inputs() if i.name not in self.weights]
         self.first_output = self.session.get_outputs()[0].name
 

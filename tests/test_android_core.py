@@ -442,7 +442,7 @@ def test_the_core_compiles_against_the_pinned_android_classes(ort_1_29, tmp_path
 @pytest.mark.parametrize("bundle", ["minilm_bundle", "sst2_bundle", "tiny_int4_bundle"])
 def test_the_pinned_android_runtime_reads_our_bundles(request, java_classes, ort_java_1_29, bundle):
     """The app pins onnxruntime-android 1.29.0; its runtime (the same release, built for linux-x64) loads the
-    .ort our 1.31 converter wrote and passes the golden self-check (tiny_int4_bundle: weights.ort too)."""
+    .ort our converter (1.32.0) wrote and passes the golden self-check (tiny_int4_bundle: weights.ort too)."""
     assert pinned_android_ort_version() == ORT_1_29["version"]
     code, check = java_self_check(java_classes, ort_java_1_29, request.getfixturevalue(bundle)[0])
     assert code == 0 and check["passed"], check

@@ -144,8 +144,9 @@ def test_the_latency_pick_is_the_fastest_of_all_within_budget_whatever_their_ord
     a → c → b: c's tie with a was forgotten once b came, and the largest won."""
     checkpoint = tiny_checkpoint("bert-classifier")
     out = tmp_path / "bundle"
-    tables = (export.Int4(ratio=5.6), export.Int8(), export.NoCompression())  # 0.7, 1 and 4 bytes a value
-    a, c, b = (Candidate(table, export.Int8Encoder()) for table in tables)
+    # estimated 0.7, 1 and 4 bytes a table value: visited in that order
+    a, c, b = (Candidate(export.Int4(ratio=5.6), export.Int8Encoder()), Candidate(export.Int8(), export.Int8Encoder()),
+               Candidate(export.NoCompression(), export.FullPrecision()))  # fmt: skip
     stored_over_budget(out, checkpoint, {a.key: 0.0, c.key: 0.0, b.key: 0.0},
                        timed={a.key: (10.0, 5_000_000), c.key: (10.9, 3_000_000), b.key: (9.5, 8_000_000)})  # fmt: skip
     result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=100.0, space=[b, c, a],
@@ -179,18 +180,21 @@ def test_candidates_that_differ_in_any_setting_have_their_own_keys_and_compare_o
     assert not Candidate(export.Int8(), export.Int4Encoder()).harder_than(Candidate(export.Int8(), export.Int4AsInt8()))
 
 
-def test_estimated_sizes_order_factorised_encoders_and_an_fp32_table_by_what_they_store():
-    """A factorised encoder keeps 1/ratio of its weights at int8, and an uncompressed table 4 bytes a value: the
-    size objective's order (the first within budget wins) rests on these."""
+def test_estimated_sizes_order_factorised_encoders_and_an_fp32_model_by_what_they_store():
+    """A factorised encoder keeps 1/ratio of its weights at int8; an uncompressed table is int8 beside an int8
+    encoder (the int8 pass quantizes it too) and fp32 only beside the fp32 one: the size objective's order (the
+    first within budget wins) rests on these."""
     from export.budget.space import estimated_bytes
 
     table, weights = 30_522 * 384, 10_600_000
     dense_100x = estimated_bytes(Candidate(export.LightToken(ratio=100), export.Int8Encoder()), table, weights, 1.0)
     tucker_25x = estimated_bytes(Candidate(export.LightToken(ratio=25), export.Tucker(ratio=8)), table, weights, 1.0)
-    assert tucker_25x < dense_100x  # 3.2 MB against 11.1 MB: 1.9 and 10.6 MB of it encoder
-    fp32, int8 = (estimated_bytes(Candidate(t, export.Int8Encoder()), table, weights, 1.0)
+    assert tucker_25x < dense_100x  # 3.2 MB against 11.1 MB: 1.3 and 10.6 MB of it encoder
+    none, int8 = (estimated_bytes(Candidate(t, export.Int8Encoder()), table, weights, 1.0)
                   for t in (export.NoCompression(), export.Int8()))  # fmt: skip
-    assert fp32 - weights == 4 * (int8 - weights)
+    assert none == int8 == table + weights
+    fp32 = estimated_bytes(Candidate(export.NoCompression(), export.FullPrecision()), table, weights, 1.0)
+    assert fp32 == 4 * (table + weights)
 
 
 def test_the_default_space_searches_the_4_bit_encoder_that_runs_at_int8_speed():

@@ -15,7 +15,7 @@ from itertools import product
 from typing import Any
 
 from ..embedding import EmbeddingMethod, Int8, LightToken, NoCompression
-from ..encoder import EncoderMethod, Int4AsInt8, Int4Encoder, Int8Encoder
+from ..encoder import EncoderMethod, FullPrecision, Int4AsInt8, Int4Encoder, Int8Encoder
 
 INT4_BITS_PER_WEIGHT = 4.5  # 4-bit codes and an fp32 scale per block of 128 weights, before fp32 biases
 
@@ -68,7 +68,9 @@ def estimated_bytes(
     if ratio:
         table = 4 * table_values / ratio
     else:
-        per_value = 4 if isinstance(candidate.embedding, NoCompression) else 1  # fp32, else int8
+        # the int8 pass quantizes an uncompressed table with the encoder; only the fp32 encoder leaves it fp32
+        fp32 = isinstance(candidate.embedding, NoCompression) and isinstance(candidate.encoder, FullPrecision)
+        per_value = 4 if fp32 else 1
         share = kept_share if candidate.vocab else 1.0
         rest = (1 - share) * 4 / rest_ratio if candidate.vocab and rest_ratio else 0.0
         table = table_values * (per_value * share + rest)
@@ -76,6 +78,8 @@ def estimated_bytes(
 
 
 def _encoder_bits(method: EncoderMethod) -> float:
+    if isinstance(method, FullPrecision):
+        return 32
     if isinstance(method, Int4Encoder):
         return INT4_BITS_PER_WEIGHT
     ratio = getattr(method, "ratio", None)  # a factorised encoder keeps 1/ratio of the weights, int8

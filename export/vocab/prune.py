@@ -3,9 +3,10 @@
 Kept: the ids that occur at least `min_count` times in the text, the tokenizer's `common` most common pieces by its
 own ranking (VocabModel.by_commonness: the words of its training language the domain's sample may have missed),
 every added/special token, the tokenizer model's fallback alphabet (single characters and their continuation forms,
-bytes) and, for BPE, the pieces kept pieces are merged from. Dropped: the rest, and WordPiece rows no text can reach
-(embedding/reachable.py). Kept ids keep their order and are renumbered 0..k-1, so the pruned table is the original's
-rows `kept_ids`, and no in-graph row map is needed. The rewrite edits tokenizer.json (normalizer, pre-tokenizer and
+bytes) and, for BPE, the pieces kept pieces are merged from. Dropped: the rest, and rows no text can reach
+(embedding/reachable.py: WordPiece's unreachable pieces, and any row past the tokenizer's last id). Kept ids keep
+their order and are renumbered 0..k-1, so the pruned table is the original's rows `kept_ids`, and no in-graph row
+map is needed. The rewrite edits tokenizer.json (normalizer, pre-tokenizer and
 decoder untouched) and tokenizer_config.json's id-keyed entries, then loads the result back through transformers,
 as a consumer would.
 """
