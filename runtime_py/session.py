@@ -66,8 +66,7 @@ class ModelSession:
         name = output or self.first_output
         if not self.weights:
             return self.session.run([name], feed)[0]
-        # OrtValues over the arrays' memory, beside the decoded weights' (nothing copied); nothing shared is
-        # rebound, so threads may call one session at once
-        arrays = {key: np.ascontiguousarray(value) for key, value in feed.items()}  # alive until the run ends
-        values = {key: ort.OrtValue.ortvalue_from_numpy(value) for key, value in arrays.items()}
+        # OrtValues over the arrays' memory (each keeps its array alive), beside the decoded weights' (nothing
+        # copied); nothing shared is rebound, so threads may call one session at once
+        values = {key: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value)) for key, value in feed.items()}
         return self.session.run_with_ort_values([name], {**self.weights, **values})[0].numpy()

@@ -124,7 +124,7 @@ class Search:
             if measured.status.startswith(NOT_NEEDED):
                 measured.status = "not tried"
         latency = self.settings.objective == "latency"
-        pick = fastest([m for m in ordered if m.status == "within budget"]) if latency else None
+        pick = _fastest_within_budget(ordered) if latency else None
         for number, measured in enumerate(ordered, 1):
             if measured.status != "not tried":
                 continue  # decided before (an earlier pick failed its confirmation)
@@ -144,7 +144,7 @@ class Search:
             if within and not latency:
                 return measured
             if within:  # over every candidate within budget: the pick must not depend on the order they came in
-                pick = fastest([m for m in ordered if m.status == "within budget"])
+                pick = _fastest_within_budget(ordered)
         return pick
 
     def _print_progress(self, measured: Measured, ordered: list[Measured]) -> None:
@@ -215,6 +215,10 @@ def fastest(within: list[Measured]) -> Measured | None:
     quickest = min(m.p50_ms for m in within)
     tied = [m for m in within if m.p50_ms <= quickest * (1 + LATENCY_TIE)]
     return min(tied, key=lambda m: m.best_seed["model_bytes"])
+
+
+def _fastest_within_budget(ordered: list[Measured]) -> Measured | None:
+    return fastest([m for m in ordered if m.status == "within budget"])
 
 
 def reason_to_skip(measured: Measured, ordered: list[Measured], pick: Measured | None) -> str | None:

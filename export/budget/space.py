@@ -97,20 +97,24 @@ def _label(method: EmbeddingMethod | EncoderMethod) -> str:
     return method.name + (f"@{ratio:g}" if ratio else "") + (f"({','.join(changed)})" if changed else "")
 
 
-def _same_but_ratio(method: Any, other: Any) -> bool:
+def _ratio(method: Any) -> float:
+    return getattr(method, "ratio", None) or 0.0
+
+
+def _same_method_at_least(method: Any, other: Any) -> bool:
+    """The same method with the same settings but its ratio, at a ratio at least `other`'s."""
     mine, theirs = method.to_json(), other.to_json()
-    return type(method) is type(other) and {**mine, "ratio": None} == {**theirs, "ratio": None}
+    same = type(method) is type(other) and {**mine, "ratio": None} == {**theirs, "ratio": None}
+    return same and _ratio(method) >= _ratio(other)
 
 
 def _table_at_least(method: EmbeddingMethod, other: EmbeddingMethod) -> bool:
     if isinstance(other, Int8):  # int8 stores the table at 4x its fp32 bytes; a sized method past that is harder
-        return isinstance(method, Int8) or (getattr(method, "ratio", None) or 0.0) >= 4.0
-    ratio, other_ratio = getattr(method, "ratio", None), getattr(other, "ratio", None)
-    return _same_but_ratio(method, other) and (ratio or 0.0) >= (other_ratio or 0.0)
+        return isinstance(method, Int8) or _ratio(method) >= 4.0
+    return _same_method_at_least(method, other)
 
 
 def _encoder_at_least(method: EncoderMethod, other: EncoderMethod) -> bool:
     if type(other) is Int8Encoder:  # int8 < int4 in either form; other methods are not ordered against these
         return type(method) in (Int8Encoder, Int4Encoder, Int4AsInt8)
-    ratio, other_ratio = getattr(method, "ratio", None), getattr(other, "ratio", None)
-    return _same_but_ratio(method, other) and (ratio or 0.0) >= (other_ratio or 0.0)
+    return _same_method_at_least(method, other)
