@@ -25,6 +25,7 @@ from export.budget import Candidate, SearchSettings, default_space, fingerprint
 from export.budget.run import FAILED_CONFIRMATION, LATENCY_TIE, OVER_BUDGET, Measured, fastest, reason_to_skip
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
+from export.bundle import tool_versions
 from export.datasets import read_examples
 
 # smallest first, as the search visits them: an int8 table with an int4, then an int8 encoder
@@ -73,6 +74,13 @@ def test_a_search_of_edited_data_does_not_reuse_the_stored_results(tmp_path):
     assert fingerprint(base, SearchSettings(max_drop=2.0)) == before  # the budget is not in it
     data.write_bytes(SST2_DEV.read_bytes() + b"a new sentence\t1\n")
     assert fingerprint(base, SearchSettings(max_drop=1.0))["contents"]["evaluate"] != before["contents"]["evaluate"]
+
+
+def test_a_search_fingerprint_holds_the_versions_that_build_and_score_the_bundles(tmp_path):
+    """Results measured with another onnxruntime (or torch, or this tool) are not reused."""
+    fingerprinted = fingerprint(export_config("bert", out=tmp_path / "bundle"), SearchSettings(max_drop=1.0))
+    assert fingerprinted["tools"] == tool_versions()
+    assert {"bert-edge", "onnxruntime", "torch", "transformers"} <= set(fingerprinted["tools"])
 
 
 def test_the_split_files_read_back_in_the_original_layout(tmp_path):

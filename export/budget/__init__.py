@@ -164,11 +164,15 @@ def _classes(base: ExportConfig) -> bool:
 
 def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
     """What a stored result depends on (not the budget or the time: a resumed search may change those), the
-    contents of the files it read included: a checkpoint or data edited in place is not the same search."""
+    contents of the files it read included: a checkpoint or data edited in place is not the same search; so is
+    one run with another version of this tool or of the libraries that build and score the bundles."""
+    from ..bundle import tool_versions
+
     read = {"checkpoint": base.checkpoint, "evaluate": base.evaluate, "vocab": base.vocab.text,
             "distill": base.distill.text}  # fmt: skip
     return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
             "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT,
+            "tools": tool_versions(),
             "contents": {name: contents_digest(path) for name, path in read.items()}}  # fmt: skip
 
 
