@@ -5,7 +5,6 @@ loaded model stays the original fp32 checkpoint and every later stage sees exact
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +14,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from runtime_py.manifest import BundleTolerance, Manifest, ModelSpec, TensorSpec, TokenizerSpec, write_manifest
+from runtime_py.manifest import (
+    BundleTolerance,
+    Manifest,
+    ModelSpec,
+    TensorSpec,
+    TokenizerSpec,
+    sha256,
+    write_manifest,
+)
 
 from . import bundle, evaluate, vocab
 from .baseline import Baseline
@@ -89,7 +96,7 @@ def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples
         return Reference(probes, outputs)
     encoder = evaluate.TextBatcher(loaded.tokenizer, loaded.input_names, config.preset.max_length)
     # the file's bytes, not only its path: a search's split files keep their paths from one data set to the next
-    contents = hashlib.sha256(data_file(config.evaluate).read_bytes()).hexdigest()
+    contents = sha256(data_file(config.evaluate))
     key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, contents, config.preset.max_length)
     data = loaded.task.labelled_set(examples, loaded.labels)
     return Reference(probes, outputs, evaluate.Evaluation(data, encoder, key, cache))

@@ -18,6 +18,8 @@ from typing import Any
 
 from rich.console import Console
 
+from runtime_py.manifest import sha256
+
 from .. import bundle, report
 from ..cache import Cache
 from ..config import ExportConfig
@@ -177,18 +179,14 @@ def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
 
 
 def contents_digest(path: str | Path | None) -> str | None:
-    """sha256 over every file under `path` (names and bytes, in name order); None for what is not a local path
-    (a hub name)."""
+    """sha256 over every file under `path` (each name and its sha256, in name order); None for what is not a local
+    path (a hub name)."""
     if path is None or not Path(path).exists():
         return None
     root = Path(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in [root, *root.rglob("*")] if p.is_file()):
-        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-        with file.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    files = sorted(p for p in [root, *root.rglob("*")] if p.is_file())
+    listing = "".join(f"{file.relative_to(root).as_posix()}\0{sha256(file)}\n" for file in files)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,
