@@ -183,3 +183,15 @@ def test_a_shared_cache_scores_a_rewritten_data_file_afresh(tmp_path, tiny_check
         fresh = export.build("bert", model=model, embedding=export.Int8(), evaluate=data, out=tmp_path / "c",
                              progress=False)  # fmt: skip
     assert result.accuracy == fresh.accuracy
+
+
+def test_every_package_is_listed_for_the_wheel():
+    """pyproject.toml names its packages one by one (the presets folder ships as export.model_presets), so a new
+    subpackage left off the list is missing from a wheel install (`pip install .`) though an editable one runs."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for top in ("export", "runtime_py")
+             for p in (root / top).rglob("__init__.py")}  # fmt: skip
+    assert found | {"export.model_presets"} == listed
