@@ -9,6 +9,7 @@ import torch
 from export.embedding import LightToken, NoCompression, Svd
 from export.embedding.domain_rest import compress_with_rest, map_dtype
 from export.errors import UserInputError
+from export.onnx_graph import Scope, load_graph
 
 ROWS, WIDTH = 600, 32
 
@@ -60,6 +61,39 @@ def test_a_domain_budget_beyond_what_the_method_can_use_says_to_raise_the_ratio(
         compress_with_rest(Svd(ratio=1.5), table, 0, None, domain, rest, 8.0)
 
 
+def test_a_lighttoken_domain_of_few_rows_given_more_than_its_fp32_bytes_is_refused_with_the_way_out():
+    """60 domain rows of 3,000 (96 wide): the rest's codes at 100x leave the domain more bytes than its fp32 rows
+    take; lighttoken refuses there (it crashed on a shape mismatch: more bits than rows and than the width)."""
+    table = torch.randn(3000, 16) @ torch.randn(16, 96) + 0.3 * torch.randn(3000, 96)
+    domain = torch.zeros(3000, dtype=torch.bool)
+    domain[:60] = True
+    advice = r"would need 0\.\dx \(reachable: .*\); raise --ratio or lower --vocab-rest"
+    with pytest.raises(UserInputError, match=advice):
+        compress_with_rest(LightToken(ratio=25.0), table, 0, None, domain, ~domain, 100.0)
+
+
 def test_the_map_takes_two_bytes_a_row_while_the_ids_fit_and_four_beyond():
     assert map_dtype(30_522) == map_dtype(32_768) == torch.int16  # BERT's vocabulary
     assert map_dtype(32_769) == map_dtype(250_002) == torch.int32  # XLM-R's
+
+
+def test_the_stored_bytes_are_the_graphs_when_both_parts_hold_the_same_lookup_table(tmp_path, table_and_rows):
+    """Two lighttoken parts each hold the [256, 8] lookup table; the ONNX exporter stores equal initializers once,
+    so counting each module's buffers overstated the graph by 2,048 bytes (and so the achieved ratio)."""
+    table, domain, rest = table_and_rows
+    module = compress_with_rest(LightToken(ratio=4.0), table, 0, None, domain, rest, 8.0)
+    ids = torch.arange(ROWS)[None]
+    path = tmp_path / "embedding.onnx"
+    torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
+                      dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
+    extra = Scope("word_embeddings").stored_bytes(load_graph(path)) - module.stored_bytes()
+    assert 0 <= extra <= 256  # the graph also holds a few int64 shape constants (Reshape targets)
+
+
+class _Holder(torch.nn.Module):
+    def __init__(self, embedding):
+        super().__init__()
+        self.word_embeddings = embedding
+
+    def forward(self, input_ids):
+        return self.word_embeddings(input_ids)

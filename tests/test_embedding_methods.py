@@ -188,6 +188,36 @@ def test_int4_ratio_picks_the_block_and_counts_every_byte(table, ratio, block):
         fit("int4", table, 12.0)
 
 
+def test_int4_refuses_a_width_no_block_divides_and_names_each_block_it_can_reach():
+    refusal = r"int4 needs a table width divisible by 8 \(its smallest block\); this table is 100 wide"
+    with pytest.raises(UserInputError, match=refusal):
+        make_method("int4").compress(torch.randn(200, 100))
+    # width 48: blocks 8 and 16 only, two separate ratios (not a range between them)
+    with pytest.raises(UserInputError, match=r"cannot reach ratio 5\.2 on a 500x48 table \(reachable: 4\.8, 5\.6\)"):
+        make_method("int4", ratio=5.2).compress(torch.randn(500, 48))
+
+
+@pytest.mark.parametrize("name", ["int8", "int4"])
+def test_an_all_zero_row_and_a_tiny_one_keep_a_nonzero_fp16_scale(name):
+    """A scale floor set before the fp16 cast rounds to 0: a zero row then divides 0 by 0 (NaN codes, whatever the
+    CPU's cast makes of them) and a tiny row gets codes of ±127 times a zero scale."""
+    table = torch.randn(2000, 256)
+    table[3] = 0.0
+    table[5] = 1e-7 * torch.sign(torch.randn(256))
+    module = make_method(name).compress(table)
+    decoded = decode(module, torch.arange(8)[None])[0]
+    assert torch.equal(decoded[3], torch.zeros(256))
+    assert torch.allclose(decoded[5], table[5], rtol=0.6, atol=0)  # each 1e-7 at least half of it comes back
+    assert int(module.scales.float().eq(0).sum()) == 0
+
+
+def test_lighttoken_refuses_more_code_bits_than_rows_to_fit_them_to():
+    """A ratio near 1 on a table of few rows asks for more bits than rows: the decoder's least squares then have
+    no single solution (and bits beyond the width's directions had no directions to start from)."""
+    with pytest.raises(UserInputError, match=r"cannot reach ratio 1\.1 on a 60x96 table \(reachable: \d\.\d to \d+\)"):
+        LightToken(ratio=1.1).compress(torch.randn(60, 96))
+
+
 @pytest.mark.parametrize("ratio", [8.0, 12.0, 16.0])
 def test_lighttoken_meets_the_ratio_within_five_percent(table, ratio):
     module = fit("lighttoken", table, ratio)

@@ -7,6 +7,7 @@ the exported graph. The exporter re-measures that size from the graph itself (se
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -23,10 +24,11 @@ RATIO_TOLERANCE = 0.05  # --ratio R promises an achieved ratio within ±5% of R
 
 class RatioOutOfReach(UserInputError):
     """Raised by fit(): no size of the method lands near the ratio on the table it was given. `reachable` holds
-    the ratios it can reach there: (lowest, highest) for methods sized continuously, else every step."""
+    the ratios it can reach there: (lowest, highest) for methods sized in fine steps, else (`stepped`) each one."""
 
-    def __init__(self, method: str, ratio: float, shape: tuple[int, int], reachable: tuple[float, ...]) -> None:
-        self.method, self.ratio, self.shape, self.reachable = method, ratio, shape, reachable
+    def __init__(self, method: str, ratio: float, shape: tuple[int, int], reachable: tuple[float, ...],
+                 stepped: bool = False) -> None:  # fmt: skip
+        self.method, self.ratio, self.shape, self.reachable, self.stepped = method, ratio, shape, reachable, stepped
         super().__init__(
             f"{method} cannot reach ratio {ratio:g} on a {shape[0]}x{shape[1]} table (reachable: {self.span}); "
             "choose a --ratio there or another --embedding (none keeps the table whole)"
@@ -34,14 +36,14 @@ class RatioOutOfReach(UserInputError):
 
     @property
     def span(self) -> str:
-        """The reachable ratios in words: "1.6 to 53", or every step."""
-        if len(self.reachable) == 2:
+        """The reachable ratios in words: "1.6 to 53", or each step: "4.8, 5.6"."""
+        if not self.stepped:
             return f"{self.reachable[0]:.1f} to {self.reachable[1]:.0f}"
         return ", ".join(f"{r:.1f}" for r in self.reachable)
 
     def on_whole_table(self, ratio: float, shape: tuple[int, int], share: float) -> RatioOutOfReach:
         """The same refusal in the user's terms, for a fit on the `share` of rows the tokenizer can reach."""
-        return RatioOutOfReach(self.method, ratio, shape, tuple(r / share for r in self.reachable))
+        return RatioOutOfReach(self.method, ratio, shape, tuple(r / share for r in self.reachable), self.stepped)
 
 
 class CompressedEmbedding(nn.Module, ABC):
@@ -59,8 +61,13 @@ class CompressedEmbedding(nn.Module, ABC):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor: ...
 
     def stored_bytes(self) -> int:
-        tensors = [*self.parameters(), *self.buffers()]
-        return sum(t.numel() * t.element_size() for t in tensors)
+        """Bytes of every parameter and buffer, tensors of equal contents counted once: the ONNX exporter stores
+        them as one initializer (--vocab-rest's two lighttoken parts share one lookup table)."""
+        unique = {}
+        for tensor in [*self.parameters(), *self.buffers()]:
+            contents = tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
+            unique[(tensor.dtype, tuple(tensor.shape), hashlib.sha256(contents).digest())] = len(contents)
+        return sum(unique.values())
 
     def describe(self) -> dict[str, Any]:
         """Method-specific facts for the report (rank, bits, ...)."""

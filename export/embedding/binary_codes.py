@@ -45,13 +45,13 @@ def initial_codes(table: torch.Tensor, stage_bits: list[int], weight: torch.Tens
 
 def _rotated_directions(centred: torch.Tensor, bits: int, generator: torch.Generator) -> torch.Tensor:
     """[bits, dim]: the top principal directions (signs made canonical, so LAPACK's sign choice cannot matter),
-    extended by random directions when bits > dim, under a random rotation."""
+    extended by random directions when bits exceed the directions the table has, under a random rotation."""
     dim = centred.shape[1]
     directions = torch.linalg.svd(centred, full_matrices=False)[2][: min(bits, dim)]
     largest = directions.gather(1, directions.abs().argmax(1, keepdim=True))
     directions = directions * torch.sign(largest)
-    if bits > dim:
-        extra = torch.randn(bits - dim, dim, generator=generator, dtype=torch.float64) / dim**0.5
+    if bits > len(directions):  # more bits than the table has principal directions
+        extra = torch.randn(bits - len(directions), dim, generator=generator, dtype=torch.float64) / dim**0.5
         directions = torch.cat([directions, extra])
     rotation = torch.linalg.qr(torch.randn(bits, bits, generator=generator, dtype=torch.float64))[0]
     return rotation @ directions

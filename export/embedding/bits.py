@@ -18,6 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+# The smallest positive fp16 (a subnormal): the floor of an fp16 scale, so an all-zero row or block keeps a
+# nonzero scale (a floor set before the cast rounds to 0 there, and 0/0 gives NaN codes).
+FP16_TINIEST = 2.0**-24
+
 
 def pack_bits(bits: torch.Tensor) -> torch.Tensor:
     """bool [rows, n·8] → uint8 [rows, n], most significant bit first (np.packbits order)."""

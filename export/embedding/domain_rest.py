@@ -22,7 +22,7 @@ import torch
 
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
-from .lighttoken import LightToken
+from .lighttoken import LUT_BYTES, LightToken
 from .token_stats import TokenStats
 
 
@@ -86,7 +86,8 @@ def compress_with_rest(
     domain_method = method
     if method.sized():
         whole = table.shape[0] * width * 4
-        left = whole / method.ratio - overhead
+        shared = LUT_BYTES if isinstance(method, LightToken) else 0  # both parts' lookup table, stored once
+        left = whole / method.ratio - overhead + shared
         if left <= 0:
             raise UserInputError(f"--vocab-rest {rest_ratio:g} takes all of --ratio {method.ratio:g}'s budget; "
                                  "raise --vocab-rest or lower --ratio")  # fmt: skip

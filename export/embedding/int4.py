@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import UserInputError
 from .base import RATIO_TOLERANCE, CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
-from .bits import lookup, nibble_lut
+from .bits import FP16_TINIEST, lookup, nibble_lut
 from .token_stats import TokenStats
 
 BLOCKS = (8, 16, 32, 64, 128, 256)
@@ -40,7 +41,7 @@ class Int4Blocks(CompressedEmbedding):
 def quantize_blocks(table: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor]:
     vocab, dim = table.shape
     blocks = table.reshape(vocab, dim // block, block)
-    scales = (blocks.abs().amax(dim=-1) / 7).clamp(min=1e-8).half()  # fp16 first, codes fitted to it
+    scales = (blocks.abs().amax(dim=-1) / 7).half().clamp(min=FP16_TINIEST)  # fp16 first, codes fitted to it
     codes = torch.round(blocks / scales.float().unsqueeze(-1)).clamp(-7, 7).to(torch.int32) + 8
     codes = codes.reshape(vocab, dim // 2, 2)
     return (codes[..., 0] * 16 + codes[..., 1]).to(torch.uint8), scales
@@ -65,8 +66,11 @@ class Int4(EmbeddingMethod):
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> Int4Blocks:
         vocab, dim = table.shape
         fitting = [b for b in BLOCKS if dim % b == 0]
+        if not fitting:
+            raise UserInputError(f"int4 needs a table width divisible by {BLOCKS[0]} (its smallest block); "
+                                 f"this table is {dim} wide")  # fmt: skip
         block = min(fitting, key=lambda b: abs(ratio_of(vocab, dim, b) / self.ratio - 1))
         if abs(ratio_of(vocab, dim, block) / self.ratio - 1) > RATIO_TOLERANCE:
             reachable = tuple(ratio_of(vocab, dim, b) for b in fitting)
-            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable, stepped=True)
         return Int4Blocks(*quantize_blocks(table.float(), block), dim)

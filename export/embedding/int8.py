@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .base import CompressedEmbedding, EmbeddingMethod
+from .bits import FP16_TINIEST
 from .token_stats import TokenStats
 
 
@@ -22,7 +23,7 @@ class Int8Rows(CompressedEmbedding):
 
 def quantize_rows(table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric per-row int8: the scale is rounded to fp16 first so codes are fitted to the stored scale."""
-    scales = (table.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-8).half()
+    scales = (table.abs().amax(dim=1, keepdim=True) / 127).half().clamp(min=FP16_TINIEST)
     codes = torch.round(table / scales.float()).clamp(-127, 127).to(torch.int8)
     return codes, scales
 

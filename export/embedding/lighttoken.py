@@ -90,6 +90,19 @@ def bits_for_ratio(vocab: int, dim: int, ratio: float, frequent_rows: int) -> in
     return 8 * round((vocab * dim * 4 / ratio - fixed) / per_byte_of_code)
 
 
+def most_bits(vocab: int) -> int:
+    """The most code bits (a multiple of 8) a decoder and bias can be fitted to: fewer than the rows, or the least
+    squares have no single solution."""
+    return (vocab - 1) // 8 * 8
+
+
+def reachable_ratios(vocab: int, dim: int) -> tuple[float, float]:
+    """(lowest, highest) ratio: the most code bits, at most fp32's bytes; 8 code bits (no frequent rows either)."""
+    fixed, per_byte_of_code = stored_bytes(vocab, dim, 0)
+    fp32 = vocab * dim * 4
+    return max(1.0, fp32 / (fixed + per_byte_of_code * most_bits(vocab) // 8)), fp32 / (fixed + per_byte_of_code)
+
+
 def split_bits(bits: int, stages: int) -> list[int]:
     per_stage = [bits // stages // 8 * 8] * stages
     per_stage[-1] += bits - sum(per_stage)
@@ -136,9 +149,8 @@ class LightToken(EmbeddingMethod):
         vocab, dim = table.shape
         rows = frequent_row_count(vocab, dim, self.ratio, self.frequent_share, self.frequent_rows)
         bits = bits_for_ratio(vocab, dim, self.ratio, rows)
-        if bits < 8:
-            fewest = sum(stored_bytes(vocab, dim, 0))  # 8 code bits
-            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), (1.0, vocab * dim * 4 / fewest))
+        if not 8 <= bits <= most_bits(vocab) or self.ratio < 1:
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable_ratios(vocab, dim))
         table = table.float()
         counts = stats.counts if stats is not None else torch.zeros(vocab, dtype=torch.float64)
         weight = (counts + 1) ** self.frequency_power
