@@ -160,6 +160,27 @@ def test_int4_as_int8_stores_int4_codes_that_onnx_runtime_folds_into_int8_weight
     assert {n.op_type for n in optimised} & {"DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
 
 
+def test_int4_as_int8_decodes_a_channel_with_an_all_zero_block_at_its_own_step():
+    """A channel's int8 step is 8 × its largest block scale / 63; an all-zero block (a pruned input range) must
+    store scale 0, not the 1.0 that only stands in for it as a divisor, or that channel's step grows fifty-fold
+    and its other blocks keep a few int8 levels. Run through the decode graph as ONNX Runtime folds it."""
+    from export.encoder.int4_as_int8 import decode_nodes, shared_constants
+
+    weight = torch.randn(6, 256, generator=torch.Generator().manual_seed(0)) * 0.05
+    weight[0, :128] = 0  # channel 0's first block of inputs
+    on_grid = round_to_blocks(weight, 128, torch.float16).T.contiguous().numpy()  # [K, N], MatMul's layout
+    initializers, nodes = decode_nodes("w", [(on_grid, "scale", "int8")], 128, 14)
+    outputs = [helper.make_tensor_value_info(name, t, None) for name, t in (("int8", TensorProto.INT8),
+                                                                            ("scale", TensorProto.FLOAT))]  # fmt: skip
+    graph = helper.make_graph(nodes, "decode", [], outputs, initializer=initializers + shared_constants())
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)
+    codes, scales = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {})
+    decoded = codes.astype(np.float32) * scales
+    error = np.abs(decoded - on_grid).max(0) / np.abs(on_grid).max(0)  # per channel, of its largest weight
+    assert error.max() < 0.01  # int8 rounding of int4 values: at most half a step of 1/63 (0.008)
+    assert scales[0] < 2 * scales[1:].max()  # channel 0's step is of its own weights' size
+
+
 @pytest.mark.parametrize("kind", ["bert", "bert-classifier", "deberta-v2"])
 def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(
     tmp_path, export_cache, tiny_checkpoint, kind
@@ -241,6 +262,18 @@ def test_factorised_encoders_on_every_architecture(tmp_path, export_cache, tiny_
         reports[method] = report
     facts = reports["tucker"]["encoder"]
     assert facts["dense_layers_left"] == 0 and facts["stored_weights"] <= facts["dense_weights"] / 2
+
+
+def test_lowrank_takes_the_largest_rank_within_the_ratio():
+    """Never more weights than 1/ratio (the nearest rank could be above it: 77 for 76.8 at 4x on 384x1536), so
+    lowrank is not given more bytes than tucker, and a ratio beyond rank 1 is refused rather than shipped lower."""
+    from export.encoder.lowrank import rank_for
+
+    layer = torch.nn.Linear(384, 1536)
+    for ratio in (2.0, 4.0, 6.0, 20.0):
+        rank = rank_for(layer, ratio)
+        assert rank * (384 + 1536) <= 384 * 1536 / ratio < (rank + 1) * (384 + 1536), ratio
+    assert rank_for(torch.nn.Linear(384, 384), 300.0) == 0  # rank 1 would be 192x
 
 
 def multiply_adds_per_token(path) -> int:

@@ -52,8 +52,8 @@ def codes_and_scales(
     padded = nn.functional.pad(weight, (0, -columns % block_size)).reshape(rows, -1, block_size)
     largest = padded.gather(2, padded.abs().argmax(dim=2, keepdim=True))
     scale = (largest / LOWEST).to(scale_dtype).to(weight.dtype)
-    scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-    return torch.clamp(torch.round(padded / scale), LOWEST, HIGHEST), scale
+    divisor = torch.where(scale == 0, torch.ones_like(scale), scale)  # an all-zero block: codes 0, scale 0
+    return torch.clamp(torch.round(padded / divisor), LOWEST, HIGHEST), scale
 
 
 def round_to_blocks(
