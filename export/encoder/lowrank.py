@@ -4,6 +4,7 @@ bytes."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from .int8 import quantize_int8
 
 
 def rank_for(layer: nn.Linear, ratio: float) -> int:
-    """The rank whose two factors hold 1/ratio of the layer's weights (0: not even rank 1 fits)."""
-    return round(layer.in_features * layer.out_features / ratio / (layer.in_features + layer.out_features))
+    """The largest rank whose two factors hold at most 1/ratio of the layer's weights (0: not even rank 1 fits), as
+    tucker's rank_for: a nearer rank above the budget would ship a lower ratio than asked (rank 1 for 300x on a
+    384x384 layer is 192x) and give the baseline tucker is measured against more bytes than tucker."""
+    return math.floor(layer.in_features * layer.out_features / ratio / (layer.in_features + layer.out_features))
 
 
 @dataclass(frozen=True)
