@@ -35,6 +35,8 @@ TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxrunt
 def check_output_folder(out: Path, force: bool) -> None:
     if out.name in ("", ".", ".."):
         raise UserInputError(f"--out must name the bundle's folder (got {str(out)!r})")
+    if out.is_symlink():  # publishing renames --out itself: it would move the link, not the folder it names
+        raise UserInputError(f"--out {out} is a symbolic link; name the folder itself")
     try:
         exists = out.exists()
     except OSError as err:  # a name longer than the file system allows, for one
@@ -117,8 +119,10 @@ def remove_stale_staging(out: Path) -> list[Path]:
     return removed
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Move the finished bundle into place, replacing an old one only at the very end."""
+def publish(staging: Path, out: Path, force: bool) -> None:
+    """Move the finished bundle into place, replacing an old one only at the very end. `out` is checked again: a
+    folder made there while the export ran (another export's, the user's) is replaced only as --force allows."""
+    check_output_folder(out, force)
     if out.exists():
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)

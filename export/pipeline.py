@@ -179,7 +179,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             raise ParityError(
                 "parity check failed: " + "; ".join(checked.parity.failures) + " (--no-strict keeps the bundle anyway)"
             )
-        bundle.publish(staging, config.out)
+        bundle.publish(staging, config.out, config.force)
     report.print_summary(console, result, config.out)
     if not checked.parity.passed:
         console.print("[yellow]warning:[/] parity failed; bundle kept because of --no-strict")

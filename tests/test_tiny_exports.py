@@ -14,7 +14,7 @@ from conftest import export_bundle, run_process
 from onnx import numpy_helper
 from rich.console import Console
 
-from export import pipeline
+from export import Int8, UserInputError, build, pipeline
 from export.cli import build_parser, main, to_config
 from export.config import Tolerance
 from export.encoder.int8 import Int8Encoder
@@ -179,6 +179,36 @@ def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
     assert main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(out), *flags]) == 0
     assert not (out / "old.txt").exists() and (out / "model.onnx").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging or old folders left behind
+
+
+def test_a_folder_made_at_out_while_the_export_ran_is_not_replaced(tmp_path, tiny_checkpoint, monkeypatch):
+    """--out is checked when the export starts and again when it publishes: a folder made there meanwhile (another
+    export's, the user's) was renamed away and deleted without --force."""
+    from export import report
+
+    out = tmp_path / "bundle"
+    write_reports = report.write_reports
+
+    def and_meanwhile(folder, *args):
+        write_reports(folder, *args)
+        out.mkdir()
+        (out / "mine.txt").write_text("mine")
+
+    monkeypatch.setattr(report, "write_reports", and_meanwhile)
+    with pytest.raises(UserInputError, match="already exists; pass --force to replace it"):
+        build("bert", model=str(tiny_checkpoint("bert")), embedding=Int8(), target="onnx", out=out, progress=False)
+    assert [p.name for p in out.iterdir()] == ["mine.txt"] and [p.name for p in tmp_path.iterdir()] == ["bundle"]
+
+
+def test_a_symbolic_link_at_out_is_refused(capsys, tmp_path, tiny_checkpoint):
+    """Publishing renames --out: with --force it moved the link (then failed to delete it, a traceback)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "bundle.json").write_text("{}")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    flags = ["--force", "--embedding", "int8", "--target", "onnx"]
+    code = main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(tmp_path / "link"), *flags])
+    assert code == 2 and "--out " + str(tmp_path / "link") + " is a symbolic link" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
 
 
 def _export_twice(tmp_path, checkpoint, *flags):

@@ -209,7 +209,7 @@ def _publish(search: Search, final: Path, searched: dict[str, Any]) -> dict[str,
     result = json.loads((final / "report.json").read_text(encoding="utf-8"))
     result["search"] = searched
     report.write_reports(final, result)
-    bundle.publish(final, search.base.out)
+    bundle.publish(final, search.base.out, search.base.force)
     shutil.rmtree(search.work, ignore_errors=True)
     report.print_summary(search.console, result, search.base.out)
     return result
