@@ -211,6 +211,30 @@ def test_a_symbolic_link_at_out_is_refused(capsys, tmp_path, tiny_checkpoint):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
 
 
+def test_a_tokenizer_that_pads_on_the_left_still_gives_the_probes_their_own_tokens(tmp_path, tiny_checkpoint):
+    """The probes keep each padded row's first tokens: a checkpoint whose tokenizer pads on the left stored the
+    padding as the probes' ids (and truncating on the left would keep a long text's end, where a runtime keeps its
+    start). The export pads and truncates on the right whatever the checkpoint says."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    checkpoint = tmp_path / "left"
+    shutil.copytree(tiny_checkpoint("bert"), checkpoint)
+    config_file = checkpoint / "tokenizer_config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps({**config, "padding_side": "left", "truncation_side": "left"}))
+    out = tmp_path / "bundle"
+    assert main(["bert", "--model", str(checkpoint), "--out", str(out), "--embedding", "int8", "--target", "onnx"]) == 0
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, truncation_side="right")
+    max_length = json.loads((out / "bundle.json").read_text())["max_length"]
+    probes = json.loads((out / "golden.json").read_text())["probes"]
+    for probe in probes:
+        alone = tokenizer(probe["text"], truncation=True, max_length=max_length)["input_ids"]
+        assert probe["input_ids"] == alone, probe["text"]
+    assert max(len(p["input_ids"]) for p in probes) == max_length  # a long probe, cut at its end
+
+
 def _export_twice(tmp_path, checkpoint, *flags):
     bundles = []
     # Output paths of different lengths: the .ort bytes once followed the length of --out (ort_layout.py).
