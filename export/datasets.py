@@ -30,6 +30,9 @@ class Layout:
     # GLUE's own order of the label names (as the `datasets` library numbers them), used when the checkpoint's
     # config names its labels generically (LABEL_0, LABEL_1, ...)
     label_order: tuple[str, ...] = ()
+    # the names behind the numbers a GLUE file writes as labels (SST-2's 1 is positive), matched to a checkpoint's
+    # own label names: its label 1 need not be positive
+    number_names: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -41,18 +44,19 @@ NLI2 = ("entailment", "not_entailment")
 LAYOUTS: tuple[Layout, ...] = (
     Layout("stsb", "sentence1", "sentence2", "score", scored=True),
     Layout("mnli", "sentence1", "sentence2", "gold_label", label_order=("entailment", "neutral", "contradiction")),
-    Layout("rte", "sentence1", "sentence2", "label", label_order=NLI2),  # WNLI has the same columns, labels 0/1
+    # WNLI has the same columns, labels written 0/1 in its own order
+    Layout("rte", "sentence1", "sentence2", "label", label_order=NLI2, number_names=("not_entailment", "entailment")),
     Layout("qnli", "question", "sentence", "label", label_order=NLI2),
-    Layout("qqp", "question1", "question2", "is_duplicate"),
-    Layout("mrpc", "#1 String", "#2 String", "Quality"),
-    Layout("sst2", "sentence", None, "label"),
+    Layout("qqp", "question1", "question2", "is_duplicate", number_names=("not_duplicate", "duplicate")),
+    Layout("mrpc", "#1 String", "#2 String", "Quality", number_names=("not_equivalent", "equivalent")),
+    Layout("sst2", "sentence", None, "label", number_names=("negative", "positive")),
     Layout("pairs", "text", "text_pair", "label"),
     Layout("scored-pairs", "text", "text_pair", "score", scored=True),
     Layout("texts", "text", None, "label"),
     Layout("scored-texts", "text", None, "score", scored=True),
 )
 # GLUE's CoLA dev.tsv has no header: source, label, the author's mark, sentence.
-COLA = Layout("cola", "sentence", None, "label")
+COLA = Layout("cola", "sentence", None, "label", number_names=("unacceptable", "acceptable"))
 COLA_COLUMNS = ["source", "label", "author_label", "sentence"]
 TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl")
 TEXT_COLUMNS = tuple(dict.fromkeys(c for layout in LAYOUTS for c in (layout.text, layout.text_pair) if c))

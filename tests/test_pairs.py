@@ -101,6 +101,21 @@ def test_labels_map_by_the_models_names_then_glues_order_then_number(glue):
         nli.labelled_set(read_examples(glue / "MNLI"), ["a", "b"])
 
 
+def test_a_glue_files_numbers_map_by_the_names_behind_them(shared_assets):
+    """SST-2 writes its labels as 0/1 (1: positive). Read as the model's index, a checkpoint labelled NEGATIVE,
+    POSITIVE in the other order scored the dev set inverted, and a three-way sentiment model scored every positive
+    sentence against neutral, silently."""
+    sst2 = read_examples(SST2_DIR)
+    positive = np.array([t == "1" for t in sst2.targets])
+    single = TASKS["text-classification"]
+    assert single.labelled_set(sst2, ["positive", "NEGATIVE"]).score(np.eye(2)[(~positive).astype(int)]) == 1.0
+    three_way = np.eye(3)[np.where(positive, 2, 0)]  # negative, neutral, positive
+    assert single.labelled_set(sst2, ["negative", "neutral", "positive"]).score(three_way) == 1.0
+    assert single.labelled_set(sst2, ["LABEL_0", "LABEL_1"]).score(np.eye(2)[positive.astype(int)]) == 1.0
+    with pytest.raises(UserInputError, match=r"label '1' \(positive in sst2\) is not one of the model's labels"):
+        single.labelled_set(sst2, ["bad", "good"])
+
+
 def test_sets_a_task_cannot_score_are_refused_with_the_fix(glue, tmp_path, shared_assets):
     with pytest.raises(UserInputError, match="--task text-pair-classification"):
         load_set(glue / "RTE", "text-classification", ["entailment", "not_entailment"])

@@ -3,6 +3,7 @@ scores it. One file per task (feature_extraction.py, ...), registered in __init_
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,19 +124,25 @@ def classes_or_scores(examples: Examples, labels: list[str] | None) -> tuple[str
 
 
 def label_indices(examples: Examples, labels: list[str]) -> np.ndarray:
-    """Each example's label as the model's output index: by the model's own label names (any case), else by the
-    layout's GLUE order (checkpoints that name labels LABEL_0, ...), else as a number written in the data."""
+    """Each example's label as the model's output index: by the model's own label names (any case), a GLUE file's
+    numbers by the names behind them (SST-2's 1 is positive: a checkpoint's label 1 may be NEGATIVE, or neutral);
+    where the checkpoint names its labels generically (LABEL_0, ...), by the layout's GLUE order, and a number as
+    the index it is; a number in a table of the user's own, as the model's index."""
     names = [name.lower() for name in labels]
-    order = examples.layout.label_order
+    generic = all(re.fullmatch(r"(label_?)?\d+", name) for name in names)
+    layout = examples.layout
 
     def index(value: str) -> int:
-        if value.lower() in names:
-            return names.index(value.lower())
-        if value in order and (not labels or len(order) == len(labels)):
-            return order.index(value)
-        if value.isdigit() and (not labels or int(value) < len(labels)):
+        named = layout.number_names[int(value)] if value.isdigit() and int(value) < len(layout.number_names) else None
+        for name in (value.lower(), named):
+            if name in names:
+                return names.index(name)
+        if generic and value in layout.label_order and (not labels or len(layout.label_order) == len(labels)):
+            return layout.label_order.index(value)
+        if value.isdigit() and (generic or not layout.number_names) and (not labels or int(value) < len(labels)):
             return int(value)
-        raise UserInputError(f"{examples.dataset}: label {value!r} is not one of the model's labels "
+        meaning = f" ({named} in {layout.name})" if named else ""
+        raise UserInputError(f"{examples.dataset}: label {value!r}{meaning} is not one of the model's labels "
                              f"({', '.join(labels)})")  # fmt: skip
 
     return np.array([index(v) for v in examples.targets])
