@@ -167,24 +167,42 @@ def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
     return tokenizer
 
 
+# The sentence-transformers modules a bundle reproduces: the model, its pooling, and unit length (which the
+# preset's `normalized` covers); any other (Dense, LayerNorm, ...) changes the embedding the bundle would leave out.
+SHIPPED_MODULES = ("Transformer", "Pooling", "Normalize")
+POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean"}
+
+
 def sentence_transformers_pooling(folder: Path) -> str | None:
-    """The pooling a sentence-transformers checkpoint declares (modules.json → Pooling config), if any."""
+    """The pooling a sentence-transformers checkpoint declares (modules.json → Pooling config), if any; one a
+    bundle cannot reproduce (a max pooling, a Dense layer after it) is refused, not replaced by the preset's."""
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return None
     try:
-        for module in json.loads(modules_file.read_text(encoding="utf-8")):
-            if module.get("type", "").endswith("Pooling"):
-                pooling = json.loads((folder / module["path"] / "config.json").read_text(encoding="utf-8"))
-                if pooling.get("pooling_mode_cls_token"):
-                    return "cls"
-                if pooling.get("pooling_mode_mean_tokens"):
-                    return "mean"
+        modules = json.loads(modules_file.read_text(encoding="utf-8"))
+        kinds = [module.get("type", "").rsplit(".", 1)[-1] for module in modules]
+        unknown = [kind for kind in kinds if kind not in SHIPPED_MODULES]
+        if unknown:
+            raise UserInputError(f"{modules_file}: a sentence-transformers {unknown[0]} module, which a bundle "
+                                 f"does not reproduce (it runs {', '.join(SHIPPED_MODULES)})")  # fmt: skip
+        for module, kind in zip(modules, kinds, strict=True):
+            if kind == "Pooling":
+                return _pooling_mode(folder / module["path"] / "config.json")
     except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError) as err:
         # ValueError covers JSON and UTF-8 errors; the others a modules.json of the wrong shape
         raise UserInputError(f"{modules_file}: not a sentence-transformers module list with a readable pooling "
                              f"config ({_first_line(err)})") from None  # fmt: skip
     return None
+
+
+def _pooling_mode(config_file: Path) -> str:
+    pooling = json.loads(config_file.read_text(encoding="utf-8"))
+    chosen = [mode for mode, value in pooling.items() if mode.startswith("pooling_mode_") and value]
+    if len(chosen) != 1 or chosen[0] not in POOLING_MODES:
+        raise UserInputError(f"{config_file}: pooling {' + '.join(chosen) or 'none'}; a bundle pools by "
+                             f"{' or '.join(POOLING_MODES.values())}")  # fmt: skip
+    return POOLING_MODES[chosen[0]]
 
 
 def _first_line(err: BaseException) -> str:

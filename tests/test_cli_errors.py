@@ -293,13 +293,21 @@ def test_a_sweep_with_a_short_row_is_refused_before_the_export(capsys, tmp_path)
     assert_refused(code, err, "is not a sweep CSV (a row has no baseline_int8")
 
 
+TRANSFORMER = '{"type": "sentence_transformers.models.Transformer", "path": ""}'
+POOLING = '{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}'
+
+
 @pytest.mark.parametrize(
     ("modules", "expected"),
     [
         ("not json", "not a sentence-transformers module list with a readable pooling config (Expecting value"),
         ('[{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]', "No such file or directory"),
+        # what the bundle cannot reproduce, refused rather than pooled by the preset's mean (LaBSE's Dense layer)
+        (f'[{TRANSFORMER}, {POOLING}, {{"type": "sentence_transformers.models.Dense", "path": "2_Dense"}}]',
+         "a sentence-transformers Dense module, which a bundle does not reproduce"),
+        (f"[{TRANSFORMER}, {POOLING}]", "pooling pooling_mode_max_tokens; a bundle pools by cls or mean"),
     ],
-    ids=["garbage", "pooling-folder-missing"],
+    ids=["garbage", "pooling-folder-missing", "dense", "max-pooling"],
 )
 def test_a_model_folder_with_a_broken_modules_json(capsys, tmp_path, tiny_checkpoint, modules, expected):
     folder = tmp_path / "model"
@@ -307,6 +315,10 @@ def test_a_model_folder_with_a_broken_modules_json(capsys, tmp_path, tiny_checkp
     for source in tiny_checkpoint("bert").iterdir():
         (folder / source.name).write_bytes(source.read_bytes())
     (folder / "modules.json").write_text(modules, encoding="utf-8")
+    if "Transformer" in modules:  # a pooling folder holding max pooling
+        (folder / "1_Pooling").mkdir()
+        (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": false, '
+                                                          '"pooling_mode_max_tokens": true}')  # fmt: skip
     code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
     assert_refused(code, err, expected)
     assert not (tmp_path / "b").exists()
