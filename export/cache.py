@@ -4,10 +4,13 @@ set), made once per checkpoint when one process exports many bundles (benchmarks
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from runtime_py.manifest import sha256
 
 T = TypeVar("T")
 
@@ -19,9 +22,8 @@ class Cache:
 
     def get(self, key: Hashable, make: Callable[[Path], T]) -> T:
         """The value made for `key`, made now (in a folder of its own, kept as long as this object) if new."""
-        if key not in self._made:
-            folder = Path(self._folder.name) / str(len(self._made))
-            folder.mkdir()
+        if key not in self._made:  # a folder of its own even where an earlier make() failed and left its folder
+            folder = Path(tempfile.mkdtemp(dir=self._folder.name))
             self._made[key] = make(folder)
         return self._made[key]
 
@@ -34,3 +36,15 @@ class Cache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def contents_digest(path: str | Path | None) -> str | None:
+    """sha256 over every file under `path` (each name and its sha256, in name order); None for what is not a local
+    path (a hub name). Part of a cached value's key wherever it was made from files that may change in place (a
+    checkpoint saved again, data edited), since a path alone names both."""
+    if path is None or not Path(path).exists():
+        return None
+    root = Path(path)
+    files = sorted(p for p in [root, *root.rglob("*")] if p.is_file())
+    listing = "".join(f"{file.relative_to(root).as_posix()}\0{sha256(file)}\n" for file in files)
+    return hashlib.sha256(listing.encode()).hexdigest()

@@ -124,7 +124,7 @@ class Evaluation:
 
     data: LabelledSet
     encoder: TextBatcher
-    key: tuple  # (checkpoint folder, task, data path, the data file's sha256, max length)
+    key: tuple  # (checkpoint folder and its contents' digest, task, data path, the data file's sha256, max length)
     cache: Cache
     bundle_encoder: TextBatcher | None = None  # the bundle's (pruned) tokenizer when it is not `encoder`'s
 

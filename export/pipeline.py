@@ -203,6 +203,6 @@ def _distill(
 def _baseline(config: ExportConfig, loaded, target: Target, cache: Cache) -> Baseline:
     encoder = encoder_scope(loaded.model)
     return cache.get(
-        ("baseline", loaded.checkpoint_dir, loaded.task.name, config.target),
+        ("baseline", loaded.checkpoint_dir, loaded.checkpoint_digest, loaded.task.name, config.target),
         lambda folder: build_baseline(loaded.checkpoint_dir, loaded.task.optimum_task, folder, target, encoder),
     )

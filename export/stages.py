@@ -97,7 +97,8 @@ def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples
     encoder = evaluate.TextBatcher(loaded.tokenizer, loaded.input_names, config.preset.max_length)
     # the file's bytes, not only its path: a search's split files keep their paths from one data set to the next
     contents = sha256(data_file(config.evaluate))
-    key = (loaded.checkpoint_dir, loaded.task.name, config.evaluate, contents, config.preset.max_length)
+    key = (loaded.checkpoint_dir, loaded.checkpoint_digest, loaded.task.name, config.evaluate, contents,
+           config.preset.max_length)  # fmt: skip
     data = loaded.task.labelled_set(examples, loaded.labels)
     return Reference(probes, outputs, evaluate.Evaluation(data, encoder, key, cache))
 

@@ -185,6 +185,43 @@ def test_a_shared_cache_scores_a_rewritten_data_file_afresh(tmp_path, tiny_check
     assert result.accuracy == fresh.accuracy
 
 
+def test_a_shared_cache_builds_afresh_from_a_checkpoint_saved_again_in_place(tmp_path, tiny_checkpoint):
+    """The baseline and the fp32 scores are keyed by the checkpoint's contents, not only its folder: fine-tuned and
+    saved to the same folder between two builds, the second scored the old model's (its classifier negated
+    here, so every score flips)."""
+    import shutil
+
+    from conftest import SST2_DEV
+    from transformers import AutoModelForSequenceClassification
+
+    checkpoint = tmp_path / "model"
+    shutil.copytree(tiny_checkpoint("bert-classifier"), checkpoint)
+    data = tmp_path / "data.tsv"
+    data.write_text("\n".join(SST2_DEV.read_text(encoding="utf-8").splitlines()[:81]) + "\n", encoding="utf-8")
+    settings = {"model": str(checkpoint), "embedding": export.Int8(), "evaluate": data, "progress": False}
+    with export.Cache() as cache:
+        export.build("bert", out=tmp_path / "a", cache=cache, **settings)
+        model = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+        with torch.no_grad():
+            model.classifier.weight.neg_()
+            model.classifier.bias.neg_()
+        model.save_pretrained(checkpoint)
+        again = export.build("bert", out=tmp_path / "b", cache=cache, **settings)
+    fresh = export.build("bert", out=tmp_path / "c", **settings)
+    assert again.accuracy == fresh.accuracy and again.report["parity"] == fresh.report["parity"]
+
+
+def test_a_cache_entry_whose_making_failed_leaves_the_next_one_its_own_folder():
+    def failing(folder):
+        raise RuntimeError("an optimum export that failed")
+
+    with export.Cache() as cache:
+        with pytest.raises(RuntimeError):
+            cache.get("first", failing)
+        folder = cache.get("second", lambda made: made)
+        assert folder.is_dir() and not any(folder.iterdir())
+
+
 def test_every_package_is_listed_for_the_wheel():
     """pyproject.toml names its packages one by one (the presets folder ships as export.model_presets), so a new
     subpackage left off the list is missing from a wheel install (`pip install .`) though an editable one runs."""

@@ -9,7 +9,6 @@ report. Work files live in `.NAME.search` beside the output folder, removed once
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -18,10 +17,8 @@ from typing import Any
 
 from rich.console import Console
 
-from runtime_py.manifest import sha256
-
 from .. import bundle, report
-from ..cache import Cache
+from ..cache import Cache, contents_digest
 from ..config import ExportConfig
 from ..encoder import encoder_of, linear_layers
 from ..errors import ParityError, UserInputError
@@ -176,17 +173,6 @@ def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
             "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT,
             "tools": tool_versions(),
             "contents": {name: contents_digest(path) for name, path in read.items()}}  # fmt: skip
-
-
-def contents_digest(path: str | Path | None) -> str | None:
-    """sha256 over every file under `path` (each name and its sha256, in name order); None for what is not a local
-    path (a hub name)."""
-    if path is None or not Path(path).exists():
-        return None
-    root = Path(path)
-    files = sorted(p for p in [root, *root.rglob("*")] if p.is_file())
-    listing = "".join(f"{file.relative_to(root).as_posix()}\0{sha256(file)}\n" for file in files)
-    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,
