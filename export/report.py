@@ -13,7 +13,7 @@ from rich.table import Table
 from runtime_py.machine import machine
 
 from .bundle import write_json
-from .report_html import shipped_model_files, write_html
+from .report_html import measure_name, shipped_model_files, write_html
 
 
 def build_report(
@@ -68,7 +68,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         *_vocab_rows(report.get("vocab")),
         ("encoder", f"{mb(size['encoder_bytes'])}  ({report['encoder']['method']}; "
          f"{size['encoder_ratio_vs_fp32']:.1f}x vs fp32, {size['encoder_ratio_vs_int8']:.2f}x vs int8)"),
-        (f"export parity: {_measure(parity)}", f"{parity['min_cosine']:.5f}  (vs PyTorch, same embedding; {needs})"),
+        (f"export parity: {measure_name(parity)}",
+         f"{parity['min_cosine']:.5f}  (vs PyTorch, same embedding; {needs})"),
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
     ]
     if parity["top1_agreement"] is not None:
@@ -76,8 +77,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         left_out = f"  ({undecided} undecided probe(s) left out)" if undecided else ""
         rows.append(("export parity: top-1 agreement", f"{parity['top1_agreement']:.3f}{left_out}"))
     rows.append(("export parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
-    if _measure(parity) == "score correlation":
-        rows.append(("fidelity: score correlation", f"{fidelity['min_cosine']:.4f}  (vs the original fp32 model)"))
+    if measure_name(parity) == "score concordance":
+        rows.append(("fidelity: score concordance", f"{fidelity['min_cosine']:.4f}  (vs the original fp32 model)"))
     else:
         rows.append(("fidelity: min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}  "
                      "(vs the original fp32 model)"))  # fmt: skip
@@ -90,10 +91,6 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("legacy mobile op set", "inside" if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
     rows.append(("export time", f"{report['timing']['export_seconds']:.1f} s"))
     return rows
-
-
-def _measure(parity: dict[str, Any]) -> str:
-    return "score correlation" if parity.get("measure") == "correlation" else "min cosine"
 
 
 def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:

@@ -76,11 +76,13 @@ def parity_section(report: dict[str, Any]) -> str:
     verdict = ('<span class="pass">pass</span>' if parity["passed"]
                else '<span class="fail">FAIL: ' + escape("; ".join(parity["failures"])) + "</span>")  # fmt: skip
     top1 = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731 (a formatter used twice below)
+    measure = measure_name(parity)
+    one_output = measure != "min cosine"
     rows = [
         ("export parity", "vs PyTorch carrying the same embedding, on the probes", verdict),
         (
             "",
-            "min cosine",
+            measure,
             f"{parity['min_cosine']:.5f} (needs {parity['tolerance']['min_cosine']}: the optimum/ORT "
             f"int8 baseline's {parity['tolerance']['baseline_min_cosine']:.4f} on the same probes, less "
             f"{parity['tolerance']['min_cosine_margin']:g})",
@@ -89,10 +91,16 @@ def parity_section(report: dict[str, Any]) -> str:
         ("", "top-1 agreement", top1(parity["top1_agreement"])),
         ("", "fp32 graph vs PyTorch, max abs diff", f"{parity['export_max_abs_diff']:.2e}"),
         ("fidelity", "vs the original fp32 model (reported, not enforced)", ""),
-        ("", "min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}"),
+        ("", measure, f"{fidelity['min_cosine']:.4f}") if one_output
+        else ("", "min / mean cosine", f"{fidelity['min_cosine']:.4f} / {fidelity['mean_cosine']:.4f}"),
         ("", "top-1 agreement", top1(fidelity["top1_agreement"])),
     ]
     return "<h2>Parity</h2>" + _table(rows)
+
+
+def measure_name(parity: dict[str, Any]) -> str:
+    """What parity's min_cosine measures, in words: the probes' cosine, or a one-output model's score concordance."""
+    return "score concordance" if parity.get("measure") == "concordance" else "min cosine"
 
 
 def accuracy_section(accuracy: dict[str, Any] | None) -> str:

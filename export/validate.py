@@ -68,7 +68,7 @@ class Parity:
     batch_vs_single_max_abs_diff: float
     tolerance: dict[str, float | None]  # Required, as a dict
     undecided_probes: int = 0  # classifier probes the reference cannot tell apart (runtime_py.parity.decided_rows)
-    # what min_cosine measures: each probe's cosine, or for a one-output model the correlation of its scores
+    # what min_cosine measures: each probe's cosine, or for a one-output model the concordance of its scores
     # across the probes (runtime_py.parity.row_similarity)
     measure: str = "cosine"
     failures: list[str] = field(default_factory=list)
@@ -143,9 +143,9 @@ def compare(
         batch_vs_single_max_abs_diff=float(np.abs(batched - alone).max()),
         tolerance=asdict(required),
         undecided_probes=agreed.undecided // 2,
-        measure="correlation" if reference.shape[-1] == 1 else "cosine",
+        measure="concordance" if reference.shape[-1] == 1 else "cosine",
     )
-    if export_diff > EXPORT_ATOL:
+    if not export_diff <= EXPORT_ATOL:  # NaN too
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
     for failure in agreed.failures(required.min_cosine, required.min_top1_agreement):
         if failure.startswith("min cosine"):

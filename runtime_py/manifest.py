@@ -50,7 +50,7 @@ class BundleTolerance:
     """What a runtime's self-check holds the bundle to against golden.json's `reference` outputs: the int8
     baseline's agreement on the probes, on the exporting machine, less the preset's margin."""
 
-    min_cosine: float  # for one-output models, the correlation of the scores (parity.row_similarity)
+    min_cosine: float  # for one-output models, the concordance of the scores (parity.row_similarity)
     min_top1_agreement: float
 
 

@@ -18,23 +18,28 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two one-output columns, in float64 (1.0 where either is constant and they are equal)."""
+def concordance(a: np.ndarray, b: np.ndarray) -> float:
+    """Lin's concordance correlation of two one-output columns, in float64: 2 cov / (var a + var b + (mean a −
+    mean b)²), Pearson's correlation times how well the two columns' levels and spreads agree. A score that moves
+    with its reference but is shifted or scaled (a head that lost its bias) is not one an app's threshold can
+    read, and a correlation alone would pass it. 1.0 where both are constant and equal, 0.0 where both are
+    constant and not."""
     a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    offset = a.mean() - b.mean()
     a, b = a - a.mean(), b - b.mean()
-    scale = np.linalg.norm(a) * np.linalg.norm(b)
-    if scale < 1e-12:
-        return 1.0 if np.allclose(a, b) else 0.0
-    return float((a * b).sum() / scale)
+    spread = (a * a).mean() + (b * b).mean() + offset * offset
+    if spread < 1e-24:
+        return 1.0
+    return float(2 * (a * b).mean() / spread)
 
 
 def row_similarity(candidates: np.ndarray, references: np.ndarray) -> np.ndarray:
     """How alike each candidate row is to its reference row: their cosine. A one-output model (a regression score,
     such as a cross-encoder's) has rows of one number, whose cosine is only a sign; there every row gets the
-    correlation of the two columns across all rows instead, so a score that moves with its reference passes and
-    one that does not (a broken export) fails."""
+    concordance of the two columns across all rows instead, so a score that moves with its reference at its level
+    and scale passes, and one that does not (a broken export, a lost bias) fails."""
     if references.shape[-1] == 1:
-        return np.full(len(references), correlation(candidates, references))
+        return np.full(len(references), concordance(candidates, references))
     return cosine(candidates, references)
 
 
@@ -64,7 +69,7 @@ def decided_rows(logits: np.ndarray) -> np.ndarray:
 class Agreement:
     """Candidate outputs against reference outputs, row by row."""
 
-    min_cosine: float  # row_similarity's minimum: for one-output models, the columns' correlation
+    min_cosine: float  # row_similarity's minimum: for one-output models, the columns' concordance
     max_abs_diff: float
     top1_agreement: float | None  # classifiers only, over the decided rows
     undecided: int  # classifier rows left out of min_cosine and top1_agreement

@@ -94,7 +94,7 @@ def test_the_cross_encoder_exports_as_a_pair_model_and_keeps_its_stsb_spearman(c
     (docs/lighttoken-fit.md, "Broken on purpose")."""
     out, report = cross_bundle
     assert (report["task"], report["parity"]["measure"], report["parity"]["top1_agreement"]) == (
-        "text-pair-classification", "correlation", None)  # fmt: skip
+        "text-pair-classification", "concordance", None)  # fmt: skip
     bundle = Bundle.load(out)
     check = bundle.self_check()
     assert check.passed and check.probes == len(PAIR_PROBES) and check.token_id_mismatches == []

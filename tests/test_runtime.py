@@ -363,6 +363,16 @@ def test_nan_outputs_fail_the_parity_rule():
     assert agreement(references, references, classifier=False).failures(0.5, 0.0) == []
 
 
+def test_a_one_output_score_off_in_level_or_scale_fails_the_parity_rule():
+    """A one-output model (a cross-encoder's score) is held to the concordance of its scores with the reference's:
+    in step but shifted (a head that lost its bias) or shrunk, Pearson's correlation would still be 1."""
+    references = np.linspace(0.02, 0.98, 10)[:, None]  # the STS-B cross-encoder's probes run from 0.02 to 0.98
+    assert agreement(references + 0.001, references, classifier=True).failures(0.99, 0.0) == []
+    for broken in (references + 0.3, 0.5 * references, 2 * references - 0.5):
+        agreed = agreement(broken, references, classifier=True)
+        assert agreed.failures(0.9, 0.0) == [f"min cosine {agreed.min_cosine:.4f} < 0.9"]
+
+
 def test_self_check_fails_when_the_golden_outputs_do_not_match(bundle_copy):
     golden = bundle_copy / "golden.json"
     data = json.loads(golden.read_text())

@@ -5,12 +5,12 @@ package org.bertedge.core;
  * own verdict). Cosine per row; for classifiers, rows whose reference top-two probabilities are less than
  * DECIDED_MARGIN apart are left out, since int8 noise may flip them without saying anything about the export.
  * A one-output model (a pair model's score) has rows of one number, whose cosine is only a sign: there the
- * correlation of the two columns stands for every row's cosine (runtime_py's row_similarity).
+ * concordance correlation of the two columns stands for every row's cosine (runtime_py's row_similarity).
  */
 public final class Parity {
     public static final double DECIDED_MARGIN = 0.5;  // runtime_py/parity.py says why
 
-    public final double minCosine;  // for one-output models, the columns' correlation
+    public final double minCosine;  // for one-output models, the columns' concordance
     public final double maxAbsDiff;
     public final Double top1Agreement;  // classifiers only
     public final int undecided;
@@ -25,7 +25,7 @@ public final class Parity {
     public static Parity agreement(float[][] candidates, double[][] references, boolean classifier) {
         boolean oneOutput = references.length > 0 && references[0].length == 1;
         classifier = classifier && !oneOutput;
-        double columnCorrelation = oneOutput ? correlation(candidates, references) : Double.NaN;
+        double columnConcordance = oneOutput ? concordance(candidates, references) : Double.NaN;
         boolean[] decided = classifier ? decidedRows(references) : allTrue(references.length);
         double minCosine = Double.POSITIVE_INFINITY;
         double maxAbs = 0;
@@ -39,7 +39,7 @@ public final class Parity {
             if (!decided[row]) {
                 continue;
             }
-            minCosine = Math.min(minCosine, oneOutput ? columnCorrelation : cosine(candidate, references[row]));
+            minCosine = Math.min(minCosine, oneOutput ? columnConcordance : cosine(candidate, references[row]));
             counted++;
             if (argmax(candidate) == argmax(references[row])) {
                 agree++;
@@ -77,8 +77,12 @@ public final class Parity {
         return dot / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-12);
     }
 
-    /** Pearson correlation of two one-output columns (1 where both are constant and equal, as in Python). */
-    static double correlation(float[][] candidates, double[][] references) {
+    /**
+     * Lin's concordance correlation of two one-output columns: 2 cov / (var a + var b + (mean a - mean b)^2), the
+     * correlation times how well their levels and spreads agree, so a shifted or scaled score does not pass (1
+     * where both are constant and equal, as in Python's parity.concordance).
+     */
+    static double concordance(float[][] candidates, double[][] references) {
         int n = references.length;
         double meanA = 0;
         double meanB = 0;
@@ -88,23 +92,21 @@ public final class Parity {
         }
         meanA /= n;
         meanB /= n;
-        double dot = 0;
-        double na = 0;
-        double nb = 0;
-        boolean equal = true;
+        double covariance = 0;
+        double varianceA = 0;
+        double varianceB = 0;
         for (int row = 0; row < n; row++) {
             double a = candidates[row][0] - meanA;
             double b = references[row][0] - meanB;
-            dot += a * b;
-            na += a * a;
-            nb += b * b;
-            equal &= Math.abs(a - b) <= 1e-8 + 1e-5 * Math.abs(b);
+            covariance += a * b / n;
+            varianceA += a * a / n;
+            varianceB += b * b / n;
         }
-        double scale = Math.sqrt(na) * Math.sqrt(nb);
-        if (scale < 1e-12) {
-            return equal ? 1.0 : 0.0;
+        double spread = varianceA + varianceB + (meanA - meanB) * (meanA - meanB);
+        if (spread < 1e-24) {
+            return 1.0;
         }
-        return dot / scale;
+        return 2 * covariance / spread;
     }
 
     public static double[] softmax(double[] logits) {

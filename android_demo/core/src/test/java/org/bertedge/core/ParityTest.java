@@ -76,12 +76,17 @@ public class ParityTest {
     }
 
     @Test
-    public void oneOutputModelsAreComparedByTheColumnsCorrelation() {
+    public void oneOutputModelsAreComparedByTheColumnsConcordance() {
         double[][] reference = {{0.1}, {0.5}, {0.9}};
         Parity moved = Parity.agreement(new float[][] {{0.12f}, {0.52f}, {0.91f}}, reference, true);
-        assertEquals(0.9997, moved.minCosine, 1e-3);
+        assertEquals(0.9986, moved.minCosine, 1e-4);
         assertEquals(null, moved.top1Agreement);  // one output: no label to agree on
         Parity reversed = Parity.agreement(new float[][] {{0.9f}, {0.5f}, {0.1f}}, reference, true);
         assertEquals(-1.0, reversed.minCosine, 1e-6);
+        // in step with the reference, but shifted by 0.5 (a lost bias) or at a fifth of its scale: Pearson's 1
+        Parity shifted = Parity.agreement(new float[][] {{0.6f}, {1.0f}, {1.4f}}, reference, true);
+        assertEquals(0.4604, shifted.minCosine, 1e-4);
+        Parity scaled = Parity.agreement(new float[][] {{0.42f}, {0.5f}, {0.58f}}, reference, true);
+        assertEquals(0.3846, scaled.minCosine, 1e-4);
     }
 }
