@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
@@ -309,3 +310,14 @@ def test_distillation_runs_as_a_stage_and_the_bundle_is_held_to_the_distilled_en
     assert run["final_loss"] < run["first_loss"]
     assert run["held_out_loss_after"] < run["held_out_loss_before"]
     assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4
+
+
+def test_a_nan_difference_between_the_fp32_graph_and_pytorch_fails_parity():
+    """NaN compares false with every limit: `export_diff > limit` let it through."""
+    from export.validate import Required, compare
+
+    outputs = np.array([[1.0, 0.0], [0.0, 1.0]])
+    required = Required(0.9, 0.9, 1.0, 1.0, 0.1, [])
+    assert compare(outputs, outputs, outputs, 0.0, True, required).passed
+    parity = compare(outputs, outputs, outputs, float("nan"), True, required)
+    assert parity.failures == ["fp32 ONNX differs from PyTorch by nan (> 0.0001)"]
