@@ -104,12 +104,9 @@ def read_examples(path: Path) -> Examples:
                              "text, optional text_pair, and label or score")  # fmt: skip
     if not rows:
         raise UserInputError(f"{file} has no rows")
+    check_row_lengths(file, header, rows)
     index = {name: header.index(name) for name in layout.columns}
-    try:
-        columns = {name: [row[i] for row in rows] for name, i in index.items()}
-    except IndexError:
-        bad = next(n for n, row in enumerate(rows, 2) if len(row) < len(header))
-        raise UserInputError(f"{file}: row {bad} has fewer columns than the header") from None
+    columns = {name: [row[i] for row in rows] for name, i in index.items()}
     examples = Examples(
         dataset=f"{layout.name}-{file.stem}",
         layout=layout,
@@ -140,8 +137,9 @@ def read_table(file: Path, what: str = "") -> tuple[list[str], list[list[str]]]:
 
 def _read_table(file: Path) -> tuple[list[str], list[list[str]]]:
     if file.suffix == ".jsonl":
-        objects = [_json_object(line, n) for n, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1)
-                   if line.strip()]  # fmt: skip
+        # split at "\n" alone: splitlines() also cuts at U+2028, U+2029 and U+0085, which JSON leaves raw in strings
+        lines = file.read_text(encoding="utf-8-sig").split("\n")
+        objects = [_json_object(line, n) for n, line in enumerate(lines, 1) if line.strip()]
         header = list(dict.fromkeys(k for o in objects for k in o))
         return header, [[("" if o.get(k) is None else str(o.get(k))) for k in header] for o in objects]
     with file.open(encoding="utf-8-sig", newline="") as f:
@@ -151,6 +149,16 @@ def _read_table(file: Path) -> tuple[list[str], list[list[str]]]:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     rows = [r for r in rows if r]
     return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def check_row_lengths(file: Path, header: list[str], rows: list[list[str]], what: str = "") -> None:
+    """Every row as many columns as the header: a shorter one lacks a field, and a longer one (a tab inside a quoted
+    field, which a TSV read with QUOTE_NONE splits) would shift every column after it."""
+    bad = next(((n, row) for n, row in enumerate(rows, 2) if len(row) != len(header)), None)
+    if bad is not None:
+        fewer = "fewer" if len(bad[1]) < len(header) else "more"
+        raise UserInputError(f"{what + ' ' if what else ''}{file}: row {bad[0]} has {fewer} columns than the header "
+                             f"({len(bad[1])}, not {len(header)})")  # fmt: skip
 
 
 def _json_object(line: str, number: int) -> dict:
@@ -201,18 +209,18 @@ def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
     if layout is None:
         return None
     first, second = header.index(layout.text), header.index(layout.text_pair)
-    if any(len(row) < len(header) for row in rows):
-        raise UserInputError(f"{what} {path}: a row has fewer columns than the header")
+    check_row_lengths(path, header, rows, what)
     return [(row[first].strip(), row[second].strip()) for row in rows if row[first].strip() and row[second].strip()]
 
 
 def _text_lines(path: Path, what: str) -> list[str]:
     if path.suffix not in TABLE_SUFFIXES:
-        return path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark is no text
     header, rows = read_table(path, what)
+    if find_layout(header) is None and is_cola(header):  # CoLA's files have no header
+        header, rows = COLA_COLUMNS, [header, *rows]
     columns = [header.index(name) for name in TEXT_COLUMNS if name in header]
     if not columns:
         raise UserInputError(f"{what} {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")
-    if any(len(row) < len(header) for row in rows):
-        raise UserInputError(f"{what} {path}: a row has fewer columns than the header")
+    check_row_lengths(path, header, rows, what)
     return [row[i] for i in columns for row in rows]

@@ -94,8 +94,11 @@ def pooled(pooling: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return pool
 
 
-def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BATCH) -> np.ndarray:
-    """Run a published bundle the way an app does: its tokenizer files, its max length, its input names."""
+def bundle_outputs(
+    bundle_dir: Path, texts: list[str], batch_size: int = APP_BATCH, text_pairs: list[str] | None = None
+) -> np.ndarray:
+    """Run a published bundle the way an app does: its tokenizer files, its max length, its input names;
+    `text_pairs`: each text's second text, for a pair model."""
     from transformers import AutoTokenizer
 
     manifest = json.loads((bundle_dir / "bundle.json").read_text())
@@ -103,7 +106,7 @@ def bundle_outputs(bundle_dir: Path, texts: list[str], batch_size: int = APP_BAT
     encoder = TextBatcher(AutoTokenizer.from_pretrained(bundle_dir), names, manifest["max_length"])
     weights = manifest["model"].get("weights")
     files = ModelFiles(bundle_dir / manifest["model"]["file"], bundle_dir / weights if weights else None)
-    return ort_text_outputs(files, encoder, texts, batch_size)
+    return ort_text_outputs(files, encoder, texts, batch_size, text_pairs=text_pairs)
 
 
 def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | None, bundle: np.ndarray) -> Accuracy:

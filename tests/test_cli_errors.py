@@ -233,7 +233,7 @@ def test_distillation_tsv_without_text_columns(capsys, tmp_path):
 def test_distillation_tsv_with_a_short_row(capsys, tmp_path):
     (tmp_path / "train.tsv").write_text("sentence\tlabel\nfine\t1\n\t\n" + "no tab here\n")
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "train.tsv"), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, "a row has fewer columns than the header")
+    assert_refused(code, err, "row 4 has fewer columns than the header (1, not 2)")
 
 
 @pytest.mark.parametrize(

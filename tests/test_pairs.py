@@ -11,8 +11,9 @@ from conftest import SST2_DIR, STSB_DIR, schema_errors
 from test_tiny_exports import export
 
 from export.cli import main
-from export.datasets import read_examples
+from export.datasets import read_examples, read_texts
 from export.errors import UserInputError
+from export.evaluate import bundle_outputs
 from export.probes import PAIR_PROBES
 from export.tasks import TASKS, load_set
 from runtime_py.bundle import Bundle
@@ -86,6 +87,34 @@ def test_plain_tables_with_text_text_pair_and_label_or_score(tmp_path, suffix):
     scored = tmp_path / "scored.csv"
     scored.write_text("text,score\nx,0.5\ny,2\n", encoding="utf-8")
     assert read_examples(scored).layout.name == "scored-texts" and read_examples(scored).scores() == [0.5, 2.0]
+
+
+def test_tables_as_other_tools_write_them(tmp_path):
+    """A line separator inside a JSON string (json.dumps leaves U+2028 raw with ensure_ascii=False), a label pandas
+    wrote as 1.0, and a row with a tab inside a quoted field, which a TSV read as GLUE's splits into more columns
+    than the header: that one is refused, naming the row, instead of shifting its label."""
+    jsonl = tmp_path / "set.jsonl"
+    rows = [{"text": "one line\u2028and the next", "label": 1.0}, {"text": "plain", "label": 0.0}]
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    examples = read_examples(jsonl)
+    assert examples.texts == ["one line\u2028and the next", "plain"] and examples.targets == ["1.0", "0.0"]
+    labelled = TASKS["text-classification"].labelled_set(examples, ["LABEL_0", "LABEL_1"])
+    assert labelled.score(np.array([[0.0, 1.0], [1.0, 0.0]])) == 1.0
+    tsv = tmp_path / "set.tsv"
+    tsv.write_text('text\tlabel\nfine\t1\n"quoted\ttab"\t0\n', encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"row 3 has more columns than the header \(3, not 2\)"):
+        read_examples(tsv)
+    with pytest.raises(UserInputError, match=r"row 3 has more columns than the header"):
+        read_texts(tsv, "--distill")
+
+
+def test_plain_text_loses_its_byte_order_mark_and_cola_is_read_without_its_header(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_bytes("\ufefffirst line\nsecond\n".encode())
+    assert read_texts(text, "--vocab") == ["first line", "second"]
+    cola = tmp_path / "train.tsv"  # GLUE's CoLA: source, label, the author's mark, sentence; no header
+    cola.write_text("gj04\t1\t\tThe sailors rode the breeze.\ngj04\t0\t*\tThe more we study.\n")
+    assert read_texts(cola, "--distill") == ["The sailors rode the breeze.", "The more we study."]
 
 
 def test_labels_map_by_the_models_names_then_glues_order_then_number(glue):
@@ -189,6 +218,8 @@ def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, export
     assert bundle.self_check().passed
     passages = ["a cat", "a dog on a mat", "the cat sat on the mat", "nothing"]
     scores = bundle.score([("the cat", p) for p in passages])
+    as_an_app = bundle_outputs(out, ["the cat"] * len(passages), text_pairs=passages)  # benchmarks' way
+    np.testing.assert_allclose(as_an_app[:, 0], scores, rtol=0, atol=1e-6)
     hits = bundle.rerank("the cat", passages)
     assert [h.index for h in hits] == list(np.argsort(-scores, kind="stable"))
     assert [h.score for h in hits] == pytest.approx(sorted(scores, reverse=True))

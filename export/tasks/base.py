@@ -133,6 +133,7 @@ def label_indices(examples: Examples, labels: list[str]) -> np.ndarray:
     layout = examples.layout
 
     def index(value: str) -> int:
+        value = re.sub(r"^(\d+)\.0*$", r"\1", value)  # a whole number written as a float (pandas writes 1.0)
         named = layout.number_names[int(value)] if value.isdigit() and int(value) < len(layout.number_names) else None
         for name in (value.lower(), named):
             if name in names:
