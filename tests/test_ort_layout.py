@@ -75,3 +75,25 @@ def test_the_canonical_file_does_not_depend_on_the_converters_length(tmp_path, t
     assert all(c == canonical[0] for c in canonical) and len(canonical[0]) % ALIGNMENT == 0
     (tmp_path / "raw.ort").write_bytes(raw)
     assert _same_outputs(tmp_path / "raw.ort", tmp_path / "0.ort")
+
+
+def test_the_conversion_does_not_read_the_optimisation_level_from_the_shell(tmp_path, monkeypatch):
+    """ORT's converter takes its level from ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL and names its output
+    model.LEVEL.ort for any but the default: an export from a shell that set it failed at the end with a traceback."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from export.targets.ort_convert import ORT_CONVERT_LEVEL_VARIABLE, convert_to_ort
+
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [value],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])  # fmt: skip
+    model = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), str(model))
+    (tmp_path / "default").mkdir()
+    convert_to_ort(model, tmp_path / "default" / "model.ort")
+    monkeypatch.setenv(ORT_CONVERT_LEVEL_VARIABLE, "extended")
+    (tmp_path / "set").mkdir()
+    convert_to_ort(model, tmp_path / "set" / "model.ort")
+    assert (tmp_path / "set" / "model.ort").read_bytes() == (tmp_path / "default" / "model.ort").read_bytes()
+    assert os.environ[ORT_CONVERT_LEVEL_VARIABLE] == "extended"  # the shell's setting is left as it was

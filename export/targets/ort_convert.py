@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .ort_layout import canonical_ort
+
+ORT_CONVERT_LEVEL_VARIABLE = "ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL"
 
 
 def convert_to_ort(onnx_model: Path, ort_path: Path, fold_constants: bool = True) -> bool:
@@ -33,19 +37,35 @@ def convert_to_ort(onnx_model: Path, ort_path: Path, fold_constants: bool = True
 
 
 def _convert(onnx_model: Path, ort_path: Path) -> None:
-    """ORT's converter (basic optimisations, the Fixed style for arm), from a copy named model.onnx in a folder of
-    its own: the converter names its output after its input and writes beside it."""
+    """ORT's converter (its default "all" optimisations, the Fixed style for arm), from a copy named model.onnx in
+    a folder of its own: the converter names its output after its input and writes beside it. The level is pinned:
+    the converter reads it from the environment, and any other names the output model.LEVEL.ort (and the bundle
+    would depend on the user's shell)."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     source = ort_path.parent / "source"
     source.mkdir()
     shutil.copyfile(onnx_model, source / "model.onnx")
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints a line per step
+    # the converter prints a line per step
+    with contextlib.redirect_stdout(io.StringIO()), _environment(ORT_CONVERT_LEVEL_VARIABLE, "all"):
         convert_onnx_models_to_ort(
             source / "model.onnx", output_dir=source, optimization_styles=[OptimizationStyle.Fixed],
             target_platform="arm",
         )  # fmt: skip
     shutil.move(source / "model.ort", ort_path)
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
 
 
 def _convert_keeping_constants(onnx_model: Path, ort_path: Path) -> None:
