@@ -168,8 +168,9 @@ def write_golden(folder: Path, probes, original: np.ndarray, reference: np.ndarr
         {
             "format_version": FORMAT_VERSION,
             "note": "reference: fp32 PyTorch with the bundle's compressed embedding, what the bundle is held to "
-            "within its tolerance; original: fp32 PyTorch, the checkpoint as loaded (equal to reference when the "
-            "embedding is not compressed); bundle: this bundle's model in onnxruntime",
+            "within its tolerance; original: fp32 PyTorch with the checkpoint's own token table, on the same "
+            "token ids (equal to reference when the embedding is not compressed; with --vocab, the kept rows of the "
+            "pruned tokenizer); bundle: this bundle's model in onnxruntime",
             "probes": rows,
         },
     )
