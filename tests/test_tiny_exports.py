@@ -321,3 +321,19 @@ def test_a_nan_difference_between_the_fp32_graph_and_pytorch_fails_parity():
     assert compare(outputs, outputs, outputs, 0.0, True, required).passed
     parity = compare(outputs, outputs, outputs, float("nan"), True, required)
     assert parity.failures == ["fp32 ONNX differs from PyTorch by nan (> 0.0001)"]
+
+
+def test_bundle_json_names_a_local_checkpoint_by_its_folder_not_the_builders_path(tmp_path, tiny_checkpoint,
+                                                                                  monkeypatch):  # fmt: skip
+    """An absolute path (the builder's home folder) is not shipped, and two spellings of one folder give one
+    bundle.json; report.json keeps the path as given."""
+    import shutil
+
+    shutil.copytree(tiny_checkpoint("bert"), tmp_path / "my-model")
+    monkeypatch.chdir(tmp_path)
+    flags = ["--embedding", "int8", "--target", "onnx"]
+    assert main(["bert", "--model", str(tmp_path / "my-model"), "--out", "a", *flags]) == 0
+    assert main(["bert", "--model", "./my-model/", "--out", "b", *flags]) == 0
+    assert json.loads((tmp_path / "a" / "bundle.json").read_text())["checkpoint"] == "my-model"
+    assert (tmp_path / "a" / "bundle.json").read_bytes() == (tmp_path / "b" / "bundle.json").read_bytes()
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["checkpoint"] == "./my-model/"
