@@ -75,11 +75,18 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
+# What a checkpoint needs from the hub: config and tokenizer files, sentencepiece models and the weights, as
+# safetensors or, for a repository that has none, PyTorch's pickled ones (older fine-tunes ship only those).
+HUB_FILES = ["*.json", "*.txt", "*.model"]
+
+
 def _download(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
+    import huggingface_hub
 
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
+        names = huggingface_hub.list_repo_files(repo_id)
+        weights = "*.safetensors" if any(n.endswith(".safetensors") for n in names) else "*.bin"
+        return Path(huggingface_hub.snapshot_download(repo_id, allow_patterns=[*HUB_FILES, weights]))
     except Exception as err:  # the hub client raises many kinds; all mean "could not get it"
         raise UserInputError(
             f"'{repo_id}' is not a local folder and could not be fetched from the Hugging Face Hub "

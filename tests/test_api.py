@@ -232,3 +232,26 @@ def test_every_package_is_listed_for_the_wheel():
     found = {".".join(p.parent.relative_to(root).parts) for top in ("export", "runtime_py")
              for p in (root / top).rglob("__init__.py")}  # fmt: skip
     assert found | {"export.model_presets"} == listed
+
+
+@pytest.mark.parametrize(
+    ("files", "weights"),
+    [(["model.safetensors", "pytorch_model.bin"], "*.safetensors"), (["pytorch_model.bin"], "*.bin")],
+)
+def test_a_hub_checkpoint_fetches_its_safetensors_else_its_pickled_weights(tmp_path, monkeypatch, files, weights):
+    """Only the hub client is stood in for (no network here): a repository with no safetensors (older fine-tunes)
+    was fetched without weights and failed to load."""
+    import huggingface_hub
+
+    from export.load import _download
+
+    asked = {}
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo_id: ["config.json", "vocab.txt", *files])
+
+    def snapshot_download(repo_id, allow_patterns):
+        asked["patterns"] = allow_patterns
+        return str(tmp_path)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    assert _download("org/model") == tmp_path
+    assert weights in asked["patterns"] and ({"*.bin", "*.safetensors"} - {weights}).isdisjoint(asked["patterns"])
