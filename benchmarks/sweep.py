@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export import Cache, DistillConfig, UserInputError, VocabConfig, build
+from export.bundle import published_name
 from export.charts import pareto_figure
 from export.embedding import make_method, method_type
 from export.encoder import EncoderMethod, make_encoder
@@ -53,9 +54,9 @@ MODELS = {
         "minilm-l6-stsb-cross (STS-B pairs)", str(SHARED / "models/minilm-l6-stsb-cross"), SHARED / "data/glue/STS-B"
     ),
 }
-FIELDS = ["model", "method", "ratio", "encoder", "vocab", "seed", "achieved_ratio", "metric", "bundle", "baseline_int8",
-          "original", "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps", "fidelity_mean_cosine",
-          "export_parity_min_cosine", "baseline_parity_min_cosine", "note"]  # fmt: skip
+FIELDS = ["model", "checkpoint", "method", "ratio", "encoder", "vocab", "seed", "achieved_ratio", "metric", "bundle",
+          "baseline_int8", "original", "drop_vs_baseline", "model_mb", "fit_seconds", "distill_steps",
+          "fidelity_mean_cosine", "export_parity_min_cosine", "baseline_parity_min_cosine", "note"]  # fmt: skip
 
 
 def _vocab_name(vocab: bool, rest: float | None) -> str:
@@ -95,6 +96,7 @@ def export_point(
     accuracy, size = report["accuracy"], report["size"]
     return {
         **named,
+        "checkpoint": published_name(report["checkpoint"]),  # as bundle.json names it: report.html marks its panel
         "achieved_ratio": round(size["embedding_ratio_vs_fp32"], 2),
         "metric": f"{accuracy['dataset']} {accuracy['metric']}",
         "bundle": round(accuracy["bundle"], 4),

@@ -32,6 +32,14 @@ from .errors import UserInputError
 TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 
 
+def published_name(checkpoint: str) -> str:
+    """The checkpoint as bundle.json names it: a hub name as given, a local folder by its own name, since a path
+    is the builder's file system (an absolute one names their home folder) and two spellings of one path would
+    give two bundles (report.json keeps the path as given)."""
+    path = Path(checkpoint)
+    return path.resolve().name if path.exists() else checkpoint
+
+
 def check_output_folder(out: Path, force: bool) -> None:
     if out.name in ("", ".", ".."):
         raise UserInputError(f"--out must name the bundle's folder (got {str(out)!r})")

@@ -86,10 +86,12 @@ def check_sweep(path: Path) -> None:
         raise UserInputError(f"{path} holds no measured point")
 
 
-def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None) -> Figure:
+def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None = None) -> Figure:
     """Score against achieved ratio, one panel per sweep model and one curve per method (with its encoder method
     and --vocab when a sweep varied those; the seeds' mean, their sd as error bars), the optimum/ORT int8
-    baseline dashed. `mark` = (metric, ratio, score) puts a star on the panel with that metric."""
+    baseline dashed. `mark` = (checkpoint, metric, ratio, score) puts a star on the panel of that checkpoint (as
+    bundle.json names it) and metric; on each panel of the metric for a sweep that names no checkpoints (before
+    the column)."""
     plt = _pyplot()
     models = sorted({r["model"] for r in rows})
     figure, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
@@ -101,8 +103,8 @@ def pareto_figure(rows: list[dict], mark: tuple[str, float, float] | None = None
             means, sds = [s.mean for s in spreads], [s.sd for s in spreads]
             axis.errorbar(ratios, means, yerr=sds, marker="o", capsize=3, label=label)
         axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
-        if mark is not None and mark[0] == points[0]["metric"]:
-            axis.plot([mark[1]], [mark[2]], marker="*", markersize=16, color="black", linestyle="", label="this bundle")
+        if mark is not None and mark[1] == points[0]["metric"] and points[0].get("checkpoint", mark[0]) == mark[0]:
+            axis.plot([mark[2]], [mark[3]], marker="*", markersize=16, color="black", linestyle="", label="this bundle")
         axis.set_xscale("log")
         axis.set_xlabel("embedding compression ratio vs fp32 (log)")
         axis.set_ylabel(points[0]["metric"])

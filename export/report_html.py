@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import charts
+from .bundle import published_name
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
@@ -121,8 +122,8 @@ def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
     accuracy = report.get("accuracy")
     mark = None
     if accuracy is not None:
-        mark = (f"{accuracy['dataset']} {accuracy['metric']}", report["size"]["embedding_ratio_vs_fp32"],
-                accuracy["bundle"])  # fmt: skip
+        mark = (published_name(report["checkpoint"]), f"{accuracy['dataset']} {accuracy['metric']}",
+                report["size"]["embedding_ratio_vs_fp32"], accuracy["bundle"])  # fmt: skip
     caption = "Score against embedding compression ratio for each method of the sweep (benchmarks/sweep.py)."
     return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
 

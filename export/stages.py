@@ -357,14 +357,6 @@ def evaluate_accuracy(
     return reference.evaluation.score(reference.scores, shipped, baseline.model_path, loaded.output_pooling)
 
 
-def published_name(checkpoint: str) -> str:
-    """The checkpoint as bundle.json names it: a hub name as given, a local folder by its own name, since a path
-    is the builder's file system (an absolute one names their home folder) and two spellings of one path would
-    give two bundles (report.json keeps the path as given)."""
-    path = Path(checkpoint)
-    return path.resolve().name if path.exists() else checkpoint
-
-
 def bundle_manifest(
     config: ExportConfig,
     loaded: LoadedModel,
@@ -380,7 +372,7 @@ def bundle_manifest(
     pooling = loaded.output_pooling
     manifest = Manifest(
         preset=config.preset.name,
-        checkpoint=published_name(config.checkpoint),
+        checkpoint=bundle.published_name(config.checkpoint),
         model_type=loaded.hf_config.model_type,
         task=loaded.task.name,
         labels=loaded.labels,

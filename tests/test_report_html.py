@@ -68,3 +68,17 @@ def test_sweep_that_is_not_a_sweep_is_refused(capsys, tmp_path):
         code, err = run_cli(capsys, "bert", "--sweep", str(sweep), "--out", str(tmp_path / "b"))
         assert_refused(code, err, expected)
     assert not (tmp_path / "b").exists()
+
+
+def test_the_bundle_is_starred_on_its_own_models_panel_only():
+    """Two sweep models scored on one metric (the embedder and the cross-encoder on STS-B): the star goes on the
+    panel of the bundle's checkpoint, not on every panel of the metric."""
+    from export.charts import pareto_figure
+
+    rows = [{"model": name, "checkpoint": checkpoint, "method": "svd", "ratio": "8", "seed": "0", "encoder": "int8",
+             "vocab": "", "achieved_ratio": 8.0, "metric": "stsb-dev spearman", "bundle": 0.8, "baseline_int8": 0.86}
+            for name, checkpoint in (("embedder", "sentence-transformers/all-MiniLM-L6-v2"),
+                                     ("cross", "minilm-l6-stsb-cross"))]  # fmt: skip
+    figure = pareto_figure(rows, ("minilm-l6-stsb-cross", "stsb-dev spearman", 25.0, 0.85))
+    starred = {axis.get_title() for axis in figure.axes if "this bundle" in axis.get_legend_handles_labels()[1]}
+    assert starred == {"cross"}
