@@ -44,8 +44,9 @@ NLI2 = ("entailment", "not_entailment")
 LAYOUTS: tuple[Layout, ...] = (
     Layout("stsb", "sentence1", "sentence2", "score", scored=True),
     Layout("mnli", "sentence1", "sentence2", "gold_label", label_order=("entailment", "neutral", "contradiction")),
-    # WNLI has the same columns, labels written 0/1 in its own order
-    Layout("rte", "sentence1", "sentence2", "label", label_order=NLI2, number_names=("not_entailment", "entailment")),
+    # WNLI has the same columns with labels 0/1, in its own order (0: not_entailment), and an RTE written out by
+    # the `datasets` library numbers them the other way: numbers in this layout name nothing for sure
+    Layout("rte", "sentence1", "sentence2", "label", label_order=NLI2),
     Layout("qnli", "question", "sentence", "label", label_order=NLI2),
     Layout("qqp", "question1", "question2", "is_duplicate", number_names=("not_duplicate", "duplicate")),
     Layout("mrpc", "#1 String", "#2 String", "Quality", number_names=("not_equivalent", "equivalent")),

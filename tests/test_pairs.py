@@ -141,8 +141,21 @@ def test_a_glue_files_numbers_map_by_the_names_behind_them(shared_assets):
     three_way = np.eye(3)[np.where(positive, 2, 0)]  # negative, neutral, positive
     assert single.labelled_set(sst2, ["negative", "neutral", "positive"]).score(three_way) == 1.0
     assert single.labelled_set(sst2, ["LABEL_0", "LABEL_1"]).score(np.eye(2)[positive.astype(int)]) == 1.0
-    with pytest.raises(UserInputError, match=r"label '1' \(positive in sst2\) is not one of the model's labels"):
-        single.labelled_set(sst2, ["bad", "good"])
+
+
+def test_numbers_that_name_nothing_for_sure_are_the_models_indices(tmp_path):
+    """A table of the user's own with GLUE's column names (sentence, label) and three topics; an RTE file written
+    by the `datasets` library (0: entailment, where GLUE's WNLI file writes 1 for it): the numbers are read as
+    the model's indices, as a checkpoint trained on them numbers its labels."""
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("sentence\tlabel\nrain today\t0\na goal\t1\nstocks fell\t2\n", encoding="utf-8")
+    labelled = TASKS["text-classification"].labelled_set(read_examples(topics), ["World", "Sports", "Business"])
+    assert labelled.score(np.eye(3)) == 1.0
+    rte = tmp_path / "rte.tsv"
+    rte.write_text("sentence1\tsentence2\tlabel\nA dog barks.\tAn animal makes noise.\t0\n"
+                   "A dog barks.\tNothing happens.\t1\n", encoding="utf-8")  # fmt: skip
+    nli = TASKS["text-pair-classification"].labelled_set(read_examples(rte), ["entailment", "not_entailment"])
+    assert nli.score(np.eye(2)) == 1.0
 
 
 def test_sets_a_task_cannot_score_are_refused_with_the_fix(glue, tmp_path, shared_assets):

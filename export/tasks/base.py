@@ -124,26 +124,31 @@ def classes_or_scores(examples: Examples, labels: list[str] | None) -> tuple[str
 
 
 def label_indices(examples: Examples, labels: list[str]) -> np.ndarray:
-    """Each example's label as the model's output index: by the model's own label names (any case), a GLUE file's
-    numbers by the names behind them (SST-2's 1 is positive: a checkpoint's label 1 may be NEGATIVE, or neutral);
-    where the checkpoint names its labels generically (LABEL_0, ...), by the layout's GLUE order, and a number as
-    the index it is; a number in a table of the user's own, as the model's index."""
+    """Each example's label as the model's output index: by the model's own label names (any case); a GLUE file's
+    numbers by the names behind them (SST-2's 1 is positive: a checkpoint's label 1 may be NEGATIVE, or neutral)
+    when the model has those names and every number is one of GLUE's; where the checkpoint names its labels
+    generically (LABEL_0, ...), by the layout's GLUE order; any other number as the model's index (a table of
+    the user's own, whose columns may be GLUE's)."""
     names = [name.lower() for name in labels]
     generic = all(re.fullmatch(r"(label_?)?\d+", name) for name in names)
     layout = examples.layout
+    targets = [re.sub(r"^(\d+)\.0*$", r"\1", v) for v in examples.targets]  # pandas writes a class 1 as 1.0
+    glue_numbers = (
+        bool(layout.number_names)
+        and set(layout.number_names) <= set(names)
+        and all(v in {str(i) for i in range(len(layout.number_names))} or not v.isdigit() for v in targets)
+    )
 
     def index(value: str) -> int:
-        value = re.sub(r"^(\d+)\.0*$", r"\1", value)  # a whole number written as a float (pandas writes 1.0)
-        named = layout.number_names[int(value)] if value.isdigit() and int(value) < len(layout.number_names) else None
-        for name in (value.lower(), named):
-            if name in names:
-                return names.index(name)
+        if value.lower() in names:
+            return names.index(value.lower())
+        if glue_numbers and value.isdigit():
+            return names.index(layout.number_names[int(value)])
         if generic and value in layout.label_order and (not labels or len(layout.label_order) == len(labels)):
             return layout.label_order.index(value)
-        if value.isdigit() and (generic or not layout.number_names) and (not labels or int(value) < len(labels)):
+        if value.isdigit() and (not labels or int(value) < len(labels)):
             return int(value)
-        meaning = f" ({named} in {layout.name})" if named else ""
-        raise UserInputError(f"{examples.dataset}: label {value!r}{meaning} is not one of the model's labels "
+        raise UserInputError(f"{examples.dataset}: label {value!r} is not one of the model's labels "
                              f"({', '.join(labels)})")  # fmt: skip
 
-    return np.array([index(v) for v in examples.targets])
+    return np.array([index(v) for v in targets])
