@@ -36,7 +36,7 @@ def published_name(checkpoint: str) -> str:
     """The checkpoint as bundle.json names it: a hub name as given, a local folder by its own name, since a path
     is the builder's file system (an absolute one names their home folder) and two spellings of one path would
     give two bundles (report.json keeps the path as given)."""
-    path = Path(checkpoint)
+    path = Path(checkpoint).expanduser()
     return path.resolve().name if path.exists() else checkpoint
 
 

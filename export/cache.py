@@ -4,6 +4,7 @@ set), made once per checkpoint when one process exports many bundles (benchmarks
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from collections.abc import Callable, Hashable
@@ -39,12 +40,25 @@ class Cache:
 
 
 def contents_digest(path: str | Path | None) -> str | None:
-    """sha256 over every file under `path` (each name and its sha256, in name order); None for what is not a local
-    path (a hub name). Part of a cached value's key wherever it was made from files that may change in place (a
-    checkpoint saved again, data edited), since a path alone names both."""
-    if path is None or not Path(path).exists():
+    """sha256 over the files directly in `path` (each name and its sha256, in name order), or over the file
+    itself; None for what is not a local path (a hub name). What the exporter reads of a checkpoint, a data folder
+    or a text folder is at its top (subfolders such as a trainer's checkpoint-N/ or .git/ are never read). Part of
+    a cached value's key wherever it was made from files that may change in place (a checkpoint saved again,
+    data edited), since a path alone names both; each file's digest is remembered by its size and time."""
+    root = Path(path).expanduser() if path is not None else None
+    if root is None or not root.exists():
         return None
-    root = Path(path)
-    files = sorted(p for p in [root, *root.rglob("*")] if p.is_file())
-    listing = "".join(f"{file.relative_to(root).as_posix()}\0{sha256(file)}\n" for file in files)
+    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
+    listing = "".join(f"{file.name}\0{_file_digest(file)}\n" for file in files)
     return hashlib.sha256(listing.encode()).hexdigest()
+
+
+@functools.cache
+def _digest_of(path: Path, size: int, modified_ns: int) -> str:
+    return sha256(path)
+
+
+def _file_digest(file: Path) -> str:
+    """A checkpoint is hashed once per process, not at every load of it (a search loads it per candidate)."""
+    facts = file.stat()
+    return _digest_of(file.resolve(), facts.st_size, facts.st_mtime_ns)

@@ -22,15 +22,16 @@ def concordance(a: np.ndarray, b: np.ndarray) -> float:
     """Lin's concordance correlation of two one-output columns, in float64: 2 cov / (var a + var b + (mean a −
     mean b)²), Pearson's correlation times how well the two columns' levels and spreads agree. A score that moves
     with its reference but is shifted or scaled (a head that lost its bias) is not one an app's threshold can
-    read, and a correlation alone would pass it. 1.0 where both are constant and equal, 0.0 where both are
-    constant and not."""
+    read, and a correlation alone would pass it. Where both are constant: 1.0 if they are equal to float32
+    precision (np.allclose's tolerance), else 0.0."""
     a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
-    offset = a.mean() - b.mean()
+    level = b.mean()
+    offset = a.mean() - level
     a, b = a - a.mean(), b - b.mean()
-    spread = (a * a).mean() + (b * b).mean() + offset * offset
-    if spread < 1e-24:
-        return 1.0
-    return float(2 * (a * b).mean() / spread)
+    variances = (a * a).mean() + (b * b).mean()
+    if variances < 1e-24:
+        return 1.0 if abs(offset) <= 1e-8 + 1e-5 * abs(level) else 0.0
+    return float(2 * (a * b).mean() / (variances + offset * offset))
 
 
 def row_similarity(candidates: np.ndarray, references: np.ndarray) -> np.ndarray:

@@ -255,3 +255,22 @@ def test_a_hub_checkpoint_fetches_its_safetensors_else_its_pickled_weights(tmp_p
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     assert _download("org/model") == tmp_path
     assert weights in asked["patterns"] and ({"*.bin", "*.safetensors"} - {weights}).isdisjoint(asked["patterns"])
+
+
+def test_a_checkpoint_under_the_home_folder_is_named_and_hashed_as_any_other(tmp_path, monkeypatch):
+    """`~/m` is the folder m (the loader expands it): bundle.json names it m, and its digest is its files'."""
+    from export.bundle import published_name
+    from export.cache import contents_digest
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    (tmp_path / "m" / "checkpoint-1").mkdir()  # a trainer's subfolder: never read, so never hashed
+    (tmp_path / "m" / "checkpoint-1" / "optimizer.pt").write_bytes(b"x")
+    assert published_name("~/m") == published_name(str(tmp_path / "m")) == "m"
+    digest = contents_digest("~/m")
+    assert digest is not None and digest == contents_digest(tmp_path / "m")
+    (tmp_path / "m" / "checkpoint-1" / "optimizer.pt").write_bytes(b"y")
+    assert contents_digest("~/m") == digest
+    (tmp_path / "m" / "config.json").write_text('{"a": 1}')
+    assert contents_digest("~/m") != digest

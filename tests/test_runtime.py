@@ -371,6 +371,9 @@ def test_a_one_output_score_off_in_level_or_scale_fails_the_parity_rule():
     for broken in (references + 0.3, 0.5 * references, 2 * references - 0.5):
         agreed = agreement(broken, references, classifier=True)
         assert agreed.failures(0.9, 0.0) == [f"min cosine {agreed.min_cosine:.4f} < 0.9"]
+    constant = np.full((10, 1), 0.3)  # a float32 0.3 against a float64 one agrees; 0.4 does not
+    assert agreement(constant.astype(np.float32), constant, classifier=True).min_cosine == 1.0
+    assert agreement(constant + 0.1, constant, classifier=True).min_cosine == 0.0
 
 
 def test_self_check_fails_when_the_golden_outputs_do_not_match(bundle_copy):

@@ -77,10 +77,12 @@ def test_a_search_of_edited_data_does_not_reuse_the_stored_results(tmp_path):
 
 
 def test_a_search_fingerprint_holds_the_versions_that_build_and_score_the_bundles(tmp_path):
-    """Results measured with another onnxruntime (or torch, or this tool) are not reused."""
+    """Results measured with another onnxruntime (or torch, or this tool's code: a development install keeps its
+    version from one commit to the next) are not reused."""
     fingerprinted = fingerprint(export_config("bert", out=tmp_path / "bundle"), SearchSettings(max_drop=1.0))
     assert fingerprinted["tools"] == tool_versions()
     assert {"bert-edge", "onnxruntime", "torch", "transformers"} <= set(fingerprinted["tools"])
+    assert re.fullmatch("[0-9a-f]{64}", fingerprinted["code"])
 
 
 def test_the_split_files_read_back_in_the_original_layout(tmp_path):

@@ -9,6 +9,7 @@ report. Work files live in `.NAME.search` beside the output folder, removed once
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from runtime_py.manifest import sha256
 
 from .. import bundle, report
 from ..cache import Cache, contents_digest
@@ -29,7 +32,9 @@ from .split import Split, split_labelled_set
 from .store import ResultStore
 
 OBJECTIVES = ("size", "latency")
-RESULTS_FORMAT = 2  # 2: every result row has its p50_ms; a store of another format is not reused
+# 2: every result row has its p50_ms; 3: a one-output model's parity is its concordance. A store of another format
+# is not reused
+RESULTS_FORMAT = 3
 
 
 class NothingWithinBudget(ParityError):
@@ -171,8 +176,23 @@ def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
             "distill": base.distill.text}  # fmt: skip
     return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
             "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT,
-            "tools": tool_versions(),
+            "tools": tool_versions(), "code": code_digest(),
             "contents": {name: contents_digest(path) for name, path in read.items()}}  # fmt: skip
+
+
+def code_digest() -> str:
+    """sha256 over this tool's own sources (export, its presets and runtime_py: names and contents): a search
+    resumed after the code changed (a development install between two commits, whose version stays the same)
+    does not reuse results the old code measured."""
+    import runtime_py
+
+    from .. import model_presets
+
+    listing = []
+    for package in (Path(__file__).parents[1], Path(model_presets.__file__).parent, Path(runtime_py.__file__).parent):
+        for file in sorted([*package.rglob("*.py"), *package.glob("*.toml")]):
+            listing.append(f"{package.name}/{file.relative_to(package).as_posix()}\0{sha256(file)}\n")
+    return hashlib.sha256("".join(listing).encode()).hexdigest()
 
 
 def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,

@@ -65,8 +65,8 @@ class CompressedEmbedding(nn.Module, ABC):
         them as one initializer (--vocab-rest's two lighttoken parts share one lookup table)."""
         unique = {}
         for tensor in [*self.parameters(), *self.buffers()]:
-            contents = tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
-            unique[(tensor.dtype, tuple(tensor.shape), hashlib.sha256(contents).digest())] = len(contents)
+            contents = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()  # a view, no copy
+            unique[(tensor.dtype, tuple(tensor.shape), hashlib.sha256(contents).digest())] = contents.nbytes
         return sum(unique.values())
 
     def describe(self) -> dict[str, Any]:

@@ -79,8 +79,8 @@ public final class Parity {
 
     /**
      * Lin's concordance correlation of two one-output columns: 2 cov / (var a + var b + (mean a - mean b)^2), the
-     * correlation times how well their levels and spreads agree, so a shifted or scaled score does not pass (1
-     * where both are constant and equal, as in Python's parity.concordance).
+     * correlation times how well their levels and spreads agree, so a shifted or scaled score does not pass (where
+     * both are constant: 1 if equal to float precision, else 0, as in Python's parity.concordance).
      */
     static double concordance(float[][] candidates, double[][] references) {
         int n = references.length;
@@ -102,11 +102,11 @@ public final class Parity {
             varianceA += a * a / n;
             varianceB += b * b / n;
         }
-        double spread = varianceA + varianceB + (meanA - meanB) * (meanA - meanB);
-        if (spread < 1e-24) {
-            return 1.0;
+        double offset = meanA - meanB;
+        if (varianceA + varianceB < 1e-24) {  // both constant: equal to float precision, or not
+            return Math.abs(offset) <= 1e-8 + 1e-5 * Math.abs(meanB) ? 1.0 : 0.0;
         }
-        return 2 * covariance / spread;
+        return 2 * covariance / (varianceA + varianceB + offset * offset);
     }
 
     public static double[] softmax(double[] logits) {

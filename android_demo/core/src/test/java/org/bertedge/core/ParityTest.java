@@ -88,5 +88,9 @@ public class ParityTest {
         assertEquals(0.4604, shifted.minCosine, 1e-4);
         Parity scaled = Parity.agreement(new float[][] {{0.42f}, {0.5f}, {0.58f}}, reference, true);
         assertEquals(0.3846, scaled.minCosine, 1e-4);
+        // constant columns: a float 0.3 against a double 0.3 agrees, 0.4 does not
+        double[][] constant = {{0.3}, {0.3}};
+        assertEquals(1.0, Parity.agreement(new float[][] {{0.3f}, {0.3f}}, constant, true).minCosine, 0.0);
+        assertEquals(0.0, Parity.agreement(new float[][] {{0.4f}, {0.4f}}, constant, true).minCosine, 0.0);
     }
 }
