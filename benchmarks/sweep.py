@@ -13,10 +13,10 @@ what it measured), sweep.md (the table) and sweep.png (accuracy against ratio, o
 A ratio a method's sizes cannot land within 5% of is recorded as unreachable. A trained method's fit is a random
 draw, as is a distilled encoder, so each of their points is exported with seeds 0..N-1 (`--seeds N`) and sweep.md
 gives the mean, the sample sd and the worst seed; a deterministic method (svd) without distillation is exported
-once. The checked-in results (benchmarks/results/sweep) are rewritten only with `--out` naming them. `--distill-
-steps N` distils every point's encoder on its model's training sentences (the GLUE task's train.tsv, labels unread),
-about 6 minutes a point on 2 cores. `--encoder` stores every point's encoder with that method (default int8, as the
-baseline).
+once. The checked-in results (benchmarks/results/sweep) are rewritten only with `--out` naming them.
+`--distill-steps N` distils every point's encoder on its model's training sentences (the GLUE task's train.tsv,
+labels unread), about 6 minutes a point on 2 cores. `--encoder` stores every point's encoder with that method
+(default int8, as the baseline).
 `--vocab on` prunes every point's vocabulary to its model's training sentences; `--vocab both` exports each point
 without and with it, for the comparison at equal --ratio (the same bytes: --ratio counts the whole table);
 `--vocab-rest R` keeps the rows the training sentences do not use as codes at R instead of dropping them.
