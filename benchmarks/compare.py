@@ -54,7 +54,7 @@ from export.evaluate import TextBatcher, ort_text_outputs, pooled
 from export.load import resolve_checkpoint
 from export.spread import Spread
 from export.targets.base import ModelFiles
-from export.tasks import load_set
+from export.tasks import TASKS, load_set
 from runtime_py.machine import machine
 from runtime_py.parity import cosine
 
@@ -174,10 +174,11 @@ def calibrated_encoder(report: dict) -> bool:
 
 def score(entries: list[Entry], model: CompareModel, max_length: int, console: Console) -> dict[str, dict]:
     """Dev-set score of every entry, and its parity with (a) on the same texts."""
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     checkpoint = resolve_checkpoint(model.checkpoint)
-    data = load_set(model.data, model.task)
+    labels = TASKS[model.task].labels(AutoConfig.from_pretrained(checkpoint))  # the checkpoint's, as the export's
+    data = load_set(model.data, model.task, labels)
     names = ["input_ids", "attention_mask", "token_type_ids"]  # ort_text_outputs keeps those the model takes
     encoder = TextBatcher(AutoTokenizer.from_pretrained(checkpoint), names, max_length)
     score_of = {}
