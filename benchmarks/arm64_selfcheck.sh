@@ -18,7 +18,8 @@
 # counts only once its .complete marker is written, so an interrupted setup is redone, never used. apt runs with
 # its own temporary sources list, lists, status and cache: the machine's apt configuration is left alone, and
 # `dpkg --add-architecture` is not needed. Then, on 2 x86 cores: --probes 2 on a MiniLM-L6 bundle about 5 s; the
-# full 12-probe replay of a MiniLM-L6 bundle about 11 minutes (shared/notes); a tiny test bundle, seconds.
+# full 12-probe replay of a MiniLM-L6 bundle 55-56 s on an AMD EPYC (docs/measurements.md; minutes on slower
+# hosts); a tiny test bundle, seconds.
 # Needs: bash, apt-get, dpkg-deb, flock, python3 with pip (only to download wheels), Debian's archive keyring.
 #
 # Emulated timings mean nothing: only the outputs count. The wall time shown is for planning runs, not speed.
