@@ -43,12 +43,12 @@ def published_name(checkpoint: str) -> str:
 def check_output_folder(out: Path, force: bool) -> None:
     if out.name in ("", ".", ".."):
         raise UserInputError(f"--out must name the bundle's folder (got {str(out)!r})")
-    if out.is_symlink():  # publishing renames --out itself: it would move the link, not the folder it names
-        raise UserInputError(f"--out {out} is a symbolic link; name the folder itself")
     try:
-        exists = out.exists()
+        exists, link = out.exists(), out.is_symlink()
     except OSError as err:  # a name longer than the file system allows, for one
         raise UserInputError(f"--out {out}: {err.strerror}") from None
+    if link:  # publishing renames --out itself: it would move the link, not the folder it names
+        raise UserInputError(f"--out {out} is a symbolic link; name the folder itself")
     if exists and not out.is_dir():
         raise UserInputError(f"output path {out} exists and is not a folder")
     if exists and not force:
