@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_embedding_methods import EmbeddingHolder
 
 from export.embedding import LightToken, NoCompression, Svd
 from export.embedding.domain_rest import compress_with_rest, map_dtype
@@ -84,16 +85,7 @@ def test_the_stored_bytes_are_the_graphs_when_both_parts_hold_the_same_lookup_ta
     module = compress_with_rest(LightToken(ratio=4.0), table, 0, None, domain, rest, 8.0)
     ids = torch.arange(ROWS)[None]
     path = tmp_path / "embedding.onnx"
-    torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
+    torch.onnx.export(EmbeddingHolder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
     extra = Scope("word_embeddings").stored_bytes(load_graph(path)) - module.stored_bytes()
     assert 0 <= extra <= 256  # the graph also holds a few int64 shape constants (Reshape targets)
-
-
-class _Holder(torch.nn.Module):
-    def __init__(self, embedding):
-        super().__init__()
-        self.word_embeddings = embedding
-
-    def forward(self, input_ids):
-        return self.word_embeddings(input_ids)

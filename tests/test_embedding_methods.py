@@ -119,7 +119,7 @@ def test_methods_refuse_bad_ratios():
     assert LightToken(ratio=50).to_json()["ratio"] == 50.0  # an int ratio is stored as the float it means
 
 
-class _Holder(torch.nn.Module):
+class EmbeddingHolder(torch.nn.Module):
     def __init__(self, embedding):
         super().__init__()
         self.word_embeddings = embedding
@@ -133,7 +133,7 @@ def test_onnx_decode_matches_torch_and_graph_bytes_match(tmp_path, table, name, 
     module = fit(name, table, ratio)
     path = tmp_path / "embedding.onnx"
     ids = torch.randint(0, 3000, (3, 17))
-    torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
+    torch.onnx.export(EmbeddingHolder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     onnx_out = session.run(None, {"input_ids": ids.numpy()})[0]
@@ -152,7 +152,7 @@ def test_lighttoken_decode_is_integer_arithmetic_that_onnx_runtime_gives_bit_for
     assert module.frequent_rows > 0
     path = tmp_path / "embedding.onnx"
     ids = torch.arange(3000).reshape(2, 1500)  # every row, the frequent ones among them
-    torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
+    torch.onnx.export(EmbeddingHolder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
     expected = decode(module, ids).numpy()
     run = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run
@@ -302,7 +302,7 @@ def test_lighttoken_decode_stays_in_the_legacy_mobile_op_set(tmp_path, table):
     module = fit("lighttoken", table, 12.0)
     path = tmp_path / "embedding.onnx"
     ids = torch.randint(0, 3000, (2, 5))
-    torch.onnx.export(_Holder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
+    torch.onnx.export(EmbeddingHolder(module), (ids,), str(path), input_names=["input_ids"], output_names=["out"],
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}}, opset_version=14, dynamo=False)  # fmt: skip
     graph = load_graph(path)
     assert op_types(graph) <= {"Gather", "Cast", "Shape", "Slice", "Concat", "Reshape", "DequantizeLinear",
