@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from .cache import Cache
-from .config import DistillConfig, ExportConfig, VocabConfig
+from .config import DistillConfig, ExportConfig, VocabConfig, non_empty_path
 from .embedding import EmbeddingMethod
 from .encoder import EncoderMethod, make_encoder
 from .errors import UserInputError
@@ -146,7 +146,7 @@ def export_config(
 ) -> ExportConfig:
     """build()'s arguments (with the same defaults) as the pipeline's ExportConfig, the preset's defaults filled
     in; for callers that run stages themselves (benchmarks/fit_spread.py)."""
-    arguments = {"preset": (preset, "str"), "model": (model, "str | None"), "target": (target, "str"),
+    arguments = {"preset": (preset, "str"), "model": (model, "PathLike | None"), "target": (target, "str"),
                  "task": (task, "str | None"), "evaluate": (evaluate, "PathLike | None"),
                  "out": (out, "PathLike | None"), "sweep": (sweep, "PathLike | None"), "force": (force, "bool"),
                  "strict": (strict, "bool")}  # fmt: skip
@@ -165,17 +165,17 @@ def export_config(
         vocab = VocabConfig(text=vocab)
     return ExportConfig(
         preset=chosen,
-        checkpoint=model or chosen.checkpoint,
+        checkpoint=chosen.checkpoint if model is None else str(non_empty_path(model, "model")),
         task=task,
         target=target,
-        out=Path(out) if out is not None else Path("bundles") / f"{chosen.name}-{embedding.name}",
+        out=non_empty_path(out, "out") if out is not None else Path("bundles") / f"{chosen.name}-{embedding.name}",
         embedding=embedding,
         encoder=encoder,
         seed=seed,
         distill=distill,
         vocab=vocab,
-        evaluate=None if evaluate is None else Path(evaluate),
-        sweep=None if sweep is None else Path(sweep),
+        evaluate=None if evaluate is None else non_empty_path(evaluate, "evaluate"),
+        sweep=None if sweep is None else non_empty_path(sweep, "sweep"),
         force=force,
         strict=strict,
     )

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import UserInputError
 from .typed_fields import check_value
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ class Preset:
     description: str
     model_types: tuple[str, ...]
     checkpoint: str
-    task: str
     pooling: str
     max_length: int
     tolerance: Tolerance
@@ -66,6 +66,7 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _path_or_none(self.text, "distill"))  # a str works as a path
+        object.__setattr__(self, "learning_rate", as_float(self.learning_rate))
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,25 @@ class VocabConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _path_or_none(self.text, "vocab"))
+        object.__setattr__(self, "rest", as_float(self.rest))
 
 
 def _path_or_none(text: str | Path | None, label: str) -> Path | None:
     check_value(text, "PathLike | None", f"{label} text")
-    return None if text is None else Path(text)
+    return None if text is None else non_empty_path(text, f"{label} text")
+
+
+def as_float(value: object) -> object:
+    """A Python int where a float is meant (rest=50) as the float the flag gives (--vocab-rest 50: 50.0), so the
+    report and a search's fingerprint read the same; anything else as it is, for the type checks to judge."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def non_empty_path(value: str | Path, label: str) -> Path:
+    """An empty string is no path: Path("") would be the working folder, read or written in its place."""
+    if not str(value).strip():
+        raise UserInputError(f"{label} is empty; give a path")
+    return Path(value)
 
 
 @dataclass(frozen=True)

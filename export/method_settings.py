@@ -20,7 +20,8 @@ class MethodSettings:
     ratio_flag: ClassVar[str]  # the flag that sets `ratio`
 
     def __post_init__(self) -> None:
-        if self.sized() and isinstance(self.ratio, int):  # a TOML or Python int: stored and reported as a float
+        # a TOML or Python int: stored and reported as a float (a bool is no ratio: the type check refuses it)
+        if self.sized() and isinstance(self.ratio, int) and not isinstance(self.ratio, bool):
             object.__setattr__(self, "ratio", float(self.ratio))
 
     @classmethod

@@ -29,7 +29,6 @@ def load_preset(name: str) -> Preset:
         description=data["description"],
         model_types=tuple(data["model_types"]),
         checkpoint=data["checkpoint"],
-        task=data["task"],
         pooling=data["pooling"],
         max_length=int(data["max_length"]),
         tolerance=Tolerance(**data.get("tolerance", {})),

@@ -274,3 +274,20 @@ def test_a_checkpoint_under_the_home_folder_is_named_and_hashed_as_any_other(tmp
     assert contents_digest("~/m") == digest
     (tmp_path / "m" / "config.json").write_text('{"a": 1}')
     assert contents_digest("~/m") != digest
+
+
+def test_empty_strings_and_python_numbers_mean_what_the_flags_do(tmp_path, tiny_checkpoint):
+    """An empty string is no path (Path("") is the working folder, read or written in its place; an empty model
+    fell back to the preset's checkpoint); an int where a float is meant is stored as the flag's float; a bool is
+    no ratio; a model folder may be a Path, as every other path."""
+    for arguments, refusal in (({"model": ""}, "model is empty"), ({"out": ""}, "out is empty"),
+                               ({"evaluate": " "}, "evaluate is empty"), ({"distill": ""}, "distill text is empty"),
+                               ({"vocab": ""}, "vocab text is empty")):  # fmt: skip
+        with pytest.raises(export.UserInputError, match=refusal):
+            export_config("bert", **arguments)
+    assert export.VocabConfig(text="domain.txt", rest=50).rest == 50.0
+    assert export.DistillConfig(learning_rate=1).learning_rate == 1.0
+    with pytest.raises(export.UserInputError, match="ratio must be a number"):
+        export.Svd(ratio=True).check()  # what build() checks before any work
+    folder = tiny_checkpoint("bert")
+    assert export_config("bert", model=folder).checkpoint == str(folder)
