@@ -165,7 +165,7 @@ def export_config(
         vocab = VocabConfig(text=vocab)
     return ExportConfig(
         preset=chosen,
-        checkpoint=chosen.checkpoint if model is None else str(non_empty_path(model, "model")),
+        checkpoint=chosen.checkpoint if model is None else _model_as_given(model),
         task=task,
         target=target,
         out=non_empty_path(out, "out") if out is not None else Path("bundles") / f"{chosen.name}-{embedding.name}",
@@ -179,6 +179,12 @@ def export_config(
         force=force,
         strict=strict,
     )
+
+
+def _model_as_given(model: str | Path) -> str:
+    """The checkpoint as the caller wrote it (report.json keeps it so; bundle.json names the folder itself)."""
+    non_empty_path(model, "model")
+    return str(model)
 
 
 def quiet_libraries() -> None:
