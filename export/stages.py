@@ -20,13 +20,12 @@ from runtime_py.manifest import (
     ModelSpec,
     TensorSpec,
     TokenizerSpec,
-    sha256,
     write_manifest,
 )
 
 from . import bundle, evaluate, vocab
 from .baseline import Baseline
-from .cache import Cache
+from .cache import Cache, contents_digest
 from .config import ExportConfig
 from .datasets import Examples, data_file, read_texts
 from .distill import Passage, distill, encode_passages, split_passages
@@ -96,7 +95,7 @@ def fp32_reference(config: ExportConfig, loaded: LoadedModel, examples: Examples
         return Reference(probes, outputs)
     encoder = evaluate.TextBatcher(loaded.tokenizer, loaded.input_names, config.preset.max_length)
     # the file's bytes, not only its path: a search's split files keep their paths from one data set to the next
-    contents = sha256(data_file(config.evaluate))
+    contents = contents_digest(data_file(config.evaluate))
     key = (loaded.checkpoint_dir, loaded.checkpoint_digest, loaded.task.name, config.evaluate, contents,
            config.preset.max_length)  # fmt: skip
     data = loaded.task.labelled_set(examples, loaded.labels)
