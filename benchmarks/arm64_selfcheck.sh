@@ -9,7 +9,8 @@
 # reference (and the min bundle.json requires), and the max abs diff to the exporter's own x86 outputs.
 # --probes N replays only golden.json's first N probes ("" and "Hi" for N=2). A subset's padded batch is not the
 # exporter's batch of all 12, so its diff to the x86 outputs is not 0 even on x86 (MiniLM-L6, --probes 2: 2.2e-2
-# on x86 itself); only a full replay isolates what ARM's kernels change.
+# on x86 itself); only a full replay isolates what ARM's kernels change. A one-output model (a cross-encoder) is
+# held to its scores' concordance across all its probes, so the runtime refuses --probes for it: replay it whole.
 #
 # How long: the first run sets up from the package registries (about 145 MB: qemu-user 10 from Debian trixie, as
 # bookworm's qemu 7.2 segfaults in ORT's cpuinfo; Python 3.11 and its libraries from Debian bookworm arm64,

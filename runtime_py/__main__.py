@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("texts", nargs="*", help="texts to embed (similarities are printed) or classify; for a "
                         "pair model, texts two by two as pairs, or with --query the passages to rerank")  # fmt: skip
     parser.add_argument("--query", help="pair models: rerank the texts by their score with this query")
+    parser.add_argument("--label", help="pair classifiers: score by this label's probability (default: the label "
+                        "that says the texts go together, such as entailment or duplicate, else the second of two)")
     parser.add_argument("--self-check", action="store_true", help="replay golden.json; exit 1 if it fails")
     parser.add_argument(
         "--probes", type=positive_int, help="--self-check replays only golden.json's first N probes (default: all)"
@@ -86,13 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.query is not None and not args.texts:
         print("error: --query needs texts to rerank (see --help)", file=sys.stderr)
         return 2
+    if args.label is not None and args.query is None:
+        print("error: --label goes with --query (see --help)", file=sys.stderr)
+        return 2
     try:
         started = time.perf_counter()
         bundle = Bundle.load(args.bundle, threads=args.threads)
         load_ms = (time.perf_counter() - started) * 1000
         code = 0
         if args.texts:
-            print_results(bundle, args.texts, args.query)
+            print_results(bundle, args.texts, args.query, args.label)
         if args.self_check:
             code = print_self_check(bundle, args.probes)
         if args.bench:
@@ -103,15 +108,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def print_results(bundle: Bundle, texts: list[str], query: str | None = None) -> None:
+def print_results(bundle: Bundle, texts: list[str], query: str | None = None, label: str | None = None) -> None:
     if bundle.manifest.takes_pairs:
-        print_pair_results(bundle, texts, query)
+        print_pair_results(bundle, texts, query, label)
         return
     if query is not None:
         raise ValueError(f"--query reranks with a pair model; this bundle is {bundle.task}")
+    if bundle.manifest.is_classifier and bundle.outputs([""]).shape[-1] == 1:  # a regressor: its score
+        for text, score in zip(texts, bundle.score(texts), strict=True):
+            print(f"{score:.4f}\t{text}")
+        return
     if bundle.manifest.is_classifier:
-        for text, (label, probability) in zip(texts, bundle.classify(texts), strict=True):
-            print(f"{label}\t{probability:.4f}\t{text}")
+        for text, (name, probability) in zip(texts, bundle.classify(texts), strict=True):
+            print(f"{name}\t{probability:.4f}\t{text}")
         return
     vectors = bundle.embed(texts)
     for text, vector in zip(texts, vectors, strict=True):
@@ -120,12 +129,12 @@ def print_results(bundle: Bundle, texts: list[str], query: str | None = None) ->
     if len(texts) > 1:
         print("cosine similarity:")
         with np.printoptions(precision=4, suppress=True):
-            print(bundle.similarity(texts, texts))
+            print(vectors.astype(np.float64) @ vectors.T.astype(np.float64))  # embed() gives unit vectors
 
 
-def print_pair_results(bundle: Bundle, texts: list[str], query: str | None) -> None:
+def print_pair_results(bundle: Bundle, texts: list[str], query: str | None, label: str | None = None) -> None:
     if query is not None:
-        for hit in bundle.rerank(query, texts):
+        for hit in bundle.rerank(query, texts, label=label):
             print(f"{hit.score:.4f}\t{texts[hit.index]}")
         return
     if len(texts) % 2:

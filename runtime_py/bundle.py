@@ -25,6 +25,28 @@ DEFAULT_BATCH_SIZE = 1
 
 ORT_RUN_ERRORS = (Fail, InvalidArgument, RuntimeException)  # what a session's run raises on inputs it refuses
 
+# Label names that say two texts go together (GLUE's MNLI/RTE/QNLI, QQP, MRPC; PAWS; rerankers), matched whole and
+# case-blind, so "not_entailment" is not one. RTE's and QNLI's heads put entailment first, MNLI's three end with
+# contradiction: the last label is the positive one only of a head named otherwise.
+GOES_TOGETHER = ("entailment", "duplicate", "equivalent", "paraphrase", "relevant")
+
+
+def scored_label(labels: Sequence[str], label: str | None = None) -> int:
+    """The output a pair classifier's score() reads: `label`'s; by default the one label named in GOES_TOGETHER,
+    else the second of two (LABEL_1, a binary cross-encoder's "relevant"); a head of three or more labels named
+    otherwise has no default (ValueError: name the label). The Android core's Outputs.scoredLabel is the same."""
+    if label is not None:
+        if label not in labels:
+            raise ValueError(f"label {label!r} is not one of this bundle's: {', '.join(labels)}")
+        return list(labels).index(label)
+    named = [i for i, name in enumerate(labels) if name.lower() in GOES_TOGETHER]
+    if len(named) == 1:
+        return named[0]
+    if len(labels) == 2:
+        return 1
+    raise ValueError(f"this pair classifier has {len(labels)} labels ({', '.join(labels)}) and none says the texts "
+                     "go together: name the one to score by (label=, or --label)")  # fmt: skip
+
 
 def check_outputs(manifest: Manifest, session: ModelSession) -> None:
     """The output bundle.json names is one the model has, and a classifier names as many labels as it has
@@ -96,7 +118,7 @@ class Bundle:
         return np.concatenate([self.run(self.encoder.inputs(chunk)) for chunk in chunks])
 
     def _features(self) -> int:
-        width = self.session.get_outputs()[0].shape[-1]
+        width = next(o.shape[-1] for o in self.session.get_outputs() if o.name == self.manifest.output_name)
         return width if isinstance(width, int) else self.run(self.encoder.inputs([""])).shape[-1]
 
     # --- embedders ---------------------------------------------------------------------------------------------
@@ -104,7 +126,8 @@ class Bundle:
     def embed(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Sentence embeddings, L2-normalised: [dim] for one string, [n, dim] for a list."""
         if self.task != "feature-extraction":
-            raise BundleError(f"embed() needs a feature-extraction bundle; this one is {self.task}: use classify()")
+            instead = "score()" if self._features() == 1 else "classify()"
+            raise BundleError(f"embed() needs a feature-extraction bundle; this one is {self.task}: use {instead}")
         items, single = as_texts(texts)
         vectors = self.outputs(items, batch_size)
         return vectors[0] if single else vectors
@@ -130,14 +153,15 @@ class Bundle:
 
     def _corpus_vectors(self, corpus: np.ndarray) -> np.ndarray:
         """Embeddings given for search(): [n, dim] finite numbers, dim this bundle's width (a NaN row would score
-        NaN and land anywhere in the ranking)."""
+        NaN and land anywhere in the ranking), made unit vectors as _unit makes texts' (scores are cosines)."""
         width = self._features()
         if corpus.ndim != 2 or corpus.shape[1] != width or not np.issubdtype(corpus.dtype, np.number):
             raise ValueError(f"corpus embeddings must be numbers of shape [n, {width}] (embed() gives them), not "
                              f"{corpus.dtype} of shape {list(corpus.shape)}")  # fmt: skip
         if not np.isfinite(corpus).all():
             raise ValueError("corpus embeddings hold NaN or infinite values")
-        return corpus
+        vectors = corpus.astype(np.float64)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
 
     def _unit(self, texts: str | Sequence[str]) -> np.ndarray:
         vectors = np.atleast_2d(self.embed(texts)).astype(np.float64)
@@ -152,7 +176,8 @@ class Bundle:
             raise BundleError(f"classify() needs a classifier bundle; this one is {self.task}: use embed(), "
                               "similarity() or search()")  # fmt: skip
         if self._features() == 1:
-            raise BundleError("this bundle has one output (a score, not classes): use score() or rerank()")
+            instead = "score() or rerank()" if self.manifest.takes_pairs else "score()"
+            raise BundleError(f"this bundle has one output (a score, not classes): use {instead}")
         inputs, single = self._items(items)
         probabilities = softmax(self.outputs(inputs, batch_size).astype(np.float64))
         labels = self.manifest.labels or [str(i) for i in range(probabilities.shape[-1])]
@@ -163,16 +188,22 @@ class Bundle:
 
     def score(self, pairs, label: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
         """How well each (text, text_pair) goes together: a one-output model's score as it comes (an STS-B
-        cross-encoder's similarity / 5), or a classifier's probability of `label` (default: its last label, the
-        positive one of a binary head such as QQP's duplicate). A float for one pair, an array for a list."""
-        self._require("text-pair-classification", "score")
-        items, single = as_pairs(pairs)
-        outputs = self.outputs(items, batch_size).astype(np.float64)
-        scores = outputs[:, 0] if outputs.shape[-1] == 1 else softmax(outputs)[:, self._label_index(label)]
+        cross-encoder's similarity / 5), or a classifier's probability of `label` (default: scored_label's). A
+        float for one pair, an array for a list. A one-output model of single texts (a regressor) scores texts."""
+        one_output = self.manifest.is_classifier and self._features() == 1
+        if not (self.manifest.takes_pairs or one_output):
+            raise BundleError(f"score() needs a pair model or a one-output model; this one is {self.task}")
+        items, single = self._items(pairs)
+        if one_output:
+            scores = self.outputs(items, batch_size).astype(np.float64)[:, 0]
+        else:
+            index = scored_label(self.manifest.labels or [str(i) for i in range(self._features())], label)
+            scores = softmax(self.outputs(items, batch_size).astype(np.float64))[:, index]
         return float(scores[0]) if single else scores
 
     def rerank(self, query: str, passages: Sequence[str], k: int | None = None, label: str | None = None) -> list[Hit]:
         """The passages ordered by score((query, passage)), best first (ties keep their order); k: only the best k."""
+        self._require("text-pair-classification", "rerank")
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, not {type(query).__name__}")
         texts, _ = as_texts(passages)
@@ -180,14 +211,6 @@ class Bundle:
         scores = self.score([(query, p) for p in texts], label) if texts else np.zeros(0)
         order = np.argsort(-scores, kind="stable")[:k]
         return [Hit(int(i), float(scores[i])) for i in order]
-
-    def _label_index(self, label: str | None) -> int:
-        labels = self.manifest.labels or [str(i) for i in range(self._features())]
-        if label is None:
-            return len(labels) - 1
-        if label not in labels:
-            raise ValueError(f"label {label!r} is not one of this bundle's: {', '.join(labels)}")
-        return labels.index(label)
 
     def _items(self, items) -> tuple[list[Item], bool]:
         """Texts for a single-text bundle, (text, text_pair) tuples for a pair bundle."""

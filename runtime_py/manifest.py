@@ -128,7 +128,7 @@ class Manifest:
             labels=raw.get("labels"),
             pooling=raw.get("pooling"),
             normalized=bool(raw["normalized"]),
-            max_length=int(raw["max_length"]),
+            max_length=whole_number(raw["max_length"], "max_length"),
             model=ModelSpec(
                 model["file"],
                 model["format"],
@@ -136,7 +136,9 @@ class Manifest:
                 [TensorSpec(**t) for t in model["outputs"]],
                 model.get("weights"),
             ),
-            tokenizer=TokenizerSpec(tokenizer["file"], list(tokenizer["files"]), int(tokenizer["pad_id"])),
+            tokenizer=TokenizerSpec(
+                tokenizer["file"], list(tokenizer["files"]), whole_number(tokenizer["pad_id"], "tokenizer.pad_id")
+            ),
             embedding=dict(raw["embedding"]),
             encoder=dict(raw["encoder"]),
             tolerance=BundleTolerance(
@@ -148,8 +150,22 @@ class Manifest:
         )
 
 
+def whole_number(value: object, name: str) -> int:
+    """A JSON whole number as it is: not a string of one, a fraction, or a bool (which Python counts as an int)."""
+    if type(value) is not int:
+        raise ValueError(f"{name}: {value!r} is not a whole number")
+    return value
+
+
 def read_manifest(folder: Path, verify: bool = True) -> Manifest:
     folder = Path(folder)
+    try:
+        return _read_manifest(folder, verify)
+    except OSError as err:  # a name longer than the file system allows, a file it may not read
+        raise BundleError(f"cannot read the bundle {folder}: {err.strerror or err}") from None
+
+
+def _read_manifest(folder: Path, verify: bool) -> Manifest:
     if not folder.is_dir():
         raise BundleError(f"bundle folder not found: {folder}")
     raw = _read_json(folder / "bundle.json")
@@ -243,11 +259,7 @@ def sha256(path: Path) -> str:
 
 
 def check_file(path: Path, expected_sha256: str) -> None:
-    try:
-        present = path.is_file()
-    except OSError as err:  # a name longer than the file system allows, for one
-        raise BundleError(f"bundle file {path}: {err.strerror}") from None
-    if not present:
+    if not path.is_file():
         raise BundleError(f"bundle file missing: {path}")
     if sha256(path) != expected_sha256:
         raise BundleError(f"bundle file corrupt (sha256 differs from bundle.json): {path}")

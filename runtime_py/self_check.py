@@ -9,6 +9,8 @@ reported too: zero on the machine that exported, small elsewhere.
 probes=N replays only the first N probes (emulated CPUs are slow: benchmarks/arm64_selfcheck.sh). Their padded
 batch is then not the exporter's batch of all probes, and ORT's dynamic int8 quantizes each call with one range
 over the whole batch, so the difference to the exporter's outputs is not zero even on the machine that exported.
+A one-output model (a cross-encoder's score) is held to the concordance of its scores across all the probes, a
+measure of the whole set (one probe has no spread to agree on), so it replays them all.
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
     if probes is not None:
         probes = count_at_least(probes, "probes", 1)
     path = bundle.manifest.folder / "golden.json"
+    if "golden.json" not in bundle.manifest.files:  # its sha256, checked at load, is what makes the replay a check
+        raise BundleError(f"{path.parent / 'bundle.json'}: golden.json is not listed in files with its sha256")
     golden = _read_probes(path)
+    if probes is not None and probes < len(golden) and _outputs_of(golden, "reference", path).shape[-1] == 1:
+        raise BundleError(f"a one-output model is checked by the concordance of its scores across all "
+                          f"{len(golden)} probes: replay them all (no probes=, no --probes)")  # fmt: skip
     probes = golden[:probes]
     items = [(p["text"], p["text_pair"]) if "text_pair" in p else p["text"] for p in probes]
     reference, exported = _outputs_of(probes, "reference", path), _outputs_of(probes, "bundle", path)
@@ -78,11 +85,10 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
 
 def _token_mismatches(encoder, items: list, probes: list[dict]) -> list:
     """The probes whose token ids (and, where golden.json has them, token types) differ from the stored ones."""
-    ids, types = encoder.token_ids(items), encoder.type_ids(items)
     return [
         item
-        for item, i, t, p in zip(items, ids, types, probes, strict=True)
-        if i != p["input_ids"] or ("token_type_ids" in p and t != p["token_type_ids"])
+        for item, (ids, types), p in zip(items, encoder.tokens(items), probes, strict=True)
+        if ids != p["input_ids"] or ("token_type_ids" in p and types != p["token_type_ids"])
     ]
 
 

@@ -42,16 +42,20 @@ def is_pair(item: object) -> bool:
 
 
 def as_pairs(pairs: tuple[str, str] | Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], bool]:
-    """(the pairs as a list of tuples, whether a single pair was given); anything else is refused by position."""
-    if is_pair(pairs):
+    """(the pairs as a list of tuples, whether a single pair was given: a tuple; a list is many, so two texts in a
+    list are refused rather than read as one pair); anything else is refused by position."""
+    if isinstance(pairs, tuple) and is_pair(pairs):
         check_unicode(pairs)
-        return [tuple(pairs)], True
+        return [pairs], True
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
         raise TypeError(f"pairs must be a (text, text_pair) tuple or a list of them, not {type(pairs).__name__}")
     for i, pair in enumerate(pairs):
         if not is_pair(pair):
             raise TypeError(f"pairs[{i}] is not a (text, text_pair) tuple of two str")
-        check_unicode(pair)
+        try:
+            check_unicode(pair)
+        except ValueError as err:
+            raise ValueError(f"pair {i + 1}: {err}") from None
     return [tuple(p) for p in pairs], False
 
 
@@ -74,10 +78,11 @@ class TextEncoder:
         self.pad_id = manifest.pad_id
 
     def token_ids(self, items: Sequence[Item]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(list(items))]
+        return [ids for ids, _ in self.tokens(items)]
 
-    def type_ids(self, items: Sequence[Item]) -> list[list[int]]:
-        return [e.type_ids for e in self.tokenizer.encode_batch(list(items))]
+    def tokens(self, items: Sequence[Item]) -> list[tuple[list[int], list[int]]]:
+        """Each item's token ids and token types."""
+        return [(e.ids, e.type_ids) for e in self.tokenizer.encode_batch(list(items))]
 
     def inputs(self, items: Sequence[Item]) -> dict[str, np.ndarray]:
         """A padded int64 batch, keyed by the model's input names."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -175,6 +176,20 @@ def test_evaluation_data_for_the_other_task(capsys, tmp_path, tiny_checkpoint):
     model = str(tiny_checkpoint("bert"))  # an embedder: SST-2 scores classifiers
     code, err = run_cli(capsys, "bert", "--model", model, "--evaluate", str(tmp_path), "--out", str(tmp_path / "b"))
     assert_refused(code, err, "a sentence embedder is scored on pairs with similarity scores")
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_multi_label_classifier_is_refused(capsys, tmp_path, tiny_checkpoint):
+    """A sigmoid per label (toxic-comment heads): a bundle's softmax would report its labels' scores as shares of
+    one, and its decided-probe rule would misjudge them."""
+    import shutil
+
+    checkpoint = tmp_path / "multi"
+    shutil.copytree(tiny_checkpoint("bert-classifier"), checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "problem_type": "multi_label_classification"}))
+    code, err = run_cli(capsys, "bert", "--model", str(checkpoint), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "checkpoint is a multi-label classifier")
     assert not (tmp_path / "b").exists()
 
 

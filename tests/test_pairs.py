@@ -208,8 +208,17 @@ def test_a_pair_classifier_without_token_types_exports_classifies_and_self_check
     scores = bundle.score(list(PAIR_PROBES[:3]), label="entailment")
     probabilities = softmax(bundle.outputs(list(PAIR_PROBES[:3])).astype(np.float64))
     assert scores == pytest.approx(probabilities[:, 0])  # entailment's probability
+    # by default too: MNLI's labels end with contradiction, which ranked the worst passages first
+    assert bundle.score(list(PAIR_PROBES[:3])) == pytest.approx(probabilities[:, 0])
+    hits = bundle.rerank("a cat", ["a cat sleeps", "no cat", "dogs"])
+    assert [h.score for h in hits] == pytest.approx(sorted(bundle.score([("a cat", "a cat sleeps"), ("a cat", "no cat"),
+                                                                        ("a cat", "dogs")]), reverse=True))  # fmt: skip
     with pytest.raises(TypeError, match="not a \\(text, text_pair\\) tuple"):
         bundle.classify(["just a text"])
+    with pytest.raises(TypeError, match=r"pairs\[0\] is not a \(text, text_pair\) tuple"):  # two texts, not one pair
+        bundle.classify(["a cat", "a dog"])
+    with pytest.raises(ValueError, match="pair 2: text 2 is not valid UTF-8"):
+        bundle.score([("a", "b"), ("c", "d\udcff")])
     with pytest.raises(BundleError, match="embed\\(\\) needs a feature-extraction bundle"):
         bundle.embed("text")
 
@@ -239,6 +248,34 @@ def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, export
     assert len(bundle.rerank("the cat", passages, k=2)) == 2 and bundle.rerank("q", []) == []
     with pytest.raises(BundleError, match=r"one output .* use score\(\) or rerank\(\)"):
         bundle.classify(("a", "b"))
+    with pytest.raises(BundleError, match=r"embed\(\) needs a feature-extraction bundle; .*: use score\(\)"):
+        bundle.embed("a")
+    # its parity is the concordance of the scores across all the probes: a subset (one probe has no spread) is
+    # refused, not failed falsely
+    assert bundle.self_check(probes=len(golden)).passed
+    with pytest.raises(BundleError, match="concordance of its scores across all 10 probes: replay them all"):
+        bundle.self_check(probes=2)
+
+
+def test_a_one_output_model_of_single_texts_scores_them(tmp_path, export_cache, tiny_checkpoint, capsys):
+    """A regressor read as text-classification (one output, single texts): score() reads its output as it is."""
+    from runtime_py.__main__ import main as runtime_main
+
+    out, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert-cross"), "bert", "--embedding", "int8",
+                            "--encoder", "none", "--task", "text-classification")  # fmt: skip
+    assert report["task"] == "text-classification"
+    bundle = Bundle.load(out)
+    texts = ["a cat", "the cat sat on the mat"]
+    scores = bundle.score(texts)
+    np.testing.assert_allclose(scores, bundle.outputs(texts)[:, 0], rtol=0, atol=0)
+    assert bundle.score("a cat") == scores[0]
+    with pytest.raises(BundleError, match=r"use score\(\)$"):
+        bundle.classify("a cat")
+    with pytest.raises(BundleError, match=r"rerank\(\) needs a text-pair-classification bundle"):
+        bundle.rerank("a cat", texts)
+    assert runtime_main([str(out), *texts]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [float(line.split("\t")[0]) for line in lines] == pytest.approx(scores, abs=1e-4)
 
 
 def test_the_text_classification_task_refuses_pair_data(tmp_path, tiny_checkpoint, capsys):

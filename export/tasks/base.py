@@ -94,6 +94,9 @@ def check_classification_head(hf_config: PretrainedConfig) -> None:
             f"checkpoint has no sequence-classification head (architectures: {hf_config.architectures}); "
             "use --task feature-extraction"
         )
+    if getattr(hf_config, "problem_type", None) == "multi_label_classification":  # sigmoid per label
+        raise UserInputError("checkpoint is a multi-label classifier (problem_type multi_label_classification: "
+                             "a sigmoid per label); bundles read classes by softmax, which would misreport it")
 
 
 def label_names(hf_config: PretrainedConfig) -> list[str]:
