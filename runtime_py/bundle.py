@@ -14,7 +14,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, R
 from .arguments import count_at_least
 from .manifest import BundleError, Manifest, read_manifest
 from .parity import softmax
-from .session import ModelSession, session_options
+from .session import ModelLoadError, ModelSession, first_line, session_options
 from .text import Item, TextEncoder, as_pairs, as_texts
 
 # One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in
@@ -60,11 +60,6 @@ def check_outputs(manifest: Manifest, session: ModelSession) -> None:
         raise BundleError(f"bundle.json names {len(labels)} labels for a model with {width} outputs")
 
 
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
-
-
 class Hit(NamedTuple):
     index: int  # position in the corpus (search) or in the passages (rerank)
     score: float  # cosine similarity to the query (search), or the pair model's score (rerank)
@@ -91,8 +86,8 @@ class Bundle:
         weights = manifest.folder / manifest.model.weights if manifest.model.weights else None
         try:
             session = ModelSession(model, weights, options)
-        except Exception as err:  # onnxruntime raises its own exception types for unreadable models
-            raise BundleError(f"onnxruntime cannot load {model}: {_first_line(err)}") from None
+        except ModelLoadError as err:
+            raise BundleError(str(err)) from None
         check_outputs(manifest, session)
         return cls(manifest, TextEncoder(manifest), session)
 
@@ -107,7 +102,7 @@ class Bundle:
         try:
             return self.session.run(inputs, self.manifest.output_name)
         except ORT_RUN_ERRORS as err:
-            raise BundleError(f"the bundle's model failed on its own tokenizer's inputs: {_first_line(err)}") from None
+            raise BundleError(f"the bundle's model failed on its own tokenizer's inputs: {first_line(err)}") from None
 
     def outputs(self, items: list[Item], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """The model's outputs for texts, or for (text, text_pair) tuples on a pair bundle."""

@@ -42,17 +42,37 @@ def session_options(threads: int | None = None, profile_prefix: Path | None = No
     return options
 
 
+class ModelLoadError(Exception):
+    """onnxruntime could not load (or, for load-time weights, run) the model file `path`."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"onnxruntime cannot load {path}: {reason}")
+        self.path = path
+
+
+def first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
 class ModelSession:
-    """`run(feed)` → the first output (or `output`), for a model with or without load-time weights."""
+    """`run(feed)` → the first output (or `output`), for a model with or without load-time weights. A file
+    onnxruntime refuses raises ModelLoadError naming that file (the model or its weights)."""
 
     def __init__(self, model: Path, weights: Path | None = None, options: ort.SessionOptions | None = None):
         options = options or session_options()
-        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        try:  # onnxruntime raises its own exception types for unreadable models
+            self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise ModelLoadError(model, first_line(err)) from None
         self.weights: dict[str, ort.OrtValue] = {}
         if weights is not None:
-            decode = ort.InferenceSession(str(weights), session_options(), providers=["CPUExecutionProvider"])
-            names = [o.name for o in decode.get_outputs()]
-            self.weights = dict(zip(names, decode.run_with_ort_values(names, {}), strict=True))
+            try:
+                decode = ort.InferenceSession(str(weights), session_options(), providers=["CPUExecutionProvider"])
+                names = [o.name for o in decode.get_outputs()]
+                self.weights = dict(zip(names, decode.run_with_ort_values(names, {}), strict=True))
+            except Exception as err:
+                raise ModelLoadError(weights, first_line(err)) from None
         # what a caller feeds: every input but the load-time weights, which run() adds to each call
         self.input_names = [i.name for i in self.session.get_inputs() if i.name not in self.weights]
         self.first_output = self.session.get_outputs()[0].name

@@ -369,10 +369,20 @@ def tokenizer_without_normalizer(folder: Path) -> str:
     return json.dumps({**json.loads((folder / "tokenizer.json").read_text()), "normalizer": None})
 
 
+def tokenizer_with_another_normalizer(folder: Path) -> str:
+    """A WordPiece model behind a Sequence normalizer: its flags read as all false (no lowercasing) until refused."""
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    sequence = {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}, {"type": "StripAccents"}]}
+    return json.dumps({**tokenizer, "normalizer": sequence})
+
+
 @pytest.mark.parametrize(("name", "rewrite", "expected"), [
     ("golden.json", malformed_golden, "error: golden.json is not a list of probes with their token ids and outputs"),
     ("golden.json", golden_of_another_width, "error: golden.json's outputs hold 31 values a probe; the model gives 32"),
     ("tokenizer.json", tokenizer_without_normalizer, "error: cannot load the tokenizer tokenizer.json"),
+    ("tokenizer.json", tokenizer_with_another_normalizer,
+     "error: cannot load the tokenizer tokenizer.json: java.lang.IllegalArgumentException: tokenizer.json: normalizer "
+     "type Sequence, not BertNormalizer"),
 ])  # fmt: skip
 def test_java_runner_refuses_malformed_files_in_one_line(java_classes, ort_java, tiny_bundle, tmp_path, name, rewrite,
                                                           expected):  # fmt: skip
@@ -383,6 +393,26 @@ def test_java_runner_refuses_malformed_files_in_one_line(java_classes, ort_java,
     result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
     assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_java_runner_needs_golden_json_listed_and_names_a_broken_weights_file(java_classes, ort_java,
+                                                                             tiny_int4_bundle, tmp_path):  # fmt: skip
+    """As runtime_py: golden.json left out of `files` went unchecked (cut down, it passed); a weights.ort
+    onnxruntime refuses was reported as model.ort."""
+    unlisted = tmp_path / "unlisted"
+    shutil.copytree(tiny_int4_bundle[0], unlisted)
+    manifest = json.loads((unlisted / "bundle.json").read_text())
+    del manifest["files"]["golden.json"]
+    (unlisted / "bundle.json").write_text(json.dumps(manifest))
+    result = java(java_classes, ort_java, "RunBundle", str(unlisted), "--self-check")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: bundle.json: golden.json is not listed in files with its sha256"
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_int4_bundle[0], broken)
+    rewrite_file(broken, "weights.ort", b"not a model")
+    result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: onnxruntime cannot load {broken / 'weights.ort'}"), result.stderr
 
 
 def test_java_runner_refuses_labels_that_do_not_match_the_outputs(java_classes, ort_java, sst2_bundle, tmp_path):

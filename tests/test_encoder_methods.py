@@ -192,7 +192,7 @@ def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(
     reads only the graph, so three architectures stand for all: an embedder, a classifier (whose head's weights
     are decoded too) and DeBERTa-v2 (whose constant position projections move with the decode). The real model's
     sizes and accuracy: tests/test_encoders_on_real_models.py."""
-    from runtime_py import Bundle
+    from runtime_py import Bundle, BundleError
 
     out, report, manifest = export(tmp_path, export_cache, tiny_checkpoint(kind), kind.split("-classifier")[0],
                                    "--embedding", "int8", "--encoder", "int4-as-int8")  # fmt: skip
@@ -214,6 +214,9 @@ def test_int4_as_int8_ships_its_decode_as_a_weights_model_in_a_mobile_bundle(
     assert inputs == set(decoded) | {i["name"] for i in manifest["model"]["inputs"]}
     check = Bundle.load(out).self_check()
     assert check.passed, check.failures
+    (out / "weights.ort").write_bytes(b"not a model")  # named as what failed, not as model.ort
+    with pytest.raises(BundleError, match=r"onnxruntime cannot load .*weights\.ort: "):
+        Bundle.load(out, verify=False)
 
 
 @pytest.mark.parametrize("target", ["onnx", "onnx-mobile"])

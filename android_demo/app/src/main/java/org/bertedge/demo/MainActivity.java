@@ -26,9 +26,12 @@ import org.bertedge.core.SelfCheck;
 
 /**
  * A thin shell around org.bertedge.core: copy the bundle out of the APK's assets, load it, run its golden
- * self-check, then answer each text the user types. All model work runs on one background thread.
+ * self-check, then answer each text the user types. All model work runs on one background thread, which also
+ * closes the model (after whatever call is under way: ORT's close does not wait for a run). Rotation keeps the
+ * Activity (AndroidManifest.xml's configChanges), so the model is loaded once per start.
  */
 public class MainActivity extends Activity {
+    private static final Object COPYING = new Object();  // one copy at a time, should two Activities overlap
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
     private EdgeModel model;
     private Demo demo;
@@ -90,6 +93,12 @@ public class MainActivity extends Activity {
     /** The core reads bundles from files: copy assets/NAME/* there once per installed APK (a partial copy fails
      * the manifest's sha256 checks, which then say so on screen). */
     private File copyAssets(String name, File target) throws Exception {
+        synchronized (COPYING) {
+            return copyAssetsOnce(name, target);
+        }
+    }
+
+    private File copyAssetsOnce(String name, File target) throws Exception {
         AssetManager assets = getAssets();
         long installed = getPackageManager().getPackageInfo(getPackageName(), 0).lastUpdateTime;
         File stamp = new File(target, ".copied-" + installed);
@@ -121,14 +130,17 @@ public class MainActivity extends Activity {
 
     @Override
     protected void onDestroy() {
-        worker.shutdownNow();
-        try {
-            if (model != null) {
-                model.close();
+        // on the worker, after the load or the run in progress: a model still loading is closed too
+        worker.execute(() -> {
+            try {
+                if (model != null) {
+                    model.close();
+                }
+            } catch (Exception ignored) {
+                // nothing left to show it on
             }
-        } catch (Exception ignored) {
-            // the process is going away
-        }
+        });
+        worker.shutdown();
         super.onDestroy();
     }
 }

@@ -43,8 +43,8 @@ public final class BundleManifest {
             throw new IllegalArgumentException("task " + task + " is not one of " + String.join(", ", TASKS));
         }
         labels = raw.get("labels") == null ? null : stringList(raw.get("labels"));
-        maxLength = (int) within(required(raw, "max_length"), 2, MAX_LENGTH_LIMIT, "max_length %s is not between 2 and "
-            + MAX_LENGTH_LIMIT);  // [CLS] and [SEP] alone fill 2
+        maxLength = (int) within(wholeNumber(required(raw, "max_length"), "max_length"), 2, MAX_LENGTH_LIMIT,
+            "max_length %s is not between 2 and " + MAX_LENGTH_LIMIT);  // [CLS] and [SEP] alone fill 2
         Map<String, Object> model = Json.object(required(raw, "model"));
         modelFile = (String) required(model, "file");
         weightsFile = (String) model.get("weights");
@@ -58,7 +58,8 @@ public final class BundleManifest {
         outputName = (String) Json.object(Json.array(required(model, "outputs")).get(0)).get("name");
         Map<String, Object> tokenizer = Json.object(required(raw, "tokenizer"));
         tokenizerFile = (String) required(tokenizer, "file");
-        padId = (int) within(required(tokenizer, "pad_id"), 0, Integer.MAX_VALUE, "tokenizer.pad_id %s is not a token id");
+        padId = (int) within(wholeNumber(required(tokenizer, "pad_id"), "tokenizer.pad_id"), 0, Integer.MAX_VALUE,
+            "tokenizer.pad_id %s is not a token id");
         Map<String, Object> tolerance = Json.object(required(raw, "tolerance"));
         String toleranceRange = "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]";
         minCosine = within(required(tolerance, "min_cosine"), -1, 1, toleranceRange);
@@ -99,12 +100,29 @@ public final class BundleManifest {
     }
 
     /** A number of bundle.json between low and high (else the message, with %s the value); runtime_py's checks. */
+    /** A JSON whole number as it is: not a string of one or a fraction (runtime_py's whole_number). */
+    private static Object wholeNumber(Object value, String name) {
+        if (!(value instanceof Long) && !(value instanceof Double && isWhole((Double) value))) {
+            throw new IllegalArgumentException(name + ": " + value + " is not a whole number");
+        }
+        return value;
+    }
+
+    private static boolean isWhole(double value) {  // a whole number past a long's range, as Json reads it
+        return !Double.isInfinite(value) && value == Math.rint(value) && Math.abs(value) > Long.MAX_VALUE;
+    }
+
     private static double within(Object value, double low, double high, String message) {
         double number = ((Number) value).doubleValue();
         if (!(number >= low && number <= high)) {  // NaN is outside every range
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, message, value));
         }
         return number;
+    }
+
+    /** Whether bundle.json lists `name` with its sha256 (checked at load). */
+    public boolean lists(String name) {
+        return files.containsKey(name);
     }
 
     /** Outputs are logits (or a pair model's one score), not a sentence embedding. */

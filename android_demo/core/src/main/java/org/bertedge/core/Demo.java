@@ -51,6 +51,9 @@ public final class Demo {
         float[] output = model.run(text);
         double millis = (System.nanoTime() - start) / 1e6;
         List<String> lines = new ArrayList<>();
+        if (model.manifest.isClassifier() && output.length == 1) {  // a regressor: its score, not a class
+            return new Answer(String.format(Locale.ROOT, "score %.3f", output[0]), lines, millis, output);
+        }
         if (model.manifest.isClassifier()) {
             Outputs.Prediction p = Outputs.classify(output, model.manifest.labels);
             String headline = String.format(Locale.ROOT, "%s (%.1f%%)", p.label, 100 * p.probability);
@@ -64,12 +67,15 @@ public final class Demo {
 
     private Answer rerank(String query) throws OrtException {
         long start = System.nanoTime();
-        List<String> labels = model.manifest.labels;
-        int positive = labels == null ? -1 : labels.size() - 1;  // the last output, as runtime_py scores
         double[] scores = new double[sentences.size()];
         float[] output = new float[scores.length];
+        int scored = -1;  // a pair classifier's label to score by, once its width is known
         for (int i = 0; i < scores.length; i++) {
-            scores[i] = Outputs.pairScore(model.runPair(query, sentences.get(i)), positive);
+            float[] pair = model.runPair(query, sentences.get(i));
+            if (pair.length > 1 && scored < 0) {
+                scored = Outputs.scoredLabel(model.manifest.labels, pair.length);
+            }
+            scores[i] = Outputs.pairScore(pair, scored);
             output[i] = (float) scores[i];
         }
         double millis = (System.nanoTime() - start) / 1e6;

@@ -54,11 +54,19 @@ public final class EdgeModel implements AutoCloseable {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         Path model = folder.resolve(manifest.modelFile);
         OrtSession.Result weights = null;
+        if (manifest.weightsFile != null) {
+            Path weightsFile = folder.resolve(manifest.weightsFile);
+            try {
+                weights = loadWeights(env, weightsFile);
+            } catch (OrtException e) {  // named as what failed (runtime_py's ModelLoadError)
+                throw new BundleManifest.BundleException("onnxruntime cannot load " + weightsFile + ": "
+                    + e.getMessage());
+            }
+        }
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             if (threads > 0) {
                 options.setIntraOpNumThreads(threads);
             }
-            weights = manifest.weightsFile == null ? null : loadWeights(env, folder.resolve(manifest.weightsFile));
             OrtSession session = env.createSession(model.toString(), options);
             String problem = outputProblem(manifest, session.getOutputInfo());
             if (problem != null) {
@@ -182,9 +190,12 @@ public final class EdgeModel implements AutoCloseable {
 
     @Override
     public void close() throws OrtException {
-        session.close();
-        if (weights != null) {
-            weights.close();
+        try {
+            session.close();
+        } finally {  // the decoded weights are native memory too, freed even when the session's close fails
+            if (weights != null) {
+                weights.close();
+            }
         }
     }
 }

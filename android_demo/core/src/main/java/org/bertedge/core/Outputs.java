@@ -1,8 +1,10 @@
 package org.bertedge.core;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * What the app makes of model outputs: a label with its probability, cosine search over sentences, and passages
@@ -38,16 +40,43 @@ public final class Outputs {
         return new Prediction(labels == null ? Integer.toString(best) : labels.get(best), p[best]);
     }
 
+    /** Label names that say two texts go together, matched whole and case-blind (runtime_py's GOES_TOGETHER). */
+    static final List<String> GOES_TOGETHER =
+        Arrays.asList("entailment", "duplicate", "equivalent", "paraphrase", "relevant");
+
+    /**
+     * The output a pair classifier is scored by, as runtime_py's scored_label: the one label named in
+     * GOES_TOGETHER, else the second of two (labels may be null: named "0", "1", ...); a head of three or more
+     * labels named otherwise has none (IllegalArgumentException).
+     */
+    public static int scoredLabel(List<String> labels, int outputs) {
+        int found = -1;
+        int named = 0;
+        for (int i = 0; labels != null && i < labels.size(); i++) {
+            if (GOES_TOGETHER.contains(labels.get(i).toLowerCase(Locale.ROOT))) {
+                found = i;
+                named++;
+            }
+        }
+        if (named == 1) {
+            return found;
+        }
+        if (outputs == 2) {
+            return 1;
+        }
+        throw new IllegalArgumentException("this pair classifier has " + outputs + " labels and none says the texts"
+            + " go together: name the one to score by");
+    }
+
     /**
      * How well a pair goes together, from a pair model's output: a one-output model's score as it is, or a
-     * classifier's probability of label `positive`, or of its last output when `positive` is negative
-     * (runtime_py's Bundle.score; the last label by default).
+     * classifier's probability of its output `scored` (scoredLabel's; runtime_py's Bundle.score).
      */
-    public static double pairScore(float[] output, int positive) {
+    public static double pairScore(float[] output, int scored) {
         if (output.length == 1) {
             return output[0];
         }
-        return Parity.softmax(Parity.toDouble(output))[positive < 0 ? output.length - 1 : positive];
+        return Parity.softmax(Parity.toDouble(output))[scored];
     }
 
     /** Passages ordered by their pair score with the query, best first; ties keep their order (runtime_py's). */

@@ -30,6 +30,10 @@ public final class SelfCheck {
 
     public static SelfCheck run(EdgeModel model) throws BundleManifest.BundleException, OrtException {
         BundleManifest manifest = model.manifest;
+        if (!manifest.lists("golden.json")) {  // its sha256, checked at load, makes the replay a check
+            throw new BundleManifest.BundleException("bundle.json: golden.json is not listed in files with its"
+                + " sha256");
+        }
         String golden = BundleManifest.readText(manifest.folder.resolve("golden.json"));
         try {
             return replay(model, Json.array(Json.object(Json.parse(golden)).get("probes")));

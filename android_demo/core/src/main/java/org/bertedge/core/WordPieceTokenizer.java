@@ -42,6 +42,10 @@ public final class WordPieceTokenizer {
         prefix = (String) model.get("continuing_subword_prefix");
         maxCharsPerWord = ((Number) model.get("max_input_chars_per_word")).intValue();
         Map<String, Object> normalizer = Json.object(root.get("normalizer"));
+        // what this class implements: BERT's normalizer and pre-tokenizer; another's flags would read as all
+        // false (no lowercasing, no cleanup), which only a golden probe that happened to need them would catch
+        requireType("normalizer", normalizer, "BertNormalizer");
+        requireType("pre_tokenizer", Json.object(root.get("pre_tokenizer")), "BertPreTokenizer");
         cleanText = Boolean.TRUE.equals(normalizer.get("clean_text"));
         splitChinese = Boolean.TRUE.equals(normalizer.get("handle_chinese_chars"));
         lowercase = Boolean.TRUE.equals(normalizer.get("lowercase"));
@@ -54,6 +58,13 @@ public final class WordPieceTokenizer {
         }
         clsId = idOf("[CLS]");
         sepId = idOf("[SEP]");
+    }
+
+    private static void requireType(String part, Map<String, Object> spec, String type) {
+        if (!type.equals(spec.get("type"))) {
+            throw new IllegalArgumentException("tokenizer.json: " + part + " type " + spec.get("type") + ", not "
+                + type + " (this core reads BERT-style WordPiece tokenizers: bert, distilbert, electra)");
+        }
     }
 
     private int idOf(String token) {

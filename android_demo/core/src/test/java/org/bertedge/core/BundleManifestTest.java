@@ -123,6 +123,10 @@ public class BundleManifestTest {
             {"\"max_length\": 128", "\"max_length\": 1000000000000000000000000000000",
                 "max_length 1.0E30 is not between 2 and 1048576"},
             {"\"pad_id\": 0", "\"pad_id\": 99999999999", "tokenizer.pad_id 99999999999 is not a token id"},
+            // whole numbers as runtime_py's test_a_manifest_with_a_malformed_field_is_refused has them
+            {"\"max_length\": 128", "\"max_length\": 512.9", "max_length: 512.9 is not a whole number"},  // was 512
+            {"\"max_length\": 128", "\"max_length\": \"300\"", "max_length: 300 is not a whole number"},
+            {"\"pad_id\": 0", "\"pad_id\": true", "tokenizer.pad_id: true is not a whole number"},
             {"\"min_cosine\": 0.95", "\"min_cosine\": 2",
                 "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]"},
         };

@@ -43,10 +43,26 @@ public class OutputsTest {
     }
 
     @Test
-    public void aPairScoreIsTheOneOutputOrThePositiveLabelsProbability() {
-        assertEquals(0.8, Outputs.pairScore(new float[] {0.8f}, 0), 1e-6);
+    public void aPairScoreIsTheOneOutputOrTheScoredLabelsProbability() {
+        assertEquals(0.8, Outputs.pairScore(new float[] {0.8f}, -1), 1e-6);
         assertEquals(0.8808, Outputs.pairScore(new float[] {0f, 2f}, 1), 1e-4);
-        // without labels, the last output (runtime_py's default), however many there are
-        assertEquals(0.7662, Outputs.pairScore(new float[] {0f, 1f, 2.5f}, -1), 1e-4);
+        assertEquals(0.1192, Outputs.pairScore(new float[] {2f, 0f}, 1), 1e-4);
+    }
+
+    @Test
+    public void aPairClassifierIsScoredByTheLabelThatSaysTheTextsGoTogether() {
+        // runtime_py's test_a_pair_classifier_scores_by_the_label_that_says_the_texts_go_together, case by case
+        assertEquals(0, Outputs.scoredLabel(Arrays.asList("entailment", "neutral", "contradiction"), 3));
+        assertEquals(0, Outputs.scoredLabel(Arrays.asList("entailment", "not_entailment"), 2));
+        assertEquals(1, Outputs.scoredLabel(Arrays.asList("not_duplicate", "duplicate"), 2));
+        assertEquals(1, Outputs.scoredLabel(Arrays.asList("not_equivalent", "Equivalent"), 2));
+        assertEquals(1, Outputs.scoredLabel(Arrays.asList("LABEL_0", "LABEL_1"), 2));
+        assertEquals(1, Outputs.scoredLabel(null, 2));
+        assertEquals(1, Outputs.scoredLabel(Arrays.asList("contradiction", "entailment"), 2));
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void threeUnnamedLabelsHaveNoDefault() {
+        Outputs.scoredLabel(Arrays.asList("LABEL_0", "LABEL_1", "LABEL_2"), 3);
     }
 }
