@@ -371,6 +371,24 @@ def test_distillation_trains_the_compressed_encoder_and_the_bundle_ships_what_it
     assert report["steps"] == ["compress", "distill"]
 
 
+def test_distillation_ships_the_weights_its_training_moved(tmp_path, export_cache, tiny_checkpoint):
+    """Parity holds the bundle to the model as trained, so a training that changed nothing (no parameters given
+    to the optimizer, a learning rate dropped) would pass it: the shipped encoder must differ from the same export
+    trained for one step (its first step's rate is the warm-up's; without --distill, tucker's factors are fitted
+    to other calibration text, so that export differs anyway)."""
+    text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+    flags = ["--embedding", "int8", "--encoder", "tucker", "--target", "onnx", "--distill", str(text)]
+    kind = tiny_checkpoint("bert-classifier")
+    trained, _, _ = export(tmp_path / "trained", export_cache, kind, "bert", *flags, "--distill-steps", "20")
+    untrained, _, _ = export(tmp_path / "untrained", export_cache, kind, "bert", *flags, "--distill-steps", "1")
+    weights = [{i.name: numpy_helper.to_array(i) for i in onnx.load(out / "model.onnx").graph.initializer}
+               for out in (trained, untrained)]  # fmt: skip
+    encoder = [name for name in weights[0] if "encoder.layer" in name or "quantized" in name]
+    changed = [name for name in encoder if name not in weights[1] or not np.array_equal(weights[0][name],
+                                                                                       weights[1][name])]  # fmt: skip
+    assert len(changed) >= len(encoder) // 2, changed  # every trained layer's weights moved
+
+
 def test_int4_shipped_form_is_back_on_the_grid_after_training(tiny_checkpoint):
     from transformers import AutoModel
 
