@@ -26,6 +26,8 @@ OUT_OF_DOMAIN = [
     "Great job 👍🏽🎉😀! ¯\\_(ツ)_/¯",
     "def f(x):\n    return {'key': x ** 2}  # ñandú <tag attr=\"1\"/>",
     "Ελληνικά και русский текст, עברית, العربية",
+    "The astronauts quietly debated tomorrow's agenda, zigzagging between proposals.",  # no [UNK] anywhere
+    "Quirky wizards juxtapose vexing, jumbled hyperboles.",
 ]
 MODEL_OF_KIND = {"bert": "WordPiece", "roberta": "BPE", "xlm-roberta": "Unigram", "deberta-v2": "Unigram"}
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -74,11 +76,15 @@ def test_out_of_domain_text_gets_no_new_unknown_tokens(tiny_checkpoint, kind):
     """Accents, CJK, emoji, code, other scripts: pieces the domain never used split into the fallback alphabet;
     [UNK] stays where the original tokenizer had it and nowhere else."""
     original, pruned = pruned_tiny(tiny_checkpoint, kind)
+    spelled = 0
     for text in OUT_OF_DOMAIN:
         assert unknown_count(pruned.tokenizer, text) <= unknown_count(original, text), text
         if unknown_count(original, text) == 0:
-            assert pruned.tokenizer.decode(pruned.tokenizer(text, add_special_tokens=False)["input_ids"]) == \
+            ids = pruned.tokenizer(text, add_special_tokens=False)["input_ids"]
+            assert pruned.tokenizer.decode(ids) == \
                 original.decode(original(text, add_special_tokens=False)["input_ids"])  # fmt: skip
+            spelled += len(ids) > len(original(text, add_special_tokens=False)["input_ids"])
+    assert spelled >= 1  # the decode check ran where pieces were spelled from the alphabet
 
 
 @pytest.mark.parametrize(("texts", "min_count", "advice"), [
