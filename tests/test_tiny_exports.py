@@ -337,3 +337,41 @@ def test_bundle_json_names_a_local_checkpoint_by_its_folder_not_the_builders_pat
     assert json.loads((tmp_path / "a" / "bundle.json").read_text())["checkpoint"] == "my-model"
     assert (tmp_path / "a" / "bundle.json").read_bytes() == (tmp_path / "b" / "bundle.json").read_bytes()
     assert json.loads((tmp_path / "b" / "report.json").read_text())["checkpoint"] == "./my-model/"
+
+
+def test_a_cls_pooled_embedder_ships_its_first_token(tmp_path, export_cache, tiny_checkpoint):
+    """BGE-style embedders pool by [CLS] (their sentence-transformers Pooling config says so): the bundle's
+    embedding is the first token's hidden state, not the mean of the tokens' (export parity cannot tell, since
+    the reference pools by the same rule: the fp32 checkpoint read by transformers is the check here)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from runtime_py import Bundle
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_checkpoint("bert"), folder)
+    (folder / "modules.json").write_text(json.dumps([
+        {"type": "sentence_transformers.models.Transformer", "path": ""},
+        {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"},
+    ]))  # fmt: skip
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True,
+                                                                  "pooling_mode_mean_tokens": False}))  # fmt: skip
+    out, report, manifest = export(tmp_path, export_cache, folder, "bert", "--embedding", "int8", "--encoder", "none")
+    assert manifest["pooling"] == "cls" and report["parity"]["passed"]
+    texts = ["a cat sits on the mat", "the weather is nice today", "stocks fell sharply"]
+    bundle = Bundle.load(out)
+    shipped = np.stack([bundle.embed(text) for text in texts]).astype(np.float64)
+    encoded = AutoTokenizer.from_pretrained(folder)(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = AutoModel.from_pretrained(folder).eval()(**encoded).last_hidden_state.double().numpy()
+    mask = encoded["attention_mask"].numpy()[..., None]
+    first, mean = hidden[:, 0], (hidden * mask).sum(1) / mask.sum(1)
+
+    def cosines(a, b):
+        return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+    assert cosines(shipped, first).min() > 0.999  # the int8 table's error alone
+    assert cosines(shipped, mean).max() < 0.9
