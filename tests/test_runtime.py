@@ -421,6 +421,23 @@ def test_self_check_fails_when_the_tokenizer_gives_other_ids(bundle_copy):
     assert len(check.token_id_mismatches) >= 1
 
 
+def test_a_classifier_is_held_to_its_decided_probes_and_a_flipped_one_fails_top1():
+    """decided_rows: top-two probabilities at least 0.5 apart (3 vs -3: 0.998 / 0.002; 0.1 vs 0: 0.525 / 0.475).
+    An undecided row is left out of the cosine and the agreement, whichever way it turns; a decided one that
+    flips fails top-1 by name."""
+    from runtime_py.parity import decided_rows
+
+    reference = np.array([[3.0, -3.0], [0.1, 0.0], [-3.0, 3.0]])
+    assert decided_rows(reference).tolist() == [True, False, True]
+    undecided_flips = agreement(np.array([[3.0, -3.0], [0.0, 0.1], [-3.0, 3.0]]), reference, classifier=True)
+    assert undecided_flips.undecided == 1 and undecided_flips.top1_agreement == 1.0
+    assert undecided_flips.failures(0.99, 1.0) == []
+    decided_flips = agreement(np.array([[-3.0, 3.0], [0.1, 0.0], [-3.0, 3.0]]), reference, classifier=True)
+    assert decided_flips.top1_agreement == 0.5
+    assert decided_flips.failures(-2.0, 1.0) == ["top-1 agreement 0.500 < 1.0"]
+    assert decided_rows(np.array([[0.1, 0.0], [0.0, 0.1]])).tolist() == [True, True]  # none decided: all kept
+
+
 def test_self_check_fails_when_the_golden_outputs_do_not_match(bundle_copy):
     golden = bundle_copy / "golden.json"
     data = json.loads(golden.read_text())
