@@ -106,6 +106,11 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
         )
     task = TASKS[config.task or detect_task(hf_config, pairs)]
     task.check(hf_config)
+    tokenizer = _load_tokenizer(folder)
+    if architecture.positions_after_padding and hf_config.pad_token_id != tokenizer.pad_token_id:
+        raise UserInputError(f"{folder}/config.json: pad_token_id {hf_config.pad_token_id} is not the tokenizer's "
+                             f"padding id {tokenizer.pad_token_id}; {architecture.family} counts its positions from "
+                             "it, so the two must agree")  # fmt: skip
     model = _load_model(task, folder)
     trim_position_table(model, architecture.position_rows(hf_config, config.preset.max_length))
     return LoadedModel(
@@ -117,7 +122,7 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
         pooling=sentence_transformers_pooling(folder) or config.preset.pooling,
         labels=task.labels(hf_config),
         model=model,
-        tokenizer=_load_tokenizer(folder),
+        tokenizer=tokenizer,
         input_names=architecture.onnx_input_names(hf_config, task.optimum_task),
     )
 

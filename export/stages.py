@@ -134,6 +134,9 @@ def prune_vocabulary(
     model.set_input_embeddings(vocab.pruned_table(embedding, pruned.kept_ids, new_id.get(embedding.padding_idx)))
     model.config.vocab_size = len(pruned.kept_ids)
     if model.config.pad_token_id is not None:  # RoBERTa-style position ids count from the padding id
+        if model.config.pad_token_id not in new_id:
+            raise UserInputError(f"--vocab: the model's config.json names pad_token_id {model.config.pad_token_id}, "
+                                 "which its tokenizer neither pads with nor names: the two disagree")  # fmt: skip
         model.config.pad_token_id = new_id[model.config.pad_token_id]
         if hasattr(model.base_model.embeddings, "padding_idx"):
             model.base_model.embeddings.padding_idx = model.config.pad_token_id

@@ -193,6 +193,37 @@ def test_a_multi_label_classifier_is_refused(capsys, tmp_path, tiny_checkpoint):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize(
+    ("kind", "preset", "expected"),
+    [
+        # RoBERTa counts its positions from it: past the table, an IndexError traceback at the first run
+        ("roberta", "roberta", "pad_token_id {pad} is not the tokenizer's padding id 1; RoBERTa counts its "
+                               "positions from it"),
+        # BERT does not, but --vocab renumbers it: not among the kept ids, a KeyError traceback
+        ("bert", "bert", "--vocab: the model's config.json names pad_token_id {pad}, which its tokenizer neither "
+                         "pads with nor names"),
+    ],
+)
+def test_a_config_whose_padding_id_the_tokenizer_does_not_name_is_refused(capsys, tmp_path_factory, tiny_checkpoint,
+                                                                          kind, preset, expected):  # fmt: skip
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    tmp_path = tmp_path_factory.mktemp("pad")  # short: the load stage's line names the folder, and must not wrap
+    checkpoint = tmp_path / "m"
+    shutil.copytree(tiny_checkpoint(kind), checkpoint)
+    vocab = AutoTokenizer.from_pretrained(checkpoint).get_vocab()
+    pad = vocab[max(vocab, key=len)]  # a long piece: not in the fallback alphabet, not in the text below
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "pad_token_id": pad}))
+    (tmp_path / "domain.txt").write_text("a cat\n", encoding="utf-8")
+    code, err = run_cli(capsys, preset, "--model", str(checkpoint), "--vocab", str(tmp_path / "domain.txt"),
+                        "--embedding", "int8", "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, expected.format(pad=pad))
+    assert not (tmp_path / "b").exists()
+
+
 def test_distillation_text_not_found(capsys, tmp_path):
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "wiki"), "--out", str(tmp_path / "b"))
     assert_refused(code, err, "distillation text")

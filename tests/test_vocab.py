@@ -301,3 +301,100 @@ def test_the_rest_kept_as_codes_leaves_every_text_tokenized_as_before(tmp_path, 
     assert stored == facts["module_bytes"] <= report["size"]["embedding_bytes"] < stored + 128
     check = Bundle.load(out).self_check()
     assert check.passed and check.token_id_mismatches == [], check.failures
+
+
+# --- tokenizers laid out other than the presets' (a review's reproductions) ---------------------------------------
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _fast(model, pre_tokenizer, **tokens):
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(model)
+    backend.pre_tokenizer = pre_tokenizer
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **tokens)
+
+
+def _same_or_no_new_unknown(original, pruned, texts: list[str]) -> None:
+    for text in texts:
+        before, after = original.tokenize(text), pruned.tokenize(text)
+        assert after.count(original.unk_token) <= before.count(original.unk_token), (text, before, after)
+
+
+def test_a_vocabulary_with_a_gap_in_its_ids_keeps_each_piece_on_its_own_row(tmp_path):
+    """A vocab.txt with a line twice (real checkpoints have them) leaves an id no piece has: the rewrite read the
+    pieces by position, so from the gap on each kept piece took its neighbour's string and row ("dog" read the
+    row of the first "the"), and even the domain's own text tokenized differently."""
+    from transformers import BertTokenizerFast
+
+    lines = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *LETTERS, *("##" + c for c in LETTERS), "the", "cat",
+             "the", "dog", "sat", "mat"]  # fmt: skip
+    (tmp_path / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    original = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    assert lines.index("the") not in original.get_vocab().values()  # the gap: the first "the"'s id
+    pruned = prune_tokenizer(original, ["the dog sat"], 1, len(lines))
+    text = "the dog sat on a mat"
+    assert pruned.tokenizer.tokenize("the dog sat") == original.tokenize("the dog sat")
+    new_ids = pruned.tokenizer(text, add_special_tokens=False)["input_ids"]
+    rows = [pruned.kept_ids[i] for i in new_ids]  # the original rows the pruned table holds at those ids
+    assert original.convert_ids_to_tokens(rows) == pruned.tokenizer.convert_ids_to_tokens(new_ids)
+    assert lines.index("the") not in pruned.kept_ids
+
+
+def test_a_whitespace_pre_tokenizer_keeps_its_punctuation_continuations():
+    """Whitespace (\\w+|[^\\w\\s]+) keeps a run of punctuation as one word, so "--" is "-" "##-": such a
+    continuation is reachable (it was dropped, and "--" became [UNK])."""
+    from tokenizers import models, pre_tokenizers
+
+    words = ["[PAD]", "[UNK]", *LETTERS, *"-!?", *("##" + c for c in LETTERS + "-!?"), "the", "dog"]
+    original = _fast(models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"),
+                     pre_tokenizers.Whitespace(), pad_token="[PAD]", unk_token="[UNK]")  # fmt: skip
+    pruned = prune_tokenizer(original, ["the dog"], 1, len(words))
+    assert pruned.tokenizer.tokenize("wait -- what?!") == original.tokenize("wait -- what?!")
+
+
+@pytest.mark.parametrize("affix", [{"continuing_subword_prefix": "##"}, {"end_of_word_suffix": "</w>"}])
+def test_a_bpe_model_with_a_subword_prefix_or_word_suffix_keeps_those_character_forms(affix):
+    """Inside a word such a BPE starts from "##c", at a word's end from "c</w>": kept besides the bare characters
+    (only those were, so "dozen" lost its inner letters to [UNK])."""
+    from tokenizers import models, pre_tokenizers, trainers
+
+    corpus = ["the quick brown fox jumps over the lazy dog", "pack my box with five dozen liquor jugs",
+              "sphinx of black quartz judge my vow"] * 50  # fmt: skip
+    original = _fast(models.BPE(unk_token="[UNK]", **affix), pre_tokenizers.Whitespace(), unk_token="[UNK]",
+                     pad_token="[PAD]")  # fmt: skip
+    original.backend_tokenizer.train_from_iterator(
+        corpus, trainers.BpeTrainer(vocab_size=200, special_tokens=["[UNK]", "[PAD]"], **affix))
+    pruned = prune_tokenizer(original, ["the fox"], 1, original.backend_tokenizer.get_vocab_size())
+    _same_or_no_new_unknown(original, pruned.tokenizer, ["quartz jugs", "box", "dozen", "the fox"])
+    assert all(original.unk_token not in original.tokenize(t) for t in ("quartz jugs", "dozen"))  # none to keep
+
+
+def test_a_byte_fallback_bpe_keeps_its_byte_pieces():
+    from tokenizers import models, pre_tokenizers
+
+    vocab = {"<unk>": 0, "<pad>": 1, **{f"<0x{b:02X}>": 2 + b for b in range(256)}}
+    for c in sorted(set("the quick brown fox jumps over the lazy dog")):
+        vocab.setdefault(c, len(vocab))
+    original = _fast(models.BPE(vocab, [], unk_token="<unk>", byte_fallback=True), pre_tokenizers.Whitespace(),
+                     unk_token="<unk>", pad_token="<pad>")  # fmt: skip
+    pruned = prune_tokenizer(original, ["the fox"], 1, len(vocab))
+    assert pruned.tokenizer.tokenize("café") == original.tokenize("café") == ["c", "a", "f", "<0xC3>", "<0xA9>"]
+
+
+def test_an_unknown_token_only_the_model_names_is_kept():
+    """[UNK] named by the WordPiece model alone (not an added token): dropped, the pruned tokenizer raised on any
+    character it lacks instead of giving [UNK]; without --vocab its row was left out as unreachable, so every
+    unknown character read a neighbour's row."""
+    from tokenizers import models, pre_tokenizers
+
+    from export.embedding.reachable import reachable_rows
+
+    words = ["[PAD]", "[UNK]", *LETTERS, *("##" + c for c in LETTERS), "the", "dog"]
+    original = _fast(models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"),
+                     pre_tokenizers.BertPreTokenizer(), pad_token="[PAD]")  # fmt: skip
+    assert bool(reachable_rows(original, len(words))[words.index("[UNK]")])
+    pruned = prune_tokenizer(original, ["the dog"], 1, len(words))
+    assert pruned.tokenizer.tokenize("the dog é") == original.tokenize("the dog é") == ["the", "dog", "[UNK]"]

@@ -8,11 +8,13 @@ changes no output for any text; the graph maps a token id to its stored row by s
 id ranges below it.
 
 The analysis asks the tokenizer itself, so it follows the vocabulary's own normalizer and pre-tokenizer:
-- a special or added token is reachable;
+- a special or added token is reachable, and so is the model's unknown token (added or not);
 - a word-initial token t is reachable exactly when encoding the text t gives [t] (if t starts any word, t
   survives normalisation and pre-tokenisation whole, and the longest-match rule then picks t itself);
 - a continuation `##x` is kept unless x cannot sit inside a word: normalising x changes it, or the
-  pre-tokenizer splits "a" + x. Keeping a continuation that is in fact unreachable only costs bytes.
+  pre-tokenizer splits both "a" + x and x's first character + x (BERT's splits off every punctuation mark;
+  a `Whitespace` pre-tokenizer keeps a run of them, "--", as one word). Keeping a continuation that is in fact
+  unreachable only costs bytes.
 Only WordPiece is analysed: for BPE and Unigram vocabularies every row is kept, up to the tokenizer's last id (a
 table padded past it, as some checkpoints pad theirs to a round size, holds rows no tokenizer output reaches).
 """
@@ -43,6 +45,9 @@ def reachable_rows(tokenizer, vocab_size: int) -> torch.Tensor:
     encoded = tokenizer([words[i] for i in word_ids], add_special_tokens=False)["input_ids"]
     for i, ids in zip(word_ids, encoded, strict=True):
         keep[i] = ids == [i]
+    unknown = backend.get_vocab(with_added_tokens=False).get(backend.model.unk_token)
+    if unknown is not None and unknown < vocab_size:  # what any character outside the vocabulary becomes
+        keep[unknown] = True
     for i, piece in pieces.items():
         if piece not in special and piece.startswith(prefix):
             keep[i] = _can_continue(backend, piece[len(prefix) :])
@@ -56,7 +61,8 @@ def _can_continue(backend, rest: str) -> bool:
         return False
     if backend.pre_tokenizer is None:
         return True
-    return [word for word, _ in backend.pre_tokenizer.pre_tokenize_str(_STEM + rest)] == [_STEM + rest]
+    return any([word for word, _ in backend.pre_tokenizer.pre_tokenize_str(stem + rest)] == [stem + rest]
+               for stem in (_STEM, rest[0]))  # fmt: skip
 
 
 class ReachableRows(CompressedEmbedding):

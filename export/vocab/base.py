@@ -15,8 +15,9 @@ class VocabModel(ABC):
     name: ClassVar[str]  # tokenizer.json's model "type"
 
     @abstractmethod
-    def pieces(self, model: Json) -> list[str]:
-        """The pieces in id order (the model's own ids, before added tokens that are not in it)."""
+    def piece_of(self, model: Json) -> dict[int, str]:
+        """Each of the model's own ids (not the added tokens outside it) → its piece. Not always 0..n-1: a
+        vocab.txt with a line twice leaves a gap where the first copy was (the later one takes the string)."""
 
     @abstractmethod
     def fallback(self, model: Json) -> set[int]:
@@ -26,7 +27,7 @@ class VocabModel(ABC):
         """The model's ids, the most common in its training text first. By default id order: WordPiece and BPE
         trainers number pieces in the order they admit them, by frequency (BERT's vocab.txt goes on from its
         characters with "the of and in to")."""
-        return list(range(len(self.pieces(model))))
+        return sorted(self.piece_of(model))
 
     def parts_of(self, model: Json, kept: set[int]) -> set[int]:
         """`kept` with every piece a kept piece is built from (BPE's merges); by default nothing to add."""
@@ -35,6 +36,11 @@ class VocabModel(ABC):
     @abstractmethod
     def rewritten(self, model: Json, kept: list[int]) -> Json:
         """The `model` section with only `kept` (old ids, ascending), renumbered 0..len(kept)-1 in that order."""
+
+
+def is_byte_piece(piece: str) -> bool:
+    """`<0x00>`..`<0xFF>`: the pieces a byte-fallback model spells an unknown character with."""
+    return len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">")
 
 
 def plain_backend(tokenizer):

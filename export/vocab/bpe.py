@@ -5,17 +5,28 @@ its halves and its result are kept, so the tokenizer can never produce a piece t
 
 from __future__ import annotations
 
-from .base import Json, VocabModel
+from .base import Json, VocabModel, is_byte_piece
 
 
 class BpeVocab(VocabModel):
     name = "BPE"
 
-    def pieces(self, model: Json) -> list[str]:
-        return [piece for piece, _ in sorted(model["vocab"].items(), key=lambda item: item[1])]
+    def piece_of(self, model: Json) -> dict[int, str]:
+        return {i: piece for piece, i in model["vocab"].items()}
 
     def fallback(self, model: Json) -> set[int]:
-        return {i for piece, i in model["vocab"].items() if len(piece) == 1}
+        """One character in each form a word starts from: bare, with the model's continuing-subword prefix (the
+        characters inside a word) and end-of-word suffix (its last); and the byte pieces of a byte-fallback
+        model."""
+        prefix, suffix = model.get("continuing_subword_prefix") or "", model.get("end_of_word_suffix") or ""
+
+        def character(piece: str) -> bool:
+            piece = piece[len(prefix) :] if prefix and piece.startswith(prefix) and piece != prefix else piece
+            piece = piece[: -len(suffix)] if suffix and piece.endswith(suffix) and piece != suffix else piece
+            return len(piece) == 1
+
+        return {i for piece, i in model["vocab"].items()
+                if character(piece) or (model.get("byte_fallback") and is_byte_piece(piece))}  # fmt: skip
 
     def parts_of(self, model: Json, kept: set[int]) -> set[int]:
         vocab = model["vocab"]
@@ -33,8 +44,8 @@ class BpeVocab(VocabModel):
         return closed
 
     def rewritten(self, model: Json, kept: list[int]) -> Json:
-        pieces = self.pieces(model)
-        vocab = {pieces[old]: new for new, old in enumerate(kept)}
+        piece_of = self.piece_of(model)
+        vocab = {piece_of[old]: new for new, old in enumerate(kept)}
         merges = [
             merge for merge, (left, right) in zip(model["merges"], _pairs(model), strict=True)
             if left in vocab and right in vocab and _joined(model, left, right) in vocab

@@ -97,8 +97,8 @@ def prune_tokenizer(tokenizer, texts: list[str], min_count: int, rows: int, comm
         model = tokenizer_json["model"]
         entry = _vocab_model(model)
         new_id = {old: new for new, old in enumerate(kept.kept_ids)}
-        pieces = len(entry.pieces(model))
-        in_model = [i for i in kept.kept_ids if i < pieces]  # added tokens outside the model's vocabulary come last
+        piece_of = entry.piece_of(model)
+        in_model = [i for i in kept.kept_ids if i in piece_of]  # not the added tokens outside the model's vocabulary
         rewritten = remap_tokenizer_json(tokenizer_json, entry.rewritten(model, in_model), new_id)
         pruned = _written_and_loaded(folder, rewritten, new_id, entry)
     vocabulary = pruned.get_vocab()
@@ -117,13 +117,17 @@ def _vocab_model(model: dict) -> VocabModel:
 
 
 def ids_outside_the_model(tokenizer_json: dict) -> set[int]:
-    """Ids tokenizer.json names outside its `model` section (added tokens, post-processor specials, padding, the
-    Unigram unknown piece): all are kept."""
+    """Ids tokenizer.json names outside its list of pieces (added tokens, post-processor specials, padding, the
+    model's unknown piece: Unigram's unk_id, WordPiece's and BPE's unk_token, which need not be an added token):
+    all are kept."""
     ids = {token["id"] for token in tokenizer_json["added_tokens"]}
+    model = tokenizer_json["model"]
     if (tokenizer_json.get("padding") or {}).get("pad_id") is not None:
         ids.add(tokenizer_json["padding"]["pad_id"])
-    if tokenizer_json["model"].get("unk_id") is not None:
-        ids.add(tokenizer_json["model"]["unk_id"])
+    if model.get("unk_id") is not None:
+        ids.add(model["unk_id"])
+    if isinstance(model.get("vocab"), dict) and model.get("unk_token") in model["vocab"]:
+        ids.add(model["vocab"][model["unk_token"]])
     return ids | processor_ids(tokenizer_json.get("post_processor"))
 
 
@@ -141,8 +145,8 @@ def _written_and_loaded(folder: Path, tokenizer_json: dict, new_id: dict[int, in
         }
     config_file.write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
     if entry.name == "WordPiece":  # BERT-style consumers read vocab.txt: one piece per line, in id order
-        pieces = entry.pieces(tokenizer_json["model"])
-        (folder / "vocab.txt").write_text("".join(p + "\n" for p in pieces), encoding="utf-8")
+        piece_of = entry.piece_of(tokenizer_json["model"])  # rewritten: ids 0..n-1
+        (folder / "vocab.txt").write_text("".join(piece_of[i] + "\n" for i in sorted(piece_of)), encoding="utf-8")
     return AutoTokenizer.from_pretrained(folder)
 
 

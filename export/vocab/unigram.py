@@ -5,7 +5,7 @@ kept: they, and the byte pieces `<0x00>`..`<0xFF>` of a byte-fallback model, are
 
 from __future__ import annotations
 
-from .base import Json, VocabModel
+from .base import Json, VocabModel, is_byte_piece
 
 WORD_START = "▁"
 
@@ -13,13 +13,13 @@ WORD_START = "▁"
 class UnigramVocab(VocabModel):
     name = "Unigram"
 
-    def pieces(self, model: Json) -> list[str]:
-        return [piece for piece, _ in model["vocab"]]
+    def piece_of(self, model: Json) -> dict[int, str]:
+        return {i: piece for i, (piece, _) in enumerate(model["vocab"])}
 
     def fallback(self, model: Json) -> set[int]:
         kept = {i for i, (piece, _) in enumerate(model["vocab"]) if len(piece) == 1 or piece == WORD_START}
         if model.get("byte_fallback"):
-            kept |= {i for i, (piece, _) in enumerate(model["vocab"]) if _is_byte_piece(piece)}
+            kept |= {i for i, (piece, _) in enumerate(model["vocab"]) if is_byte_piece(piece)}
         return kept | ({model["unk_id"]} if model.get("unk_id") is not None else set())
 
     def by_commonness(self, model: Json) -> list[int]:
@@ -32,6 +32,3 @@ class UnigramVocab(VocabModel):
         return {**model, "vocab": [model["vocab"][old] for old in kept],
                 "unk_id": None if unk_id is None else new_id[unk_id]}  # fmt: skip
 
-
-def _is_byte_piece(piece: str) -> bool:
-    return len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">")

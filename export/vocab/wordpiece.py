@@ -9,8 +9,8 @@ from .base import Json, VocabModel
 class WordPieceVocab(VocabModel):
     name = "WordPiece"
 
-    def pieces(self, model: Json) -> list[str]:
-        return [piece for piece, _ in sorted(model["vocab"].items(), key=lambda item: item[1])]
+    def piece_of(self, model: Json) -> dict[int, str]:
+        return {i: piece for piece, i in model["vocab"].items()}
 
     def fallback(self, model: Json) -> set[int]:
         prefix = model["continuing_subword_prefix"]
@@ -20,5 +20,5 @@ class WordPieceVocab(VocabModel):
         }  # fmt: skip
 
     def rewritten(self, model: Json, kept: list[int]) -> Json:
-        pieces = self.pieces(model)
-        return {**model, "vocab": {pieces[old]: new for new, old in enumerate(kept)}}
+        piece_of = self.piece_of(model)
+        return {**model, "vocab": {piece_of[old]: new for new, old in enumerate(kept)}}
