@@ -36,6 +36,10 @@ CORPUS = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.
 UNREACHABLE = ["[unused0]", "[unused1]", "[unused2]", "##!", "##?"]
 NLI = ["entailment", "neutral", "contradiction"]
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+# Embedders' weights drawn wider than transformers' 0.02: at 0.02 a 32-wide layer adds about 1% to the residual
+# stream, and a tiny embedder's pooled output hardly depends on its encoder (zeroed, min cosine 0.9997), so parity
+# on it could not see a broken encoder; at 0.1 zeroing it gives 0.69-0.87 (test_tiny_embedders_depend_on_their_encoder)
+EMBEDDER = dict(initializer_range=0.1)
 
 
 def _words(tokenizer: Tokenizer) -> Counter[str]:
@@ -128,7 +132,8 @@ def build(kind: str, folder: Path) -> Path:
     labels = {"id2label": {0: "negative", 1: "positive"}, "label2id": {"negative": 0, "positive": 1}}
     if kind in ("bert", "bert-classifier"):
         tokenizer = wordpiece()
-        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, **labels)
+        embedder = EMBEDDER if kind == "bert" else {}
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, **SMALL, **labels, **embedder)
         model = (BertForSequenceClassification if kind == "bert-classifier" else BertModel)(config)
     elif kind == "bert-wide":  # one layer of all-MiniLM-L6-v2's shapes (hidden 384, FFN 1536), random weights
         tokenizer = wordpiece()
@@ -152,17 +157,17 @@ def build(kind: str, folder: Path) -> Path:
         model = DistilBertForSequenceClassification(config)
     elif kind == "electra":
         tokenizer = wordpiece()
-        config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=32, **SMALL)
+        config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=32, **SMALL, **EMBEDDER)
         model = ElectraModel(config)
     elif kind == "roberta":
         tokenizer = byte_level_bpe()
         config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
-                               pad_token_id=1, **SMALL)  # fmt: skip
+                               pad_token_id=1, **SMALL, **EMBEDDER)  # fmt: skip
         model = RobertaModel(config)
     elif kind == "xlm-roberta":
         tokenizer = unigram(["<s>", "<pad>", "</s>", "<unk>"], "<s>", "</s>", "<pad>", "<unk>")
         config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=514,
-                                  pad_token_id=1, **SMALL)  # fmt: skip
+                                  pad_token_id=1, **SMALL, **EMBEDDER)  # fmt: skip
         model = XLMRobertaModel(config)
     elif kind == "xlm-roberta-e5":  # the real multilingual tokenizer (250,002 pieces) on a tiny random model
         tokenizer = multilingual_e5_tokenizer()
@@ -172,7 +177,8 @@ def build(kind: str, folder: Path) -> Path:
     elif kind == "deberta-v2":
         tokenizer = unigram(["[PAD]", "[CLS]", "[SEP]", "[UNK]"], "[CLS]", "[SEP]", "[PAD]", "[UNK]")
         config = DebertaV2Config(vocab_size=len(tokenizer), hidden_size=32, type_vocab_size=0, relative_attention=True,
-                                 position_biased_input=False, pos_att_type=["p2c", "c2p"], **SMALL)  # fmt: skip
+                                 position_biased_input=False, pos_att_type=["p2c", "c2p"], **SMALL,
+                                 **EMBEDDER)  # fmt: skip
         model = DebertaV2Model(config)
     else:
         raise ValueError(kind)
