@@ -44,7 +44,8 @@ def scored_label(labels: Sequence[str], label: str | None = None) -> int:
         return named[0]
     if len(labels) == 2:
         return 1
-    raise ValueError(f"this pair classifier has {len(labels)} labels ({', '.join(labels)}) and none says the texts "
+    which = "more than one says" if named else "none says"
+    raise ValueError(f"this pair classifier has {len(labels)} labels ({', '.join(labels)}) and {which} the texts "
                      "go together: name the one to score by (label=, or --label)")  # fmt: skip
 
 
@@ -189,6 +190,8 @@ class Bundle:
         if not (self.manifest.takes_pairs or one_output):
             raise BundleError(f"score() needs a pair model or a one-output model; this one is {self.task}")
         items, single = self._items(pairs)
+        if one_output and label is not None:
+            raise ValueError(f"label {label!r}: this model has one output, a score, and no labels to choose from")
         if one_output:
             scores = self.outputs(items, batch_size).astype(np.float64)[:, 0]
         else:

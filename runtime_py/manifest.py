@@ -162,7 +162,7 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
     try:
         return _read_manifest(folder, verify)
     except OSError as err:  # a name longer than the file system allows, a file it may not read
-        raise BundleError(f"cannot read the bundle {folder}: {err.strerror or err}") from None
+        raise BundleError(f"cannot read the bundle file {err.filename or folder}: {err.strerror or err}") from None
 
 
 def _read_manifest(folder: Path, verify: bool) -> Manifest:

@@ -10,7 +10,7 @@ probes=N replays only the first N probes (emulated CPUs are slow: benchmarks/arm
 batch is then not the exporter's batch of all probes, and ORT's dynamic int8 quantizes each call with one range
 over the whole batch, so the difference to the exporter's outputs is not zero even on the machine that exported.
 A one-output model (a cross-encoder's score) is held to the concordance of its scores across all the probes, a
-measure of the whole set (one probe has no spread to agree on), so it replays them all.
+measure of the whole set (one probe has no spread to agree on), so a subset is refused for it.
 """
 
 from __future__ import annotations

@@ -250,6 +250,8 @@ def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, export
         bundle.classify(("a", "b"))
     with pytest.raises(BundleError, match=r"embed\(\) needs a feature-extraction bundle; .*: use score\(\)"):
         bundle.embed("a")
+    with pytest.raises(ValueError, match="this model has one output, a score, and no labels"):  # was ignored
+        bundle.score(("a", "b"), label="entailment")
     # its parity is the concordance of the scores across all the probes: a subset (one probe has no spread) is
     # refused, not failed falsely
     assert bundle.self_check(probes=len(golden)).passed

@@ -99,8 +99,10 @@ public final class BundleManifest {
         }
     }
 
-    /** A number of bundle.json between low and high (else the message, with %s the value); runtime_py's checks. */
-    /** A JSON whole number as it is: not a string of one or a fraction (runtime_py's whole_number). */
+    /**
+     * A JSON whole number as it is: not a string of one or a fraction (runtime_py's whole_number). A whole number
+     * past a long's range, which Json reads as a Double, passes here and fails the range check after it.
+     */
     private static Object wholeNumber(Object value, String name) {
         if (!(value instanceof Long) && !(value instanceof Double && isWhole((Double) value))) {
             throw new IllegalArgumentException(name + ": " + value + " is not a whole number");
@@ -112,6 +114,7 @@ public final class BundleManifest {
         return !Double.isInfinite(value) && value == Math.rint(value) && Math.abs(value) > Long.MAX_VALUE;
     }
 
+    /** A number of bundle.json between low and high (else the message, with %s the value); runtime_py's checks. */
     private static double within(Object value, double low, double high, String message) {
         double number = ((Number) value).doubleValue();
         if (!(number >= low && number <= high)) {  // NaN is outside every range

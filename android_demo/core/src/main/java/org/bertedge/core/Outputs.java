@@ -64,8 +64,8 @@ public final class Outputs {
         if (outputs == 2) {
             return 1;
         }
-        throw new IllegalArgumentException("this pair classifier has " + outputs + " labels and none says the texts"
-            + " go together: name the one to score by");
+        throw new IllegalArgumentException("this pair classifier has " + outputs + " labels and "
+            + (named > 1 ? "more than one says" : "none says") + " the texts go together: name the one to score by");
     }
 
     /**
