@@ -211,7 +211,8 @@ ID_LIMIT = 1 << 31  # token ids are int32 in the Java core
 def field_problem(manifest: Manifest) -> str | None:
     """What makes a parsed bundle.json unusable (None when nothing): the ranges bundle.schema.json states, which
     from_json's conversions alone do not check, and what a schema cannot state: every name inside the bundle's
-    folder, each file the runtime reads listed with its sha256, room for text in a pair model's max_length."""
+    folder, each file the runtime reads listed with its sha256 (a pair model's room for text in max_length depends
+    on its tokenizer's special tokens: text.TextEncoder checks it)."""
     model, tokenizer, tolerance = manifest.model, manifest.tokenizer, manifest.tolerance
     names = {"model.file": model.file, "tokenizer.file": tokenizer.file}
     if model.weights is not None:
@@ -229,8 +230,6 @@ def field_problem(manifest: Manifest) -> str | None:
         return "model.outputs lists no output"
     if not 2 <= manifest.max_length <= MAX_LENGTH_LIMIT:
         return f"max_length {manifest.max_length} is not between 2 and {MAX_LENGTH_LIMIT}"
-    if manifest.takes_pairs and manifest.max_length < 3:  # [CLS] a [SEP] b [SEP]: truncation needs a token of text
-        return f"max_length {manifest.max_length} leaves a pair model no room for text (at least 3)"
     if not 0 <= tokenizer.pad_id < ID_LIMIT:
         return f"tokenizer.pad_id {tokenizer.pad_id} is not a token id"
     if not (-1 <= tolerance.min_cosine <= 1 and 0 <= tolerance.min_top1_agreement <= 1):

@@ -72,6 +72,10 @@ class TextEncoder:
         # tokenizer.json may carry its own padding/truncation settings (all-MiniLM-L6-v2's pads to 128): replace
         # them with the bundle's.
         tokenizer.no_padding()
+        specials = tokenizer.post_processor.num_special_tokens_to_add(True) if tokenizer.post_processor else 0
+        if manifest.takes_pairs and manifest.max_length < specials + 2:  # else truncation leaves a text no token
+            raise BundleError(f"max_length {manifest.max_length} leaves a pair model no room for text (its "
+                              f"{specials} special tokens and a token of each text need {specials + 2})")  # fmt: skip
         tokenizer.enable_truncation(manifest.max_length)
         self.tokenizer = tokenizer
         self.input_names = manifest.input_names

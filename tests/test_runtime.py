@@ -249,6 +249,9 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
         ({"tokenizer": {"file": "/etc/hostname"}}, "'/etc/hostname' is not a file inside the bundle's folder"),
         ({"files": {"../../x": "0" * 64}}, "'../../x' is not a file inside the bundle's folder"),  # before it is read
         ({"task": "text-pair-classification", "max_length": 2}, "max_length 2 leaves a pair model no room for text"),
+        # at 3 it held [CLS] [SEP] [SEP], no text; a BPE pair's four specials need 6
+        ({"task": "text-pair-classification", "max_length": 4},
+         r"max_length 4 leaves a pair model no room for text \(its 3 special tokens and a token of each text need 5\)"),
         ({"max_length": "300"}, "max_length: '300' is not a whole number"),  # was read as 300
         ({"max_length": 512.9}, "max_length: 512.9 is not a whole number"),  # was cut to 512
         ({"max_length": float("inf")}, "max_length: inf is not a whole number"),  # was an OverflowError traceback

@@ -65,9 +65,9 @@ public final class BundleManifest {
         minCosine = within(required(tolerance, "min_cosine"), -1, 1, toleranceRange);
         minTop1Agreement = within(required(tolerance, "min_top1_agreement"), 0, 1, toleranceRange);
         files = Json.object(required(raw, "files"));
-        if (takesPairs() && maxLength < 3) {  // [CLS] a [SEP] b [SEP]: truncation needs a token of text
+        if (takesPairs() && maxLength < 5) {  // [CLS] a [SEP] b [SEP]: a token of each text (runtime_py's TextEncoder)
             throw new IllegalArgumentException("max_length " + maxLength + " leaves a pair model no room for text"
-                + " (at least 3)");
+                + " (its 3 special tokens and a token of each text need 5)");
         }
         for (Map.Entry<String, Object> file : files.entrySet()) {
             insideTheFolder(file.getKey());

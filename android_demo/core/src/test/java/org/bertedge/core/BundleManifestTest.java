@@ -118,8 +118,9 @@ public class BundleManifestTest {
             {"{\"model.onnx\": \"", "{\"other.onnx\": \"", "model.file model.onnx is not listed in files with its sha256"},
             {"{\"model.onnx\": \"", "{\"model.onnx\": 5, \"x\": \"", "files must map each file's name to its sha256"},
             {"\"text-classification\", \"labels\": [\"negative\", \"positive\"], \"max_length\": 128",
-                "\"text-pair-classification\", \"labels\": [\"negative\", \"positive\"], \"max_length\": 2",
-                "max_length 2 leaves a pair model no room for text (at least 3)"},
+                "\"text-pair-classification\", \"labels\": [\"negative\", \"positive\"], \"max_length\": 4",
+                "max_length 4 leaves a pair model no room for text (its 3 special tokens and a token of each text"
+                    + " need 5)"},  // at 3 it held [CLS] [SEP] [SEP] and no text
             {"\"max_length\": 128", "\"max_length\": 1000000000000000000000000000000",
                 "max_length 1.0E30 is not between 2 and 1048576"},
             {"\"pad_id\": 0", "\"pad_id\": 99999999999", "tokenizer.pad_id 99999999999 is not a token id"},
