@@ -52,6 +52,8 @@ def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, export_cache, t
     assert [i.name for i in session.get_inputs()] == [i["name"] for i in manifest["model"]["inputs"]]
     parity = report["parity"]
     assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4
+    # measured 0.9982 (bert-classifier) to 0.99997 (AMD EPYC, AVX2; deterministic, no fit): 0.99 is the int8
+    # table's margin under a perfect baseline, and an encoder zeroed falls to 0.69-0.87 (test_tiny_models.py)
     assert parity["min_cosine"] >= 0.99
     if task == "text-classification":
         assert manifest["labels"] == ["negative", "positive"] and parity["top1_agreement"] >= 0.99
