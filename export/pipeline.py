@@ -17,6 +17,7 @@ into place only when complete (and, in strict mode, only when parity passes).
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +53,7 @@ from .tasks import TASKS
 from .typed_fields import check_field_types, whole_number
 
 MAX_SEED = 2**32 - 1  # within the range of every generator the seed reaches (torch, numpy, random)
+MAX_DISTILL_STEPS = 100_000  # about 33 hours for MiniLM-L6 on 2 cores: more is a typo's extra digits
 
 
 def check_config(config: ExportConfig) -> ExportConfig:
@@ -77,8 +79,9 @@ def check_config(config: ExportConfig) -> ExportConfig:
                                  f"({flag} TEXT)")  # fmt: skip
     if config.distill.text is not None:
         read_passages(config.distill.text)
-        if config.distill.steps < 1:
-            raise UserInputError(f"--distill-steps must be at least 1 (got {config.distill.steps})")
+        if not 1 <= config.distill.steps <= MAX_DISTILL_STEPS:
+            raise UserInputError(f"--distill-steps must be from 1 to {MAX_DISTILL_STEPS:,} (got "
+                                 f"{config.distill.steps})")  # fmt: skip
         if config.distill.batch < 1 or config.distill.max_tokens < 2:
             raise UserInputError("distill batch must be at least 1 passage and max_tokens at least 2 (got "
                                  f"{config.distill.batch}, {config.distill.max_tokens})")  # fmt: skip
@@ -94,8 +97,8 @@ def check_config(config: ExportConfig) -> ExportConfig:
             raise UserInputError(f"--vocab-min-count must be at least 1 (got {config.vocab.min_count})")
         if config.vocab.common < 0:
             raise UserInputError(f"--vocab-common must be 0 or more (got {config.vocab.common})")
-        if config.vocab.rest is not None and not config.vocab.rest > 1:
-            raise UserInputError(f"--vocab-rest must be a ratio above 1 (got {config.vocab.rest:g})")
+        if config.vocab.rest is not None and not 1 < config.vocab.rest < math.inf:
+            raise UserInputError(f"--vocab-rest must be a finite ratio above 1 (got {config.vocab.rest:g})")
         _refuse_the_scored_file(config, config.vocab.text, "--vocab", "the vocabulary was chosen on")
     config.embedding.check()
     return config

@@ -41,6 +41,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_RUNS = 100_000  # a typo's extra digits would time for days
+
+
+def run_count(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_RUNS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_RUNS:,} (got {value})")
+    return value
+
+
 def thread_count(text: str) -> int:
     """--threads: session.check_threads's rule."""
     value = positive_int(text)
@@ -70,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--probes", type=positive_int, help="--self-check replays only golden.json's first N probes (default: all)"
     )
     parser.add_argument("--bench", action="store_true", help="latency p50/p95 at batch 1, and peak memory")
-    parser.add_argument("--lengths", type=positive_int, nargs="+", default=[16, 128], help="--bench sequence lengths")
-    parser.add_argument("--runs", type=positive_int, default=100, help="--bench timed runs per length (default 100)")
+    parser.add_argument("--lengths", type=positive_int, nargs="+", help="--bench sequence lengths (default 16 128)")
+    parser.add_argument("--runs", type=run_count, help=f"--bench timed runs per length (default 100, at most "
+                        f"{MAX_RUNS:,})")  # fmt: skip
     parser.add_argument("--threads", type=thread_count, help="ORT intra-op threads (default: one per core; "
                         "at most 4 a core)")  # fmt: skip
     return parser
@@ -91,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.label is not None and args.query is None:
         print("error: --label goes with --query (see --help)", file=sys.stderr)
         return 2
+    if (args.lengths is not None or args.runs is not None) and not args.bench:
+        print("error: --lengths and --runs go with --bench (see --help)", file=sys.stderr)
+        return 2
+    if args.query is not None and not args.query.strip():  # an unset shell variable, most often
+        print("error: --query is empty (see --help)", file=sys.stderr)
+        return 2
     try:
         started = time.perf_counter()
         bundle = Bundle.load(args.bundle, threads=args.threads)
@@ -101,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.self_check:
             code = print_self_check(bundle, args.probes)
         if args.bench:
-            print_bench(bundle, args.lengths, args.runs, load_ms)
+            print_bench(bundle, args.lengths or [16, 128], args.runs or 100, load_ms)
         return code
     except (BundleError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -87,12 +87,12 @@ def test_bad_flags(capsys, tmp_path, args, expected):
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("ratio", ["1", "0.5", "nan"])
+@pytest.mark.parametrize("ratio", ["1", "0.5", "nan", "inf"])
 def test_vocab_rest_must_be_a_ratio_above_one(capsys, tmp_path, ratio):
     (tmp_path / "domain.txt").write_text("a few words\n", encoding="utf-8")
     flags = ["--vocab", str(tmp_path / "domain.txt"), "--vocab-rest", ratio]
     code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"), *flags)
-    assert_refused(code, err, "--vocab-rest must be a ratio above 1")
+    assert_refused(code, err, "--vocab-rest must be a finite ratio above 1")
 
 
 def test_svd_ratio_out_of_reach(capsys, tmp_path, tiny_checkpoint):
@@ -236,11 +236,22 @@ def test_distillation_text_that_is_not_text(capsys, tmp_path):
     assert_refused(code, err, "is not UTF-8 text")
 
 
-def test_distillation_needs_at_least_one_step(capsys, tmp_path):
+@pytest.mark.parametrize("steps", ["0", "99999999999999999999"])  # a typo's extra digits trained for ever
+def test_distillation_steps_are_refused_outside_their_range(capsys, tmp_path, steps):
     (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
-    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-steps", "0",
+    code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-steps", steps,
                         "--out", str(tmp_path / "b"))  # fmt: skip
-    assert_refused(code, err, "--distill-steps must be at least 1")
+    assert_refused(code, err, "--distill-steps must be from 1 to 100,000")
+
+
+def test_vocab_rest_on_too_few_rows_says_no_ratio_is_reachable(capsys, tmp_path, tiny_checkpoint):
+    """SST-2's dev text leaves 15 of the tiny vocabulary's rows outside the domain: no lighttoken size compresses
+    them (it said "reachable: 1.0 to 1")."""
+    from conftest import SST2_DEV
+
+    code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "int8", "--vocab",
+                        str(SST2_DEV), "--vocab-rest", "50", "--out", str(tmp_path / "b"))  # fmt: skip
+    assert_refused(code, err, "rows outside the domain (reachable: none on so few rows)")
 
 
 @pytest.mark.parametrize("rate", ["0", "-0.001", "nan", "2"])

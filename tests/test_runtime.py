@@ -500,13 +500,17 @@ def test_cli(minilm_bundle, sst2_bundle, bundle_copy, capsys):
     out = capsys.readouterr().out
     assert "| 16 |" in out and "| 128 |" in out and "peak RSS" in out
     for flags in (["--bench", "--runs", "0"], ["hello", "--threads", "-1"], ["--bench", "--lengths", "x"],
-                  ["hello", "--threads", "100000"]):
+                  ["hello", "--threads", "100000"], ["--bench", "--runs", "99999999999999999999"]):
         with pytest.raises(SystemExit) as exit_info:
             runtime_main([str(minilm_bundle[0]), *flags])
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_info.value.code == 2 and len(err) == 1 and err[0].startswith("error: argument"), (flags, err)
     for flags, expected in ((["caf\udce9"], "error: text 1 is not valid UTF-8"),
-                            (["--bench", "--lengths", "1"], "error: sequence length must be between 2")):
+                            (["--bench", "--lengths", "1"], "error: sequence length must be between 2"),
+                            (["hello", "--lengths", "5"], "error: --lengths and --runs go with --bench"),  # ignored
+                            (["hello", "--runs", "5"], "error: --lengths and --runs go with --bench"),
+                            (["a", "--query", " "], "error: --query is empty"),  # an unset shell variable
+                            (["--self-check", "--probes", "100"], "error: golden.json holds 12 probes")):
         assert runtime_main([str(bundle_copy), *flags]) == 2
         captured = capsys.readouterr()
         err = captured.err.strip().splitlines()

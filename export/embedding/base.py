@@ -36,7 +36,9 @@ class RatioOutOfReach(UserInputError):
 
     @property
     def span(self) -> str:
-        """The reachable ratios in words: "1.6 to 53", or each step: "4.8, 5.6"."""
+        """The reachable ratios in words: "1.6 to 53", or each step: "4.8, 5.6"; "none" where no size fits."""
+        if not self.reachable or self.reachable[-1] < 1 + RATIO_TOLERANCE:  # was "1.0 to 1"
+            return "none on so few rows"
         if not self.stepped:
             return f"{self.reachable[0]:.1f} to {self.reachable[1]:.0f}"
         return ", ".join(f"{r:.1f}" for r in self.reachable)
