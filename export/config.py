@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UserInputError
-from .typed_fields import check_value
+from .typed_fields import as_float, check_value
 
 if TYPE_CHECKING:
     from .embedding import EmbeddingMethod
@@ -86,12 +86,6 @@ class VocabConfig:
 def _path_or_none(text: str | Path | None, label: str) -> Path | None:
     check_value(text, "PathLike | None", f"{label} text")
     return None if text is None else non_empty_path(text, f"{label} text")
-
-
-def as_float(value: object) -> object:
-    """A Python int where a float is meant (rest=50) as the float the flag gives (--vocab-rest 50: 50.0), so the
-    report and a search's fingerprint read the same; anything else as it is, for the type checks to judge."""
-    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def non_empty_path(value: str | Path, label: str) -> Path:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime_py.session import first_line
+
 from .architectures import Architecture, get_architecture
 from .cache import contents_digest
 from .config import ExportConfig
@@ -148,7 +150,7 @@ def _read_config(folder: Path) -> PretrainedConfig:
     try:
         return AutoConfig.from_pretrained(folder)
     except Exception as err:
-        raise UserInputError(f"cannot read {folder}/config.json: {_first_line(err)}") from None
+        raise UserInputError(f"cannot read {folder}/config.json: {first_line(err)}") from None
 
 
 def _load_model(task: Task, folder: Path) -> PreTrainedModel:
@@ -156,7 +158,7 @@ def _load_model(task: Task, folder: Path) -> PreTrainedModel:
     try:
         model = task.auto_model_class().from_pretrained(folder, attn_implementation="eager")
     except Exception as err:
-        raise UserInputError(f"checkpoint {folder} failed to load: {_first_line(err)}") from None
+        raise UserInputError(f"checkpoint {folder} failed to load: {first_line(err)}") from None
     return model.float().eval()
 
 
@@ -173,7 +175,7 @@ def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except Exception as err:
-        raise UserInputError(f"tokenizer in {folder} failed to load: {_first_line(err)}") from None
+        raise UserInputError(f"tokenizer in {folder} failed to load: {first_line(err)}") from None
     if not tokenizer.is_fast:
         raise UserInputError(f"{folder} has no fast tokenizer (tokenizer.json); bundles need one")
     # Every batch pads and truncates after the text, as the runtimes read one text from its first token: the
@@ -207,7 +209,7 @@ def sentence_transformers_pooling(folder: Path) -> str | None:
     except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError) as err:
         # ValueError covers JSON and UTF-8 errors; the others a modules.json of the wrong shape
         raise UserInputError(f"{modules_file}: not a sentence-transformers module list with a readable pooling "
-                             f"config ({_first_line(err)})") from None  # fmt: skip
+                             f"config ({first_line(err)})") from None  # fmt: skip
     return None
 
 
@@ -218,8 +220,3 @@ def _pooling_mode(config_file: Path) -> str:
         raise UserInputError(f"{config_file}: pooling {' + '.join(chosen) or 'none'}; a bundle pools by "
                              f"{' or '.join(POOLING_MODES.values())}")  # fmt: skip
     return POOLING_MODES[chosen[0]]
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__

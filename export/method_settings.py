@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
 from .errors import UserInputError
-from .typed_fields import check_field_types
+from .typed_fields import as_float, check_field_types
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,8 @@ class MethodSettings:
     ratio_flag: ClassVar[str]  # the flag that sets `ratio`
 
     def __post_init__(self) -> None:
-        # a TOML or Python int: stored and reported as a float (a bool is no ratio: the type check refuses it)
-        if self.sized() and isinstance(self.ratio, int) and not isinstance(self.ratio, bool):
-            object.__setattr__(self, "ratio", float(self.ratio))
+        if self.sized():  # a TOML or Python int: stored and reported as a float
+            object.__setattr__(self, "ratio", as_float(self.ratio))
 
     @classmethod
     def sized(cls) -> bool:

@@ -6,15 +6,19 @@ later, deep inside torch or numpy, and `build(target=["onnx"])` with a bare Type
 from __future__ import annotations
 
 from dataclasses import fields
-from numbers import Integral, Real
+from numbers import Real
 from os import PathLike
 from pathlib import Path
+
+from runtime_py.arguments import whole_number
 
 from .errors import UserInputError
 
 
-def whole_number(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
+def as_float(value: object) -> object:
+    """A Python int where a float is meant (rest=50, ratio=25) as the float the flag gives (--vocab-rest 50: 50.0),
+    so the report and a search's fingerprint read the same; anything else as it is, for the type checks to judge."""
+    return float(value) if whole_number(value) else value
 
 
 KINDS = {  # a declared type (as `from __future__ import annotations` leaves it: a string) → (test, what it means)

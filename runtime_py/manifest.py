@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .arguments import whole_number
+
 FORMAT_VERSION = 2  # 2: "encoder" (method and settings) replaced the "quantize" string
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the model inputs this runtime knows how to fill
 TASKS = ("feature-extraction", "text-classification", "text-pair-classification")
@@ -128,7 +130,7 @@ class Manifest:
             labels=raw.get("labels"),
             pooling=raw.get("pooling"),
             normalized=bool(raw["normalized"]),
-            max_length=whole_number(raw["max_length"], "max_length"),
+            max_length=json_whole_number(raw["max_length"], "max_length"),
             model=ModelSpec(
                 model["file"],
                 model["format"],
@@ -137,7 +139,7 @@ class Manifest:
                 model.get("weights"),
             ),
             tokenizer=TokenizerSpec(
-                tokenizer["file"], list(tokenizer["files"]), whole_number(tokenizer["pad_id"], "tokenizer.pad_id")
+                tokenizer["file"], list(tokenizer["files"]), json_whole_number(tokenizer["pad_id"], "tokenizer.pad_id")
             ),
             embedding=dict(raw["embedding"]),
             encoder=dict(raw["encoder"]),
@@ -150,9 +152,9 @@ class Manifest:
         )
 
 
-def whole_number(value: object, name: str) -> int:
+def json_whole_number(value: object, name: str) -> int:
     """A JSON whole number as it is: not a string of one, a fraction, or a bool (which Python counts as an int)."""
-    if type(value) is not int:
+    if not whole_number(value):
         raise ValueError(f"{name}: {value!r} is not a whole number")
     return value
 
