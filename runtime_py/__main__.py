@@ -131,7 +131,7 @@ def print_results(bundle: Bundle, texts: list[str], query: str | None = None, la
         return
     if query is not None:
         raise ValueError(f"--query reranks with a pair model; this bundle is {bundle.task}")
-    if bundle.manifest.is_classifier and bundle.outputs([""]).shape[-1] == 1:  # a regressor: its score
+    if bundle.manifest.is_classifier and bundle.output_width() == 1:  # a regressor: its score
         for text, score in zip(texts, bundle.score(texts), strict=True):
             print(f"{score:.4f}\t{text}")
         return

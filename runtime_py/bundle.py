@@ -109,11 +109,13 @@ class Bundle:
         """The model's outputs for texts, or for (text, text_pair) tuples on a pair bundle."""
         batch_size = count_at_least(batch_size, "batch_size", 1)
         if not items:
-            return np.zeros((0, self._features()), dtype=np.float32)
+            return np.zeros((0, self.output_width()), dtype=np.float32)
         chunks = (items[i : i + batch_size] for i in range(0, len(items), batch_size))
         return np.concatenate([self.run(self.encoder.inputs(chunk)) for chunk in chunks])
 
-    def _features(self) -> int:
+    def output_width(self) -> int:
+        """Values per output row: the embedding's width, the classes, or 1 for a score (from the graph where it is
+        fixed, else from one call on an empty text)."""
         width = next(o.shape[-1] for o in self.session.get_outputs() if o.name == self.manifest.output_name)
         return width if isinstance(width, int) else self.run(self.encoder.inputs([""])).shape[-1]
 
@@ -122,7 +124,7 @@ class Bundle:
     def embed(self, texts: str | Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Sentence embeddings, L2-normalised: [dim] for one string, [n, dim] for a list."""
         if self.task != "feature-extraction":
-            instead = "score()" if self._features() == 1 else "classify()"
+            instead = "score()" if self.output_width() == 1 else "classify()"
             raise BundleError(f"embed() needs a feature-extraction bundle; this one is {self.task}: use {instead}")
         items, single = as_texts(texts)
         vectors = self.outputs(items, batch_size)
@@ -150,7 +152,7 @@ class Bundle:
     def _corpus_vectors(self, corpus: np.ndarray) -> np.ndarray:
         """Embeddings given for search(): [n, dim] finite numbers, dim this bundle's width (a NaN row would score
         NaN and land anywhere in the ranking), made unit vectors as _unit makes texts' (scores are cosines)."""
-        width = self._features()
+        width = self.output_width()
         if corpus.ndim != 2 or corpus.shape[1] != width or not np.issubdtype(corpus.dtype, np.number):
             raise ValueError(f"corpus embeddings must be numbers of shape [n, {width}] (embed() gives them), not "
                              f"{corpus.dtype} of shape {list(corpus.shape)}")  # fmt: skip
@@ -171,7 +173,7 @@ class Bundle:
         if not self.manifest.is_classifier:
             raise BundleError(f"classify() needs a classifier bundle; this one is {self.task}: use embed(), "
                               "similarity() or search()")  # fmt: skip
-        if self._features() == 1:
+        if self.output_width() == 1:
             instead = "score() or rerank()" if self.manifest.takes_pairs else "score()"
             raise BundleError(f"this bundle has one output (a score, not classes): use {instead}")
         inputs, single = self._items(items)
@@ -186,7 +188,7 @@ class Bundle:
         """How well each (text, text_pair) goes together: a one-output model's score as it comes (an STS-B
         cross-encoder's similarity / 5), or a classifier's probability of `label` (default: scored_label's). A
         float for one pair, an array for a list. A one-output model of single texts (a regressor) scores texts."""
-        one_output = self.manifest.is_classifier and self._features() == 1
+        one_output = self.manifest.is_classifier and self.output_width() == 1
         if not (self.manifest.takes_pairs or one_output):
             raise BundleError(f"score() needs a pair model or a one-output model; this one is {self.task}")
         items, single = self._items(pairs)
@@ -195,7 +197,7 @@ class Bundle:
         if one_output:
             scores = self.outputs(items, batch_size).astype(np.float64)[:, 0]
         else:
-            index = scored_label(self.manifest.labels or [str(i) for i in range(self._features())], label)
+            index = scored_label(self.manifest.labels or [str(i) for i in range(self.output_width())], label)
             scores = softmax(self.outputs(items, batch_size).astype(np.float64))[:, index]
         return float(scores[0]) if single else scores
 

@@ -52,14 +52,15 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
     if "golden.json" not in bundle.manifest.files:  # its sha256, checked at load, is what makes the replay a check
         raise BundleError(f"{path.parent / 'bundle.json'}: golden.json is not listed in files with its sha256")
     golden = _read_probes(path)
+    references = _outputs_of(golden, "reference", path)
     if probes is not None and probes > len(golden):
         raise BundleError(f"golden.json holds {len(golden)} probes; probes={probes} asks for more")
-    if probes is not None and probes < len(golden) and _outputs_of(golden, "reference", path).shape[-1] == 1:
+    if probes is not None and probes < len(golden) and references.shape[-1] == 1:
         raise BundleError(f"a one-output model is checked by the concordance of its scores across all "
                           f"{len(golden)} probes: replay them all (no probes=, no --probes)")  # fmt: skip
     probes = golden[:probes]
     items = [(p["text"], p["text_pair"]) if "text_pair" in p else p["text"] for p in probes]
-    reference, exported = _outputs_of(probes, "reference", path), _outputs_of(probes, "bundle", path)
+    reference, exported = references[: len(probes)], _outputs_of(probes, "bundle", path)
     mismatches = _token_mismatches(bundle.encoder, items, probes)
     batched = bundle.outputs(items, batch_size=len(items))
     if batched.shape != reference.shape or exported.shape != reference.shape:

@@ -14,10 +14,11 @@ Json = dict[str, Any]
 class VocabModel(ABC):
     name: ClassVar[str]  # tokenizer.json's model "type"
 
-    @abstractmethod
     def piece_of(self, model: Json) -> dict[int, str]:
-        """Each of the model's own ids (not the added tokens outside it) → its piece. Not always 0..n-1: a
-        vocab.txt with a line twice leaves a gap where the first copy was (the later one takes the string)."""
+        """Each of the model's own ids (not the added tokens outside it) → its piece, from `vocab` as WordPiece and
+        BPE write it (piece → id). Not always 0..n-1: a vocab.txt with a line twice leaves a gap where the first
+        copy was (the later one takes the string)."""
+        return {i: piece for piece, i in model["vocab"].items()}
 
     @abstractmethod
     def fallback(self, model: Json) -> set[int]:

@@ -11,9 +11,6 @@ from .base import Json, VocabModel, is_byte_piece
 class BpeVocab(VocabModel):
     name = "BPE"
 
-    def piece_of(self, model: Json) -> dict[int, str]:
-        return {i: piece for piece, i in model["vocab"].items()}
-
     def fallback(self, model: Json) -> set[int]:
         """One character in each form a word starts from: bare, with the model's continuing-subword prefix (the
         characters inside a word) and end-of-word suffix (its last); and the byte pieces of a byte-fallback
@@ -33,7 +30,7 @@ class BpeVocab(VocabModel):
         built_from: dict[str, list[tuple[str, str]]] = {}
         for left, right in _pairs(model):
             built_from.setdefault(_joined(model, left, right), []).append((left, right))
-        piece_of = {i: piece for piece, i in vocab.items()}
+        piece_of = self.piece_of(model)
         closed, todo = set(kept), [piece_of[i] for i in kept if i in piece_of]
         while todo:
             for pair in built_from.get(todo.pop(), []):

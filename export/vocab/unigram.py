@@ -13,7 +13,7 @@ WORD_START = "▁"
 class UnigramVocab(VocabModel):
     name = "Unigram"
 
-    def piece_of(self, model: Json) -> dict[int, str]:
+    def piece_of(self, model: Json) -> dict[int, str]:  # `vocab` is a list of [piece, score]: the index is the id
         return {i: piece for i, (piece, _) in enumerate(model["vocab"])}
 
     def fallback(self, model: Json) -> set[int]:

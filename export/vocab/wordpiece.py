@@ -9,9 +9,6 @@ from .base import Json, VocabModel
 class WordPieceVocab(VocabModel):
     name = "WordPiece"
 
-    def piece_of(self, model: Json) -> dict[int, str]:
-        return {i: piece for piece, i in model["vocab"].items()}
-
     def fallback(self, model: Json) -> set[int]:
         prefix = model["continuing_subword_prefix"]
         return {
