@@ -313,9 +313,11 @@ def export_compressed(
     outputs = torch_batch_outputs(module, probes)
     graph = export_onnx(module, loaded.tokenizer, loaded.input_names, loaded.task.output_name, path, config.opset)
     embedding, encoder = config.embedding, config.encoder
+    # --vocab-rest keeps the rows outside the domain as lighttoken codes: a lossy table whatever --embedding is
+    lossy_table = embedding.lossy or config.vocab.rest is not None
     parts = [
         CompressedPart(
-            EMBEDDING_PART, embedding.name, graph.scope_of(module, shipped.get_input_embeddings()), embedding.lossy,
+            EMBEDDING_PART, embedding.name, graph.scope_of(module, shipped.get_input_embeddings()), lossy_table,
             compressed.embedding.quantizable,
         ),
         CompressedPart(ENCODER_PART, encoder.name, graph.scope_of(module, encoder_of(shipped)), encoder.lossy, True),

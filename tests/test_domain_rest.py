@@ -73,6 +73,17 @@ def test_a_lighttoken_domain_of_few_rows_given_more_than_its_fp32_bytes_is_refus
         compress_with_rest(LightToken(ratio=25.0), table, 0, None, domain, ~domain, 100.0)
 
 
+def test_a_lighttoken_domain_too_small_for_any_code_is_refused_as_such():
+    """Six domain rows: no code bits can be fitted to 8 rows or fewer, so no ratio is reachable (it said
+    "reachable: 1.8 to 1" and advised raising --ratio)."""
+    table = torch.randn(3000, 96, generator=torch.Generator().manual_seed(0))
+    domain = torch.zeros(3000, dtype=torch.bool)
+    domain[:6] = True
+    refusal = r"\(reachable: none on so few rows\); choose another --embedding for so few rows$"
+    with pytest.raises(UserInputError, match=refusal):
+        compress_with_rest(LightToken(ratio=25.0), table, 0, None, domain, ~domain, 100.0)
+
+
 def test_the_map_takes_two_bytes_a_row_while_the_ids_fit_and_four_beyond():
     assert map_dtype(30_522) == map_dtype(32_768) == torch.int16  # BERT's vocabulary
     assert map_dtype(32_769) == map_dtype(250_002) == torch.int32  # XLM-R's

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from export.embedding import METHODS, LightToken, NoCompression, Svd, make_method
+from export.embedding.base import RatioOutOfReach
 from export.embedding.bits import lookup, pack_bits, sign_lut, unpack_bits
+from export.embedding.direction_ae import DirectionAE
 from export.embedding.svd import rank_for_ratio
 from export.embedding.token_stats import TokenStats
 from export.errors import UserInputError
@@ -214,8 +216,32 @@ def test_an_all_zero_row_and_a_tiny_one_keep_a_nonzero_fp16_scale(name):
 def test_lighttoken_refuses_more_code_bits_than_rows_to_fit_them_to():
     """A ratio near 1 on a table of few rows asks for more bits than rows: the decoder's least squares then have
     no single solution (and bits beyond the width's directions had no directions to start from)."""
-    with pytest.raises(UserInputError, match=r"cannot reach ratio 1\.1 on a 60x96 table \(reachable: \d\.\d to \d+\)"):
+    with pytest.raises(UserInputError, match=r"cannot reach ratio 1\.1 on a 60x96 table \(reachable: 2\.7 to 6\.3\)"):
         LightToken(ratio=1.1).compress(torch.randn(60, 96))
+
+
+def test_lighttoken_on_eight_rows_or_fewer_reaches_no_ratio_and_says_so():
+    # no code bits can be fitted to so few rows; the range read "1.8 to 1" (lowest above highest)
+    with pytest.raises(RatioOutOfReach, match=r"on a 6x384 table \(reachable: none on so few rows\)"):
+        LightToken(ratio=50).compress(torch.randn(6, 384))
+    with pytest.raises(RatioOutOfReach, match=r"on a 16x384 table \(reachable: 3\.0 to 3\.0\)"):
+        LightToken(ratio=50).compress(torch.randn(16, 384))  # 8 code bits: one size only
+
+
+@pytest.mark.parametrize("method", [Svd(ratio=0.6), DirectionAE(ratio=0.6)])
+def test_a_factorisation_refuses_a_rank_above_the_rows_of_a_short_table(method):
+    """A table has at most min(rows, width) directions: on 40 rows of 96 (a small --vocab-rest domain, whose ratio
+    can fall under 1) a rank of 55 is refused with the ratios rank 40 to 1 reach (direction-ae crashed on a shape
+    mismatch; svd truncated to 40 and blamed its steps)."""
+    table = torch.randn(40, 96, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RatioOutOfReach, match=r"cannot reach ratio 0\.6 on a 40x96 table \(reachable: 0\.8 to \d+\)"):
+        method.fit(table, 0)
+
+
+def test_direction_ae_refuses_a_ratio_past_rank_one_before_it_trains(table):
+    # its rank rounded to 0 was raised to 1 and trained for minutes, then refused as a step it could not land near
+    with pytest.raises(RatioOutOfReach, match=r"cannot reach ratio 400 on a 3000x96 table \(reachable: 1\.\d to 1"):
+        DirectionAE(ratio=400).fit(table, 0)
 
 
 @pytest.mark.parametrize("ratio", [8.0, 12.0, 16.0])

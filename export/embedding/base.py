@@ -40,7 +40,8 @@ class RatioOutOfReach(UserInputError):
         if not self.reachable or self.reachable[-1] < 1 + RATIO_TOLERANCE:  # was "1.0 to 1"
             return "none on so few rows"
         if not self.stepped:
-            return f"{self.reachable[0]:.1f} to {self.reachable[1]:.0f}"
+            lowest, highest = self.reachable
+            return f"{lowest:.1f} to {highest:.1f}" if highest < 10 else f"{lowest:.1f} to {highest:.0f}"
         return ", ".join(f"{r:.1f}" for r in self.reachable)
 
     def on_whole_table(self, ratio: float, shape: tuple[int, int], share: float) -> RatioOutOfReach:

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
-from .svd import truncated_svd
+from .svd import highest_rank, truncated_svd
 from .token_stats import TokenStats
 
 C_COSINE, C_ALPHA = 0.9975 / 5, 0.0025
@@ -89,9 +89,10 @@ class DirectionAE(EmbeddingMethod):
 
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LinearLatent:
         vocab, dim = table.shape
-        k = max(1, round((fp32_table_bytes(table) / self.ratio - 4 * dim) / (2 * vocab + 4 * dim)))
-        if k > dim:
-            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * r + 4 * r * dim + 4 * dim) for r in (dim, 1))
+        k = round((fp32_table_bytes(table) / self.ratio - 4 * dim) / (2 * vocab + 4 * dim))
+        if not 1 <= k <= highest_rank(vocab, dim):  # refused before the minutes of training, not after
+            ranks = (highest_rank(vocab, dim), 1)
+            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * r + 4 * r * dim + 4 * dim) for r in ranks)
             raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
         generator = torch.Generator().manual_seed(seed)
         table = table.float()

@@ -103,6 +103,8 @@ def compress_with_rest(
 
 def _advice(err: RatioOutOfReach) -> str:
     """The domain's ratio rises with --ratio (a smaller whole budget) and falls with --vocab-rest (a smaller rest)."""
+    if not err.reachable:
+        return "choose another --embedding for so few rows"
     if err.ratio < min(err.reachable):
         return "raise --ratio or lower --vocab-rest"
     if err.ratio > max(err.reachable):

@@ -96,8 +96,11 @@ def most_bits(vocab: int) -> int:
     return (vocab - 1) // 8 * 8
 
 
-def reachable_ratios(vocab: int, dim: int) -> tuple[float, float]:
-    """(lowest, highest) ratio: the most code bits, at most fp32's bytes; 8 code bits (no frequent rows either)."""
+def reachable_ratios(vocab: int, dim: int) -> tuple[float, ...]:
+    """(lowest, highest) ratio: the most code bits, at most fp32's bytes; 8 code bits (no frequent rows either).
+    Empty for 8 rows or fewer, which no code bits can be fitted to."""
+    if most_bits(vocab) < 8:
+        return ()
     fixed, per_byte_of_code = stored_bytes(vocab, dim, 0)
     fp32 = vocab * dim * 4
     return max(1.0, fp32 / (fixed + per_byte_of_code * most_bits(vocab) // 8)), fp32 / (fixed + per_byte_of_code)

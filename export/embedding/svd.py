@@ -27,6 +27,11 @@ class LowRank(CompressedEmbedding):
         return {"rank": self.basis.shape[0]}
 
 
+def highest_rank(vocab: int, dim: int) -> int:
+    """A factorisation of a [vocab, dim] table has at most min(vocab, dim) independent directions."""
+    return min(vocab, dim)
+
+
 def rank_for_ratio(vocab: int, dim: int, ratio: float) -> int:
     """The k whose stored bytes (2·vocab·k + 4·k·dim) come closest to fp32_bytes / ratio."""
     return round(vocab * dim * 4 / ratio / (2 * vocab + 4 * dim))
@@ -48,8 +53,9 @@ class Svd(EmbeddingMethod):
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LowRank:
         vocab, dim = table.shape
         rank = rank_for_ratio(vocab, dim, self.ratio)
-        if not 1 <= rank <= dim:
-            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * k + 4 * k * dim) for k in (dim, 1))
+        if not 1 <= rank <= highest_rank(vocab, dim):
+            ranks = (highest_rank(vocab, dim), 1)
+            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * k + 4 * k * dim) for k in ranks)
             raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
         token_factors, basis = truncated_svd(table.float(), rank)
         return LowRank(token_factors.half(), basis)
