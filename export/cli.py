@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "correlation of a one-output model's output (or of an embedder's cosine between the two "
                         "texts). The result goes into report.json")  # fmt: skip
     parser.add_argument("--distill", type=Path, metavar="TEXT",
-                        help="after compressing the embedding, train the encoder to match the original model on "
+                        help="after compressing, train the model (every weight but the compressed token table) to "
+                        "match the original model on "
                         "this unlabelled text: a .txt file or a folder of them, one passage per line (e.g. "
                         "WikiText-2's files), or a GLUE .tsv whose sentences are read without their labels "
                         "(pairs, for a pair model; in-domain text recovers a classifier best); recovers accuracy at "

@@ -1,7 +1,8 @@
 """Optional stage: a short distillation of the encoder to its compressed embedding, on unlabelled text.
 
 A compressed table moves every token a little; the encoder was trained on the exact table. Training the
-encoder (the compressed embedding stays fixed) to reproduce the original model's hidden states, layer by layer,
+model (every weight but the compressed table, which stays fixed: the encoder, the position and type embeddings, the
+head) to reproduce the original model's hidden states, layer by layer,
 and for classifiers its logits, teaches it to read the new table. It needs no labels, so the compression stays
 task-agnostic; the text is the user's (`--distill PATH`): a .txt file or a folder of them, one passage per line,
 or a GLUE .tsv whose text columns are read and whose labels never are. A pair model (a cross-encoder) reads a
@@ -50,12 +51,14 @@ def read_passages(path: Path, pairs: bool = False) -> list[Passage]:
     """The passages of `path` worth training on (datasets.read_texts: .txt files, folders of them, tables' text
     columns); headings and short lines teach little, and WikiText marks headings with "=". With `pairs` (a model
     that reads two texts at once), a table of pairs gives its rows as pairs: the model is trained on the input it
-    will see, second segment and cross-text attention included, not on each text alone."""
+    will see, second segment and cross-text attention included, not on each text alone. Each passage once: a line
+    twice (STS-B repeats sentences) could otherwise stand among the held-out passages and be trained on."""
     rows = read_text_pairs(path, "distillation text") if pairs else None
     if rows is not None:
         passages: list[Passage] = [row for row in rows if len(" ".join(row).split()) > 8]
     else:
         passages = [p for p in read_texts(path, "distillation text") if len(p.split()) > 8 and not p.startswith("=")]
+    passages = list(dict.fromkeys(passages))
     if len(passages) < 4:
         raise UserInputError(f"distillation text {path} has fewer than 4 passages longer than 8 words")
     return passages

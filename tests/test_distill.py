@@ -10,7 +10,14 @@ import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from export.config import DistillConfig
-from export.distill import DistillResult, _attention_divergence, _sentence_loss, distill, read_passages
+from export.distill import (
+    DistillResult,
+    _attention_divergence,
+    _sentence_loss,
+    distill,
+    read_passages,
+    split_passages,
+)
 from export.errors import UserInputError
 
 LONG = "the film is a {} story about people and places that go on for a long while"
@@ -64,6 +71,17 @@ def test_distilling_on_pairs_trains_the_second_segment(tiny_checkpoint):
     original = AutoModelForSequenceClassification.from_pretrained(checkpoint).bert.embeddings.token_type_embeddings
     assert not torch.equal(second_segment_row_after(pairs), original.weight[1])
     assert torch.equal(second_segment_row_after([text for pair in pairs for text in pair]), original.weight[1])
+
+
+def test_a_passage_given_twice_is_read_once_so_none_is_both_held_out_and_trained_on(tmp_path):
+    """STS-B's train.tsv repeats sentences (5,272 passages, 5,025 distinct): read by position, a repeated one could
+    land on both sides of the split, and the held-out loss was partly measured on trained passages."""
+    text = tmp_path / "repeats.txt"
+    text.write_text("".join(f"{LONG.format(i % 20)}\n" for i in range(80)), encoding="utf-8")  # each line 4 times
+    passages = read_passages(text)
+    assert passages == [LONG.format(i) for i in range(20)]
+    held_out, train = split_passages(passages, seed=0)
+    assert len(held_out) == 5 and not set(held_out) & set(train)
 
 
 def test_a_folder_gives_its_txt_files_and_a_glue_folder_is_refused(tmp_path):

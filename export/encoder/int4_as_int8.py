@@ -130,15 +130,19 @@ def _symmetric(zero_point: np.ndarray) -> bool:
     return not (zero_point.astype(np.int16) - (UINT8_ZERO_POINT if zero_point.dtype == np.uint8 else 0)).any()
 
 
-def shared_constants() -> list:
+def shared_constants(opset: int) -> list:
+    """The decode's constants; ReduceMax's axes only from opset 18, where they are an input (an initializer no node
+    reads makes ONNX Runtime warn at every session's start)."""
     from onnx import numpy_helper
 
     values = {
         "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
-        "int4_zero": np.array([0]), "int4_one": np.array([1]), "int4_block_axes": np.array([1, 2]),
+        "int4_zero": np.array([0]), "int4_one": np.array([1]),
         "int4_eight_over_limit": np.float32(-LOWEST / WEIGHT_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
         ZERO_POINT: np.int8(0),
     }  # fmt: skip
+    if opset >= 18:
+        values["int4_block_axes"] = np.array([1, 2])
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
 
 
@@ -170,7 +174,7 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
         added, nodes = decode_nodes(f"{part}int4_{number}", members, block, opset)
         quantized.graph.initializer.extend(added)
         decode.extend(nodes)
-    quantized.graph.initializer.extend(shared_constants())
+    quantized.graph.initializer.extend(shared_constants(opset))
     for node in quantized.graph.node:
         for index, name in enumerate(node.input):
             if name in zero_points:
