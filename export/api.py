@@ -201,5 +201,16 @@ def quiet_libraries() -> None:
     # get_logger, ORT's operator-config logger to DEBUG on import. So each is set through its own module.
     optimum_logging.set_verbosity_error()
     ort_format_utils.log.setLevel(logging.ERROR)
-    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization warns on the root logger
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
+    # onnxruntime.quantization warns on the root logger, which is the caller's: its records are filtered out there,
+    # the root's level left as the caller set it
+    root = logging.getLogger()
+    if not any(isinstance(f, _FromOnnxRuntime) for f in root.filters):
+        root.addFilter(_FromOnnxRuntime())
+
+
+class _FromOnnxRuntime(logging.Filter):
+    """Drops the records onnxruntime's modules log on the root logger below ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or "onnxruntime" not in Path(record.pathname).parts

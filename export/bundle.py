@@ -10,8 +10,8 @@ byte-identical across runs with the same inputs and seed.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -70,7 +70,7 @@ def staging_folder(out: Path) -> Iterator[Path]:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(out)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{STAGING_MARK}", dir=out.parent))
+        staging = _new_staging_folder(out)
     except OSError as err:
         _remove_empty(made)
         file = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
@@ -84,6 +84,18 @@ def staging_folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)  # still there only when it was not published
         _lock_file(staging).unlink(missing_ok=True)
         _remove_empty(made)
+
+
+def _new_staging_folder(out: Path) -> Path:
+    """A folder of a new name beside `out`, made as mkdir makes one (the user's umask; mkdtemp's 0700 would be
+    the published bundle's, unreadable to anyone else)."""
+    while True:
+        staging = out.parent / f".{out.name}{STAGING_MARK}{secrets.token_hex(4)}"
+        try:
+            staging.mkdir()
+            return staging
+        except FileExistsError:
+            continue
 
 
 def _remove_empty(folders: list[Path]) -> None:

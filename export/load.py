@@ -178,6 +178,9 @@ def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
         raise UserInputError(f"tokenizer in {folder} failed to load: {first_line(err)}") from None
     if not tokenizer.is_fast:
         raise UserInputError(f"{folder} has no fast tokenizer (tokenizer.json); bundles need one")
+    if tokenizer.pad_token_id is None:
+        raise UserInputError(f"the tokenizer in {folder} names no padding token; the probes and the evaluation pad "
+                             "batches, and bundle.json carries the padding id")  # fmt: skip
     # Every batch pads and truncates after the text, as the runtimes read one text from its first token: the
     # probes and the evaluation read a row's first tokens, and these encoders number positions from the row's start.
     tokenizer.padding_side = tokenizer.truncation_side = "right"

@@ -35,6 +35,30 @@ def test_build_returns_the_bundle_and_its_report_and_prints_nothing(tmp_path, ti
     assert result.report["embedding"]["settings"] == {"method": "int8"}
 
 
+def test_quieting_the_libraries_leaves_the_callers_logging_as_it_was():
+    """onnxruntime.quantization warns on the root logger: build() filters its records out there, and no longer
+    raises the root's level to ERROR, which silenced the calling app's own log lines for good."""
+    import logging
+
+    from export.api import quiet_libraries
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        quiet_libraries()
+        assert root.level == logging.INFO
+
+        def record(path: str, level: int) -> logging.LogRecord:
+            return logging.LogRecord("root", level, path, 1, "a message", None, None)
+
+        assert root.filter(record("/app/main.py", logging.INFO))
+        assert not root.filter(record("/site-packages/onnxruntime/quantization/quant_utils.py", logging.WARNING))
+        assert root.filter(record("/site-packages/onnxruntime/quantization/quant_utils.py", logging.ERROR))
+    finally:
+        root.setLevel(level)
+
+
 def test_build_gives_the_cli_bundle_byte_for_byte(tmp_path, tiny_checkpoint):
     """`python -c "import export; export.build(...)"` and `python -m export ...`, from the same environment (the
     .ort converter's byte layout follows its environment, and pytest's differs from test to test)."""

@@ -381,6 +381,21 @@ def test_a_model_folder_with_a_broken_modules_json(capsys, tmp_path, tiny_checkp
     assert not (tmp_path / "b").exists()
 
 
+def test_a_tokenizer_without_a_padding_token(capsys, tmp_path, tiny_checkpoint):
+    from transformers import AutoTokenizer
+
+    folder = tmp_path / "no-pad"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((tiny_checkpoint("bert") / name).read_bytes())
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint("bert"))
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(folder)
+    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"the tokenizer in {folder} names no padding token")  # a ValueError traceback before
+    assert not (tmp_path / "b").exists()
+
+
 def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):
     folder = tmp_path / "no-tokenizer"
     folder.mkdir()

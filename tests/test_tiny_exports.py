@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -339,6 +340,24 @@ def test_bundle_json_names_a_local_checkpoint_by_its_folder_not_the_builders_pat
     assert json.loads((tmp_path / "a" / "bundle.json").read_text())["checkpoint"] == "my-model"
     assert (tmp_path / "a" / "bundle.json").read_bytes() == (tmp_path / "b" / "bundle.json").read_bytes()
     assert json.loads((tmp_path / "b" / "report.json").read_text())["checkpoint"] == "./my-model/"
+
+
+def test_the_bundle_folder_gets_the_permissions_mkdir_gives(tmp_path, export_cache, tiny_checkpoint):
+    """The staging folder is published by renaming it: made by mkdtemp (0700), every bundle was unreadable to other
+    users (a web server, a CI step under another account)."""
+    import stat
+
+    out, _, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", "--embedding", "int8", "--target",
+                       "onnx")  # fmt: skip
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def test_a_cls_pooled_embedder_ships_its_first_token(tmp_path, export_cache, tiny_checkpoint):
