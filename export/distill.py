@@ -24,6 +24,7 @@ import torch
 from .config import DISTILL_DEVICES, DistillConfig
 from .datasets import read_text_pairs, read_texts
 from .errors import UserInputError
+from .probes import model_inputs
 from .tasks.feature_extraction import sentence_vectors
 
 WARMUP_STEPS = 10
@@ -80,7 +81,7 @@ def encode_passages(
     pairs = isinstance(batch[0], tuple)
     texts, second = ([p[0] for p in batch], [p[1] for p in batch]) if pairs else (batch, None)
     encoded = tokenizer(texts, second, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
-    return {name: encoded[name] for name in input_names}  # what the model takes (no token_type_ids for some)
+    return model_inputs(encoded, input_names)  # what the model takes (no token_type_ids for some)
 
 
 @dataclass(frozen=True)

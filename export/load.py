@@ -113,6 +113,8 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
         raise UserInputError(f"{folder}/config.json: pad_token_id {hf_config.pad_token_id} is not the tokenizer's "
                              f"padding id {tokenizer.pad_token_id}; {architecture.family} counts its positions from "
                              "it, so the two must agree")  # fmt: skip
+    input_names = architecture.onnx_input_names(hf_config, task.optimum_task)
+    _check_token_types(tokenizer, input_names, task, folder)
     model = _load_model(task, folder)
     trim_position_table(model, architecture.position_rows(hf_config, config.preset.max_length))
     return LoadedModel(
@@ -125,8 +127,19 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
         labels=task.labels(hf_config),
         model=model,
         tokenizer=tokenizer,
-        input_names=architecture.onnx_input_names(hf_config, task.optimum_task),
+        input_names=input_names,
     )
+
+
+def _check_token_types(tokenizer, input_names: list[str], task: Task, folder: Path) -> None:
+    """A tokenizer that gives the model no token types leaves it type 0 everywhere (probes.model_inputs); the
+    runtimes read the types from tokenizer.json, whose post-processor may type a pair's second text 1."""
+    if "token_type_ids" not in input_names or "token_type_ids" in tokenizer.model_input_names or not task.pairs:
+        return
+    if any(tokenizer.backend_tokenizer.encode("a", "b").type_ids):
+        raise UserInputError(f"the tokenizer in {folder} gives the model no token types, but its tokenizer.json "
+                             "types a pair's second text 1, which the runtimes would feed: the bundle would read "
+                             "pairs as the checkpoint does not")  # fmt: skip
 
 
 def trim_position_table(model: PreTrainedModel, rows: int) -> None:

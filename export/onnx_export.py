@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .onnx_graph import Scope
+from .probes import model_inputs
 
 # Two texts of different lengths so the traced graph sees padding; the axes are dynamic anyway.
 _TRACE_TEXTS = ["a short text", "a somewhat longer text that needs a few more tokens to encode"]
@@ -42,7 +43,7 @@ def export_onnx(
     opset: int,
 ) -> ExportedGraph:
     encoded = tokenizer(_TRACE_TEXTS, padding=True, return_tensors="pt")
-    args = tuple(encoded[name] for name in input_names)
+    args = tuple(model_inputs(encoded, input_names).values())
     dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
     dynamic_axes[output_name] = {0: "batch"}
     with warnings.catch_warnings(), torch.no_grad():

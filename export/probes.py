@@ -45,6 +45,14 @@ PAIR_PROBES: tuple[tuple[str, str], ...] = (
 )
 
 
+def model_inputs(encoded, input_names: list[str]) -> dict:
+    """The tokenizer's output (numpy or torch) for each of the model's inputs. A tokenizer that gives no token types
+    (an XLM-R one on a BERT model, as paraphrase-multilingual-MiniLM-L12-v2 pairs them) leaves the model its
+    default, type 0 everywhere, and so do the runtimes, which read a single text's types from tokenizer.json (0);
+    load.py refuses such a tokenizer on a pair model, whose second text tokenizer.json would type 1."""
+    return {name: encoded[name] if name in encoded else encoded["input_ids"] * 0 for name in input_names}
+
+
 @dataclass(frozen=True)
 class ProbeBatch:
     texts: tuple[str, ...]
@@ -58,7 +66,7 @@ def encode_probes(tokenizer, input_names: list[str], max_length: int, texts=PROB
     """texts (and, for pair tasks, the second text of each pair) tokenized as one padded batch."""
     second = None if text_pairs is None else list(text_pairs)
     encoded = tokenizer(list(texts), second, padding=True, truncation=True, max_length=max_length, return_tensors="np")
-    inputs = {name: encoded[name].astype(np.int64) for name in input_names}
+    inputs = {name: values.astype(np.int64) for name, values in model_inputs(encoded, input_names).items()}
     lengths = encoded["attention_mask"].sum(axis=1)
     token_ids = [row[:n].tolist() for row, n in zip(encoded["input_ids"], lengths, strict=True)]
     if text_pairs is None:

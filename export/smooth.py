@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .probes import model_inputs
+
 # Small batches: apps run one or a few texts, and per-tensor activation ranges grow with the batch.
 CALIBRATION_BATCH = 8
 
@@ -146,7 +148,7 @@ def _capture_linear_inputs(module: nn.Module, tokenizer, input_names: list[str],
                 )  # fmt: skip
                 seen.clear()
                 layer_norm_outputs.clear()
-                module(*(encoded[name] for name in input_names))
+                module(*model_inputs(encoded, input_names).values())
                 for key, linear_names in seen.items():
                     groups.setdefault(tuple(linear_names), []).append(layer_norm_outputs[key].detach().clone())
     finally:

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 from conftest import export_bundle, run_process
 from onnx import numpy_helper
 from rich.console import Console
@@ -358,6 +359,47 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _bert_with_an_xlmr_tokenizer(folder: Path, classifier: bool) -> Path:
+    """A BERT model read through an XLM-R tokenizer, which gives no token types (as
+    paraphrase-multilingual-MiniLM-L12-v2 pairs them)."""
+    import tiny_models
+    from transformers import BertConfig, BertForSequenceClassification, BertModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    base = tiny_models.unigram(["<s>", "<pad>", "</s>", "<unk>"], "<s>", "</s>", "<pad>", "<unk>")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=base.backend_tokenizer, cls_token="<s>", sep_token="</s>",
+                                        pad_token="<pad>", unk_token="<unk>", model_max_length=512,
+                                        model_input_names=["input_ids", "attention_mask"])  # fmt: skip
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, pad_token_id=1, **tiny_models.SMALL,
+                        **tiny_models.EMBEDDER)  # fmt: skip
+    (BertForSequenceClassification if classifier else BertModel)(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_a_tokenizer_that_gives_no_token_types_feeds_the_model_type_zero(tmp_path, export_cache):
+    """The export fed the tokenizer's own output by the model's input names: a KeyError on token_type_ids. The model's
+    own default is type 0 everywhere, as the runtimes read a single text's types from tokenizer.json."""
+    from runtime_py import Bundle
+
+    folder = _bert_with_an_xlmr_tokenizer(tmp_path / "model", classifier=False)
+    out, report, manifest = export(tmp_path, export_cache, folder, "bert", "--embedding", "int8")
+    assert "token_type_ids" in [spec["name"] for spec in manifest["model"]["inputs"]]
+    assert report["parity"]["passed"], report["parity"]
+    check = Bundle.load(out).self_check()
+    assert check.passed and check.token_id_mismatches == [], check.failures
+
+
+def test_a_pair_model_whose_tokenizer_gives_no_token_types_but_its_json_types_the_second_text_is_refused(
+    tmp_path, capsys
+):
+    folder = _bert_with_an_xlmr_tokenizer(tmp_path / "model", classifier=True)
+    code = main(["bert", "--model", str(folder), "--task", "text-pair-classification", "--out", str(tmp_path / "b")])
+    assert code == 2 and not (tmp_path / "b").exists()
+    refusal = "gives the model no token types, but its tokenizer.json types a pair's second text 1"
+    assert refusal in capsys.readouterr().err
 
 
 def test_a_cls_pooled_embedder_ships_its_first_token(tmp_path, export_cache, tiny_checkpoint):
