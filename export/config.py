@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,11 @@ class ExportConfig:
     force: bool = False
     strict: bool = True
     opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set
+
+    def reading(self, max_length: int) -> ExportConfig:
+        """This configuration for a checkpoint that reads at most `max_length` tokens, fewer than the preset's."""
+        distill = replace(self.distill, max_tokens=min(self.distill.max_tokens, max_length))
+        return replace(self, preset=replace(self.preset, max_length=max_length), distill=distill)
 
     def to_json(self, task: str) -> dict[str, Any]:
         """The run's resolved configuration, every stage's slice, for report.json (`task`: the one chosen)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from .architectures import Architecture, get_architecture
 from .cache import contents_digest
 from .config import ExportConfig
 from .errors import UserInputError
+from .sentence_transformers import declared_max_length, declared_modules
 from .tasks import TASKS, Task, detect_task
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ class LoadedModel:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerFast
     input_names: list[str]
+    max_length: int  # the tokens a text is truncated to: the preset's, or fewer where the checkpoint reads fewer
+    # a sentence-transformers checkpoint whose modules do not normalise: the bundle's vectors are its own at unit
+    # length (the same cosines, other dot products)
+    normalized_by_the_bundle: bool = False
     pruned_from: int | None = None  # with --vocab: the token table's rows before pruning (--ratio counts them)
     domain_rows: Any = None  # with --vocab-rest: bool [vocab] (torch), the rows --vocab keeps; the others at its ratio
 
@@ -115,19 +119,23 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
                              "it, so the two must agree")  # fmt: skip
     input_names = architecture.onnx_input_names(hf_config, task.optimum_task)
     _check_token_types(tokenizer, input_names, task, folder)
+    declared = declared_modules(folder)
     model = _load_model(task, folder)
-    trim_position_table(model, architecture.position_rows(hf_config, config.preset.max_length))
+    max_length = tokens_read(folder, model, hf_config, architecture, config.preset.max_length)
+    trim_position_table(model, architecture.position_rows(hf_config, max_length))
     return LoadedModel(
         checkpoint_dir=folder,
         checkpoint_digest=contents_digest(folder),
         hf_config=hf_config,
         architecture=architecture,
         task=task,
-        pooling=sentence_transformers_pooling(folder) or config.preset.pooling,
+        pooling=declared.pooling if declared and declared.pooling else config.preset.pooling,
+        normalized_by_the_bundle=declared is not None and not declared.normalizes,
         labels=task.labels(hf_config),
         model=model,
         tokenizer=tokenizer,
         input_names=input_names,
+        max_length=max_length,
     )
 
 
@@ -140,6 +148,32 @@ def _check_token_types(tokenizer, input_names: list[str], task: Task, folder: Pa
         raise UserInputError(f"the tokenizer in {folder} gives the model no token types, but its tokenizer.json "
                              "types a pair's second text 1, which the runtimes would feed: the bundle would read "
                              "pairs as the checkpoint does not")  # fmt: skip
+
+
+# The fewest tokens a bundle may truncate to: a pair's special tokens (four for BPE: <s> A </s></s> B </s>) and a
+# token of each text, what runtime_py's and the Java core's pair check asks
+MIN_MAX_LENGTH = 6
+
+
+def tokens_read(
+    folder: Path, model: PreTrainedModel, hf_config: PretrainedConfig, architecture: Architecture, preset_length: int
+) -> int:
+    """The bundle's max_length: the preset's, unless the checkpoint reads fewer tokens: an absolute position table
+    of fewer rows (a longer text would index past it), or sentence-transformers' own truncation
+    (sentence_bert_config.json's max_seq_length: the bundle then gives what the checkpoint gives there)."""
+    import torch
+
+    lengths = [preset_length]
+    table = getattr(model.base_model.embeddings, "position_embeddings", None)
+    if isinstance(table, torch.nn.Embedding):
+        lengths.append(table.num_embeddings - architecture.position_rows(hf_config, 0))
+    declared = declared_max_length(folder, MIN_MAX_LENGTH)
+    if declared is not None:
+        lengths.append(declared)
+    if min(lengths) < MIN_MAX_LENGTH:
+        raise UserInputError(f"{folder}: its position table reads at most {min(lengths)} tokens; a bundle needs "
+                             f"{MIN_MAX_LENGTH}")  # fmt: skip
+    return min(lengths)
 
 
 def trim_position_table(model: PreTrainedModel, rows: int) -> None:
@@ -198,41 +232,3 @@ def _load_tokenizer(folder: Path) -> PreTrainedTokenizerFast:
     # probes and the evaluation read a row's first tokens, and these encoders number positions from the row's start.
     tokenizer.padding_side = tokenizer.truncation_side = "right"
     return tokenizer
-
-
-# The sentence-transformers modules a bundle reproduces: the model, its pooling, and unit length (which the
-# preset's `normalized` covers); any other (Dense, LayerNorm, ...) changes the embedding the bundle would leave out.
-SHIPPED_MODULES = ("Transformer", "Pooling", "Normalize")
-POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean"}
-
-
-def sentence_transformers_pooling(folder: Path) -> str | None:
-    """The pooling a sentence-transformers checkpoint declares (modules.json → Pooling config), if any; one a
-    bundle cannot reproduce (a max pooling, a Dense layer after it) is refused, not replaced by the preset's."""
-    modules_file = folder / "modules.json"
-    if not modules_file.is_file():
-        return None
-    try:
-        modules = json.loads(modules_file.read_text(encoding="utf-8"))
-        kinds = [module.get("type", "").rsplit(".", 1)[-1] for module in modules]
-        unknown = [kind for kind in kinds if kind not in SHIPPED_MODULES]
-        if unknown:
-            raise UserInputError(f"{modules_file}: a sentence-transformers {unknown[0]} module, which a bundle "
-                                 f"does not reproduce (it runs {', '.join(SHIPPED_MODULES)})")  # fmt: skip
-        for module, kind in zip(modules, kinds, strict=True):
-            if kind == "Pooling":
-                return _pooling_mode(folder / module["path"] / "config.json")
-    except (OSError, ValueError, RecursionError, AttributeError, KeyError, TypeError) as err:
-        # ValueError covers JSON and UTF-8 errors; the others a modules.json of the wrong shape
-        raise UserInputError(f"{modules_file}: not a sentence-transformers module list with a readable pooling "
-                             f"config ({first_line(err)})") from None  # fmt: skip
-    return None
-
-
-def _pooling_mode(config_file: Path) -> str:
-    pooling = json.loads(config_file.read_text(encoding="utf-8"))
-    chosen = [mode for mode, value in pooling.items() if mode.startswith("pooling_mode_") and value]
-    if len(chosen) != 1 or chosen[0] not in POOLING_MODES:
-        raise UserInputError(f"{config_file}: pooling {' + '.join(chosen) or 'none'}; a bundle pools by "
-                             f"{' or '.join(POOLING_MODES.values())}")  # fmt: skip
-    return POOLING_MODES[chosen[0]]

@@ -82,9 +82,10 @@ def check_config(config: ExportConfig) -> ExportConfig:
         if not 1 <= config.distill.steps <= MAX_DISTILL_STEPS:
             raise UserInputError(f"--distill-steps must be from 1 to {MAX_DISTILL_STEPS:,} (got "
                                  f"{config.distill.steps})")  # fmt: skip
-        if config.distill.batch < 1 or config.distill.max_tokens < 2:
-            raise UserInputError("distill batch must be at least 1 passage and max_tokens at least 2 (got "
-                                 f"{config.distill.batch}, {config.distill.max_tokens})")  # fmt: skip
+        if config.distill.batch < 1 or not 2 <= config.distill.max_tokens <= config.preset.max_length:
+            raise UserInputError(f"distill batch must be at least 1 passage and max_tokens from 2 to the preset's "
+                                 f"max_length {config.preset.max_length} (got {config.distill.batch}, "
+                                 f"{config.distill.max_tokens})")  # fmt: skip
         rate = config.distill.learning_rate
         if rate is not None and not 0 < rate < 1:
             raise UserInputError(f"--distill-lr must be a learning rate between 0 and 1 (got {rate})")
@@ -127,6 +128,13 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
         with stages("load", config.checkpoint):
             examples = read_examples(config.evaluate) if config.evaluate is not None else None
             loaded = load(config, pairs=examples is not None and examples.pairs)
+        if loaded.max_length < config.preset.max_length:
+            console.print(f"note: the checkpoint reads at most {loaded.max_length} tokens; the bundle truncates "
+                          f"there, not at the preset's {config.preset.max_length}")  # fmt: skip
+            config = config.reading(loaded.max_length)
+        if loaded.normalized_by_the_bundle and loaded.output_pooling is not None:
+            console.print("note: the checkpoint's sentence-transformers modules do not normalise; the bundle's "
+                          "vectors are its own at unit length (the same cosines, other dot products)")  # fmt: skip
         with stages("reference", "fp32 outputs on the golden probes"):
             reference = fp32_reference(config, loaded, examples, cache)
         if reference.evaluation is not None:

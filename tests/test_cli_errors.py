@@ -396,6 +396,31 @@ def test_a_tokenizer_without_a_padding_token(capsys, tmp_path, tiny_checkpoint):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize(
+    ("file", "contents", "expected"),
+    [
+        # a dot-product model's scores would change with unit vectors (scored by cosine)
+        ("config_sentence_transformers.json", '{"similarity_fn_name": "dot"}', "the checkpoint scores by dot"),
+        ("config_sentence_transformers.json", "[1]", "config_sentence_transformers.json: not a JSON object"),
+        ("sentence_bert_config.json", '{"max_seq_length": "128"}', "max_seq_length must be a whole number of at least"),
+        ("sentence_bert_config.json", '{"max_seq_length": 3}', "at least 6 tokens (got 3)"),
+        ("sentence_bert_config.json", "{", "sentence_bert_config.json: not readable (Expecting property name"),
+    ],
+    ids=["dot-product", "not-an-object", "length-as-text", "length-too-short", "garbage"],
+)
+def test_a_sentence_transformers_setting_a_bundle_cannot_honour(capsys, tmp_path, tiny_checkpoint, file, contents,
+                                                                 expected):  # fmt: skip
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for source in tiny_checkpoint("bert").iterdir():
+        (folder / source.name).write_bytes(source.read_bytes())
+    (folder / "modules.json").write_text(f"[{TRANSFORMER}]", encoding="utf-8")
+    (folder / file).write_text(contents, encoding="utf-8")
+    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists()
+
+
 def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):
     folder = tmp_path / "no-tokenizer"
     folder.mkdir()

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from export import Int8, UserInputError, build, pipeline
 from export.cli import build_parser, main, to_config
-from export.config import Tolerance
+from export.config import DistillConfig, Tolerance
 from export.encoder.int8 import Int8Encoder
 from export.errors import ParityError
 
@@ -301,6 +301,52 @@ def test_position_table_keeps_only_the_rows_max_length_reaches(
     assert report["parity"]["max_abs_diff"] < 1e-4  # the longest probe reaches the last kept row
 
 
+def _tiny_bert_reading(folder: Path, positions: int) -> Path:
+    import tiny_models
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    tokenizer = tiny_models.wordpiece()
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=positions,
+                        **tiny_models.SMALL, **tiny_models.EMBEDDER)  # fmt: skip
+    BertModel(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(("positions", "max_seq_length", "expected"), [(64, None, 64), (512, 32, 32)])
+def test_a_checkpoint_that_reads_fewer_tokens_than_the_preset_truncates_there(
+    tmp_path, tiny_checkpoint, capsys, positions, max_seq_length, expected
+):
+    """A position table of 64 rows under the bert preset's 256: the long probe ran past it (a RuntimeError in the
+    reference stage). sentence-transformers' own max_seq_length (32) is where the checkpoint truncates, so the
+    bundle truncates there too; --distill's passages are held to it as well."""
+    from runtime_py import Bundle
+
+    folder = _tiny_bert_reading(tmp_path / "model", positions)
+    if max_seq_length is not None:
+        (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length}))
+    text = tmp_path / "passages.txt"
+    text.write_text("".join(f"passage {i} " + "word " * 90 + "\n" for i in range(8)), encoding="utf-8")
+    out = tmp_path / "b"
+    code = main(["bert", "--model", str(folder), "--embedding", "int8", "--distill", str(text), "--distill-steps", "2",
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert f"note: the checkpoint reads at most {expected} tokens" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert json.loads((out / "bundle.json").read_text())["max_length"] == report["config"]["max_length"] == expected
+    assert report["config"]["distill"]["max_tokens"] == min(64, expected) and report["parity"]["passed"]
+    bundle = Bundle.load(out)
+    assert len(bundle.encoder.token_ids(["word " * 300])[0]) == expected and bundle.self_check().passed
+
+
+def test_a_distillation_passage_longer_than_the_preset_reads_is_refused(tmp_path):
+    text = tmp_path / "passages.txt"
+    text.write_text("".join("a passage of more than eight words, number " + f"{i}\n" for i in range(8)))
+    with pytest.raises(UserInputError, match="max_tokens from 2 to the preset's max_length 256 \\(got 4, 300\\)"):
+        build("bert", distill=DistillConfig(text=text, max_tokens=300, batch=4), out=tmp_path / "b", progress=False)
+
+
 def test_distillation_runs_as_a_stage_and_the_bundle_is_held_to_the_distilled_encoder(
     tmp_path, export_cache, tiny_checkpoint
 ):
@@ -359,6 +405,26 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_an_embedder_whose_modules_do_not_normalise_is_told_its_vectors_are_made_unit_length(
+    tmp_path, tiny_checkpoint, capsys
+):
+    """A sentence-transformers checkpoint without a Normalize module: the bundle's vectors are still unit length
+    (the runtimes score cosines), and the export says so; with Normalize it says nothing."""
+    import shutil
+
+    transformer = '{"type": "sentence_transformers.models.Transformer", "path": ""}'
+    normalize = '{"type": "sentence_transformers.models.Normalize", "path": "2_Normalize"}'
+    for modules, told in ((f"[{transformer}]", True), (f"[{transformer}, {normalize}]", False)):
+        folder = tmp_path / f"model-{told}"
+        shutil.copytree(tiny_checkpoint("bert"), folder)
+        (folder / "modules.json").write_text(modules)
+        assert main(["bert", "--model", str(folder), "--embedding", "int8", "--target", "onnx", "--out",
+                     str(tmp_path / f"b-{told}")]) == 0  # fmt: skip
+        said = "note: the checkpoint's sentence-transformers modules do not normalise" in capsys.readouterr().err
+        assert said == told
+        assert json.loads((tmp_path / f"b-{told}" / "bundle.json").read_text())["normalized"]
 
 
 def _bert_with_an_xlmr_tokenizer(folder: Path, classifier: bool) -> Path:
