@@ -71,8 +71,9 @@ class ReachableRows(CompressedEmbedding):
     Stored besides the inner module: the last id and the length of each left-out range (int64 [ranges, 1, 1],
     shaped to broadcast against [batch, seq] ids without an Unsqueeze and its constant).
     Row of id = id − Σ length[r] over the ranges r that end below id: Greater → Cast → Mul → ReduceSum → Sub,
-    a few dozen integer operations per token. An id inside a left-out range (which no tokenizer output is)
-    lands on a neighbouring row.
+    a few dozen integer operations per token. An id inside a left-out range, which no tokenizer output is, has
+    no row of its own: it lands on a later stored row, or past the last one (ONNX Runtime's Gather then refuses the
+    call), so callers pass the tokenizer's ids.
     """
 
     def __init__(self, inner: CompressedEmbedding, keep: torch.Tensor) -> None:
