@@ -228,6 +228,14 @@ def test_lighttoken_on_eight_rows_or_fewer_reaches_no_ratio_and_says_so():
         LightToken(ratio=50).compress(torch.randn(16, 384))  # 8 code bits: one size only
 
 
+def test_lighttoken_on_a_table_of_too_few_directions_says_so():
+    # a rank-2 table: the codes' later bits repeat a column, and the decoder's least squares raised a LinAlgError
+    generator = torch.Generator().manual_seed(0)
+    low_rank = torch.randn(600, 2, generator=generator) @ torch.randn(2, 64, generator=generator)
+    with pytest.raises(UserInputError, match="the table's rows span too few directions for this many code bits"):
+        LightToken(ratio=8).compress(low_rank)
+
+
 @pytest.mark.parametrize("method", [Svd(ratio=0.6), DirectionAE(ratio=0.6)])
 def test_a_factorisation_refuses_a_rank_above_the_rows_of_a_short_table(method):
     """A table has at most min(rows, width) directions: on 40 rows of 96 (a small --vocab-rest domain, whose ratio

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import UserInputError
+
 SETTLED = 1e-3  # stop once a round flips fewer than this share of all bits
 FLIP_TOLERANCE = 1e-9  # a flip must lower a token's error by more than this times the mean ‖D_j‖²
 
@@ -107,11 +109,9 @@ def fit_decoder(
         weighted = design * weight[rows].double()[:, None]
         gram += weighted.T @ design
         moment += weighted.T @ target[rows].double()
-    solution = torch.linalg.solve(gram, moment)
+    try:
+        solution = torch.linalg.solve(gram, moment)
+    except torch.linalg.LinAlgError:  # a code column equal to another or to the bias's: a table of low rank
+        raise UserInputError("the table's rows span too few directions for this many code bits (their decoder "
+                             "has no single solution); choose a higher --ratio or another --embedding") from None
     return solution[:-1], solution[-1]
-
-
-def weighted_error(codes, decoder, bias, target, weight) -> float:
-    """Σ w‖x − x̂‖² / Σ w, the objective."""
-    error = ((target.double() - codes.double() @ decoder - bias) ** 2).sum(1)
-    return float((weight.double() * error).sum() / weight.double().sum())
