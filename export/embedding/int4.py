@@ -4,7 +4,7 @@ The stand-in for ORT's GatherBlockQuantized (4 bits, block 32), written in stand
 build and in the legacy mobile op set. Two codes per byte; a block's values are (code − 8) · scale.
 The block size sets the ratio: bytes per row = dim/2 + 2·dim/block, so ratio = 8 / (1 + 4/block) against fp32
 (block 32: 7.1x); --ratio picks the block size. The default, 7.3, picks block 32 whether or not the bundle
-leaves out unreachable rows (7.1x on the whole table without, 7.5x with BERT's uncased vocabulary).
+leaves out unreachable rows (7.1x on the whole table without, 7.4x with BERT's uncased vocabulary).
 """
 
 from __future__ import annotations
