@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -70,13 +70,12 @@ def staging_folder(out: Path) -> Iterator[Path]:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(out)
-        staging = _new_staging_folder(out)
+        staging, lock = _new_staging_folder(out)
     except OSError as err:
         _remove_empty(made)
         file = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
         reason = f"{file} is a file, not a folder" if file else err.strerror or str(err)
         raise UserInputError(f"cannot write the bundle to {out}: {reason}") from None
-    lock = _hold_lock(_lock_file(staging))
     try:
         yield staging
     finally:
@@ -86,16 +85,24 @@ def staging_folder(out: Path) -> Iterator[Path]:
         _remove_empty(made)
 
 
-def _new_staging_folder(out: Path) -> Path:
-    """A folder of a new name beside `out`, made as mkdir makes one (the user's umask; mkdtemp's 0700 would be
-    the published bundle's, unreadable to anyone else)."""
+def _new_staging_folder(out: Path) -> tuple[Path, IO[str]]:
+    """A folder of a new name beside `out`, and the held lock that marks it live. The lock comes first, so another
+    run's remove_stale_staging never finds the folder with its lock not yet held; the folder is made as mkdir makes
+    one (the user's umask; mkdtemp's 0700 would be the published bundle's, unreadable to anyone else)."""
     while True:
-        staging = out.parent / f".{out.name}{STAGING_MARK}{secrets.token_hex(4)}"
+        staging = out.parent / f".{out.name}{STAGING_MARK}{secrets.token_hex(8)}"
         try:
-            staging.mkdir()
-            return staging
+            lock = _hold_lock(_lock_file(staging))
         except FileExistsError:
             continue
+        try:
+            staging.mkdir()
+            return staging, lock
+        except BaseException as err:
+            lock.close()
+            _lock_file(staging).unlink(missing_ok=True)
+            if not isinstance(err, FileExistsError):
+                raise
 
 
 def _remove_empty(folders: list[Path]) -> None:
@@ -112,7 +119,7 @@ def _lock_file(staging: Path) -> Path:
 
 def _hold_lock(path: Path):
     """An open file with an exclusive flock on it: the kernel drops the lock when the process dies, however."""
-    handle = path.open("w")
+    handle = path.open("x")  # created here: a name no other run holds
     if fcntl is not None:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return handle

@@ -124,7 +124,7 @@ def test_build_refuses_settings_of_the_wrong_type_before_any_work(tmp_path, sett
     """A Python caller can pass any value; each of these used to pass the checks and fail minutes later inside
     torch or numpy (or, for max_tokens=0, publish a bundle distilled on empty passages; or, given settings and no
     text, export without distilling or pruning)."""
-    (tmp_path / "t.txt").write_text("a passage of text long enough to count as one passage\n" * 50, encoding="utf-8")
+    (tmp_path / "t.txt").write_text("".join(f"passage {i} of text, long enough to count as one\n" for i in range(50)))
     settings = {key: replace_text(value, tmp_path) for key, value in settings.items()}
     with pytest.raises(export.UserInputError, match=re.escape(expected)):
         export.build(**{"preset": "bert", "out": tmp_path / "b", **settings}, progress=False)

@@ -238,7 +238,8 @@ def test_distillation_text_that_is_not_text(capsys, tmp_path):
 
 @pytest.mark.parametrize("steps", ["0", "99999999999999999999"])  # a typo's extra digits trained for ever
 def test_distillation_steps_are_refused_outside_their_range(capsys, tmp_path, steps):
-    (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
+    passages = "".join(f"passage {i} of unlabelled text that is long enough to be used\n" for i in range(8))
+    (tmp_path / "text.txt").write_text(passages)
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-steps", steps,
                         "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, "--distill-steps must be from 1 to 100,000")
@@ -256,7 +257,8 @@ def test_vocab_rest_on_too_few_rows_says_no_ratio_is_reachable(capsys, tmp_path,
 
 @pytest.mark.parametrize("rate", ["0", "-0.001", "nan", "2"])
 def test_distillation_learning_rate_out_of_range(capsys, tmp_path, rate):
-    (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
+    passages = "".join(f"passage {i} of unlabelled text that is long enough to be used\n" for i in range(8))
+    (tmp_path / "text.txt").write_text(passages)
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-lr", rate,
                         "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, "--distill-lr must be a learning rate between 0 and 1")
@@ -274,7 +276,8 @@ def test_training_or_counting_on_the_evaluation_file_is_refused(capsys, tmp_path
     nothing."""
     glue = tmp_path / "SST-2"
     glue.mkdir()
-    (glue / "dev.tsv").write_text("sentence\tlabel\n" + "a long enough sentence for the passages filter here\t1\n" * 8)
+    rows = "".join(f"sentence {i}, long enough for the passages filter here\t1\n" for i in range(8))
+    (glue / "dev.tsv").write_text("sentence\tlabel\n" + rows)
     code, err = run_cli(capsys, "bert", "--evaluate", str(glue), flag, str(glue / "dev.tsv"),
                         "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, f"{flag} and --evaluate name the same file")

@@ -31,7 +31,8 @@ def test_auto_takes_the_gpu_only_when_there_is_one():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is there")
 def test_asking_for_a_gpu_that_is_not_there_is_refused_before_anything_is_built(capsys, tmp_path):
-    (tmp_path / "text.txt").write_text("a passage of unlabelled text that is long enough to be used here\n" * 8)
+    passages = "".join(f"passage {i} of unlabelled text that is long enough to be used\n" for i in range(8))
+    (tmp_path / "text.txt").write_text(passages)
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "text.txt"), "--distill-device", "cuda",
                         "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, "--distill-device cuda: this torch sees no CUDA GPU")
