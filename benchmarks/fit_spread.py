@@ -122,9 +122,9 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=25.0)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
-    quiet_libraries()
-    for key in args.models:
-        run(key, args.ratio, args.seeds)
+    with quiet_libraries():
+        for key in args.models:
+            run(key, args.ratio, args.seeds)
 
 
 if __name__ == "__main__":

@@ -47,11 +47,12 @@ def build_baseline_model(checkpoint: str, work: Path) -> Path:
     from export.load import load
     from export.targets import get_target
 
-    quiet_libraries()
-    loaded = load(export_config(model=checkpoint))
-    baseline = build_baseline(
-        loaded.checkpoint_dir, loaded.task.optimum_task, work, get_target("onnx-mobile"), encoder_scope(loaded.model)
-    )
+    with quiet_libraries():
+        loaded = load(export_config(model=checkpoint))
+        baseline = build_baseline(
+            loaded.checkpoint_dir, loaded.task.optimum_task, work, get_target("onnx-mobile"),
+            encoder_scope(loaded.model),
+        )  # fmt: skip
     return baseline.model_path
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,10 +79,10 @@ def build(
         preset, model=model, target=target, task=task, embedding=embedding, encoder=encoder, evaluate=evaluate,
         distill=distill, vocab=vocab, out=out, force=force, strict=strict, seed=seed, sweep=sweep,
     )  # fmt: skip
-    quiet_libraries()
-    from . import pipeline  # torch, transformers and onnxruntime: only once there is something to build
+    with quiet_libraries():
+        from . import pipeline  # torch, transformers and onnxruntime: only once there is something to build
 
-    report = pipeline.run(config, Console(stderr=True, quiet=not progress), cache)
+        report = pipeline.run(config, Console(stderr=True, quiet=not progress), cache)
     return ExportResult(config.out, report)
 
 
@@ -116,15 +118,15 @@ def search(
         preset, model=model, target=target, task=task, evaluate=evaluate, distill=distill, vocab=vocab,
         out=out if out is not None else Path("bundles") / f"{preset}-search", force=force, strict=strict,
     )  # fmt: skip
-    quiet_libraries()
-    from .budget import SearchSettings, run_search  # torch and the pipeline: only once there is something to do
+    with quiet_libraries():
+        from .budget import SearchSettings, run_search  # torch and the pipeline: only once there is something to do
 
-    settings = SearchSettings(max_drop=max_drop, objective=objective, minutes=search_minutes, seeds=seeds)
-    console = Console(stderr=True, quiet=not progress)
-    if cache is None:
-        with Cache() as own:
-            return ExportResult(config.out, run_search(config, settings, console, own, space))
-    return ExportResult(config.out, run_search(config, settings, console, cache, space))
+        settings = SearchSettings(max_drop=max_drop, objective=objective, minutes=search_minutes, seeds=seeds)
+        console = Console(stderr=True, quiet=not progress)
+        if cache is None:
+            with Cache() as own:
+                return ExportResult(config.out, run_search(config, settings, console, own, space))
+        return ExportResult(config.out, run_search(config, settings, console, cache, space))
 
 
 def export_config(
@@ -187,9 +189,11 @@ def _model_as_given(model: str | Path) -> str:
     return str(model)
 
 
-def quiet_libraries() -> None:
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
     """Library chatter (ORT's pre-processing hint, converter INFO lines, optimum's accelerate notice) would
-    bury the progress display; errors still come through."""
+    bury the progress display; errors still come through. The libraries' own loggers stay quiet after; the root
+    logger, the caller's, is as it was."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from onnxruntime.tools.ort_format_model import utils as ort_format_utils
     from optimum.utils import logging as optimum_logging
@@ -202,11 +206,21 @@ def quiet_libraries() -> None:
     optimum_logging.set_verbosity_error()
     ort_format_utils.log.setLevel(logging.ERROR)
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    # onnxruntime.quantization warns on the root logger, which is the caller's: its records are filtered out there,
-    # the root's level left as the caller set it
+    # onnxruntime.quantization logs through logging.warning(), on the root logger, which also gives a root without
+    # handlers a stderr handler for good (basicConfig): for the while, such a root holds a NullHandler, and a filter
+    # drops onnxruntime's records
     root = logging.getLogger()
-    if not any(isinstance(f, _FromOnnxRuntime) for f in root.filters):
-        root.addFilter(_FromOnnxRuntime())
+    added = [] if root.handlers else [logging.NullHandler()]
+    quiet = _FromOnnxRuntime()
+    for handler in added:
+        root.addHandler(handler)
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
+        for handler in added:
+            root.removeHandler(handler)
 
 
 class _FromOnnxRuntime(logging.Filter):

@@ -1,4 +1,4 @@
-"""Optional stage: a short distillation of the encoder to its compressed embedding, on unlabelled text.
+"""Optional stage: a short distillation of the model to its compressed embedding, on unlabelled text.
 
 A compressed table moves every token a little; the encoder was trained on the exact table. Training the
 model (every weight but the compressed table, which stays fixed: the encoder, the position and type embeddings, the

@@ -171,8 +171,8 @@ def tokens_read(
     if declared is not None:
         lengths.append(declared)
     if min(lengths) < MIN_MAX_LENGTH:
-        raise UserInputError(f"{folder}: its position table reads at most {min(lengths)} tokens; a bundle needs "
-                             f"{MIN_MAX_LENGTH}")  # fmt: skip
+        raise UserInputError(f"{folder}: the checkpoint reads at most {min(lengths)} tokens (its position table); "
+                             f"a bundle needs {MIN_MAX_LENGTH}")  # fmt: skip
     return min(lengths)
 
 

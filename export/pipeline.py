@@ -89,7 +89,7 @@ def check_config(config: ExportConfig) -> ExportConfig:
         rate = config.distill.learning_rate
         if rate is not None and not 0 < rate < 1:
             raise UserInputError(f"--distill-lr must be a learning rate between 0 and 1 (got {rate})")
-        _refuse_the_scored_file(config, config.distill.text, "--distill", "the encoder was trained on")
+        _refuse_the_scored_file(config, config.distill.text, "--distill", "the model was trained on")
         training_device(config.distill.device)
     if config.vocab.text is not None:
         if not read_texts(config.vocab.text, "vocabulary text"):

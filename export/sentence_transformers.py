@@ -29,12 +29,11 @@ class Declared:
 
 def declared_modules(folder: Path) -> Declared | None:
     """The checkpoint's modules.json, if it has one; modules a bundle cannot reproduce (a max pooling, a Dense
-    layer) and a similarity other than cosine (a dot-product model, whose scores unit vectors would change) are
-    refused."""
+    layer) and a similarity other than cosine on vectors it does not normalise (a dot-product model, whose scores
+    unit vectors would change) are refused."""
     modules_file = folder / "modules.json"
     if not modules_file.is_file():
         return None
-    _check_similarity(folder / "config_sentence_transformers.json")
     try:
         modules = json.loads(modules_file.read_text(encoding="utf-8"))
         kinds = [module.get("type", "").rsplit(".", 1)[-1] for module in modules]
@@ -48,7 +47,10 @@ def declared_modules(folder: Path) -> Declared | None:
         # ValueError covers JSON and UTF-8 errors; the others a modules.json of the wrong shape
         raise UserInputError(f"{modules_file}: not a sentence-transformers module list with a readable pooling "
                              f"config ({first_line(err)})") from None  # fmt: skip
-    return Declared(pooling, "Normalize" in kinds)
+    declared = Declared(pooling, "Normalize" in kinds)
+    if not declared.normalizes:
+        _check_similarity(folder / "config_sentence_transformers.json")
+    return declared
 
 
 def declared_max_length(folder: Path, fewest: int) -> int | None:
@@ -64,6 +66,7 @@ def declared_max_length(folder: Path, fewest: int) -> int | None:
 
 
 def _check_similarity(settings_file: Path) -> None:
+    """On unit vectors every dot product is a cosine: only a checkpoint that does not normalise needs this."""
     if not settings_file.is_file():
         return
     similarity = _read_object(settings_file).get("similarity_fn_name")

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--probes", type=positive_int, help="--self-check replays only golden.json's first N probes (default: all)"
     )
     parser.add_argument("--bench", action="store_true", help="latency p50/p95 at batch 1, and peak memory")
-    parser.add_argument("--lengths", type=positive_int, nargs="+", help="--bench sequence lengths (default 16 128)")
+    parser.add_argument("--lengths", type=positive_int, nargs="+",
+                        help="--bench sequence lengths (default 16 128, at most the bundle's max_length)")
     parser.add_argument("--runs", type=run_count, help=f"--bench timed runs per length (default 100, at most "
                         f"{MAX_RUNS:,})")  # fmt: skip
     parser.add_argument("--threads", type=thread_count, help="ORT intra-op threads (default: one per core; "
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.self_check:
             code = print_self_check(bundle, args.probes)
         if args.bench:
-            print_bench(bundle, args.lengths or [16, 128], args.runs or 100, load_ms)
+            print_bench(bundle, args.lengths or default_lengths(bundle.manifest.max_length), args.runs or 100, load_ms)
         return code
     except (BundleError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -178,6 +179,11 @@ def print_self_check(bundle: Bundle, probes: int | None = None) -> int:
     )
     print("PASS" if check.passed else "FAIL: " + "; ".join(check.failures))
     return 0 if check.passed else 1
+
+
+def default_lengths(max_length: int) -> list[int]:
+    """16 and 128 tokens, each at most what the bundle reads (a checkpoint that reads fewer truncates there)."""
+    return sorted({min(16, max_length), min(128, max_length)})
 
 
 def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -> None:

@@ -36,27 +36,29 @@ def test_build_returns_the_bundle_and_its_report_and_prints_nothing(tmp_path, ti
 
 
 def test_quieting_the_libraries_leaves_the_callers_logging_as_it_was():
-    """onnxruntime.quantization warns on the root logger: build() filters its records out there, and no longer
-    raises the root's level to ERROR, which silenced the calling app's own log lines for good."""
+    """onnxruntime.quantization logs through logging.warning(), on the root logger: build() raised the root's level
+    to ERROR for good, silencing the calling app, and such a call gives a root without handlers a stderr handler
+    for good (basicConfig). Now the root holds a NullHandler and a filter for the while, and is as it was after."""
     import logging
 
     from export.api import quiet_libraries
 
     root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.INFO)
+    level, handlers = root.level, root.handlers[:]
+    root.handlers, root.level = [], logging.INFO  # an app that set a level and no handler
     try:
-        quiet_libraries()
-        assert root.level == logging.INFO
+        with quiet_libraries():
+            logging.warning("what onnxruntime.quantization does")
 
-        def record(path: str, level: int) -> logging.LogRecord:
-            return logging.LogRecord("root", level, path, 1, "a message", None, None)
+            def record(path: str, level: int) -> logging.LogRecord:
+                return logging.LogRecord("root", level, path, 1, "a message", None, None)
 
-        assert root.filter(record("/app/main.py", logging.INFO))
-        assert not root.filter(record("/site-packages/onnxruntime/quantization/quant_utils.py", logging.WARNING))
-        assert root.filter(record("/site-packages/onnxruntime/quantization/quant_utils.py", logging.ERROR))
+            assert root.filter(record("/app/main.py", logging.INFO))
+            assert not root.filter(record("/site-packages/onnxruntime/quantization/quant_utils.py", logging.WARNING))
+            assert root.filter(record("/site-packages/onnxruntime/quantization/quant_utils.py", logging.ERROR))
+        assert root.level == logging.INFO and root.handlers == [] and root.filters == []
     finally:
-        root.setLevel(level)
+        root.handlers, root.level = handlers, level
 
 
 def test_build_gives_the_cli_bundle_byte_for_byte(tmp_path, tiny_checkpoint):

@@ -417,7 +417,7 @@ def test_a_sentence_transformers_setting_a_bundle_cannot_honour(capsys, tmp_path
     folder.mkdir()
     for source in tiny_checkpoint("bert").iterdir():
         (folder / source.name).write_bytes(source.read_bytes())
-    (folder / "modules.json").write_text(f"[{TRANSFORMER}]", encoding="utf-8")
+    (folder / "modules.json").write_text(f"[{TRANSFORMER}]", encoding="utf-8")  # no Normalize
     (folder / file).write_text(contents, encoding="utf-8")
     code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
     assert_refused(code, err, expected)

@@ -84,6 +84,16 @@ def test_a_lighttoken_domain_too_small_for_any_code_is_refused_as_such():
         compress_with_rest(LightToken(ratio=25.0), table, 0, None, domain, ~domain, 100.0)
 
 
+def test_a_rest_of_too_few_directions_is_refused_with_the_rest_flags_way_out():
+    """The rest's codes are sized by --vocab-rest, not --ratio: the advice names it (it named --ratio)."""
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(3000, 2, generator=generator) @ torch.randn(2, 64, generator=generator)  # rank 2
+    domain = torch.zeros(3000, dtype=torch.bool)
+    domain[:300] = True
+    with pytest.raises(UserInputError, match=r"span too few directions for that many code bits; raise --vocab-rest$"):
+        compress_with_rest(NoCompression(), table, 0, None, domain, ~domain, 8.0)
+
+
 def test_the_map_takes_two_bytes_a_row_while_the_ids_fit_and_four_beyond():
     assert map_dtype(30_522) == map_dtype(32_768) == torch.int16  # BERT's vocabulary
     assert map_dtype(32_769) == map_dtype(250_002) == torch.int32  # XLM-R's

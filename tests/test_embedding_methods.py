@@ -246,10 +246,15 @@ def test_a_factorisation_refuses_a_rank_above_the_rows_of_a_short_table(method):
         method.fit(table, 0)
 
 
-def test_direction_ae_refuses_a_ratio_past_rank_one_before_it_trains(table):
-    # its rank rounded to 0 was raised to 1 and trained for minutes, then refused as a step it could not land near
-    with pytest.raises(RatioOutOfReach, match=r"cannot reach ratio 400 on a 3000x96 table \(reachable: 1\.\d to 1"):
-        DirectionAE(ratio=400).fit(table, 0)
+@pytest.mark.parametrize(
+    ("ratio", "reachable"), [(400, r"1\.9 to 170"), (250, r"1\.9 to 170"), (120, r"87\.6, 170\.2")]
+)
+def test_direction_ae_refuses_a_ratio_it_cannot_land_near_before_it_trains(table, ratio, reachable):
+    """Past rank 1 (170x on this table) or between two ranks (2: 87.6x, 1: 170.2x): it trained for minutes at the
+    nearest rank, then was refused as a step it could not land near."""
+    refusal = rf"cannot reach ratio {ratio} on a 3000x96 table \(reachable: {reachable}\)"
+    with pytest.raises(RatioOutOfReach, match=refusal):
+        DirectionAE(ratio=ratio).fit(table, 0)
 
 
 @pytest.mark.parametrize("ratio", [8.0, 12.0, 16.0])

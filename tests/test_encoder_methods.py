@@ -162,30 +162,35 @@ def test_int4_as_int8_stores_int4_codes_that_onnx_runtime_folds_into_int8_weight
     assert {n.op_type for n in optimised} & {"DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
 
 
-def test_fp16_block_scales_of_tiny_weights_keep_a_grid_that_rounds_to_itself():
+@pytest.mark.parametrize("size", [1e-6, 3e-5])
+def test_fp16_block_scales_of_tiny_weights_keep_a_grid_that_rounds_to_itself(size):
     """Blocks of weights near 1e-6 have subnormal fp16 scales, too coarse to round the same twice: int4-as-int8
-    refused such a model as "not on the int4 grid" (62 of these 200 blocks moved). The scale is held at fp16's
-    smallest normal, whose step rounds each weight to within half of it."""
-    weight = torch.randn(200, 16, generator=torch.Generator().manual_seed(0)) * 1e-6
+    refused such a model as "not on the int4 grid" (62 of 200 blocks moved at 1e-6). The scale is held at fp16's
+    smallest normal, whose step rounds each weight to within a step (at 3e-5 to nonzero codes)."""
+    weight = torch.randn(200, 16, generator=torch.Generator().manual_seed(0)) * size
     once = round_to_blocks(weight, 16, torch.float16)
     assert torch.equal(round_to_blocks(once, 16, torch.float16), once)
-    assert float((once - weight).abs().max()) <= torch.finfo(torch.float16).tiny / 2
+    assert float((once - weight).abs().max()) <= torch.finfo(torch.float16).tiny
+    assert bool((once != 0).any()) == (size > 1e-5)
 
 
-def test_int4_as_int8_decodes_a_channel_with_an_all_zero_block_at_its_own_step():
+@pytest.mark.parametrize("opset", [12, 14, 18])  # Split's sizes an input from 13, ReduceMax's axes from 18
+def test_int4_as_int8_decodes_a_channel_with_an_all_zero_block_at_its_own_step(opset):
     """A channel's int8 step is 8 × its largest block scale / 63; an all-zero block (a pruned input range) must
     store scale 0, not the 1.0 that only stands in for it as a divisor, or that channel's step grows fifty-fold
     and its other blocks keep a few int8 levels. Run through the decode graph as ONNX Runtime folds it."""
-    from export.encoder.int4_as_int8 import decode_nodes, shared_constants
+    from export.encoder.int4_as_int8 import constants_read_by, decode_nodes, shared_constants
 
     weight = torch.randn(6, 256, generator=torch.Generator().manual_seed(0)) * 0.05
     weight[0, :128] = 0  # channel 0's first block of inputs
     on_grid = round_to_blocks(weight, 128, torch.float16).T.contiguous().numpy()  # [K, N], MatMul's layout
-    initializers, nodes = decode_nodes("w", [(on_grid, "scale", "int8")], 128, 14)
+    initializers, nodes = decode_nodes("w", [(on_grid, "scale", "int8")], 128, opset)
     outputs = [helper.make_tensor_value_info(name, t, None) for name, t in (("int8", TensorProto.INT8),
                                                                             ("scale", TensorProto.FLOAT))]  # fmt: skip
-    graph = helper.make_graph(nodes, "decode", [], outputs, initializer=initializers + shared_constants(14))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8)
+    stored = constants_read_by(nodes, initializers + shared_constants())  # each opset's form reads its own constants
+    assert len(stored) < len(initializers) + len(shared_constants())
+    graph = helper.make_graph(nodes, "decode", [], outputs, initializer=stored)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
     codes, scales = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {})
     decoded = codes.astype(np.float32) * scales
     error = np.abs(decoded - on_grid).max(0) / np.abs(on_grid).max(0)  # per channel, of its largest weight

@@ -17,6 +17,7 @@ from transformers import AutoTokenizer
 
 from export.tasks import load_set
 from runtime_py import Bundle, BundleError
+from runtime_py.__main__ import default_lengths
 from runtime_py.__main__ import main as runtime_main
 from runtime_py.manifest import Manifest
 from runtime_py.parity import agreement
@@ -544,3 +545,8 @@ def test_an_arm64_cpu_is_named_by_its_part_and_dot_product_instructions():
     named = cpu_name(block.format(n=0) + "\n" + block.format(n=1))
     details = " (implementer 0x41, part 0xd0c; asimddp)"
     assert named.endswith(details) and named[: -len(details)].strip()  # a name before them (it was "")
+
+
+def test_bench_lengths_default_to_what_the_bundle_reads():
+    # a bundle of a checkpoint that reads 64 tokens refused the default 128 (export/load.py tokens_read)
+    assert default_lengths(256) == [16, 128] and default_lengths(64) == [16, 64] and default_lengths(8) == [8]

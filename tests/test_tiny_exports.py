@@ -340,7 +340,29 @@ def test_a_checkpoint_that_reads_fewer_tokens_than_the_preset_truncates_there(
     assert len(bundle.encoder.token_ids(["word " * 300])[0]) == expected and bundle.self_check().passed
 
 
-def test_a_distillation_passage_longer_than_the_preset_reads_is_refused(tmp_path):
+def test_a_roberta_of_fewer_positions_counts_them_after_its_padding_index(tmp_path, export_cache):
+    """RoBERTa numbers positions from its padding index + 1: a 66-row table reads 64 tokens (the roberta preset's
+    128 ran past it), and the bundle keeps all 66 rows."""
+    import tiny_models
+    from transformers import RobertaConfig, RobertaModel
+
+    from runtime_py import Bundle
+
+    torch.manual_seed(0)
+    tokenizer = tiny_models.byte_level_bpe()
+    config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, max_position_embeddings=66, pad_token_id=1,
+                           **tiny_models.SMALL, **tiny_models.EMBEDDER)  # fmt: skip
+    RobertaModel(config).eval().save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    out, report, manifest = export(tmp_path, export_cache, tmp_path / "model", "roberta", "--embedding", "none",
+                                   "--encoder", "none", "--target", "onnx")  # fmt: skip
+    assert manifest["max_length"] == 64 and report["parity"]["passed"]
+    tables = [t for t in onnx.load(str(out / "model.onnx")).graph.initializer if "position_embeddings" in t.name]
+    assert [t.dims[0] for t in tables] == [66]
+    assert Bundle.load(out).self_check().passed
+
+
+def test_distillation_max_tokens_beyond_the_presets_max_length_is_refused(tmp_path):
     text = tmp_path / "passages.txt"
     text.write_text("".join("a passage of more than eight words, number " + f"{i}\n" for i in range(8)))
     with pytest.raises(UserInputError, match="max_tokens from 2 to the preset's max_length 256 \\(got 4, 300\\)"):
@@ -411,15 +433,23 @@ def test_an_embedder_whose_modules_do_not_normalise_is_told_its_vectors_are_made
     tmp_path, tiny_checkpoint, capsys
 ):
     """A sentence-transformers checkpoint without a Normalize module: the bundle's vectors are still unit length
-    (the runtimes score cosines), and the export says so; with Normalize it says nothing."""
+    (the runtimes score cosines), and the export says so; with Normalize it says nothing, and a dot-product
+    similarity is taken (on unit vectors it is the cosine)."""
     import shutil
 
-    transformer = '{"type": "sentence_transformers.models.Transformer", "path": ""}'
-    normalize = '{"type": "sentence_transformers.models.Normalize", "path": "2_Normalize"}'
-    for modules, told in ((f"[{transformer}]", True), (f"[{transformer}, {normalize}]", False)):
+    # as sentence-transformers writes them (optimum reads a folder with its config file through that library)
+    transformer = '{"idx": 0, "name": "0", "type": "sentence_transformers.models.Transformer", "path": ""}'
+    pooling = '{"idx": 1, "name": "1", "type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}'
+    normalize = '{"idx": 2, "name": "2", "type": "sentence_transformers.models.Normalize", "path": "2_Normalize"}'
+    for modules, told in ((f"[{transformer}, {pooling}]", True), (f"[{transformer}, {pooling}, {normalize}]", False)):
         folder = tmp_path / f"model-{told}"
         shutil.copytree(tiny_checkpoint("bert"), folder)
         (folder / "modules.json").write_text(modules)
+        (folder / "1_Pooling").mkdir()
+        (folder / "1_Pooling" / "config.json").write_text('{"word_embedding_dimension": 32, '
+                                                          '"pooling_mode_mean_tokens": true}')  # fmt: skip
+        if not told:
+            (folder / "config_sentence_transformers.json").write_text('{"similarity_fn_name": "dot"}')
         assert main(["bert", "--model", str(folder), "--embedding", "int8", "--target", "onnx", "--out",
                      str(tmp_path / f"b-{told}")]) == 0  # fmt: skip
         said = "note: the checkpoint's sentence-transformers modules do not normalise" in capsys.readouterr().err

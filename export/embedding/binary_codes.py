@@ -95,6 +95,12 @@ def flip_bits(by_bit: torch.Tensor, decoder: torch.Tensor, bias: torch.Tensor, t
     return flips
 
 
+class TooFewDirections(UserInputError):
+    def __init__(self) -> None:
+        super().__init__("the table's rows span too few directions for this many code bits (their decoder has no "
+                         "single solution); choose a higher --ratio or another --embedding")
+
+
 def fit_decoder(
     codes: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, chunk: int = 16384
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,6 +118,5 @@ def fit_decoder(
     try:
         solution = torch.linalg.solve(gram, moment)
     except torch.linalg.LinAlgError:  # a code column equal to another or to the bias's: a table of low rank
-        raise UserInputError("the table's rows span too few directions for this many code bits (their decoder "
-                             "has no single solution); choose a higher --ratio or another --embedding") from None
+        raise TooFewDirections() from None
     return solution[:-1], solution[-1]

@@ -13,13 +13,14 @@ inside training, as they are stored.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import UserInputError
-from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach, fp32_table_bytes
+from .base import RATIO_TOLERANCE, CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
 from .svd import highest_rank, truncated_svd
 from .token_stats import TokenStats
 
@@ -87,13 +88,26 @@ class DirectionAE(EmbeddingMethod):
         if self.epochs < 1 or self.batch < 1 or not 0 < self.learning_rate < 1:
             raise UserInputError("direction-ae needs epochs >= 1, batch >= 1 and 0 < learning_rate < 1")
 
+    def rank_for(self, vocab: int, dim: int) -> int:
+        """The rank whose stored bytes land within RATIO_TOLERANCE of the ratio; refused before the minutes of
+        training, not after: past the ranks there are, with their range; between two ranks, with those two."""
+        fp32, top = vocab * dim * 4, highest_rank(vocab, dim)
+
+        def stored(rank: int) -> int:  # fp16 latents, fp32 decoder and bias
+            return 2 * vocab * rank + 4 * rank * dim + 4 * dim
+
+        exact = (fp32 / self.ratio - 4 * dim) / (2 * vocab + 4 * dim)
+        k = min(max(round(exact), 1), top)
+        if abs(fp32 / stored(k) / self.ratio - 1) > RATIO_TOLERANCE:
+            inside = 1 <= exact <= top
+            ranks = (math.ceil(exact), math.floor(exact)) if inside else (top, 1)
+            reachable = tuple(fp32 / stored(r) for r in ranks)
+            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable, stepped=inside)
+        return k
+
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LinearLatent:
         vocab, dim = table.shape
-        k = round((fp32_table_bytes(table) / self.ratio - 4 * dim) / (2 * vocab + 4 * dim))
-        if not 1 <= k <= highest_rank(vocab, dim):  # refused before the minutes of training, not after
-            ranks = (highest_rank(vocab, dim), 1)
-            reachable = tuple(fp32_table_bytes(table) / (2 * vocab * r + 4 * r * dim + 4 * dim) for r in ranks)
-            raise RatioOutOfReach(self.name, self.ratio, (vocab, dim), reachable)
+        k = self.rank_for(vocab, dim)
         generator = torch.Generator().manual_seed(seed)
         table = table.float()
         encoder, decoder = train(table, k, self, generator)

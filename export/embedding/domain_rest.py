@@ -22,6 +22,7 @@ import torch
 
 from ..errors import UserInputError
 from .base import CompressedEmbedding, EmbeddingMethod, RatioOutOfReach
+from .binary_codes import TooFewDirections
 from .lighttoken import LUT_BYTES, LightToken
 from .token_stats import TokenStats
 
@@ -82,6 +83,9 @@ def compress_with_rest(
     except RatioOutOfReach as err:
         raise UserInputError(f"--vocab-rest {rest_ratio:g} is out of reach on the {int(rest.sum()):,} rows outside "
                              f"the domain (reachable: {err.span})") from None  # fmt: skip
+    except TooFewDirections:
+        raise UserInputError(f"--vocab-rest {rest_ratio:g}: the {int(rest.sum()):,} rows outside the domain span too "
+                             "few directions for that many code bits; raise --vocab-rest") from None  # fmt: skip
     overhead = rest_module.stored_bytes() + map_dtype(table.shape[0]).itemsize * table.shape[0]
     domain_method = method
     if method.sized():

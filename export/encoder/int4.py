@@ -54,8 +54,8 @@ def codes_and_scales(
     scale = (largest / LOWEST).to(scale_dtype)
     if scale_dtype == torch.float16:
         # a subnormal fp16 scale is too coarse for the grid to round to itself (int4-as-int8 checks that it does):
-        # at least the smallest normal one; its step, 6.1e-5, rounds a block of weights under 4.9e-4 to within
-        # 3.1e-5, far finer than the int4 step of any block of a trained layer's weights
+        # at least the smallest normal one; its step, 6.1e-5, rounds a block of weights under 4.9e-4 to within a
+        # step, far finer than the int4 step of any block of a trained layer's weights
         smallest = torch.full_like(scale, torch.finfo(torch.float16).tiny)
         scale = torch.where((scale != 0) & (scale.abs() < smallest), smallest.copysign(scale), scale)
     scale = scale.to(weight.dtype)

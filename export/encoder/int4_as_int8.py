@@ -130,20 +130,24 @@ def _symmetric(zero_point: np.ndarray) -> bool:
     return not (zero_point.astype(np.int16) - (UINT8_ZERO_POINT if zero_point.dtype == np.uint8 else 0)).any()
 
 
-def shared_constants(opset: int) -> list:
-    """The decode's constants; ReduceMax's axes only from opset 18, where they are an input (an initializer no node
-    reads makes ONNX Runtime warn at every session's start)."""
+def shared_constants() -> list:
+    """The decode's constants, whichever the opset reads (ReduceMax's axes are an input only from opset 18)."""
     from onnx import numpy_helper
 
     values = {
         "int4_sixteen": np.uint8(16), "int4_four": np.uint8(4), "int4_eight": np.float32(-LOWEST),
-        "int4_zero": np.array([0]), "int4_one": np.array([1]),
+        "int4_zero": np.array([0]), "int4_one": np.array([1]), "int4_block_axes": np.array([1, 2]),
         "int4_eight_over_limit": np.float32(-LOWEST / WEIGHT_LIMIT), "int4_tiny": np.finfo(np.float32).tiny,
         ZERO_POINT: np.int8(0),
     }  # fmt: skip
-    if opset >= 18:
-        values["int4_block_axes"] = np.array([1, 2])
     return [numpy_helper.from_array(np.asarray(value), key) for key, value in values.items()]
+
+
+def constants_read_by(nodes: list, initializers: list) -> list:
+    """The initializers some node reads: one that none does (a constant of another opset's form) makes ONNX Runtime
+    warn at every session's start."""
+    read = {name for node in nodes for name in node.input}
+    return [tensor for tensor in initializers if tensor.name in read]
 
 
 def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, encoder_nodes: list[str]):
@@ -169,12 +173,11 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
         for stored in (int8_name, scale, zero):
             quantized.graph.initializer.remove(initializers[stored])
         zero_points.add(zero)
-    decode = []
+    decode, added = [], shared_constants()
     for number, ((part, _), members) in enumerate(groups.items()):
-        added, nodes = decode_nodes(f"{part}int4_{number}", members, block, opset)
-        quantized.graph.initializer.extend(added)
+        constants, nodes = decode_nodes(f"{part}int4_{number}", members, block, opset)
+        added.extend(constants)
         decode.extend(nodes)
-    quantized.graph.initializer.extend(shared_constants(opset))
     for node in quantized.graph.node:
         for index, name in enumerate(node.input):
             if name in zero_points:
@@ -182,6 +185,7 @@ def decoded_from_codes(quantized, weights: dict[str, np.ndarray], block: int, en
     everything = decode + list(quantized.graph.node)  # the decode first: nodes stay topologically sorted
     del quantized.graph.node[:]
     quantized.graph.node.extend(everything)
+    quantized.graph.initializer.extend(constants_read_by(everything, added))
     return quantized
 
 
