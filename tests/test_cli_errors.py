@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,13 @@ def assert_refused(code: int, err: str, expected: str) -> None:
     lines = [line for line in err.splitlines() if not line.startswith("✓")]
     assert len(lines) == 1, err
     assert lines[0].startswith("error:") and expected in lines[0], err
+
+
+def assert_model_refused(capsys, tmp_path: Path, folder: Path, expected: str) -> None:
+    """`python -m export bert --model FOLDER` refused in one line, nothing written."""
+    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, expected)
+    assert not (tmp_path / "b").exists()
 
 
 def test_unknown_preset(capsys, tmp_path):
@@ -371,17 +379,13 @@ POOLING = '{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}
 )
 def test_a_model_folder_with_a_broken_modules_json(capsys, tmp_path, tiny_checkpoint, modules, expected):
     folder = tmp_path / "model"
-    folder.mkdir()
-    for source in tiny_checkpoint("bert").iterdir():
-        (folder / source.name).write_bytes(source.read_bytes())
+    shutil.copytree(tiny_checkpoint("bert"), folder)
     (folder / "modules.json").write_text(modules, encoding="utf-8")
     if "Transformer" in modules:  # a pooling folder holding max pooling
         (folder / "1_Pooling").mkdir()
         (folder / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": false, '
                                                           '"pooling_mode_max_tokens": true}')  # fmt: skip
-    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, expected)
-    assert not (tmp_path / "b").exists()
+    assert_model_refused(capsys, tmp_path, folder, expected)
 
 
 def test_a_tokenizer_without_a_padding_token(capsys, tmp_path, tiny_checkpoint):
@@ -394,9 +398,7 @@ def test_a_tokenizer_without_a_padding_token(capsys, tmp_path, tiny_checkpoint):
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint("bert"))
     tokenizer.pad_token = None
     tokenizer.save_pretrained(folder)
-    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, f"the tokenizer in {folder} names no padding token")  # a ValueError traceback before
-    assert not (tmp_path / "b").exists()
+    assert_model_refused(capsys, tmp_path, folder, f"the tokenizer in {folder} names no padding token")  # a traceback
 
 
 @pytest.mark.parametrize(
@@ -414,14 +416,10 @@ def test_a_tokenizer_without_a_padding_token(capsys, tmp_path, tiny_checkpoint):
 def test_a_sentence_transformers_setting_a_bundle_cannot_honour(capsys, tmp_path, tiny_checkpoint, file, contents,
                                                                  expected):  # fmt: skip
     folder = tmp_path / "model"
-    folder.mkdir()
-    for source in tiny_checkpoint("bert").iterdir():
-        (folder / source.name).write_bytes(source.read_bytes())
+    shutil.copytree(tiny_checkpoint("bert"), folder)
     (folder / "modules.json").write_text(f"[{TRANSFORMER}]", encoding="utf-8")  # no Normalize
     (folder / file).write_text(contents, encoding="utf-8")
-    code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
-    assert_refused(code, err, expected)
-    assert not (tmp_path / "b").exists()
+    assert_model_refused(capsys, tmp_path, folder, expected)
 
 
 def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):

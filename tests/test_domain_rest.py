@@ -26,6 +26,13 @@ def table_and_rows():
     return table, domain & reachable, reachable & ~domain
 
 
+def first_rows(count: int, rows: int = 3000) -> torch.Tensor:
+    """A domain of a table's first `count` rows (bool [rows])."""
+    domain = torch.zeros(rows, dtype=torch.bool)
+    domain[:count] = True
+    return domain
+
+
 def test_domain_rows_come_back_exact_and_the_rest_as_its_codes_decode_them(table_and_rows):
     table, domain, rest = table_and_rows
     module = compress_with_rest(NoCompression(), table, 0, None, domain, rest, 8.0)
@@ -66,8 +73,7 @@ def test_a_lighttoken_domain_of_few_rows_given_more_than_its_fp32_bytes_is_refus
     """60 domain rows of 3,000 (96 wide): the rest's codes at 100x leave the domain more bytes than its fp32 rows
     take; lighttoken refuses there (it crashed on a shape mismatch: more bits than rows and than the width)."""
     table = torch.randn(3000, 16) @ torch.randn(16, 96) + 0.3 * torch.randn(3000, 96)
-    domain = torch.zeros(3000, dtype=torch.bool)
-    domain[:60] = True
+    domain = first_rows(60)
     advice = r"would need 0\.\dx \(reachable: .*\); raise --ratio or lower --vocab-rest"
     with pytest.raises(UserInputError, match=advice):
         compress_with_rest(LightToken(ratio=25.0), table, 0, None, domain, ~domain, 100.0)
@@ -77,8 +83,7 @@ def test_a_lighttoken_domain_too_small_for_any_code_is_refused_as_such():
     """Six domain rows: no code bits can be fitted to 8 rows or fewer, so no ratio is reachable (it said
     "reachable: 1.8 to 1" and advised raising --ratio)."""
     table = torch.randn(3000, 96, generator=torch.Generator().manual_seed(0))
-    domain = torch.zeros(3000, dtype=torch.bool)
-    domain[:6] = True
+    domain = first_rows(6)
     refusal = r"\(reachable: none on so few rows\); choose another --embedding for so few rows$"
     with pytest.raises(UserInputError, match=refusal):
         compress_with_rest(LightToken(ratio=25.0), table, 0, None, domain, ~domain, 100.0)
@@ -88,8 +93,7 @@ def test_a_rest_of_too_few_directions_is_refused_with_the_rest_flags_way_out():
     """The rest's codes are sized by --vocab-rest, not --ratio: the advice names it (it named --ratio)."""
     generator = torch.Generator().manual_seed(0)
     table = torch.randn(3000, 2, generator=generator) @ torch.randn(2, 64, generator=generator)  # rank 2
-    domain = torch.zeros(3000, dtype=torch.bool)
-    domain[:300] = True
+    domain = first_rows(300)
     with pytest.raises(UserInputError, match=r"span too few directions for that many code bits; raise --vocab-rest$"):
         compress_with_rest(NoCompression(), table, 0, None, domain, ~domain, 8.0)
 
