@@ -388,13 +388,18 @@ def test_a_model_folder_with_a_broken_modules_json(capsys, tmp_path, tiny_checkp
     assert_model_refused(capsys, tmp_path, folder, expected)
 
 
+def weights_only(checkpoint: Path, folder: Path) -> Path:
+    """A copy of `checkpoint`'s config and weights, without its tokenizer."""
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((checkpoint / name).read_bytes())
+    return folder
+
+
 def test_a_tokenizer_without_a_padding_token(capsys, tmp_path, tiny_checkpoint):
     from transformers import AutoTokenizer
 
-    folder = tmp_path / "no-pad"
-    folder.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        (folder / name).write_bytes((tiny_checkpoint("bert") / name).read_bytes())
+    folder = weights_only(tiny_checkpoint("bert"), tmp_path / "no-pad")
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint("bert"))
     tokenizer.pad_token = None
     tokenizer.save_pretrained(folder)
@@ -423,10 +428,7 @@ def test_a_sentence_transformers_setting_a_bundle_cannot_honour(capsys, tmp_path
 
 
 def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):
-    folder = tmp_path / "no-tokenizer"
-    folder.mkdir()
-    for name in ("config.json", "model.safetensors"):
-        (folder / name).write_bytes((tiny_checkpoint("bert") / name).read_bytes())
+    folder = weights_only(tiny_checkpoint("bert"), tmp_path / "no-tokenizer")
     code, err = run_cli(capsys, "bert", "--model", str(folder), "--out", str(tmp_path / "b"))
     assert_refused(code, err, f"{folder} has no tokenizer (none of tokenizer.json, vocab.txt")
 
