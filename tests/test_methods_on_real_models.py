@@ -72,10 +72,17 @@ def test_lighttoken_at_25x_meets_the_floor_against_the_int8_baseline(request, bu
     assert size["model_bytes"] < 0.6 * size["baseline_int8_model_bytes"]
 
 
+# 20 steps on WikiText-2, seeds 0-2 (AMD EPYC, 2026-12-07, each passage read once): the last training batch's loss
+# over the first's 0.834 0.785 0.763 (mean 0.794, sd 0.036; two different batches, so it moves with the draw), the
+# held-out loss after over before 0.706 0.634 0.730 (mean 0.690, sd 0.050). Each bound is 3 sd over the mean.
+# Training broken (--distill-lr 1e-12, seed 0): 0.987 and 1.000, failing both.
+BATCH_LOSS_RATIO, HELD_OUT_LOSS_RATIO = 0.90, 0.85
+
+
 def test_a_short_distillation_brings_the_encoder_closer_to_the_original(tmp_path, shared_assets, export_cache):
     # 20 steps (about 30 s) of the default 300, on WikiText-2: the student's distance to the original model on
     # passages it never trained on must shrink. (What 300 steps do to SST-2 accuracy: README, issue notes.)
     flags = ["--model", str(SST2_MODEL), "--embedding", "lighttoken", "--ratio", "50"]
     run = export(tmp_path, export_cache, *flags, "--distill", str(WIKITEXT), "--distill-steps", "20")["distill"]
-    assert run["final_loss"] < 0.8 * run["first_loss"]
-    assert run["held_out_loss_after"] < 0.85 * run["held_out_loss_before"]
+    assert run["final_loss"] < BATCH_LOSS_RATIO * run["first_loss"], run
+    assert run["held_out_loss_after"] < HELD_OUT_LOSS_RATIO * run["held_out_loss_before"], run
