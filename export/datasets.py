@@ -107,6 +107,9 @@ def read_examples(path: Path) -> Examples:
         raise UserInputError(f"{file} has no rows")
     check_row_lengths(file, header, rows)
     index = {name: header.index(name) for name in layout.columns}
+    missing = next(((n, name) for n, row in enumerate(rows, 1) for name, i in index.items() if row[i] is None), None)
+    if missing is not None:
+        raise UserInputError(f"{file}: object {missing[0]} has no {missing[1]} (or it is null)")
     columns = {name: [row[i] for row in rows] for name, i in index.items()}
     examples = Examples(
         dataset=f"{layout.name}-{file.stem}",
@@ -126,7 +129,7 @@ def read_examples(path: Path) -> Examples:
     return examples
 
 
-def read_table(file: Path, what: str = "") -> tuple[list[str], list[list[str]]]:
+def read_table(file: Path, what: str = "") -> tuple[list[str], list[list[str | None]]]:
     """(header, rows) of a .jsonl (objects, one per line), a .csv, or a tab-separated file. TSVs are read with
     QUOTE_NONE because GLUE sentences contain bare quotes; CSVs with standard quoting. A byte-order mark is
     skipped. Anything unreadable is a UserInputError naming the file (and `what` it was given as)."""
@@ -136,15 +139,16 @@ def read_table(file: Path, what: str = "") -> tuple[list[str], list[list[str]]]:
         raise UserInputError(f"{what + ' ' if what else ''}{file}: not a readable table ({err})") from None
 
 
-def _read_table(file: Path) -> tuple[list[str], list[list[str]]]:
-    if file.suffix == ".jsonl":
+def _read_table(file: Path) -> tuple[list[str], list[list[str | None]]]:
+    if file.suffix.lower() == ".jsonl":
         # split at "\n" alone: splitlines() also cuts at U+2028, U+2029 and U+0085, which JSON leaves raw in strings
         lines = file.read_text(encoding="utf-8-sig").split("\n")
         objects = [_json_object(line, n) for n, line in enumerate(lines, 1) if line.strip()]
         header = list(dict.fromkeys(k for o in objects for k in o))
-        return header, [[("" if o.get(k) is None else str(o.get(k))) for k in header] for o in objects]
+        # a key an object lacks, or holds as null, stays None: read_examples refuses it in a column it reads
+        return header, [[None if o.get(k) is None else str(o.get(k)) for k in header] for o in objects]
     with file.open(encoding="utf-8-sig", newline="") as f:
-        if file.suffix == ".csv":
+        if file.suffix.lower() == ".csv":
             rows = list(csv.reader(f))
         else:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -152,7 +156,7 @@ def _read_table(file: Path) -> tuple[list[str], list[list[str]]]:
     return (rows[0], rows[1:]) if rows else ([], [])
 
 
-def check_row_lengths(file: Path, header: list[str], rows: list[list[str]], what: str = "") -> None:
+def check_row_lengths(file: Path, header: list[str], rows: list[list[str | None]], what: str = "") -> None:
     """Every row as many columns as the header: a shorter one lacks a field, and a longer one (a tab inside a quoted
     field, which a TSV read with QUOTE_NONE splits) would shift every column after it."""
     bad = next(((n, row) for n, row in enumerate(rows, 2) if len(row) != len(header)), None)
@@ -176,6 +180,8 @@ def _json_object(line: str, number: int) -> dict:
 
 def find_layout(header: list[str]) -> Layout | None:
     names = set(header)
+    if set(COLA_COLUMNS) <= names:  # CoLA's columns named (as a --max-drop split writes them): not SST-2's
+        return COLA
     return next((layout for layout in LAYOUTS if set(layout.columns) <= names), None)
 
 
@@ -203,7 +209,7 @@ def read_texts(path: Path, what: str) -> list[str]:
 def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
     """The (first, second) text of each row of a table whose header names a pair layout's two text columns (STS-B's
     sentence1/sentence2, text/text_pair, ...), labels unread; None for plain text, folders and single-text tables."""
-    if path.is_dir() or path.suffix not in TABLE_SUFFIXES or not path.is_file():
+    if path.is_dir() or path.suffix.lower() not in TABLE_SUFFIXES or not path.is_file():
         return None
     header, rows = read_table(path, what)
     layout = next((lay for lay in LAYOUTS if lay.text_pair and {lay.text, lay.text_pair} <= set(header)), None)
@@ -211,11 +217,12 @@ def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
         return None
     first, second = header.index(layout.text), header.index(layout.text_pair)
     check_row_lengths(path, header, rows, what)
-    return [(row[first].strip(), row[second].strip()) for row in rows if row[first].strip() and row[second].strip()]
+    pairs = [((row[first] or "").strip(), (row[second] or "").strip()) for row in rows]  # None: a JSONL's missing
+    return [(a, b) for a, b in pairs if a and b]
 
 
 def _text_lines(path: Path, what: str) -> list[str]:
-    if path.suffix not in TABLE_SUFFIXES:
+    if path.suffix.lower() not in TABLE_SUFFIXES:
         return path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark is no text
     header, rows = read_table(path, what)
     if find_layout(header) is None and is_cola(header):  # CoLA's files have no header
@@ -224,4 +231,4 @@ def _text_lines(path: Path, what: str) -> list[str]:
     if not columns:
         raise UserInputError(f"{what} {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")
     check_row_lengths(path, header, rows, what)
-    return [row[i] for i in columns for row in rows]
+    return [row[i] or "" for i in columns for row in rows]  # None: a JSONL object without that text

@@ -108,6 +108,32 @@ def test_tables_as_other_tools_write_them(tmp_path):
         read_texts(tsv, "--distill")
 
 
+def test_a_jsonl_object_without_a_column_it_is_scored_on_is_refused(tmp_path):
+    """A missing key, or a null, was read as an empty text: a pair scored as (text, "")."""
+    for second in ("", ', "text_pair": null'):
+        jsonl = tmp_path / "set.jsonl"
+        jsonl.write_text('{"text": "a", "text_pair": "b", "label": 1}\n' f'{{"text": "c"{second}, "label": 0}}\n')
+        with pytest.raises(UserInputError, match=r"set\.jsonl: object 2 has no text_pair \(or it is null\)"):
+            read_examples(jsonl)
+    assert read_texts(jsonl, "--vocab") == ["a", "c", "b"]  # unlabelled text skips what is not there
+
+
+def test_cola_as_a_search_split_writes_it_is_read_as_cola_not_sst2(tmp_path):
+    """--max-drop writes CoLA's parts as JSONL objects with its four columns named; sentence and label alone matched
+    SST-2, whose label names (negative, positive) then mapped CoLA's numbers on a checkpoint named otherwise."""
+    part = tmp_path / "dev-search.jsonl"
+    rows = [{"source": "gj04", "label": "1", "author_label": "", "sentence": "The sailors rode the breeze."}]
+    part.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    examples = read_examples(part)
+    assert examples.layout.name == "cola" and examples.layout.number_names == ("unacceptable", "acceptable")
+
+
+def test_table_suffixes_are_read_whatever_their_case(tmp_path):
+    upper = tmp_path / "set.CSV"
+    upper.write_text('text,label\n"one, with a comma",1\n', encoding="utf-8")
+    assert read_examples(upper).texts == ["one, with a comma"]
+
+
 def test_plain_text_loses_its_byte_order_mark_and_cola_is_read_without_its_header(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_bytes("\ufefffirst line\nsecond\n".encode())

@@ -47,7 +47,7 @@ class PlannedSplit:
 
     file: Path
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list[str | None]]  # None: a JSONL object without that key
     search_rows: list[int]
     confirm_rows: list[int]
 
