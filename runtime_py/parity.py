@@ -74,13 +74,14 @@ class Agreement:
     max_abs_diff: float
     top1_agreement: float | None  # classifiers only, over the decided rows
     undecided: int  # classifier rows left out of min_cosine and top1_agreement
+    measure: str = "min cosine"  # what min_cosine is, in messages: "score concordance" for one-output models
 
     def failures(self, min_cosine: float, min_top1_agreement: float) -> list[str]:
         """What falls short of a tolerance, one message each (empty: it passes). NaN outputs fail: their
         cosine is NaN, which compares false with everything."""
         failed = []
         if not self.min_cosine >= min_cosine:
-            failed.append(f"min cosine {self.min_cosine:.4f} < {min_cosine}")
+            failed.append(f"{self.measure} {self.min_cosine:.4f} < {min_cosine}")
         if self.top1_agreement is not None and self.top1_agreement < min_top1_agreement:
             failed.append(f"top-1 agreement {self.top1_agreement:.3f} < {min_top1_agreement}")
         return failed
@@ -101,4 +102,5 @@ def agreement(candidates: np.ndarray, references: np.ndarray, classifier: bool) 
         max_abs_diff=float(np.abs(candidates - references).max()),
         top1_agreement=top1,
         undecided=int((~decided).sum()),
+        measure="score concordance" if references.shape[-1] == 1 else "min cosine",
     )

@@ -384,7 +384,7 @@ def test_a_one_output_score_off_in_level_or_scale_fails_the_parity_rule():
     assert agreement(references + 0.001, references, classifier=True).failures(0.99, 0.0) == []
     for broken in (references + 0.3, 0.5 * references, 2 * references - 0.5):
         agreed = agreement(broken, references, classifier=True)
-        assert agreed.failures(0.9, 0.0) == [f"min cosine {agreed.min_cosine:.4f} < 0.9"]
+        assert agreed.failures(0.9, 0.0) == [f"score concordance {agreed.min_cosine:.4f} < 0.9"]
     constant = np.full((10, 1), 0.3)  # a float32 0.3 against a float64 one agrees; 0.4 does not
     assert agreement(constant.astype(np.float32), constant, classifier=True).min_cosine == 1.0
     assert agreement(constant + 0.1, constant, classifier=True).min_cosine == 0.0
@@ -550,3 +550,4 @@ def test_an_arm64_cpu_is_named_by_its_part_and_dot_product_instructions():
 def test_bench_lengths_default_to_what_the_bundle_reads():
     # a bundle of a checkpoint that reads 64 tokens refused the default 128 (export/load.py tokens_read)
     assert default_lengths(256) == [16, 128] and default_lengths(64) == [16, 64] and default_lengths(8) == [8]
+

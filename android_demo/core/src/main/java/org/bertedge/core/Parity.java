@@ -14,8 +14,10 @@ public final class Parity {
     public final double maxAbsDiff;
     public final Double top1Agreement;  // classifiers only
     public final int undecided;
+    public final String measure;  // what minCosine is, in messages: "score concordance" for one-output models
 
-    private Parity(double minCosine, double maxAbsDiff, Double top1Agreement, int undecided) {
+    private Parity(double minCosine, double maxAbsDiff, Double top1Agreement, int undecided, String measure) {
+        this.measure = measure;
         this.minCosine = minCosine;
         this.maxAbsDiff = maxAbsDiff;
         this.top1Agreement = top1Agreement;
@@ -46,7 +48,8 @@ public final class Parity {
             }
         }
         int undecided = references.length - counted;
-        return new Parity(minCosine, maxAbs, classifier ? (double) agree / counted : null, undecided);
+        return new Parity(minCosine, maxAbs, classifier ? (double) agree / counted : null, undecided,
+            oneOutput ? "score concordance" : "min cosine");
     }
 
     /**
@@ -56,7 +59,7 @@ public final class Parity {
     public java.util.List<String> failures(double minCosineRequired, double minTop1Required) {
         java.util.List<String> failed = new java.util.ArrayList<>();
         if (!(minCosine >= minCosineRequired)) {
-            failed.add(String.format(java.util.Locale.ROOT, "min cosine %.4f < %s", minCosine, minCosineRequired));
+            failed.add(String.format(java.util.Locale.ROOT, "%s %.4f < %s", measure, minCosine, minCosineRequired));
         }
         if (top1Agreement != null && top1Agreement < minTop1Required) {
             failed.add(String.format(java.util.Locale.ROOT, "top-1 agreement %.3f < %s", top1Agreement,

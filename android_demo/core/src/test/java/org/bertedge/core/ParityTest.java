@@ -83,6 +83,7 @@ public class ParityTest {
         assertEquals(null, moved.top1Agreement);  // one output: no label to agree on
         Parity reversed = Parity.agreement(new float[][] {{0.9f}, {0.5f}, {0.1f}}, reference, true);
         assertEquals(-1.0, reversed.minCosine, 1e-6);
+        assertEquals(Collections.singletonList("score concordance -1.0000 < 0.5"), reversed.failures(0.5, 0.0));
         // in step with the reference, but shifted by 0.5 (a lost bias) or at a fifth of its scale: Pearson's 1
         Parity shifted = Parity.agreement(new float[][] {{0.6f}, {1.0f}, {1.4f}}, reference, true);
         assertEquals(0.4604, shifted.minCosine, 1e-4);
