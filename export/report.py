@@ -9,11 +9,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from runtime_py.machine import machine
 
 from .bundle import write_json
-from .report_html import measure_name, shipped_model_files, write_html
+from .report_html import distill_rows, measure_name, shipped_model_files, vocab_rows, write_html
 
 
 def build_report(
@@ -57,17 +58,19 @@ def mb(n: int | None) -> str:
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     size, parity, fidelity = report["size"], report["parity"], report["fidelity"]
     required = parity["tolerance"]
-    needs = (f"needs {required['min_cosine']}: the int8 baseline's {required['baseline_min_cosine']:.4f} less "
-             f"{required['min_cosine_margin']:g}")  # fmt: skip
+    needs = (f"needs {required['min_cosine']}: the int8 baseline's {required['baseline_min_cosine']:.5f} less "
+             f"{required['min_cosine_margin']:g}, rounded down")  # fmt: skip
     rows = [
         ("model file", f"{mb(size['model_bytes'])}  ({' + '.join(shipped_model_files(report))})"),
         ("baseline (optimum + ORT int8)", mb(size["baseline_int8_model_bytes"])),
-        ("model vs baseline", _ratio(size["model_bytes"], size["baseline_int8_model_bytes"])),
+        ("model vs baseline", f"{_ratio(size['model_bytes'], size['baseline_int8_model_bytes'])} its bytes"),
         ("embedding", f"{mb(size['embedding_bytes'])}  ({report['embedding']['method']}{_left_out(report)})"),
         ("embedding ratio vs fp32", f"{size['embedding_ratio_vs_fp32']:.2f}x"),
-        *_vocab_rows(report.get("vocab")),
+        *vocab_rows(report.get("vocab")),
+        *distill_rows(report.get("distill")),
         ("encoder", f"{mb(size['encoder_bytes'])}  ({report['encoder']['method']}; "
-         f"{size['encoder_ratio_vs_fp32']:.1f}x vs fp32, {size['encoder_ratio_vs_int8']:.2f}x vs int8)"),
+         f"compression {size['encoder_ratio_vs_fp32']:.2f}x vs fp32, {size['encoder_ratio_vs_int8']:.2f}x vs the "
+         "baseline's int8)"),
         (f"export parity: {measure_name(parity)}",
          f"{parity['min_cosine']:.5f}  (vs PyTorch, same embedding; {needs})"),
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
@@ -122,23 +125,6 @@ def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-def _vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
-    if pruning is None:
-        return []
-    rest = pruning.get("rest_ratio")
-    others = f", the others as codes at {rest:g}x (tokenizer unchanged)" if rest else ""
-    rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept{others}  "
-             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_common']:,} more of its "
-             f"{pruning['common']:,} most common, {pruning['kept_as_fallback']:,} fallback)")]
-    for name, seen in pruning["coverage"].items():
-        if seen:
-            unk = f"[UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"
-            rows.append((f"vocabulary: {name.replace('_', '-')} text", f"{seen['texts_unchanged']:.1%} of "
-                         f"{seen['texts']:,} texts tokenized as before, {seen['words_split_differently']:.2%} of "
-                         f"words split differently, {unk}"))  # fmt: skip
-    return rows
-
-
 def _left_out(report: dict[str, Any]) -> str:
     unreachable = report["embedding"].get("rows_unreachable")
     return f"; {unreachable:,} rows no text can reach left out" if unreachable else ""
@@ -149,12 +135,18 @@ def _ratio(a: int, b: int | None) -> str:
 
 
 def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:
-    table = Table(title=f"bundle {out}", show_header=False, title_justify="left")
+    # Text, not str: rich would read a path's or a label's "[...]" as markup, dropping it or failing on it
+    table = Table(title=Text(f"bundle {out}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for name, value in summary_rows(report):
-        table.add_row(name, value)
+        table.add_row(Text(name), Text(value))
     console.print(table)
+
+
+def _cell(text: str) -> str:
+    """A Markdown table cell: a "|" in a path or a failure would end it."""
+    return text.replace("|", "\\|")
 
 
 def write_reports(folder: Path, report: dict[str, Any], sweep: Path | None = None) -> None:
@@ -162,14 +154,14 @@ def write_reports(folder: Path, report: dict[str, Any], sweep: Path | None = Non
     write_json(folder / "report.json", report)
     write_html(folder, report, sweep)
     lines = [
-        f"# Export report: {report['checkpoint']}",
+        f"# Export report: `{report['checkpoint']}`",
         "",
         f"preset `{report['preset']}`, task `{report['task']}`, target `{report['target']}`, "
         f"embedding `{report['embedding']['method']}`, encoder `{report['encoder']['method']}`",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {name} | {value} |" for name, value in summary_rows(report)),
+        *(f"| {_cell(name)} | {_cell(value)} |" for name, value in summary_rows(report)),
         "",
         "Timings per stage (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report["timing"]["stages"].items()),
         "",

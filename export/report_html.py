@@ -51,6 +51,31 @@ def shipped_model_files(report: dict[str, Any]) -> list[str]:
     return [bundle["model_file"], *([bundle["weights_file"]] if bundle.get("weights_file") else [])]
 
 
+def distill_rows(distilled: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if distilled is None:
+        return []
+    return [("distillation", f"{distilled['steps']} steps on {distilled['passages']:,} passages of "
+             f"{distilled['text']} ({distilled['device']}); held-out loss {distilled['held_out_loss_before']:.4f} "
+             f"→ {distilled['held_out_loss_after']:.4f}")]  # fmt: skip
+
+
+def vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if pruning is None:
+        return []
+    rest = pruning.get("rest_ratio")
+    others = f", the others as codes at {rest:g}x (tokenizer unchanged)" if rest else ""
+    rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept{others}  "
+             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_common']:,} more of its "
+             f"{pruning['common']:,} most common, {pruning['kept_as_fallback']:,} fallback)")]
+    for name, seen in pruning["coverage"].items():
+        if seen:
+            unk = f"[UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"
+            rows.append((f"vocabulary: {name.replace('_', '-')} text", f"{seen['texts_unchanged']:.1%} of "
+                         f"{seen['texts']:,} texts tokenized as before, {seen['words_split_differently']:.2%} of "
+                         f"words split differently, {unk}"))  # fmt: skip
+    return rows
+
+
 def size_section(report: dict[str, Any]) -> str:
     size = report["size"]
     bars = {"this bundle": size["breakdown"]["bundle"], "optimum/ORT int8": size["breakdown"]["baseline_int8"]}
@@ -65,11 +90,20 @@ def size_section(report: dict[str, Any]) -> str:
         ("encoder ratio vs fp32 / the baseline's int8", f"{size['encoder_ratio_vs_fp32']:.2f}x / "
          f"{size['encoder_ratio_vs_int8']:.2f}x"),
     ]  # fmt: skip
-    caption = ("Bytes of the shipped model file (with weights.ort, where the encoder's 4-bit decode runs once at "
-               "load): the token embedding and the encoder's layers as stored (counted in "
+    weights = (" (with weights.ort, where the encoder's 4-bit decode runs once at load)"
+               if len(shipped_model_files(report)) > 1 else "")  # fmt: skip
+    caption = (f"Bytes of the shipped model file{weights}: the token embedding and the encoder's layers as stored "
+               "(counted in "
                "the ONNX graph before conversion), and everything else (position and type tables, norms, head, "
                "graph and format).")  # fmt: skip
     return f"<h2>Size</h2>{_figure('size-breakdown', charts.size_breakdown_figure(bars), caption)}{_table(rows)}"
+
+
+def training_section(report: dict[str, Any]) -> str:
+    """--vocab's rows and coverage and --distill's run, where the export had them (report.md's rows, escaped)."""
+    rows = [(escape(name), escape(value)) for name, value in
+            [*vocab_rows(report.get("vocab")), *distill_rows(report.get("distill"))]]  # fmt: skip
+    return "<h2>Vocabulary and distillation</h2>" + _table(rows) if rows else ""
 
 
 def parity_section(report: dict[str, Any]) -> str:
@@ -85,8 +119,8 @@ def parity_section(report: dict[str, Any]) -> str:
             "",
             measure,
             f"{parity['min_cosine']:.5f} (needs {parity['tolerance']['min_cosine']}: the optimum/ORT "
-            f"int8 baseline's {parity['tolerance']['baseline_min_cosine']:.4f} on the same probes, less "
-            f"{parity['tolerance']['min_cosine_margin']:g})",
+            f"int8 baseline's {parity['tolerance']['baseline_min_cosine']:.5f} on the same probes, less "
+            f"{parity['tolerance']['min_cosine_margin']:g}, rounded down)",
         ),
         ("", "max abs diff", f"{parity['max_abs_diff']:.2e}"),
         ("", "top-1 agreement", top1(parity["top1_agreement"])),
@@ -154,7 +188,7 @@ def render(report: dict[str, Any], sweep: list[dict] | None = None) -> str:
         f"<title>Export report: {escape(report['checkpoint'])}</title><style>{STYLE}</style></head><body>",
         f"<h1>Export report: {escape(report['checkpoint'])}</h1><p>{escape(subtitle)}</p>",
         search_section(report.get("search")), size_section(report), parity_section(report),
-        accuracy_section(report.get("accuracy")),
+        accuracy_section(report.get("accuracy")), training_section(report),
         pareto_section(report, sweep),
         f"<h2>Timings</h2><p>{escape(timings)}; export {report['timing']['export_seconds']:.1f} s</p>",
         f"<script>{SCRIPT}</script></body></html>", "",

@@ -82,3 +82,30 @@ def test_the_bundle_is_starred_on_its_own_models_panel_only():
     figure = pareto_figure(rows, ("minilm-l6-stsb-cross", "stsb-dev spearman", 25.0, 0.85))
     starred = {axis.get_title() for axis in figure.axes if "this bundle" in axis.get_legend_handles_labels()[1]}
     assert starred == {"cross"}
+
+
+def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literally(tiny_bundle, tmp_path):
+    """--distill's run was in no report and --vocab's rows not in report.html; the terminal summary read a path's
+    "[...]" as rich markup (dropping it), and a "|" in a value ended report.md's table cell."""
+    import io
+
+    from rich.console import Console
+
+    from export.report import print_summary, write_reports
+
+    report = json.loads(json.dumps(tiny_bundle[1]))  # a copy
+    report["distill"] = {"steps": 20, "passages": 3689, "text": "wiki|text", "device": "cpu",
+                         "held_out_loss_before": 0.9, "held_out_loss_after": 0.6}  # fmt: skip
+    report["vocab"] = {"rows_kept": 10, "rows_original": 40, "rest_ratio": None, "kept_from_text": 6,
+                       "text": "my<domain>.txt", "kept_as_common": 0, "common": 0, "kept_as_fallback": 4,
+                       "coverage": {}}  # fmt: skip
+    write_reports(tmp_path, report)
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    row = "| distillation | 20 steps on 3,689 passages of wiki\\|text (cpu); held-out loss 0.9000 → 0.6000 |"
+    assert row in markdown
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Vocabulary and distillation" in html and "my&lt;domain&gt;.txt" in html and "held-out loss 0.9000" in html
+    console = Console(file=io.StringIO(), width=300, color_system=None)
+    print_summary(console, report, Path("/tmp/out[red]x"))
+    printed = console.file.getvalue()
+    assert "bundle /tmp/out[red]x" in printed and "wiki|text" in printed
