@@ -126,6 +126,9 @@ def read_examples(path: Path) -> Examples:
         bad = next((n for n, v in enumerate(scores, 2) if not math.isfinite(v)), None)
         if bad is not None:
             raise UserInputError(f"{file}: row {bad}'s {layout.target} is {scores[bad - 2]} (scores must be finite)")
+        if len(set(scores)) < 2:  # a correlation with a constant is undefined (NaN)
+            raise UserInputError(f"{file}: every {layout.target} is {scores[0]:g}; a Spearman correlation needs "
+                                 "scores that differ")  # fmt: skip
     return examples
 
 

@@ -128,6 +128,14 @@ def test_cola_as_a_search_split_writes_it_is_read_as_cola_not_sst2(tmp_path):
     assert examples.layout.name == "cola" and examples.layout.number_names == ("unacceptable", "acceptable")
 
 
+def test_a_scored_set_whose_scores_are_all_equal_is_refused(tmp_path):
+    # Spearman against a constant is NaN, which went into report.json as a bare NaN (not JSON)
+    scored = tmp_path / "set.tsv"
+    scored.write_text("text\tscore\na\t3.0\nb\t3\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="every score is 3; a Spearman correlation needs scores that differ"):
+        read_examples(scored)
+
+
 def test_table_suffixes_are_read_whatever_their_case(tmp_path):
     upper = tmp_path / "set.CSV"
     upper.write_text('text,label\n"one, with a comma",1\n', encoding="utf-8")
