@@ -158,7 +158,8 @@ def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
     if accuracy is not None:
         mark = (published_name(report["checkpoint"]), f"{accuracy['dataset']} {accuracy['metric']}",
                 report["size"]["embedding_ratio_vs_fp32"], accuracy["bundle"])  # fmt: skip
-    caption = "Score against embedding compression ratio for each method of the sweep (benchmarks/sweep.py)."
+    caption = ("Score against embedding compression ratio for each method of a sweep (benchmarks/sweep.py, --sweep): "
+               "another run, perhaps on another machine, than this bundle's, whose star is this run's own score.")
     return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
 
 
@@ -170,7 +171,7 @@ def search_section(search: dict[str, Any] | None) -> str:
                f"{search['max_drop']:g} points and the chosen bundle; confirmed on the other "
                f"{search['split']['confirm']}: {confirmation['drop']:+.2f} points.")  # fmt: skip
     figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"], search["objective"])
-    rows = [(c["key"], c["status"], f"{c['worst_drop']:+.2f}" if "worst_drop" in c else "—",
+    rows = [(escape(c["key"]), escape(c["status"]), f"{c['worst_drop']:+.2f}" if "worst_drop" in c else "—",
              _mb(c["model_bytes"]) if "model_bytes" in c else "—",
              f"{c['p50_ms']:.1f}" if "p50_ms" in c else "—") for c in search["candidates"]]  # fmt: skip
     header = ("candidate", "status", "drop (pt, worst seed)", "model file", "p50 ms, 128 tokens, 1 thread")
