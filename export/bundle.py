@@ -79,9 +79,8 @@ def staging_folder(out: Path) -> Iterator[Path]:
     try:
         yield staging
     finally:
-        lock.close()
         shutil.rmtree(staging, ignore_errors=True)  # still there only when it was not published
-        _lock_file(staging).unlink(missing_ok=True)
+        _drop_lock(lock, staging)
         _remove_empty(made)
 
 
@@ -97,12 +96,18 @@ def _new_staging_folder(out: Path) -> tuple[Path, IO[str]]:
             continue
         try:
             staging.mkdir()
-            return staging, lock
-        except BaseException as err:
-            lock.close()
-            _lock_file(staging).unlink(missing_ok=True)
-            if not isinstance(err, FileExistsError):
-                raise
+        except FileExistsError:  # a folder of that name without its lock: another name
+            _drop_lock(lock, staging)
+            continue
+        except BaseException:
+            _drop_lock(lock, staging)
+            raise
+        return staging, lock
+
+
+def _drop_lock(lock: IO[str], staging: Path) -> None:
+    lock.close()
+    _lock_file(staging).unlink(missing_ok=True)
 
 
 def _remove_empty(folders: list[Path]) -> None:

@@ -117,11 +117,10 @@ class ExportConfig:
 
     def reading(self, max_length: int) -> ExportConfig:
         """This configuration for a checkpoint that reads at most `max_length` tokens, fewer than the preset's."""
-        preset = replace(self.preset, max_length=max_length)
-        if self.distill.text is None:
-            return replace(self, preset=preset)
-        return replace(self, preset=preset, distill=replace(self.distill, max_tokens=min(self.distill.max_tokens,
-                                                                                         max_length)))  # fmt: skip
+        distill = self.distill  # its passages held to max_length too, where there are any
+        if distill.text is not None:
+            distill = replace(distill, max_tokens=min(distill.max_tokens, max_length))
+        return replace(self, preset=replace(self.preset, max_length=max_length), distill=distill)
 
     def to_json(self, task: str) -> dict[str, Any]:
         """The run's resolved configuration, every stage's slice, for report.json (`task`: the one chosen)."""
