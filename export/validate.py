@@ -143,12 +143,12 @@ def compare(
         batch_vs_single_max_abs_diff=float(np.abs(batched - alone).max()),
         tolerance=asdict(required),
         undecided_probes=agreed.undecided // 2,
-        measure="concordance" if reference.shape[-1] == 1 else "cosine",
+        measure="concordance" if agreed.one_output else "cosine",
     )
     if not export_diff <= EXPORT_ATOL:  # NaN too
         parity.failures.append(f"fp32 ONNX differs from PyTorch by {export_diff:.2e} (> {EXPORT_ATOL:g})")
     for failure in agreed.failures(required.min_cosine, required.min_top1_agreement):
-        if failure.startswith("min cosine"):
+        if failure.startswith(agreed.measure):
             failure += (f" (the int8 baseline's {required.baseline_min_cosine:.4f} on these probes, less "
                         f"{required.min_cosine_margin:g})")  # fmt: skip
         parity.failures.append(failure)

@@ -74,7 +74,12 @@ class Agreement:
     max_abs_diff: float
     top1_agreement: float | None  # classifiers only, over the decided rows
     undecided: int  # classifier rows left out of min_cosine and top1_agreement
-    measure: str = "min cosine"  # what min_cosine is, in messages: "score concordance" for one-output models
+    one_output: bool = False  # min_cosine is then the scores' concordance (row_similarity)
+
+    @property
+    def measure(self) -> str:
+        """What min_cosine is, in messages."""
+        return "score concordance" if self.one_output else "min cosine"
 
     def failures(self, min_cosine: float, min_top1_agreement: float) -> list[str]:
         """What falls short of a tolerance, one message each (empty: it passes). NaN outputs fail: their
@@ -102,5 +107,5 @@ def agreement(candidates: np.ndarray, references: np.ndarray, classifier: bool) 
         max_abs_diff=float(np.abs(candidates - references).max()),
         top1_agreement=top1,
         undecided=int((~decided).sum()),
-        measure="score concordance" if references.shape[-1] == 1 else "min cosine",
+        one_output=references.shape[-1] == 1,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -393,6 +394,18 @@ def test_a_nan_difference_between_the_fp32_graph_and_pytorch_fails_parity():
     assert compare(outputs, outputs, outputs, 0.0, True, required).passed
     parity = compare(outputs, outputs, outputs, float("nan"), True, required)
     assert parity.failures == ["fp32 ONNX differs from PyTorch by nan (> 0.0001)"]
+
+
+def test_a_one_output_parity_failure_names_its_measure_and_the_baseline_behind_its_floor():
+    """The baseline's figure was added only to failures that began "min cosine", which a one-output model's do not."""
+    from export.validate import Required, compare
+
+    scores = np.array([[0.1], [0.5], [0.9], [0.3]])
+    required = Required(0.9, 0.0, 0.95, None, 0.05, [])
+    parity = compare(scores, -scores, -scores, 0.0, True, required)
+    assert parity.measure == "concordance" and len(parity.failures) == 1
+    assert re.fullmatch(r"score concordance -0\.\d{4} < 0\.9 \(the int8 baseline's 0\.9500 on these probes, "
+                        r"less 0\.05\)", parity.failures[0]), parity.failures  # fmt: skip
 
 
 def test_bundle_json_names_a_local_checkpoint_by_its_folder_not_the_builders_path(tmp_path, tiny_checkpoint,
