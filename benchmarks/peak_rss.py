@@ -18,10 +18,11 @@ import time
 
 
 def main() -> int:
-    result, separator, *command = sys.argv[1:]
-    if separator != "--" or not command:
+    arguments = sys.argv[1:]
+    if len(arguments) < 3 or arguments[1] != "--":  # --help too: the usage is the docstring
         print(__doc__, file=sys.stderr)
         return 2
+    result, _, *command = arguments
     start = time.perf_counter()
     child = subprocess.Popen(command)
     _, status, usage = os.wait4(child.pid, 0)  # reaped here, so the usage is ours to read

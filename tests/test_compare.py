@@ -95,6 +95,14 @@ def test_peak_memory_is_the_commands_own_not_the_parents():
         measure.timed_child([sys.executable, "-c", "raise SystemExit(3)"])
 
 
+
+@pytest.mark.parametrize("arguments", [["--help"], ["result.json", "true"], ["result.json", "--"]])
+def test_the_peak_memory_wrapper_prints_its_usage_for_arguments_it_cannot_run(arguments, tmp_path):
+    script = ROOT / "benchmarks" / "peak_rss.py"
+    run = subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "peak_rss.py RESULT.json -- COMMAND" in run.stderr and not list(tmp_path.iterdir())
+
 def test_interleaved_latency_measures_every_session(optimum_fp32, tmp_path):
     model = optimum_fp32 / "model.onnx"
     sessions = {"x": measure.session(model, 1), "y": measure.session(model, 1)}
