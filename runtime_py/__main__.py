@@ -173,7 +173,7 @@ def print_self_check(bundle: Bundle, probes: int | None = None) -> int:
     ran = f"the first {check.probes} of {check.golden_probes}" if subset else f"{check.probes}"
     batch = f" (its batch held all {check.golden_probes}, so not 0 even on the exporting CPU)" if subset else ""
     print(
-        f"self-check on {ran} golden probes: min cosine {check.min_cosine:.5f} "
+        f"self-check on {ran} golden probes: {check.measure} {check.min_cosine:.5f} "
         f"(needs {check.min_cosine_required}){top1}, max abs diff {check.max_abs_diff:.2e} vs fp32 reference, "
         f"{check.max_abs_diff_vs_export:.2e} vs the exporter's own run{batch}"
     )

@@ -31,12 +31,13 @@ class SelfCheck:
     probes: int  # how many were replayed: the first `probes` of golden.json's
     golden_probes: int  # how many golden.json holds
     token_id_mismatches: list  # probe texts (or pairs) whose ids differ from golden.json's
-    min_cosine: float
+    min_cosine: float  # a one-output model's: its scores' concordance (measure says which)
     max_abs_diff: float  # against the fp32 reference
     top1_agreement: float | None
     max_abs_diff_vs_export: float  # against the exporter's own outputs of the padded batch
     min_cosine_required: float
     top1_required: float
+    measure: str = "min cosine"  # what min_cosine is, in messages (parity.Agreement.measure)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +80,7 @@ def run_self_check(bundle, probes: int | None = None) -> SelfCheck:
         max_abs_diff_vs_export=float(np.abs(batched - exported).max()),
         min_cosine_required=manifest.min_cosine,
         top1_required=manifest.min_top1_agreement,
+        measure=agreed.measure,
     )
     if mismatches:
         check.failures.append(f"token ids differ from golden.json on {len(mismatches)} probe(s): {mismatches[0]!r}")

@@ -123,7 +123,8 @@ def test_the_cross_encoder_reranks_passages_as_a_reader_would(cross_bundle):
 
 def test_the_runtime_cli_scores_pairs_and_reranks(cross_bundle, minilm_bundle, capsys):
     """`python -m runtime_py BUNDLE A B C D` scores (A, B) and (C, D); `--query Q TEXTS` reranks TEXTS, best first;
-    an odd number of texts, or --query on a bundle that is not a pair model, is one line and exit 2."""
+    `--self-check` names its score concordance; an odd number of texts, or --query on a bundle that is not a pair
+    model, is one line and exit 2."""
     folder = str(cross_bundle[0])
     query, close, far = "A man is playing a guitar.", "A man plays the guitar.", "The stock market fell sharply today."
     assert runtime_main([folder, query, close, query, far]) == 0
@@ -131,6 +132,8 @@ def test_the_runtime_cli_scores_pairs_and_reranks(cross_bundle, minilm_bundle, c
     assert [line[1:] for line in lines] == [[query, close], [query, far]] and float(lines[0][0]) > float(lines[1][0])
     assert runtime_main([folder, "--query", query, far, close]) == 0
     assert [line.split("\t")[1] for line in capsys.readouterr().out.splitlines()] == [close, far]
+    assert runtime_main([folder, "--self-check"]) == 0  # its parity is named for what it is, not a cosine
+    assert f"on {len(PAIR_PROBES)} golden probes: score concordance " in capsys.readouterr().out
     for args in ([folder, query, close, far], [str(minilm_bundle[0]), "--query", query, close]):
         assert runtime_main(args) == 2
         err = capsys.readouterr().err.strip().splitlines()

@@ -49,9 +49,9 @@ public class MainActivity extends Activity {
                 model = EdgeModel.load(folder.toPath(), 0);
                 SelfCheck check = SelfCheck.run(model);
                 demo = new Demo(model, readSentences());
-                message = String.format(Locale.ROOT, "%s bundle · self-check %s (%d probes, min cosine %.4f)%s",
+                message = String.format(Locale.ROOT, "%s bundle · self-check %s (%d probes, %s %.4f)%s",
                     model.manifest.task, check.passed() ? "PASSED" : "FAILED", check.probes,
-                    check.parity.minCosine, check.passed() ? "" : "\n" + String.join("\n", check.failures));
+                    check.parity.measure, check.parity.minCosine, check.passed() ? "" : "\n" + String.join("\n", check.failures));
             } catch (Exception e) {
                 message = "Cannot load the bundle: " + e.getMessage();
             }
