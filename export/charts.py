@@ -114,6 +114,18 @@ def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None =
     return figure
 
 
+# how a search's measured candidates are drawn: (legend label, colour), by status (budget/run.py's)
+SEARCH_STATUSES = [("within budget", "#2ca02c"), ("over budget", "#d62728"),
+                   ("over budget on the confirmation part", "#ff7f0e"), ("a seed failed to export", "#7f7f7f")]
+
+
+def _search_group(status: str) -> str:
+    """The legend label of a measured candidate's status (a candidate with a seed measured and a later one
+    failing to export is "skipped: ..." with its measured seeds)."""
+    known = [label for label, _ in SEARCH_STATUSES[:3]]
+    return status if status in known else SEARCH_STATUSES[3][0]
+
+
 def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size") -> Figure:
     """Model size (or, for the latency objective, p50 at 128 tokens) against drop (points) for every measured
     candidate of a search, the budget as a vertical line and the chosen one starred."""
@@ -125,10 +137,11 @@ def search_figure(candidates: list[dict], max_drop: float, chosen: str, objectiv
     def y(candidate: dict) -> float:
         return candidate["p50_ms"] if latency else candidate["model_bytes"] / 1e6
 
-    for within in (True, False):
-        group = [c for c in measured if (c["status"] == "within budget") == within]
-        axis.scatter([c["worst_drop"] for c in group], [y(c) for c in group],
-                     label="within budget" if within else "over budget", color="#2ca02c" if within else "#d62728")
+    for label, color in SEARCH_STATUSES:
+        group = [c for c in measured if _search_group(c["status"]) == label]
+        if not group:
+            continue
+        axis.scatter([c["worst_drop"] for c in group], [y(c) for c in group], label=label, color=color)
         for c in group:
             axis.annotate(c["key"], (c["worst_drop"], y(c)), fontsize="x-small")
     picked = [c for c in measured if c["key"] == chosen]

@@ -14,7 +14,7 @@ from rich.text import Text
 from runtime_py.machine import machine
 
 from .bundle import write_json
-from .report_html import distill_rows, measure_name, shipped_model_files, vocab_rows, write_html
+from .report_html import distill_rows, earlier_picks, measure_name, shipped_model_files, vocab_rows, write_html
 
 
 def build_report(
@@ -121,7 +121,7 @@ def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
         ("search: drop, search part", f"{chosen['worst_drop']:+.2f} pt  (worst seed, {search['split']['search']} "
          f"examples; {len(tried)} of {len(search['candidates'])} candidates measured)"),
         ("search: drop, confirmation part", f"{confirmation['drop']:+.2f} pt  (seed {confirmation['seed']}, "
-         f"{search['split']['confirm']} examples)"),
+         f"{search['split']['confirm']} examples{earlier_picks(search)})"),
     ]  # fmt: skip
 
 

@@ -163,13 +163,19 @@ def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
     return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
 
 
+def earlier_picks(search: dict[str, Any]) -> str:
+    """Said when the confirmation part failed earlier picks: it has then shaped the choice it confirms."""
+    failed = search.get("confirmations", 1) - 1
+    return f"; it failed {failed} earlier pick{'s' * (failed > 1)}, so it is no longer unseen" if failed else ""
+
+
 def search_section(search: dict[str, Any] | None) -> str:
     if not search:
         return ""
     confirmation = search["confirmation"]
     caption = (f"Every candidate measured on the search part ({search['split']['search']} examples), the budget of "
                f"{search['max_drop']:g} points and the chosen bundle; confirmed on the other "
-               f"{search['split']['confirm']}: {confirmation['drop']:+.2f} points.")  # fmt: skip
+               f"{search['split']['confirm']}: {confirmation['drop']:+.2f} points{earlier_picks(search)}.")  # fmt: skip
     figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"], search["objective"])
     rows = [(escape(c["key"]), escape(c["status"]), f"{c['worst_drop']:+.2f}" if "worst_drop" in c else "—",
              _mb(c["model_bytes"]) if "model_bytes" in c else "—",

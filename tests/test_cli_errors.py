@@ -453,7 +453,7 @@ def test_a_search_refused_for_its_data_leaves_nothing_behind(capsys, tmp_path):
     small.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(30)))
     out = tmp_path / "new" / "deeper" / "b"
     code, err = run_cli(capsys, "bert", "--max-drop", "1", "--evaluate", str(small), "--out", str(out))
-    assert_refused(code, err, "--max-drop needs at least 40 labelled examples")
+    assert_refused(code, err, "--max-drop needs at least 20 labelled examples in each half")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.tsv"]
 
 

@@ -84,6 +84,22 @@ def test_the_bundle_is_starred_on_its_own_models_panel_only():
     assert starred == {"cross"}
 
 
+
+def test_the_search_chart_draws_each_candidate_under_its_own_status():
+    """A pick within budget on the search part and over on the confirmation part was drawn as "over budget" left of
+    the budget line, and an empty group still had its legend entry."""
+    from export.charts import search_figure
+
+    def candidate(key: str, status: str, drop: float) -> dict:
+        return {"key": key, "status": status, "worst_drop": drop, "model_bytes": 5e6, "p50_ms": 1.0}
+
+    candidates = [candidate("a", "over budget on the confirmation part", 0.2), candidate("b", "within budget", 0.4),
+                  candidate("c", "skipped: no such ratio", 0.1), {"key": "d", "status": "not tried"}]  # fmt: skip
+    labels = search_figure(candidates, 0.5, "b").axes[0].get_legend_handles_labels()[1]
+    assert labels == ["within budget", "over budget on the confirmation part", "a seed failed to export", "chosen",
+                      "budget 0.5 pt"]  # fmt: skip
+
+
 def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literally(tiny_bundle, tmp_path):
     """--distill's run was in no report and --vocab's rows not in report.html; the terminal summary read a path's
     "[...]" as rich markup (dropping it), and a "|" in a value ended report.md's table cell."""

@@ -21,11 +21,12 @@ from test_cli_errors import assert_refused, run_cli
 
 import export
 from export.api import export_config
-from export.budget import Candidate, SearchSettings, default_space, fingerprint
+from export.budget import Candidate, NothingWithinBudget, SearchSettings, default_space, fingerprint
 from export.budget.run import FAILED_CONFIRMATION, LATENCY_TIE, OVER_BUDGET, Measured, fastest, reason_to_skip
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
 from export.bundle import tool_versions
+from export.config import VocabConfig
 from export.datasets import read_examples
 
 # smallest first, as the search visits them: an int8 table with an int4, then an int8 encoder
@@ -96,10 +97,10 @@ def test_the_split_files_read_back_in_the_original_layout(tmp_path):
 
 
 def stored_over_budget(out: Path, checkpoint: Path, drops: dict[str, float],
-                       timed: dict[str, tuple[float, int]] | None = None, seed: int = 0) -> None:  # fmt: skip
-    """Record results for candidates as a search of `checkpoint` on SST-2 would have left them; `timed`: the
-    (p50 ms, model bytes) of some of them."""
-    base = export_config("bert", model=str(checkpoint), evaluate=SST2_DIR, out=out)
+                       timed: dict[str, tuple[float, int]] | None = None, seed: int = 0, **flags) -> None:  # fmt: skip
+    """Record results for candidates as a search of `checkpoint` on SST-2 (with export_config's `flags`) would have
+    left them; `timed`: the (p50 ms, model bytes) of some of them."""
+    base = export_config("bert", model=str(checkpoint), evaluate=SST2_DIR, out=out, **flags)
     store = ResultStore(out.parent / f".{out.name}.search", fingerprint(base, SearchSettings(max_drop=1.0)))
     for key, drop in drops.items():
         p50, size = (timed or {}).get(key, (1.0, 1))
@@ -117,6 +118,8 @@ def test_the_chosen_candidate_is_the_smallest_within_budget_among_those_tried(tm
     statuses = {c["key"]: c["status"] for c in search["candidates"]}
     assert statuses == {SPACE[0].key: "over budget", SPACE[1].key: "within budget"}
     assert search["chosen"] == SPACE[1].key and search["confirmation"]["drop"] <= 1.0
+    # the user's data (it named the confirmation half's file in the removed work folder)
+    assert result.report["evaluate"] == str(SST2_DIR) and result.report["accuracy"]["dataset"].endswith("-confirm")
     assert search["candidates"][1]["p50_ms"] > 0  # exported here, and timed
     assert json.loads((out / "bundle.json").read_text())["encoder"]["method"] == "int8"
     assert "<h2>Search</h2>" in (out / "report.html").read_text()
@@ -150,6 +153,73 @@ def test_a_stochastic_candidate_counts_its_worst_seed(tmp_path, tiny_checkpoint)
     first = search["candidates"][0]
     assert first["key"] == drawn.key and first["status"] == "over budget" and first["worst_drop"] == 3.0
     assert [row["seed"] for row in first["seeds"]] == [0, 1] and search["chosen"] == SPACE[1].key
+
+
+def test_the_rest_of_a_vocabulary_is_a_random_draw_whatever_the_domain_rows_method(tmp_path, tiny_checkpoint):
+    """With --vocab-rest the rows outside the domain are lighttoken codes, fitted from the seed, even under an int8
+    table: the candidate was measured on seed 0 alone (within budget) and chosen, its seed 1 (3 points over) unseen."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    rest = VocabConfig(SST2_DIR / "train.tsv", rest=4.0)
+    domain = Candidate(export.Int8(), export.Int8Encoder(), vocab=True)
+    stored_over_budget(out, checkpoint, {domain.key: 0.0, SPACE[1].key: 0.0}, vocab=rest)
+    stored_over_budget(out, checkpoint, {domain.key: 3.0}, seed=1, vocab=rest)
+    result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=[domain, SPACE[1]],
+                           vocab=rest, out=out, seeds=2, progress=False)  # fmt: skip
+    first = result.report["search"]["candidates"][0]
+    assert first["key"] == domain.key and first["status"] == "over budget" and first["worst_drop"] == 3.0
+    assert result.report["search"]["chosen"] == SPACE[1].key
+
+
+def test_a_candidate_that_failed_a_seed_is_not_the_closest(tmp_path, tiny_checkpoint):
+    """Within budget on seed 0 and an export error on seed 1, a candidate was named the closest (and --no-strict
+    exported it again, to fail again): the closest is one measured whole."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    drawn = Candidate(export.LightToken(ratio=4), export.Int8Encoder())
+    stored_over_budget(out, checkpoint, {drawn.key: 0.0, SPACE[1].key: 3.0})
+    base = export_config("bert", model=str(checkpoint), evaluate=SST2_DIR, out=out)
+    store = ResultStore(tmp_path / ".bundle.search", fingerprint(base, SearchSettings(max_drop=1.0)))
+    store.put({"key": drawn.key, "seed": 1, "error": "lighttoken cannot reach ratio 4"})
+    with pytest.raises(NothingWithinBudget, match=re.escape(f"(closest on the search part: {SPACE[1].key}, +3.00")):
+        export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=[drawn, SPACE[1]],
+                      out=out, seeds=2, progress=False)  # fmt: skip
+
+
+def test_a_result_row_after_one_cut_short_is_read_back(tmp_path):
+    """A run killed while writing a row leaves a line without its newline: the next row was appended to it, and
+    the two were lost together on the next resume."""
+    base = export_config("bert", evaluate=SST2_DIR, out=tmp_path / "bundle")
+    key = fingerprint(base, SearchSettings(max_drop=1.0))
+    ResultStore(tmp_path / "work", key)
+    (tmp_path / "work" / RESULTS).write_text('{"key": "a", "seed": 0, "dr')
+    ResultStore(tmp_path / "work", key).put({"key": "b", "seed": 0, "drop": 1.0})
+    assert ResultStore(tmp_path / "work", key).get("b", 0) == {"key": "b", "seed": 0, "drop": 1.0}
+
+
+def test_data_the_model_cannot_score_is_refused_before_any_candidate(tmp_path, tiny_checkpoint):
+    """Labels the classifier does not have were each candidate's export error, kept in the work folder and never
+    printed: the search ended 'no candidate could be measured within --search-minutes', exit 1."""
+    data = tmp_path / "yes-no.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{('yes', 'no')[i % 2]}\n" for i in range(60)))
+    with pytest.raises(export.UserInputError, match="label") as refused:
+        export.search("bert", model=str(tiny_checkpoint("bert-classifier")), evaluate=data, max_drop=1.0,
+                      space=SPACE, out=tmp_path / "bundle", progress=False)  # fmt: skip
+    assert not isinstance(refused.value, NothingWithinBudget)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["yes-no.tsv"]
+
+
+def test_a_search_whose_every_candidate_fails_to_export_says_why(capsys, tmp_path, tiny_checkpoint):
+    """The tiny table (405 rows) cannot take lighttoken at any ratio: every candidate fails alike, which is the
+    input's fault (exit 2, the error named), not 'no candidate could be measured within --search-minutes'."""
+    checkpoint = tiny_checkpoint("bert-classifier")
+    space = [Candidate(export.LightToken(ratio=25), export.Int8Encoder())]
+    with pytest.raises(export.UserInputError, match=r"no candidate could be exported: lighttoken@25 encoder:int8: "
+                       r".*cannot reach ratio") as refused:  # fmt: skip
+        export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=space,
+                      out=tmp_path / "bundle", progress=True)  # fmt: skip
+    assert not isinstance(refused.value, NothingWithinBudget)
+    assert "lighttoken@25 encoder:int8: skipped: " in capsys.readouterr().err  # printed as it happens
 
 
 def test_without_strict_a_search_with_nothing_within_budget_writes_the_closest(tmp_path, tiny_checkpoint):
@@ -214,6 +284,25 @@ def test_only_the_search_part_rules_out_the_candidates_that_compress_harder():
     assert reason_to_skip(harder, [failed, harder], None) is None
     failed.status = OVER_BUDGET
     assert reason_to_skip(harder, [failed, harder], None).startswith("skipped: compresses at least as hard")
+
+
+def test_the_report_says_when_the_confirmation_part_failed_earlier_picks():
+    """Once it has failed a pick the confirmation part has shaped the choice, and its figure for the chosen one is
+    no longer an unseen part's: report.json counts the picks it judged, and the reports say so."""
+    from export.budget import _report
+    from export.budget.split import Split
+    from export.report import _search_rows
+
+    row = {"drop": 0.0, "model_bytes": 1, "p50_ms": 1.0, "parity_passed": True, "seed": 0}
+    failed = Measured(SPACE[0], 1, seeds=[row], status=FAILED_CONFIRMATION)
+    chosen = Measured(SPACE[1], 2, seeds=[row], status="within budget")
+    split, confirmation = Split(Path("s"), Path("c"), [0, 1], [2, 3]), {"drop": 0.2, "seed": 0}
+    searched = _report(SearchSettings(max_drop=1.0), [failed, chosen], chosen, split, confirmation)
+    assert searched["confirmations"] == 2 and searched["split"]["seed"] == 0
+    assert _search_rows(searched)[-1][1] == "+0.20 pt  (seed 0, 2 examples; it failed 1 earlier pick, so it is no " \
+        "longer unseen)"
+    first_pick = _report(SearchSettings(max_drop=1.0), [chosen], chosen, split, confirmation)
+    assert first_pick["confirmations"] == 1 and _search_rows(first_pick)[-1][1] == "+0.20 pt  (seed 0, 2 examples)"
 
 
 def test_candidates_that_differ_in_any_setting_have_their_own_keys_and_compare_only_within_a_method():
@@ -342,5 +431,17 @@ def test_too_few_examples_to_split_is_refused(tmp_path):
 
     small = tmp_path / "small.tsv"
     small.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(30)))
-    with pytest.raises(UserInputError, match="at least 40 labelled examples"):
+    with pytest.raises(UserInputError, match=r"at least 20 labelled examples in each half .*'s 30 split 15 / 15"):
         split_labelled_set(small, stratified=True)
+
+
+def test_classes_of_odd_size_give_their_extra_example_to_each_half_in_turn(tmp_path):
+    """Every class gave its odd example to the search part: classes of 13, 13 and 15 split 22 / 19, and a set of 45
+    examples split 45 / 0 when every label was its own class, refused as too small """
+    targets = ["a"] * 13 + ["b"] * 13 + ["c"] * 15
+    assert [len(part) for part in split_rows(targets, stratified=True)] == [21, 20]
+    assert [len(part) for part in split_rows([str(i) for i in range(45)], stratified=True)] == [23, 22]
+    table = tmp_path / "labels.tsv"
+    table.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{t}\n" for i, t in enumerate(targets)))
+    planned = split_labelled_set(table, stratified=True)
+    assert (len(planned.search_rows), len(planned.confirm_rows)) == (21, 20)

@@ -26,9 +26,9 @@ from ..config import ExportConfig
 from ..encoder import encoder_of, linear_layers
 from ..errors import ParityError, UserInputError
 from ..typed_fields import check_field_types
-from .run import FAILED_CONFIRMATION, Measured, Search, SearchSettings, candidate_config, drop_points
+from .run import FAILED_CONFIRMATION, SKIPPED, Measured, Search, SearchSettings, candidate_config, drop_points
 from .space import Candidate, default_space, estimated_bytes
-from .split import Split, split_labelled_set
+from .split import SPLIT_SEED, Split, split_labelled_set
 from .store import ResultStore
 
 OBJECTIVES = ("size", "latency")
@@ -62,16 +62,21 @@ def run_search(
 ) -> dict[str, Any]:
     """Search, publish the chosen bundle at base.out, return its report.json content (with a "search" section)."""
     from .. import pipeline
+    from ..datasets import read_examples
     from ..load import load
 
     base = pipeline.check_config(base)
     if base.evaluate is None:
         raise UserInputError("--max-drop needs --evaluate DATA: the budget is measured on the user's labelled data")
     check_settings(settings)
-    planned = split_labelled_set(base.evaluate, stratified=_classes(base))
+    examples = read_examples(base.evaluate)
+    planned = split_labelled_set(base.evaluate, stratified=not examples.layout.scored)
     space = default_space(base.vocab.text is not None, base.distill.text is not None) if space is None else space
     _check_space(space, base)
-    loaded = load(base)  # before the work folder: a checkpoint that cannot load leaves nothing behind
+    # before the work folder: a checkpoint that cannot load, or data it cannot score (a label it does not have,
+    # pairs for a single-text classifier), leaves nothing behind and is not every candidate's error
+    loaded = load(base, pairs=examples.pairs)
+    loaded.task.labelled_set(examples, loaded.labels)
     work = base.out.parent / f".{base.out.name}.search"
     try:
         store = ResultStore(work, fingerprint(base, settings))
@@ -123,8 +128,14 @@ def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:
 
 
 def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:
-    tried = [m for m in ordered if m.seeds]
+    tried = [m for m in ordered if m.seeds and not m.status.startswith(SKIPPED)]  # not one that failed a seed
     if not tried:
+        failed = [m for m in ordered if m.status.startswith(SKIPPED)]  # each an export's UserInputError
+        if failed and not any(m.status == "not tried" for m in ordered):
+            first = failed[0]
+            others = f" ({len(failed) - 1} more, each with its error above)" if len(failed) > 1 else ""
+            raise UserInputError(f"no candidate could be exported: {first.candidate.key}: "
+                                 f"{first.status.removeprefix(SKIPPED)}{others}")  # fmt: skip
         raise NothingWithinBudget("no candidate could be measured within --search-minutes")
     closest = min(tried, key=lambda m: m.worst_drop)
     confirmed = "" if all(m.status != FAILED_CONFIRMATION for m in ordered) else " and then on the confirmation part"
@@ -158,12 +169,6 @@ def _kept_share(loaded, base: ExportConfig) -> float:
     rows = loaded.model.get_input_embeddings().num_embeddings
     texts = read_texts(base.vocab.text, "vocabulary text")
     return len(kept_ids(loaded.tokenizer, texts, base.vocab.min_count, rows, base.vocab.common).kept_ids) / rows
-
-
-def _classes(base: ExportConfig) -> bool:
-    from ..datasets import read_examples
-
-    return not read_examples(base.evaluate).layout.scored
 
 
 def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
@@ -202,9 +207,12 @@ def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured,
         "objective": settings.objective,
         "minutes": settings.minutes,
         "seeds": settings.seeds,
-        "split": {"search": len(split.search_rows), "confirm": len(split.confirm_rows), "seed": 0},
+        "split": {"search": len(split.search_rows), "confirm": len(split.confirm_rows), "seed": SPLIT_SEED},
         "chosen": chosen.candidate.key,
         "confirmation": confirmation,
+        # picks the confirmation part judged, this one included: past 1 it has shaped the choice, so its figure
+        # for the chosen one leans in its favour
+        "confirmations": 1 + sum(m.status == FAILED_CONFIRMATION for m in ordered),
         "candidates": [m.to_json() for m in ordered],
     }
 
@@ -213,6 +221,9 @@ def _publish(search: Search, final: Path, searched: dict[str, Any]) -> dict[str,
     """Move the confirmed bundle into place with the search recorded in its reports, remove the work folder and
     print the summary."""
     result = json.loads((final / "report.json").read_text(encoding="utf-8"))
+    # the user's data, not the confirmation half's file in the work folder removed below (the accuracy section's
+    # dataset names the half it scored)
+    result["evaluate"] = str(search.base.evaluate)
     result["search"] = searched
     report.write_reports(final, result)
     bundle.publish(final, search.base.out, search.base.force)

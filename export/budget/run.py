@@ -41,6 +41,7 @@ NOT_NEEDED = "not needed"  # the latency objective's skips: looked at again if t
 OVER_BUDGET = "over budget"  # on the search part: rules out the candidates that compress at least as hard
 FAILED_CONFIRMATION = "over budget on the confirmation part"  # rules out nothing: no choice may see that part
 TIME_UP = "time up"  # measure()'s answer when a seed would need an export after the deadline
+SKIPPED = "skipped: "  # followed by why: an export's error, or the candidate over budget it is harder than
 
 RunExport = Callable[[ExportConfig, Cache], dict[str, Any]]  # pipeline.run with a console of its own
 
@@ -58,7 +59,9 @@ class Measured:
     candidate: Candidate
     estimated_bytes: float
     seeds: list[dict[str, Any]] = field(default_factory=list)  # one row per seed (store.py's)
-    status: str = "not tried"  # within budget / over budget... / skipped: ... / not tried (time ran out)
+    # within budget / over budget... / skipped: ... / not needed: ... / not tried (the size objective stopped at a
+    # smaller candidate within budget, or time ran out)
+    status: str = "not tried"
 
     @property
     def worst_drop(self) -> float:
@@ -136,7 +139,8 @@ class Search:
             if error == TIME_UP:
                 continue  # stays "not tried"; a later candidate's stored results are still read
             if error:
-                measured.status = f"skipped: {error}"
+                measured.status = f"{SKIPPED}{error}"
+                self.console.print(f"  {measured.candidate.key}: {measured.status}", highlight=False)
                 continue
             within = measured.worst_drop <= self.settings.max_drop and all(r["parity_passed"] for r in measured.seeds)
             measured.status = "within budget" if within else OVER_BUDGET
@@ -160,7 +164,9 @@ class Search:
         counts); returns the error when the candidate cannot be exported at all, or TIME_UP (seeds left empty) when
         a seed it needs is not stored and the deadline has passed."""
         candidate = measured.candidate
-        stochastic = candidate.embedding.stochastic or candidate.distill
+        # --vocab-rest fits the rest's lighttoken codes whatever the domain rows' method is
+        rest_codes = candidate.vocab and self.base.vocab.rest is not None
+        stochastic = candidate.embedding.stochastic or candidate.distill or rest_codes
         for seed in range(self.settings.seeds if stochastic else 1):
             row = self.store.get(candidate.key, seed)
             if row is None and time.monotonic() > self.deadline:
@@ -228,7 +234,7 @@ def reason_to_skip(measured: Measured, ordered: list[Measured], pick: Measured |
     rejected = [m.candidate for m in ordered if m.status == OVER_BUDGET]
     harder = next((r for r in rejected if candidate.harder_than(r)), None)
     if harder is not None:
-        return f"skipped: compresses at least as hard as {harder.key}, which is over budget"
+        return f"{SKIPPED}compresses at least as hard as {harder.key}, which is over budget"
     if pick is None:
         return None
     encoder = candidate.encoder.to_json()

@@ -1,9 +1,11 @@
 """The labelled set split in two, so the search cannot overfit what it reports: candidates are ranked on the
-search part, and the chosen bundle's drop is confirmed on the other part, which no decision has seen.
+search part, and the chosen bundle's drop is confirmed on the other part, which no decision has seen (until it
+fails a pick: the search then goes on to the next, and report.json's `search.confirmations` says so).
 
 The split is fixed (seed 0, whatever --seed is), half and half, stratified by class for classifiers (each class
-split in half), and written as two JSONL files with the original columns, so every later stage reads them as it
-reads any labelled set (same layout, same label mapping)."""
+split in half, a class of odd size giving its extra row to each part in turn), and written as two JSONL files with
+the original columns, so every later stage reads them as it reads any labelled set (same layout, same label
+mapping)."""
 
 from __future__ import annotations
 
@@ -34,9 +36,11 @@ def split_rows(targets: list[str], stratified: bool) -> tuple[list[int], list[in
     for i, target in enumerate(targets):
         groups.setdefault(target if stratified else "", []).append(i)
     search: list[int] = []
+    odd = 0  # a class of odd size gives its extra row to the search part and the next one's to the other
     for _, rows in sorted(groups.items()):
         generator.shuffle(rows)
-        search += rows[: (len(rows) + 1) // 2]
+        search += rows[: (len(rows) + 1 - odd) // 2]
+        odd ^= len(rows) % 2
     chosen = set(search)
     return sorted(search), [i for i in range(len(targets)) if i not in chosen]
 
@@ -71,7 +75,7 @@ def split_labelled_set(path: Path, stratified: bool) -> PlannedSplit:
         header, rows = COLA_COLUMNS, [header, *rows]
     target = (find_layout(header) or COLA).target
     search, confirm = split_rows([row[header.index(target)].strip() for row in rows], stratified)
-    if len(confirm) < MIN_PART:
-        raise UserInputError(f"--max-drop needs at least {2 * MIN_PART} labelled examples to split in two "
-                             f"({file} has {len(rows)})")  # fmt: skip
+    if min(len(search), len(confirm)) < MIN_PART:
+        raise UserInputError(f"--max-drop needs at least {MIN_PART} labelled examples in each half of its split "
+                             f"({file}'s {len(rows)} split {len(search)} / {len(confirm)})")  # fmt: skip
     return PlannedSplit(file, header, rows, search, confirm)

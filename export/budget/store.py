@@ -24,7 +24,11 @@ class ResultStore:
         self._results: dict[tuple[str, int], dict[str, Any]] = {}
         results = folder / RESULTS
         if results.is_file():
-            for line in results.read_text(encoding="utf-8").splitlines():
+            text = results.read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):  # a run killed while writing a row: the next row starts afresh
+                with results.open("a", encoding="utf-8") as f:
+                    f.write("\n")
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
