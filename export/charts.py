@@ -76,6 +76,9 @@ def check_sweep(path: Path) -> None:
     """Refuse a --sweep file that is missing or is not a sweep CSV, before any model is loaded."""
     from .errors import UserInputError
 
+    if path.is_dir():
+        raise UserInputError(f"--sweep {path} is a folder; give the sweep's CSV file (benchmarks/sweep.py writes "
+                             "sweep.csv)")  # fmt: skip
     if not path.is_file():
         raise UserInputError(f"sweep file {path} not found (benchmarks/sweep.py writes sweep.csv)")
     try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import asdict, fields
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from .api import build, export_config, search
 from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, VocabConfig
@@ -31,8 +31,8 @@ examples:
   python -m export bert --encoder int4                        # 4-bit encoder weights (smaller, slower on x86)
   python -m export roberta --model roberta-base --task feature-extraction   # hub id, needs network
 
-exit codes: 0 done, 1 export parity below the int8 baseline's less the preset's margin, 2 bad input (nothing is
-written)
+exit codes: 0 done, 1 export parity below the int8 baseline's less the preset's margin (or, with --max-drop,
+nothing within budget), 2 bad input (nothing is written), 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
 """
 
 
@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how the encoder's linear layers are stored; "
                         + _choices(ENCODERS, DEFAULT_ENCODER))  # fmt: skip
     parser.add_argument("--encoder-ratio", type=float, metavar="R",
-                        help="encoder compression ratio vs its fp32 linear weights (methods that take "
-                        "one)")  # fmt: skip
+                        help="encoder compression ratio vs its fp32 linear weights (methods that take one: "
+                        f"{_encoder_ratios(ENCODERS)})")  # fmt: skip
     parser.add_argument("--encoder-calibrate", action=argparse.BooleanOptionalAction,
                         help="tucker and lowrank: fit the factors to each layer's output on calibration text "
                         "(512 of --distill's training passages, else built-in sentences) rather than to the "
@@ -85,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="seed for trained methods (lighttoken: the start of its fit, "
                         "which is then the same on any CPU) and distillation (default 0; --max-drop draws its "
                         "own)")  # fmt: skip
-    parser.add_argument("--evaluate", type=Path, metavar="DATA",
+    parser.add_argument("--evaluate", metavar="DATA",
                         help="score the original model, the int8 baseline and the bundle on a labelled set: a "
                         "GLUE task folder (SST-2, CoLA, MRPC, QQP, RTE, WNLI, QNLI, MNLI, STS-B; its dev file is "
                         "read) or file, or a .csv/.tsv/.jsonl with a text column, an optional text_pair column "
                         "and a label or score column. Classes give accuracy; scores give the Spearman "
                         "correlation of a one-output model's output (or of an embedder's cosine between the two "
                         "texts). The result goes into report.json")  # fmt: skip
-    parser.add_argument("--distill", type=Path, metavar="TEXT",
+    parser.add_argument("--distill", metavar="TEXT",
                         help="after compressing, train the model (every weight but the compressed token table) to "
                         "match the original model on "
                         "this unlabelled text: a .txt file or a folder of them, one passage per line (e.g. "
@@ -105,11 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distill-lr", type=float, metavar="LR",
                         help="the distillation's peak learning rate, warmed up and then decayed linearly to 0 "
                         f"(default: the encoder method's: {_distill_rates(ENCODERS)})")  # fmt: skip
-    parser.add_argument("--distill-device", choices=DISTILL_DEVICES, default="auto",
+    parser.add_argument("--distill-device", choices=DISTILL_DEVICES,
                         help="where --distill trains: auto (default) takes a CUDA GPU when torch sees one, else "
                         "the CPU; the bundle is exported and checked on the CPU either way (a GPU's float "
                         "rounding differs from a CPU's, so its bundle's bytes do too)")  # fmt: skip
-    parser.add_argument("--vocab", type=Path, metavar="TEXT",
+    parser.add_argument("--vocab", metavar="TEXT",
                         help="keep only the token rows this text of the deployment domain uses (same formats as "
                         "--distill; labels unread), plus the special tokens and a fallback alphabet (single "
                         "characters, bytes) so any text still tokenizes; the tokenizer is rewritten to the kept "
@@ -140,10 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search-minutes", type=float, metavar="N",
                         help="with --max-drop: start no new candidate after N minutes (default 45); an interrupted "
                         "search resumes where it stopped")  # fmt: skip
-    parser.add_argument("--sweep", type=Path, metavar="CSV",
+    parser.add_argument("--sweep", metavar="CSV",
                         help="draw this sweep's Pareto curves (benchmarks/sweep.py's sweep.csv) in report.html, "
                         "with the bundle marked on them when it was evaluated on the same set")  # fmt: skip
-    parser.add_argument("--out", type=Path,
+    parser.add_argument("--out",
                         help="bundle folder to create (default: bundles/PRESET-METHOD; with --max-drop "
                         "bundles/PRESET-search)")  # fmt: skip
     parser.add_argument("--force", action="store_true",
@@ -161,6 +161,12 @@ def _preset_embeddings() -> str:
     if len(set(spelled.values())) == 1:
         return f"{next(iter(spelled.values()))} for every preset"
     return ", ".join(f"{name} {text}" for name, text in spelled.items())
+
+
+def _encoder_ratios(encoders: dict) -> str:
+    """The encoder methods that take a ratio, with their defaults, read from the registry."""
+    sized = {name: method.ratio for name, method in encoders.items() if "ratio" in {f.name for f in fields(method)}}
+    return ", ".join(f"{name} (default {ratio:g})" for name, ratio in sized.items())
 
 
 def _distill_rates(encoders: dict) -> str:
@@ -182,12 +188,12 @@ def build_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed flags as build()'s keyword arguments."""
     if args.distill is None and args.distill_lr is not None:
         raise UserInputError("--distill-lr sets the rate of --distill; give --distill TEXT too")
-    if args.distill is None and args.distill_device != "auto":
+    if args.distill is None and args.distill_device is not None:
         raise UserInputError("--distill-device says where --distill trains; give --distill TEXT too")
     if args.distill is None and args.distill_steps is not None:
         raise UserInputError("--distill-steps sets how long --distill trains; give --distill TEXT too")
     distill = None if args.distill is None else DistillConfig(
-        args.distill, learning_rate=args.distill_lr, device=args.distill_device, **_given(steps=args.distill_steps)
+        args.distill, learning_rate=args.distill_lr, **_given(steps=args.distill_steps, device=args.distill_device)
     )
     if args.vocab is None and args.vocab_rest is not None:
         raise UserInputError("--vocab-rest says how to keep the rows --vocab's text does not use; give --vocab TEXT")
@@ -270,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             build(**build_arguments(args))
     except (UserInputError, ParityError) as err:
-        Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        # the message quotes paths and values the user gave: printed as they are, not read as markup
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         return err.exit_code
     return 0

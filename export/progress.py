@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 
 
@@ -19,7 +20,8 @@ class Stages:
     def __call__(self, name: str, detail: str = "") -> Iterator[Status]:
         """Yields the spinner, whose text a long stage may update (status.update(...)) as it goes."""
         start = time.perf_counter()
-        with self.console.status(f"{name} {detail}".strip() + " …") as status:
+        shown = escape(detail)  # paths and names the user gave: a folder "[v2]" is not markup
+        with self.console.status(f"{name} {shown}".strip() + " …") as status:
             yield status
         self.seconds[name] = time.perf_counter() - start
-        self.console.print(f"[green]✓[/] {name:<10} [dim]{self.seconds[name]:5.1f} s  {detail}[/]")
+        self.console.print(f"[green]✓[/] {name:<10} [dim]{self.seconds[name]:5.1f} s  {shown}[/]")

@@ -50,9 +50,14 @@ class ModelLoadError(Exception):
         self.path = path
 
 
+FIRST_LINE_CHARS = 300  # a library's first line can list every value it knows (transformers: 300 model types)
+
+
 def first_line(err: BaseException) -> str:
+    """A library error's first line, cut at FIRST_LINE_CHARS: what one line of our own error message quotes."""
     lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
+    line = lines[0] if lines else type(err).__name__
+    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + " …"
 
 
 class ModelSession:

@@ -433,7 +433,7 @@ def test_a_model_folder_without_a_tokenizer(capsys, tmp_path, tiny_checkpoint):
     assert_refused(code, err, f"{folder} has no tokenizer (none of tokenizer.json, vocab.txt")
 
 
-@pytest.mark.parametrize("out", [".", "..", ""])
+@pytest.mark.parametrize("out", [".", ".."])  # "" is refused as empty (test_an_empty_path_is_refused...)
 def test_out_must_name_a_folder(capsys, out):
     code, err = run_cli(capsys, "bert", "--out", out, "--force")
     assert_refused(code, err, "--out must name the bundle's folder")
@@ -459,8 +459,8 @@ def test_a_search_refused_for_its_data_leaves_nothing_behind(capsys, tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nothing can be created")
 def test_a_search_where_nothing_can_be_written(capsys, tmp_path):
-    data = tmp_path / "set.tsv"
-    data.write_text("sentence\tlabel\n" + "".join(f"text number {i}\t{i % 2}\n" for i in range(60)))
+    data = tmp_path / "set.tsv"  # pairs with scores, as the default embedder is scored
+    data.write_text("text\ttext_pair\tscore\n" + "".join(f"text {i}\tnumber {i}\t{i % 5}\n" for i in range(60)))
     code, err = run_cli(capsys, "bert", "--max-drop", "1", "--evaluate", str(data), "--out", "/proc/b")
     assert_refused(code, err, "cannot write the search's work folder /proc/.b.search")
 
@@ -613,3 +613,46 @@ def test_vocabulary_text_with_no_text_is_refused(capsys, tmp_path):
     (tmp_path / "domain.txt").write_text("\n\n  \n")
     code, err = run_cli(capsys, "bert", "--vocab", str(tmp_path / "domain.txt"), "--out", str(tmp_path / "b"))
     assert_refused(code, err, "has no text")
+
+
+@pytest.mark.parametrize("flag", ["--evaluate", "--distill", "--vocab", "--sweep", "--out"])
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(capsys, tmp_path, flag):
+    """argparse's Path("") is ".": --distill "" trained on the working folder's .txt files, --vocab "" pruned to
+    them (the API refused the empty string; the CLI handed it a Path)."""
+    code, err = run_cli(capsys, "bert", flag, "", *(["--out", str(tmp_path / "b")] if flag != "--out" else []))
+    assert_refused(code, err, "is empty; give a path")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold]x"])
+def test_a_message_quoting_brackets_prints_them_as_given(capsys, tmp_path, name):
+    """The error line was rich markup: a path holding "[/]" raised MarkupError (a traceback, exit 1), and
+    "[bold]" was swallowed, so the message named another file."""
+    data = tmp_path / f"{name}.tsv"
+    code, err = run_cli(capsys, "bert", "--evaluate", str(data), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"evaluation data {data} not found")
+
+
+def test_a_stage_detail_quoting_brackets_prints_them_as_given():
+    from rich.console import Console
+
+    from export.progress import Stages
+
+    console = Console(record=True, width=200)
+    with Stages(console)("load", "models/[v2]/[/]"):
+        pass
+    assert "models/[v2]/[/]" in console.export_text()
+
+
+def test_a_config_without_a_model_type_is_one_short_line(capsys, tmp_path):
+    """transformers' first line lists every model type it knows: a 4.8 KB 'one line'."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text('{"hidden_size": 8}')
+    assert_model_refused(capsys, tmp_path, tmp_path / "model", "Should have a `model_type` key in its config.json")
+    _, err = run_cli(capsys, "bert", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "b"))
+    assert len(err) < 500 and err.endswith(" …"), err
+
+
+def test_a_sweep_folder_is_refused_as_a_folder(capsys, tmp_path):
+    code, err = run_cli(capsys, "bert", "--sweep", str(tmp_path), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"--sweep {tmp_path} is a folder; give the sweep's CSV file")

@@ -39,8 +39,9 @@ def test_asking_for_a_gpu_that_is_not_there_is_refused_before_anything_is_built(
     assert not (tmp_path / "b").exists()
 
 
-def test_a_device_without_distillation_is_refused(capsys, tmp_path):
-    code, err = run_cli(capsys, "bert", "--distill-device", "cpu", "--out", str(tmp_path / "b"))
+@pytest.mark.parametrize("device", ["cpu", "auto"])  # auto, the default, was taken for the flag left out
+def test_a_device_without_distillation_is_refused(capsys, tmp_path, device):
+    code, err = run_cli(capsys, "bert", "--distill-device", device, "--out", str(tmp_path / "b"))
     assert_refused(code, err, "--distill-device says where --distill trains")
 
 

@@ -22,6 +22,7 @@ from statistics import median
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..cache import Cache
 from ..config import DistillConfig, ExportConfig, VocabConfig
@@ -140,7 +141,7 @@ class Search:
                 continue  # stays "not tried"; a later candidate's stored results are still read
             if error:
                 measured.status = f"{SKIPPED}{error}"
-                self.console.print(f"  {measured.candidate.key}: {measured.status}", highlight=False)
+                self.console.print(f"  {measured.candidate.key}: {escape(measured.status)}", highlight=False)
                 continue
             within = measured.worst_drop <= self.settings.max_drop and all(r["parity_passed"] for r in measured.seeds)
             measured.status = "within budget" if within else OVER_BUDGET
