@@ -22,6 +22,10 @@ class Architecture:
     family: str
     # RoBERTa-style position ids start after the padding index (padding_idx + 1 ... padding_idx + length).
     positions_after_padding: bool = False
+    # The graph computes tensors from weights alone that are larger than the weights (DeBERTa's relative-position
+    # keys and queries: every layer's projections of the shared position table, fp32). The `.ort` conversion would
+    # fold them into the file, so they are computed once at load instead (targets/load_time_decode.py).
+    computes_at_load: bool = False
 
     def position_rows(self, hf_config: PretrainedConfig, max_length: int) -> int:
         """Rows of the absolute position table that inputs of up to max_length tokens can reach."""
@@ -44,7 +48,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("distilbert", "DistilBERT"),
         Architecture("roberta", "RoBERTa", positions_after_padding=True),
         Architecture("xlm-roberta", "XLM-RoBERTa", positions_after_padding=True),
-        Architecture("deberta-v2", "DeBERTa-v2/v3"),
+        Architecture("deberta-v2", "DeBERTa-v2/v3", computes_at_load=True),
         Architecture("electra", "ELECTRA"),
     )
 }

@@ -13,10 +13,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnx
 import torch
 from torch import nn
 
-from .onnx_graph import Scope
+from .onnx_graph import Scope, bypass_weight_copies
 from .probes import model_inputs
 
 # Two texts of different lengths so the traced graph sees padding; the axes are dynamic anyway.
@@ -59,6 +60,9 @@ def export_onnx(
             do_constant_folding=True,
             dynamo=False,
         )
+    model = onnx.load(str(path))
+    if bypass_weight_copies(model):
+        onnx.save(model, str(path))
     return ExportedGraph(path, input_names, output_name)
 
 

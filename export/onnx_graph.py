@@ -1,4 +1,5 @@
-"""Read facts off an ONNX graph: which nodes and tensors belong to a module scope, and how many bytes they hold.
+"""Read facts off an ONNX graph: which nodes and tensors belong to a module scope, and how many bytes they hold
+(and one edit that makes those facts true to what is stored: bypass_weight_copies).
 
 The TorchScript exporter names nodes after the module path (`/model/embeddings/word_embeddings/Gather`) and
 initializers after the parameter path (`model.embeddings.word_embeddings.codes`); quantization keeps those
@@ -110,3 +111,38 @@ def load_graph(path: Path) -> onnx.ModelProto:
 
 def op_types(model: onnx.ModelProto) -> set[str]:
     return {n.op_type for n in model.graph.node}
+
+
+def bypass_weight_copies(model: onnx.ModelProto) -> int:
+    """Readers of an Identity that copies an initializer read the initializer itself; the Identity goes. Returns
+    how many went.
+
+    The TorchScript exporter gives a parameter's second use (DeBERTa's query and key projections, applied to the
+    tokens and to the relative-position table) and a parameter equal to another one such a copy. ORT's quantizer
+    takes a MatMul's weight only when it is an initializer, so the copy's MatMul stayed fp32 and kept a second,
+    fp32 copy of a weight already stored int8. The same graph, without the detour (onnxoptimizer's
+    eliminate_identity does this, but is not a dependency for one pass; subgraphs' outer-scope reads included)."""
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    graph_outputs = {output.name for output in model.graph.output}
+    source = {
+        node.output[0]: node.input[0]
+        for node in model.graph.node
+        if node.op_type == "Identity" and node.input[0] in initializers and node.output[0] not in graph_outputs
+    }
+    if not source:
+        return 0
+    kept = [node for node in model.graph.node if not (node.op_type == "Identity" and node.output[0] in source)]
+    _rename_inputs(kept, source)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    return len(source)
+
+
+def _rename_inputs(nodes, renamed: dict[str, str]) -> None:
+    """Every input of `nodes`, and of the nodes of their subgraphs (If branches), read through `renamed`."""
+    for node in nodes:
+        for i, name in enumerate(node.input):
+            node.input[i] = renamed.get(name, name)
+        for attribute in node.attribute:
+            for graph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                _rename_inputs(graph.node, renamed)

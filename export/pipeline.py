@@ -167,7 +167,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
                 exported.onnx_model, keep, encoder_nodes, compressed.encoder_facts, work / "model-quantized.onnx"
             )
         with stages("convert", config.target):
-            built = target.build(quantized, staging, encoder.decodes_at_load)
+            built = target.build(quantized, staging, encoder.decodes_at_load or loaded.architecture.computes_at_load)
             shipped = built.files_in(staging)
         with stages("baseline", "optimum export + ORT int8 (arm64)"):
             baseline = _baseline(config, loaded, target, cache)

@@ -23,6 +23,7 @@ from export.cli import build_parser, main, to_config
 from export.config import DistillConfig, Tolerance
 from export.encoder.int8 import Int8Encoder
 from export.errors import ParityError
+from runtime_py import Bundle
 
 ARCHITECTURES = [
     ("bert", "bert", "feature-extraction"),
@@ -52,7 +53,11 @@ def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, export_cache, t
     assert {"model.ort", "golden.json", "tokenizer.json", "required_operators.config",
             "required_operators_and_types.config"} <= set(manifest["files"])  # fmt: skip
     session = ort.InferenceSession(str(out / "model.ort"), providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == [i["name"] for i in manifest["model"]["inputs"]]
+    # a graph with tensors computed once at load (DeBERTa's) takes them from weights.ort as extra inputs
+    computed = [] if manifest["model"].get("weights") is None else [o.name for o in ort.InferenceSession(
+        str(out / manifest["model"]["weights"]), providers=["CPUExecutionProvider"]).get_outputs()]  # fmt: skip
+    assert [i.name for i in session.get_inputs()] == [i["name"] for i in manifest["model"]["inputs"]] + computed
+    assert bool(computed) == (kind == "deberta-v2")
     parity = report["parity"]
     assert parity["passed"] and parity["export_max_abs_diff"] < 1e-4
     # measured 0.9982 (bert-classifier) to 0.99997 (AMD EPYC, AVX2; deterministic, no fit): 0.99 is the int8
@@ -63,6 +68,17 @@ def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, export_cache, t
     size = report["size"]
     assert size["embedding_bytes"] == report["embedding"]["module_bytes"]  # measured in the graph = claimed
     assert 3.5 < size["embedding_ratio_vs_fp32"] < 4.0
+
+
+def test_debertas_position_projections_are_computed_at_load_not_stored(tmp_path, export_cache, tiny_checkpoint):
+    """DeBERTa projects its relative-position table through every layer's query and key weights: the `.ort`
+    conversion folded that into the file as fp32 (807,232 bytes, 1.015x the baseline's 795,520; a copy of each
+    weight stayed fp32 too). Computed in weights.ort at load, the files are 321,792 bytes (0.405x, deterministic)."""
+    out, report, manifest = export(tmp_path, export_cache, tiny_checkpoint("deberta-v2"), "deberta-v2",
+                                   "--embedding", "int8")  # fmt: skip
+    assert manifest["model"]["weights"] == "weights.ort" and report["parity"]["passed"]
+    assert report["size"]["model_ratio_vs_baseline"] < 0.6
+    assert Bundle.load(out).self_check().passed
 
 
 def test_golden_file_carries_probes_ids_and_outputs(tmp_path, export_cache, tiny_checkpoint):
@@ -322,7 +338,6 @@ def test_a_checkpoint_that_reads_fewer_tokens_than_the_preset_truncates_there(
     """A position table of 64 rows under the bert preset's 256: the long probe ran past it (a RuntimeError in the
     reference stage). sentence-transformers' own max_seq_length (32) is where the checkpoint truncates, so the
     bundle truncates there too; --distill's passages are held to it as well."""
-    from runtime_py import Bundle
 
     folder = _tiny_bert_reading(tmp_path / "model", positions)
     if max_seq_length is not None:
@@ -547,3 +562,60 @@ def test_a_cls_pooled_embedder_ships_its_first_token(tmp_path, export_cache, tin
 
     assert cosines(shipped, first).min() > 0.999  # the int8 table's error alone
     assert cosines(shipped, mean).max() < 0.9
+
+
+def _model(nodes: list, inputs: list[str], outputs: list[str], initializers: list) -> onnx.ModelProto:
+    """A float graph of [4]-shaped tensors, at the opset and IR version the exporter writes."""
+    from onnx import TensorProto, helper
+
+    def tensors(names: list[str]) -> list:
+        return [helper.make_tensor_value_info(name, TensorProto.FLOAT, [4]) for name in names]
+
+    graph = helper.make_graph(nodes, "g", tensors(inputs), tensors(outputs), initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    return model
+
+
+def test_a_chain_through_a_constant_node_is_computed_at_load_whole():
+    """A Constant node's value is known as an initializer's is: `x + w * 2` with the 2 a Constant node was not cut
+    at all (the Mul has an input that is no initializer), so the Mul ran on every call."""
+    from onnx import helper
+
+    from export.targets.load_time_decode import split_load_time_decode
+
+    two = helper.make_node("Constant", [], ["two"], value=numpy_helper.from_array(np.array(2, np.float32)))
+    nodes = [two, helper.make_node("Mul", ["w", "two"], ["scaled"]), helper.make_node("Add", ["x", "scaled"], ["y"])]
+    weight = numpy_helper.from_array(np.arange(4.0, dtype=np.float32), "w")
+    split = split_load_time_decode(_model(nodes, ["x"], ["y"], [weight]))
+    assert [n.op_type for n in split.weights.graph.node] == ["Constant", "Mul"]
+    assert [n.op_type for n in split.main.graph.node] == ["Add"]
+    [scaled] = ort.InferenceSession(split.weights.SerializeToString()).run(None, {})
+    main = ort.InferenceSession(split.main.SerializeToString())
+    assert main.run(None, {"x": np.ones(4, np.float32), "scaled": scaled})[0].tolist() == [1, 3, 5, 7]
+
+
+def test_a_weights_second_use_reads_the_weight_itself(tmp_path):
+    """The TorchScript exporter gives a parameter's second use an Identity copy; ORT's quantizer left the copy's
+    MatMul fp32, keeping an fp32 copy of a weight it also stored int8. Bypassed, both MatMuls read one int8 weight
+    (an If branch reading the copy from the outer scope is renamed too)."""
+    from onnx import TensorProto, helper
+
+    from export.encoder.int8 import quantize_int8
+    from export.onnx_graph import bypass_weight_copies
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32), "w")
+    branch = helper.make_graph([helper.make_node("Identity", ["w_copy"], ["picked"])], "then", [],
+                               [helper.make_tensor_value_info("picked", TensorProto.FLOAT, [4, 4])])  # fmt: skip
+    nodes = [helper.make_node("Identity", ["w"], ["w_copy"]), helper.make_node("MatMul", ["x", "w"], ["a"]),
+             helper.make_node("MatMul", ["x", "w_copy"], ["b"]), helper.make_node("Add", ["a", "b"], ["y"])]
+    model = _model(nodes, ["x"], ["y"], [weight])
+    model.graph.node.append(helper.make_node("If", ["flag"], ["chosen"], then_branch=branch, else_branch=branch))
+    assert bypass_weight_copies(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "MatMul", "Add", "If"]
+    assert model.graph.node[3].attribute[0].g.node[0].input == ["w"]
+    del model.graph.node[3]  # the If only showed the renaming: it has no input to run on
+    onnx.save(model, str(tmp_path / "fp32.onnx"))
+    quantized = onnx.load(str(quantize_int8(tmp_path / "fp32.onnx", [], tmp_path / "int8.onnx")))
+    assert [t.data_type for t in quantized.graph.initializer if list(t.dims) == [4, 4]] == [TensorProto.UINT8]
+    assert [n.op_type for n in quantized.graph.node].count("MatMulInteger") == 2

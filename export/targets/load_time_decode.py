@@ -9,9 +9,11 @@ runs `weights` once and hands its outputs to every call of `main` (runtime_py/se
 EdgeModel). ORT still fuses `main`'s int8 MatMuls with their weights as inputs; what it loses is packing them
 once at load, so each call packs them again (measured in docs/encoder.md).
 
-What is cut: every node with at least one input whose inputs are all initializers or outputs of such nodes, i.e.
-the subgraphs that constant folding would remove. The exporter's own graphs have none until an encoder method
-adds a decode (torch.onnx folds constants when it exports).
+What is cut: every node with at least one input whose inputs are all initializers, Constant nodes' values or
+outputs of such nodes, i.e. the subgraphs that constant folding would remove (a Constant node goes with the graph
+that reads it, or both). The exporter's own graphs have none (torch.onnx folds constants when it exports) until
+an encoder method adds a decode, but for DeBERTa's relative-position projections (architectures.py's
+`computes_at_load`), whose fp32 results are larger than the weights they come from.
 """
 
 from __future__ import annotations
@@ -33,15 +35,22 @@ def split_load_time_decode(model: ModelProto) -> SplitModel | None:
     constant = {t.name for t in model.graph.initializer}
     decode = []
     for node in model.graph.node:  # topologically sorted, as ONNX requires
-        if node.input and all(name in constant or name == "" for name in node.input):
+        if not node.input:  # a Constant node: its value is known, like an initializer's
+            constant.update(node.output)
+        elif all(name in constant or name == "" for name in node.input):
             decode.append(node)
             constant.update(node.output)
     if not decode:
         return None
     in_decode = {id(node) for node in decode}
-    rest = [node for node in model.graph.node if id(node) not in in_decode]
-    read_by_rest = {name for node in rest for name in node.input}
     read_by_decode = {name for node in decode for name in node.input}
+    values = [node for node in model.graph.node if not node.input]
+    others = [node for node in model.graph.node if node.input and id(node) not in in_decode]
+    read_by_rest = _read_by(others) | {output.name for output in model.graph.output}
+    # each Constant node goes with the graph that reads it (both, when both do)
+    decode = [node for node in values if set(node.output) & read_by_decode] + decode
+    rest = [node for node in model.graph.node if id(node) not in in_decode and (node.input or set(node.output) &
+                                                                                 read_by_rest)]  # fmt: skip
     produced = [name for node in decode for name in node.output]
     handed_over = [name for name in produced if name in read_by_rest]
     types = _value_infos(model, handed_over)
@@ -56,6 +65,17 @@ def split_load_time_decode(model: ModelProto) -> SplitModel | None:
         list(model.graph.output), [t for t in initializers if t.name in read_by_rest],
     )  # fmt: skip
     return SplitModel(_like(model, main_graph), _like(model, weights_graph))
+
+
+def _read_by(nodes: list[onnx.NodeProto]) -> set[str]:
+    """The tensors `nodes` read, their subgraphs' (If branches') reads from the outer scope included."""
+    read = set()
+    for node in nodes:
+        read.update(node.input)
+        for attribute in node.attribute:
+            for graph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                read |= _read_by(list(graph.node))
+    return read
 
 
 def _value_infos(model: ModelProto, names: list[str]) -> dict[str, onnx.ValueInfoProto]:
