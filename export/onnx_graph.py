@@ -81,13 +81,15 @@ def weight_bytes(model: onnx.ModelProto, tensor_prefix: str = "", node_prefix: s
 
 
 def token_embedding_gather(model: onnx.ModelProto) -> onnx.NodeProto:
-    """The Gather that reads the biggest table: the token embedding (position and type tables are far smaller).
-    For graphs whose embedding module is not known by name, such as optimum's exports."""
+    """The Gather that looks a table up by the `input_ids` input: the token embedding. For graphs whose embedding
+    module is not known by name, such as optimum's exports. Without one, the Gather of the biggest table (the
+    largest is the token table but in small-vocabulary models, whose position table can be larger)."""
     sizes = {t.name: int(np.prod(t.dims)) for t in model.graph.initializer}
     gathers = [n for n in model.graph.node if n.op_type == "Gather" and n.input[0] in sizes]
     if not gathers:
         raise ValueError("no Gather reads an initializer: cannot find the token embedding")
-    return max(gathers, key=lambda n: sizes[n.input[0]])
+    by_ids = [n for n in gathers if n.input[1] == "input_ids"]
+    return by_ids[0] if len(by_ids) == 1 else max(gathers, key=lambda n: sizes[n.input[0]])
 
 
 def size_breakdown(embedding_bytes: int, encoder_bytes: int, file_bytes: int) -> dict[str, int]:

@@ -68,6 +68,9 @@ def test_architecture_exports_to_a_valid_mobile_bundle(tmp_path, export_cache, t
     size = report["size"]
     assert size["embedding_bytes"] == report["embedding"]["module_bytes"]  # measured in the graph = claimed
     assert 3.5 < size["embedding_ratio_vs_fp32"] < 4.0
+    # the baseline's token table, found by what it looks up (input_ids), int8: not the bigger position table of
+    # these small vocabularies (512 rows against 405 to 1,000)
+    assert size["breakdown"]["baseline_int8"]["embedding"] == size["embedding_fp32_bytes"] // 4
 
 
 def test_debertas_position_projections_are_computed_at_load_not_stored(tmp_path, export_cache, tiny_checkpoint):

@@ -56,7 +56,6 @@ class Target(ABC):
     def build(self, onnx_model: Path, bundle_dir: Path, decode_at_load: bool = False) -> TargetBuild:
         """Write the model (and any side files) into bundle_dir. `decode_at_load`: the graph holds a weight decode
         (or tensors computed from weights alone, larger than they are) that must run once at load, not be folded
-        into the file (a target that loads `.onnx` lets ONNX Runtime
-        fold it at load)."""
+        into the file (a target that loads `.onnx` lets ONNX Runtime fold it at load)."""
         reproducible = self.write_model(onnx_model, bundle_dir / self.model_file)
         return TargetBuild(self.model_file, Path(self.model_file).suffix[1:], reproducible=reproducible)
