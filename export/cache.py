@@ -40,16 +40,22 @@ class Cache:
 
 
 def contents_digest(path: str | Path | None) -> str | None:
-    """sha256 over the files directly in `path` (each name and its sha256, in name order), or over the file
-    itself; None for what is not a local path (a hub name). What the exporter reads of a checkpoint, a data folder
-    or a text folder is at its top (subfolders such as a trainer's checkpoint-N/ or .git/ are never read). Part of
-    a cached value's key wherever it was made from files that may change in place (a checkpoint saved again,
-    data edited), since a path alone names both; each file's digest is remembered by its size and time."""
+    """sha256 over the files directly in `path` and its subfolders' config.json (each path and its sha256, in
+    path order), or over the file itself; None for what is not a local path (a hub name). What the exporter reads of
+    a checkpoint, a data folder or a text folder is at its top, but for a sentence-transformers module's settings
+    (1_Pooling/config.json: the pooling the fp32 and baseline scores are made with); other subfolders' files (a
+    trainer's checkpoint-N/ weights, .git/) are never read. Part of a cached value's key wherever it was made from
+    files that may change in place (a checkpoint saved again, data edited), since a path alone names both; each
+    file's digest is remembered by its size and time."""
     root = Path(path).expanduser() if path is not None else None
     if root is None or not root.exists():
         return None
-    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else [root]
-    listing = "".join(f"{file.name}\0{_file_digest(file)}\n" for file in files)
+    if root.is_dir():
+        files = sorted(p for p in [*root.iterdir(), *root.glob("*/config.json")] if p.is_file())
+    else:
+        files = [root]
+    listing = "".join(f"{file.relative_to(root).as_posix() if root.is_dir() else file.name}\0{_file_digest(file)}\n"
+                      for file in files)  # fmt: skip
     return hashlib.sha256(listing.encode()).hexdigest()
 
 

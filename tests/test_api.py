@@ -300,6 +300,12 @@ def test_a_checkpoint_under_the_home_folder_is_named_and_hashed_as_any_other(tmp
     assert contents_digest("~/m") == digest
     (tmp_path / "m" / "config.json").write_text('{"a": 1}')
     assert contents_digest("~/m") != digest
+    # a sentence-transformers module's settings are read (the pooling the fp32 and baseline scores are made with)
+    (tmp_path / "m" / "1_Pooling").mkdir()
+    (tmp_path / "m" / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    digest = contents_digest("~/m")
+    (tmp_path / "m" / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
+    assert contents_digest("~/m") != digest
 
 
 def test_empty_strings_and_python_numbers_mean_what_the_flags_do(tmp_path, tiny_checkpoint):
