@@ -48,10 +48,11 @@ class Required:
         margin = tolerance.margin_for(len(lossy_parts))
         top1 = 0.0 if baseline.top1_agreement is None else baseline.top1_agreement - tolerance.top1_agreement_margin
         # 4 decimals, rounded down: bundle.json carries this figure to every runtime's self-check, which must pass
-        # wherever the exporter's own check passed
+        # wherever the exporter's own check passed; and within what a cosine and a share can be, which both
+        # runtimes require of bundle.json (a baseline near -1 less the margin, a top-1 margin over a low baseline)
         return cls(
-            min_cosine=math.floor((baseline.min_cosine - margin) * 1e4) / 1e4,
-            min_top1_agreement=math.floor(top1 * 1e4) / 1e4,
+            min_cosine=max(-1.0, math.floor((baseline.min_cosine - margin) * 1e4) / 1e4),
+            min_top1_agreement=max(0.0, math.floor(top1 * 1e4) / 1e4),
             baseline_min_cosine=baseline.min_cosine,
             baseline_top1_agreement=baseline.top1_agreement,
             min_cosine_margin=margin,

@@ -414,6 +414,16 @@ def test_a_nan_difference_between_the_fp32_graph_and_pytorch_fails_parity():
     assert parity.failures == ["fp32 ONNX differs from PyTorch by nan (> 0.0001)"]
 
 
+def test_the_required_parity_is_one_every_runtime_accepts():
+    """A baseline near -1 less the margin, or a top-1 margin over a low baseline, was written to bundle.json as a
+    cosine under -1 or a negative share, which runtime_py and the Java core refuse at load."""
+    from export.validate import Required
+    from runtime_py.parity import Agreement
+
+    required = Required.below(Agreement(-0.995, 1.0, 0.05, 0), Tolerance(top1_agreement_margin=0.1), ["table"])
+    assert (required.min_cosine, required.min_top1_agreement) == (-1.0, 0.0)
+
+
 def test_a_one_output_parity_failure_names_its_measure_and_the_baseline_behind_its_floor():
     """The baseline's figure was added only to failures that began "min cosine", which a one-output model's do not."""
     from export.validate import Required, compare
