@@ -49,6 +49,14 @@ def scored_label(labels: Sequence[str], label: str | None = None) -> int:
                      "go together: name the one to score by (label=, or --label)")  # fmt: skip
 
 
+def check_inputs(manifest: Manifest, session: ModelSession) -> None:
+    """bundle.json lists the inputs the model takes (the load-time weights aside), no more and no fewer: the Java
+    core feeds every one it lists, and a model input it leaves out would fail at the first call."""
+    if set(manifest.input_names) != set(session.input_names):
+        raise BundleError(f"bundle.json lists the model inputs {', '.join(manifest.input_names)}; the model takes "
+                          f"{', '.join(session.input_names)}")  # fmt: skip
+
+
 def check_outputs(manifest: Manifest, session: ModelSession) -> None:
     """The output bundle.json names is one the model has, and a classifier names as many labels as it has
     outputs (where the model's output width is fixed)."""
@@ -89,6 +97,7 @@ class Bundle:
             session = ModelSession(model, weights, options)
         except ModelLoadError as err:
             raise BundleError(str(err)) from None
+        check_inputs(manifest, session)
         check_outputs(manifest, session)
         return cls(manifest, TextEncoder(manifest), session)
 

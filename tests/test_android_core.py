@@ -27,6 +27,7 @@ from transformers import AutoTokenizer
 from export.datasets import read_examples
 from export.probes import PAIR_PROBES, PROBE_TEXTS
 from runtime_py.bundle import Bundle
+from runtime_py.manifest import BundleError
 from runtime_py.parity import agreement
 
 CORE = ROOT / "android_demo" / "core" / "src"
@@ -424,6 +425,24 @@ def test_java_runner_refuses_labels_that_do_not_match_the_outputs(java_classes, 
     result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == "error: bundle.json names 1 labels for a model with 2 outputs"
+
+
+
+def test_java_runner_refuses_inputs_the_model_does_not_take(java_classes, ort_java, tiny_bundle, tmp_path):
+    """As runtime_py does at load: a model input bundle.json leaves out failed at the first call (one it adds
+    too, where runtime_py fed only what the model takes)."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle[0], broken)
+    manifest = broken / "bundle.json"
+    written = json.loads(manifest.read_text())
+    written["model"]["inputs"] = [i for i in written["model"]["inputs"] if i["name"] != "token_type_ids"]
+    manifest.write_text(json.dumps(written))
+    result = java(java_classes, ort_java, "RunBundle", str(broken), "--self-check")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == ("error: bundle.json lists the model inputs input_ids, attention_mask; the model "
+                                     "takes input_ids, attention_mask, token_type_ids")  # fmt: skip
+    with pytest.raises(BundleError, match=r"; the model takes input_ids, attention_mask, token_type_ids$"):
+        Bundle.load(broken)
 
 
 # --- the ONNX Runtime release the app pins ----------------------------------------------------------------------

@@ -2,16 +2,20 @@ package org.bertedge.core;
 
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A bundle loaded for inference on ONNX Runtime's Java API (the same API as onnxruntime-android): the manifest
@@ -68,7 +72,10 @@ public final class EdgeModel implements AutoCloseable {
                 options.setIntraOpNumThreads(threads);
             }
             OrtSession session = env.createSession(model.toString(), options);
-            String problem = outputProblem(manifest, session.getOutputInfo());
+            String problem = inputProblem(manifest, session.getInputNames(), weights);
+            if (problem == null) {
+                problem = outputProblem(manifest, session.getOutputInfo());
+            }
             if (problem != null) {
                 session.close();
                 if (weights != null) {
@@ -83,6 +90,24 @@ public final class EdgeModel implements AutoCloseable {
             }
             throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * runtime_py's check_inputs: bundle.json lists the inputs the model takes, the load-time weights aside (every
+     * listed one is fed at each call, and one left out would fail there). Null when it does.
+     */
+    static String inputProblem(BundleManifest manifest, Set<String> modelInputs, OrtSession.Result weights) {
+        List<String> taken = new ArrayList<>(modelInputs);
+        if (weights != null) {
+            for (Map.Entry<String, OnnxValue> output : weights) {
+                taken.remove(output.getKey());
+            }
+        }
+        if (new TreeSet<>(taken).equals(new TreeSet<>(manifest.inputNames))) {
+            return null;
+        }
+        return "bundle.json lists the model inputs " + String.join(", ", manifest.inputNames)
+            + "; the model takes " + String.join(", ", taken);
     }
 
     /**
