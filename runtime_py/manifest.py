@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -144,7 +145,7 @@ class Manifest:
             embedding=dict(raw["embedding"]),
             encoder=dict(raw["encoder"]),
             tolerance=BundleTolerance(
-                float(raw["tolerance"]["min_cosine"]), float(raw["tolerance"]["min_top1_agreement"])
+                _json_number(raw["tolerance"]["min_cosine"]), _json_number(raw["tolerance"]["min_top1_agreement"])
             ),
             tools=dict(raw["tools"]),
             files=dict(raw["files"]),
@@ -167,12 +168,18 @@ def read_manifest(folder: Path, verify: bool = True) -> Manifest:
         raise BundleError(f"cannot read the bundle file {err.filename or folder}: {err.strerror or err}") from None
 
 
+def _json_number(value: object) -> float:
+    """A JSON number as a float; NaN (outside every range field_problem checks) for a string or a boolean, which
+    float() would read as a number (\"0.9\", true) where the Java core does not."""
+    return float(value) if type(value) in (int, float) else math.nan
+
+
 def _read_manifest(folder: Path, verify: bool) -> Manifest:
     if not folder.is_dir():
         raise BundleError(f"bundle folder not found: {folder}")
     raw = _read_json(folder / "bundle.json")
     version = raw.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # 2.0 is not a format the Java core reads either
         raise BundleError(f"{folder / 'bundle.json'}: format_version {version!r}; this runtime reads {FORMAT_VERSION}")
     files = raw.get("files", {})
     if not isinstance(files, dict):

@@ -227,6 +227,9 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
     manifest.write_text(json.dumps({**raw, "format_version": 99}))
     with pytest.raises(BundleError, match="format_version 99; this runtime reads 2"):
         Bundle.load(bundle_copy)
+    manifest.write_text(json.dumps({**raw, "format_version": 2.0}))  # equal to 2 in Python; the Java core refuses it
+    with pytest.raises(BundleError, match=r"format_version 2\.0; this runtime reads 2"):
+        Bundle.load(bundle_copy)
     manifest.write_text("{not json")
     with pytest.raises(BundleError, match=r"bundle\.json is not valid JSON"):
         Bundle.load(bundle_copy)
@@ -257,6 +260,10 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
         ({"max_length": 512.9}, "max_length: 512.9 is not a whole number"),  # was cut to 512
         ({"max_length": float("inf")}, "max_length: inf is not a whole number"),  # was an OverflowError traceback
         ({"tokenizer": {"pad_id": True}}, "tokenizer.pad_id: True is not a whole number"),
+        # read as 0.9 and 1.0 by float(), refused by the Java core
+        ({"tolerance": {"min_cosine": "0.9"}}, "min_cosine must be within"),
+        ({"tolerance": {"min_top1_agreement": True}}, "min_top1_agreement within"),
+        ({"labels": []}, "labels must be a list of label names"),
     ],
 )
 def test_a_manifest_with_a_malformed_field_is_refused(bundle_copy, change, expected):

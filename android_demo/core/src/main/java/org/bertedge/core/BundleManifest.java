@@ -43,6 +43,9 @@ public final class BundleManifest {
             throw new IllegalArgumentException("task " + task + " is not one of " + String.join(", ", TASKS));
         }
         labels = raw.get("labels") == null ? null : stringList(raw.get("labels"));
+        if (labels != null && labels.isEmpty()) {  // runtime_py's rule: a classifier's labels name its outputs
+            throw new IllegalArgumentException("labels must be a list of label names");
+        }
         maxLength = (int) within(wholeNumber(required(raw, "max_length"), "max_length"), 2, MAX_LENGTH_LIMIT,
             "max_length %s is not between 2 and " + MAX_LENGTH_LIMIT);  // [CLS] and [SEP] alone fill 2
         Map<String, Object> model = Json.object(required(raw, "model"));
@@ -116,7 +119,7 @@ public final class BundleManifest {
 
     /** A number of bundle.json between low and high (else the message, with %s the value); runtime_py's checks. */
     private static double within(Object value, double low, double high, String message) {
-        double number = ((Number) value).doubleValue();
+        double number = value instanceof Number ? ((Number) value).doubleValue() : Double.NaN;  // "0.9", true: none
         if (!(number >= low && number <= high)) {  // NaN is outside every range
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, message, value));
         }

@@ -130,6 +130,11 @@ public class BundleManifestTest {
             {"\"pad_id\": 0", "\"pad_id\": true", "tokenizer.pad_id: true is not a whole number"},
             {"\"min_cosine\": 0.95", "\"min_cosine\": 2",
                 "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]"},
+            {"\"min_cosine\": 0.95", "\"min_cosine\": \"0.9\"",  // was a ClassCastException's text
+                "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]"},
+            {"\"min_top1_agreement\": 1.0", "\"min_top1_agreement\": true",
+                "tolerance: min_cosine must be within [-1, 1] and min_top1_agreement within [0, 1]"},
+            {"[\"negative\", \"positive\"]", "[]", "labels must be a list of label names"},  // was accepted
         };
         for (String[] change : cases) {
             Path folder = bundle("2", sha256("onnx"));
