@@ -77,6 +77,14 @@ def test_a_search_of_edited_data_does_not_reuse_the_stored_results(tmp_path):
     assert fingerprint(base, SearchSettings(max_drop=1.0))["contents"]["evaluate"] != before["contents"]["evaluate"]
 
 
+def test_a_search_resumed_with_its_paths_spelt_another_way_is_the_same_search(tmp_path, monkeypatch):
+    """A relative --evaluate on one run and an absolute one on the next wiped the stored results."""
+    monkeypatch.chdir(SST2_DIR.parent)
+    relative = export_config("bert", evaluate=SST2_DIR.name, out=tmp_path / "bundle")
+    absolute = export_config("bert", evaluate=SST2_DIR.resolve(), out=tmp_path / "bundle")
+    assert fingerprint(relative, SearchSettings(max_drop=1.0)) == fingerprint(absolute, SearchSettings(max_drop=1.0))
+
+
 def test_a_search_fingerprint_holds_the_versions_that_build_and_score_the_bundles(tmp_path):
     """Results measured with another onnxruntime (or torch, or this tool's code: a development install keeps its
     version from one commit to the next) are not reused."""

@@ -179,10 +179,23 @@ def fingerprint(base: ExportConfig, settings: SearchSettings) -> dict[str, Any]:
 
     read = {"checkpoint": base.checkpoint, "evaluate": base.evaluate, "vocab": base.vocab.text,
             "distill": base.distill.text}  # fmt: skip
-    return {**base.to_json(task=base.task or ""), "out": None, "embedding": None, "encoder": None,
+    settings_read = base.to_json(task=base.task or "")
+    # a path spelt another way (relative, absolute, ~) is the same search: its files are where the contents say
+    where = {name: _where(path) for name, path in read.items()}
+    return {**settings_read, "out": None, "embedding": None, "encoder": None,
             "seed": None, "strict": None, "seeds": settings.seeds, "results_format": RESULTS_FORMAT,
-            "tools": tool_versions(), "code": code_digest(),
+            "tools": tool_versions(), "code": code_digest(), "checkpoint": where["checkpoint"],
+            "evaluate": where["evaluate"], "vocab": {**settings_read["vocab"], "text": where["vocab"]},
+            "distill": {**settings_read["distill"], "text": where["distill"]},
             "contents": {name: contents_digest(path) for name, path in read.items()}}  # fmt: skip
+
+
+def _where(path: str | Path | None) -> str | None:
+    """A local path as the absolute one it names; a hub name (nothing here by that name) as it is."""
+    if path is None:
+        return None
+    local = Path(path).expanduser()
+    return str(local.resolve()) if local.exists() else str(path)
 
 
 def code_digest() -> str:
