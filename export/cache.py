@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import tempfile
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -40,23 +41,31 @@ class Cache:
 
 
 def contents_digest(path: str | Path | None) -> str | None:
-    """sha256 over the files directly in `path` and its subfolders' config.json (each path and its sha256, in
-    path order), or over the file itself; None for what is not a local path (a hub name). What the exporter reads of
-    a checkpoint, a data folder or a text folder is at its top, but for a sentence-transformers module's settings
-    (1_Pooling/config.json: the pooling the fp32 and baseline scores are made with); other subfolders' files (a
-    trainer's checkpoint-N/ weights, .git/) are never read. Part of a cached value's key wherever it was made from
-    files that may change in place (a checkpoint saved again, data edited), since a path alone names both; each
-    file's digest is remembered by its size and time."""
+    """sha256 over the files directly in `path` and the config.json of each sentence-transformers module it lists
+    (each path and its sha256, in path order), or over the file itself; None for what is not a local path (a hub
+    name). What the exporter reads of a checkpoint, a data folder or a text folder is at its top, but for those
+    modules' settings (1_Pooling/config.json: the pooling the fp32 and baseline scores are made with); other
+    subfolders' files (a trainer's checkpoint-N/, .git/) are never read. Part of a cached value's key wherever it
+    was made from files that may change in place (a checkpoint saved again, data edited), since a path alone names
+    both; each file's digest is remembered by its size and time."""
     root = Path(path).expanduser() if path is not None else None
     if root is None or not root.exists():
         return None
-    if root.is_dir():
-        files = sorted(p for p in [*root.iterdir(), *root.glob("*/config.json")] if p.is_file())
-    else:
-        files = [root]
-    listing = "".join(f"{file.relative_to(root).as_posix() if root.is_dir() else file.name}\0{_file_digest(file)}\n"
-                      for file in files)  # fmt: skip
+    if not root.is_dir():
+        return hashlib.sha256(f"{root.name}\0{_file_digest(root)}\n".encode()).hexdigest()
+    files = sorted(p for p in [*root.iterdir(), *_module_configs(root)] if p.is_file())
+    listing = "".join(f"{file.relative_to(root).as_posix()}\0{_file_digest(file)}\n" for file in files)
     return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _module_configs(folder: Path) -> list[Path]:
+    """The config.json of each module a sentence-transformers modules.json lists (none if it cannot be read: the
+    loader refuses such a checkpoint in one line)."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        return [folder / module["path"] / "config.json" for module in modules if module.get("path")]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
 
 
 @functools.cache

@@ -90,7 +90,7 @@ def size_section(report: dict[str, Any]) -> str:
         ("encoder ratio vs fp32 / the baseline's int8", f"{size['encoder_ratio_vs_fp32']:.2f}x / "
          f"{size['encoder_ratio_vs_int8']:.2f}x"),
     ]  # fmt: skip
-    weights = (" (with weights.ort, where the encoder's 4-bit decode runs once at load)"
+    weights = (" (with weights.ort, run once at load: the encoder's 4-bit decode, or DeBERTa's position projections)"
                if len(shipped_model_files(report)) > 1 else "")  # fmt: skip
     caption = (f"Bytes of the shipped model file{weights}: the token embedding and the encoder's layers as stored "
                "(counted in "

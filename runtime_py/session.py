@@ -1,7 +1,8 @@
 """ModelSession: an onnxruntime session over a bundle's model, with its load-time weights when it has them.
 
 A bundle whose encoder stores 4-bit weights decoded by standard ops (int4-as-int8) ships that decode as a second
-model, weights.ort (bundle.json `model.weights`): it reads no input, and its outputs are inputs of the main model
+model, weights.ort (bundle.json `model.weights`), as a DeBERTa bundle ships its relative-position projections,
+computed from weights alone: it reads no input, and its outputs are inputs of the main model
 under the same names. It runs once here, at load; its outputs are kept as OrtValues that every call passes beside
 the text's tensors, so ORT reads the decoded weights in place (no copy per call).
 """

@@ -301,9 +301,13 @@ def test_a_checkpoint_under_the_home_folder_is_named_and_hashed_as_any_other(tmp
     (tmp_path / "m" / "config.json").write_text('{"a": 1}')
     assert contents_digest("~/m") != digest
     # a sentence-transformers module's settings are read (the pooling the fp32 and baseline scores are made with)
+    (tmp_path / "m" / "modules.json").write_text('[{"idx": 1, "name": "1", "path": "1_Pooling"}]')
     (tmp_path / "m" / "1_Pooling").mkdir()
     (tmp_path / "m" / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    (tmp_path / "m" / "checkpoint-1" / "config.json").write_text("{}")  # a trainer's, never read
     digest = contents_digest("~/m")
+    (tmp_path / "m" / "checkpoint-1" / "config.json").write_text('{"a": 2}')
+    assert contents_digest("~/m") == digest
     (tmp_path / "m" / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}')
     assert contents_digest("~/m") != digest
 

@@ -127,7 +127,8 @@ def test_the_chosen_candidate_is_the_smallest_within_budget_among_those_tried(tm
     assert statuses == {SPACE[0].key: "over budget", SPACE[1].key: "within budget"}
     assert search["chosen"] == SPACE[1].key and search["confirmation"]["drop"] <= 1.0
     # the user's data (it named the confirmation half's file in the removed work folder)
-    assert result.report["evaluate"] == str(SST2_DIR) and result.report["accuracy"]["dataset"].endswith("-confirm")
+    assert result.report["config"]["evaluate"] == str(SST2_DIR)
+    assert result.report["accuracy"]["dataset"].endswith("-confirm")
     assert search["candidates"][1]["p50_ms"] > 0  # exported here, and timed
     assert json.loads((out / "bundle.json").read_text())["encoder"]["method"] == "int8"
     assert "<h2>Search</h2>" in (out / "report.html").read_text()
@@ -226,7 +227,7 @@ def test_a_search_whose_every_candidate_fails_to_export_says_why(capsys, tmp_pat
                        r".*cannot reach ratio") as refused:  # fmt: skip
         export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=space,
                       out=tmp_path / "bundle", progress=True)  # fmt: skip
-    assert not isinstance(refused.value, NothingWithinBudget)
+    assert not isinstance(refused.value, NothingWithinBudget) and list(tmp_path.iterdir()) == []
     assert "lighttoken@25 encoder:int8: skipped: " in capsys.readouterr().err  # printed as it happens
 
 
@@ -311,6 +312,8 @@ def test_the_report_says_when_the_confirmation_part_failed_earlier_picks():
         "longer unseen)"
     first_pick = _report(SearchSettings(max_drop=1.0), [chosen], chosen, split, confirmation)
     assert first_pick["confirmations"] == 1 and _search_rows(first_pick)[-1][1] == "+0.20 pt  (seed 0, 2 examples)"
+    # --no-strict writing the closest, which had itself failed the confirmation part: one pick judged, not two
+    assert _report(SearchSettings(max_drop=1.0), [failed], failed, split, confirmation)["confirmations"] == 1
 
 
 def test_candidates_that_differ_in_any_setting_have_their_own_keys_and_compare_only_within_a_method():

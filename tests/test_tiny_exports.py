@@ -608,6 +608,29 @@ def test_a_chain_through_a_constant_node_is_computed_at_load_whole():
     assert main.run(None, {"x": np.ones(4, np.float32), "scaled": scaled})[0].tolist() == [1, 3, 5, 7]
 
 
+def test_a_branch_reading_a_per_call_value_stays_in_the_per_call_graph():
+    """An If on a Constant condition counted as computable at load by its inputs alone, though its branch reads
+    `x + 1`, a value of each call: moved to weights.ort, it named a tensor that graph does not have."""
+    from onnx import TensorProto, helper
+
+    from export.targets.load_time_decode import split_load_time_decode
+
+    flag = helper.make_node("Constant", [], ["flag"], value=numpy_helper.from_array(np.array(True)))
+    branch = helper.make_graph([helper.make_node("Identity", ["shifted"], ["picked"])], "branch", [],
+                               [helper.make_tensor_value_info("picked", TensorProto.FLOAT, [4])])  # fmt: skip
+    nodes = [flag, helper.make_node("Mul", ["w", "w"], ["squared"]), helper.make_node("Add", ["x", "one"], ["shifted"]),
+             helper.make_node("If", ["flag"], ["chosen"], then_branch=branch, else_branch=branch),
+             helper.make_node("Add", ["chosen", "squared"], ["y"])]  # fmt: skip
+    initializers = [numpy_helper.from_array(np.arange(4.0, dtype=np.float32), "w"),
+                    numpy_helper.from_array(np.ones(4, np.float32), "one")]  # fmt: skip
+    split = split_load_time_decode(_model(nodes, ["x"], ["y"], initializers))
+    assert [n.op_type for n in split.weights.graph.node] == ["Mul"]
+    assert [n.op_type for n in split.main.graph.node] == ["Constant", "Add", "If", "Add"]
+    [squared] = ort.InferenceSession(split.weights.SerializeToString()).run(None, {})
+    main = ort.InferenceSession(split.main.SerializeToString())
+    assert main.run(None, {"x": np.zeros(4, np.float32), "squared": squared})[0].tolist() == [1, 2, 5, 10]
+
+
 def test_a_weights_second_use_reads_the_weight_itself(tmp_path):
     """The TorchScript exporter gives a parameter's second use an Identity copy; ORT's quantizer left the copy's
     MatMul fp32, keeping an fp32 copy of a weight it also stored int8. Bypassed, both MatMuls read one int8 weight

@@ -134,6 +134,7 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
         if failed and not any(m.status == "not tried" for m in ordered):
             first = failed[0]
             others = f" ({len(failed) - 1} more, each with its error above)" if len(failed) > 1 else ""
+            shutil.rmtree(search.work, ignore_errors=True)  # bad input writes nothing: a rerun would fail alike
             raise UserInputError(f"no candidate could be exported: {first.candidate.key}: "
                                  f"{first.status.removeprefix(SKIPPED)}{others}")  # fmt: skip
         raise NothingWithinBudget("no candidate could be measured within --search-minutes")
@@ -225,7 +226,7 @@ def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured,
         "confirmation": confirmation,
         # picks the confirmation part judged, this one included: past 1 it has shaped the choice, so its figure
         # for the chosen one leans in its favour
-        "confirmations": 1 + sum(m.status == FAILED_CONFIRMATION for m in ordered),
+        "confirmations": 1 + sum(m.status == FAILED_CONFIRMATION and m is not chosen for m in ordered),
         "candidates": [m.to_json() for m in ordered],
     }
 
@@ -236,7 +237,7 @@ def _publish(search: Search, final: Path, searched: dict[str, Any]) -> dict[str,
     result = json.loads((final / "report.json").read_text(encoding="utf-8"))
     # the user's data, not the confirmation half's file in the work folder removed below (the accuracy section's
     # dataset names the half it scored)
-    result["evaluate"] = str(search.base.evaluate)
+    result["config"]["evaluate"] = str(search.base.evaluate)
     result["search"] = searched
     report.write_reports(final, result)
     bundle.publish(final, search.base.out, search.base.force)

@@ -154,7 +154,7 @@ class Search:
 
     def _print_progress(self, measured: Measured, ordered: list[Measured]) -> None:
         left = max(0.0, (self.deadline - time.monotonic()) / 60)
-        closest = min((m for m in ordered if m.seeds), key=lambda m: m.worst_drop)
+        closest = min((m for m in ordered if m.seeds and not m.status.startswith(SKIPPED)), key=lambda m: m.worst_drop)
         self.console.print(f"  {measured.candidate.key}: drop {measured.worst_drop:+.2f} pt (worst of "
                            f"{len(measured.seeds)}), {measured.best_seed['model_bytes'] / 1e6:.2f} MB, "
                            f"{measured.p50_ms:.1f} ms: {measured.status}; closest so far {closest.candidate.key} "

@@ -37,8 +37,8 @@ def split_load_time_decode(model: ModelProto) -> SplitModel | None:
     for node in model.graph.node:  # topologically sorted, as ONNX requires
         if not node.input:  # a Constant node: its value is known, like an initializer's
             constant.update(node.output)
-        elif all(name in constant or name == "" for name in node.input):
-            decode.append(node)
+        elif all(name in constant or name == "" for name in [*node.input, *_outer_reads(node)]):
+            decode.append(node)  # an If's branches may read the outer scope: those values must be known too
             constant.update(node.output)
     if not decode:
         return None
@@ -65,6 +65,23 @@ def split_load_time_decode(model: ModelProto) -> SplitModel | None:
         list(model.graph.output), [t for t in initializers if t.name in read_by_rest],
     )  # fmt: skip
     return SplitModel(_like(model, main_graph), _like(model, weights_graph))
+
+
+def _outer_reads(node: onnx.NodeProto) -> set[str]:
+    """What `node`'s subgraphs (an If's branches) read from the scope around them."""
+    graphs = [g for a in node.attribute for g in ([a.g] if a.HasField("g") else list(a.graphs))]
+    return {name for graph in graphs for name in _read_by(list(graph.node)) - _defined_in(graph)}
+
+
+def _defined_in(graph: onnx.GraphProto) -> set[str]:
+    """The names a graph and its nested subgraphs define: inputs, initializers and node outputs."""
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    for node in graph.node:
+        defined.update(node.output)
+        for attribute in node.attribute:
+            for inner in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                defined |= _defined_in(inner)
+    return defined
 
 
 def _read_by(nodes: list[onnx.NodeProto]) -> set[str]:
