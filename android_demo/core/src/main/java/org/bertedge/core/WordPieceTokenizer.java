@@ -2,6 +2,7 @@ package org.bertedge.core;
 
 import java.text.Normalizer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -56,8 +57,65 @@ public final class WordPieceTokenizer {
             addedTokens.add(content);
             vocab.putIfAbsent(content, ((Number) Json.object(token).get("id")).intValue());
         }
-        clsId = idOf("[CLS]");
-        sepId = idOf("[SEP]");
+        int[] specials = specialIds(root.get("post_processor"));
+        clsId = specials[0];
+        sepId = specials[1];
+    }
+
+    /**
+     * The ids of the two special tokens tokenizer.json's post-processor puts around the text, read as the Python
+     * tokenizer reads them, and its layout checked to be BERT's, which encode and encodePair build: CLS A SEP, and
+     * CLS A SEP B SEP with B and its SEP of type 1. Another layout, or another template, is refused by name.
+     */
+    private static int[] specialIds(Object spec) {
+        Map<String, Object> processor = spec == null ? new HashMap<>() : Json.object(spec);
+        Object type = processor.get("type");
+        if ("BertProcessing".equals(type)) {
+            return new int[] {tokenId(processor.get("cls")), tokenId(processor.get("sep"))};
+        }
+        if ("TemplateProcessing".equals(type)) {
+            List<String> single = template(processor.get("single"));
+            if (single.size() == 3) {
+                String cls = single.get(0).substring(2, single.get(0).lastIndexOf(' '));
+                String sep = single.get(2).substring(2, single.get(2).lastIndexOf(' '));
+                List<String> bertSingle = Arrays.asList("S " + cls + " 0", "Q A 0", "S " + sep + " 0");
+                List<String> bertPair = Arrays.asList("S " + cls + " 0", "Q A 0", "S " + sep + " 0", "Q B 1",
+                    "S " + sep + " 1");
+                if (single.equals(bertSingle) && template(processor.get("pair")).equals(bertPair)) {
+                    Map<String, Object> tokens = Json.object(processor.get("special_tokens"));
+                    return new int[] {templateId(tokens, cls), templateId(tokens, sep)};
+                }
+            }
+        }
+        throw new IllegalArgumentException("tokenizer.json: post_processor " + type + " does not lay texts out as BERT"
+            + " does ([CLS] A [SEP] B [SEP]), which this core builds");
+    }
+
+    /** A template's pieces as "S token type" (a special token) or "Q sequence type" (a text). */
+    private static List<String> template(Object pieces) {
+        List<String> described = new ArrayList<>();
+        for (Object piece : Json.array(pieces)) {
+            Map<String, Object> entry = Json.object(piece);
+            boolean special = entry.containsKey("SpecialToken");
+            Map<String, Object> body = Json.object(entry.get(special ? "SpecialToken" : "Sequence"));
+            described.add((special ? "S " : "Q ") + body.get("id") + " " + ((Number) body.get("type_id")).intValue());
+        }
+        return described;
+    }
+
+    /** BertProcessing's ["[CLS]", 101]: the id. */
+    private static int tokenId(Object pair) {
+        return ((Number) Json.array(pair).get(1)).intValue();
+    }
+
+    /** TemplateProcessing's special_tokens entry for `token`: its one id. */
+    private static int templateId(Map<String, Object> tokens, String token) {
+        List<Object> ids = Json.array(Json.object(tokens.get(token)).get("ids"));
+        if (ids.size() != 1) {
+            throw new IllegalArgumentException("tokenizer.json: special token " + token + " stands for " + ids.size()
+                + " ids, not one");
+        }
+        return ((Number) ids.get(0)).intValue();
     }
 
     private static void requireType(String part, Map<String, Object> spec, String type) {
@@ -65,14 +123,6 @@ public final class WordPieceTokenizer {
             throw new IllegalArgumentException("tokenizer.json: " + part + " type " + spec.get("type") + ", not "
                 + type + " (this core reads BERT-style WordPiece tokenizers: bert, distilbert, electra)");
         }
-    }
-
-    private int idOf(String token) {
-        Integer id = vocab.get(token);
-        if (id == null) {
-            throw new IllegalArgumentException("tokenizer.json has no " + token + " token");
-        }
-        return id;
     }
 
     /** The ids of a text pair and their token types (0 for the first text, 1 for the second). */
@@ -122,7 +172,7 @@ public final class WordPieceTokenizer {
             ids[at++] = second.get(i);
         }
         ids[at] = sepId;
-        java.util.Arrays.fill(types, secondStart, ids.length, 1);
+        Arrays.fill(types, secondStart, ids.length, 1);
         return new Pair(ids, types);
     }
 
