@@ -117,16 +117,16 @@ def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None =
     return figure
 
 
-# how a search's measured candidates are drawn: (legend label, colour), by status (budget/run.py's)
-SEARCH_STATUSES = [("within budget", "#2ca02c"), ("over budget", "#d62728"),
-                   ("over budget on the confirmation part", "#ff7f0e"), ("a seed failed to export", "#7f7f7f")]
+FAILED_SEED = "a seed failed to export"  # a measured candidate's "skipped: ..." (a later seed's export error)
 
 
-def _search_group(status: str) -> str:
-    """The legend label of a measured candidate's status (a candidate with a seed measured and a later one
-    failing to export is "skipped: ..." with its measured seeds)."""
-    known = [label for label, _ in SEARCH_STATUSES[:3]]
-    return status if status in known else SEARCH_STATUSES[3][0]
+def _search_groups() -> list[tuple[str, str]]:
+    """How a search's measured candidates are drawn: (legend label, colour), the labels budget/run.py's statuses
+    (imported here: export.budget imports the reports that import this module)."""
+    from .budget.run import FAILED_CONFIRMATION, OVER_BUDGET, WITHIN_BUDGET
+
+    return [(WITHIN_BUDGET, "#2ca02c"), (OVER_BUDGET, "#d62728"), (FAILED_CONFIRMATION, "#ff7f0e"),
+            (FAILED_SEED, "#7f7f7f")]  # fmt: skip
 
 
 def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size") -> Figure:
@@ -140,8 +140,10 @@ def search_figure(candidates: list[dict], max_drop: float, chosen: str, objectiv
     def y(candidate: dict) -> float:
         return candidate["p50_ms"] if latency else candidate["model_bytes"] / 1e6
 
-    for label, color in SEARCH_STATUSES:
-        group = [c for c in measured if _search_group(c["status"]) == label]
+    groups = _search_groups()
+    statuses = [label for label, _ in groups[:-1]]
+    for label, color in groups:
+        group = [c for c in measured if (c["status"] if c["status"] in statuses else FAILED_SEED) == label]
         if not group:
             continue
         axis.scatter([c["worst_drop"] for c in group], [y(c) for c in group], label=label, color=color)

@@ -145,6 +145,10 @@ def _rename_inputs(nodes, renamed: dict[str, str]) -> None:
     for node in nodes:
         for i, name in enumerate(node.input):
             node.input[i] = renamed.get(name, name)
-        for attribute in node.attribute:
-            for graph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
-                _rename_inputs(graph.node, renamed)
+        for graph in subgraphs(node):
+            _rename_inputs(graph.node, renamed)
+
+
+def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The graphs a node holds as attributes (an If's two branches, a Loop's body)."""
+    return [g for a in node.attribute for g in ([a.g] if a.HasField("g") else list(a.graphs))]

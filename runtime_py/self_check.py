@@ -37,7 +37,7 @@ class SelfCheck:
     max_abs_diff_vs_export: float  # against the exporter's own outputs of the padded batch
     min_cosine_required: float
     top1_required: float
-    measure: str = "min cosine"  # what min_cosine is, in messages (parity.Agreement.measure)
+    measure: str  # what min_cosine is, in messages (parity.Agreement.measure)
     failures: list[str] = field(default_factory=list)
 
     @property

@@ -128,7 +128,7 @@ def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:
 
 
 def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:
-    tried = [m for m in ordered if m.seeds and not m.status.startswith(SKIPPED)]  # not one that failed a seed
+    tried = [m for m in ordered if m.measured_whole]
     if not tried:
         failed = [m for m in ordered if m.status.startswith(SKIPPED)]  # each an export's UserInputError
         if failed and not any(m.status == "not tried" for m in ordered):

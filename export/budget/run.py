@@ -38,6 +38,7 @@ LATENCY_TIE = 0.10  # p50s this close to the fastest count as equally fast: sequ
 # moves a call by about 12% (lighttoken 100x against 25x with the int8 encoder: 7.5 against 8.4 ms), int4 by 2.8x
 SLOWER_ENCODER = 1.25
 
+WITHIN_BUDGET = "within budget"  # on the search part (and a pick's confirmation decides the rest)
 NOT_NEEDED = "not needed"  # the latency objective's skips: looked at again if the pick fails its confirmation
 OVER_BUDGET = "over budget"  # on the search part: rules out the candidates that compress at least as hard
 FAILED_CONFIRMATION = "over budget on the confirmation part"  # rules out nothing: no choice may see that part
@@ -63,6 +64,11 @@ class Measured:
     # within budget / over budget... / skipped: ... / not needed: ... / not tried (the size objective stopped at a
     # smaller candidate within budget, or time ran out)
     status: str = "not tried"
+
+    @property
+    def measured_whole(self) -> bool:
+        """Measured on the seeds it needed, none failing to export (a later seed's error leaves earlier rows)."""
+        return bool(self.seeds) and not self.status.startswith(SKIPPED)
 
     @property
     def worst_drop(self) -> float:
@@ -144,7 +150,7 @@ class Search:
                 self.console.print(f"  {measured.candidate.key}: {escape(measured.status)}", highlight=False)
                 continue
             within = measured.worst_drop <= self.settings.max_drop and all(r["parity_passed"] for r in measured.seeds)
-            measured.status = "within budget" if within else OVER_BUDGET
+            measured.status = WITHIN_BUDGET if within else OVER_BUDGET
             self._print_progress(measured, ordered)
             if within and not latency:
                 return measured
@@ -154,7 +160,7 @@ class Search:
 
     def _print_progress(self, measured: Measured, ordered: list[Measured]) -> None:
         left = max(0.0, (self.deadline - time.monotonic()) / 60)
-        closest = min((m for m in ordered if m.seeds and not m.status.startswith(SKIPPED)), key=lambda m: m.worst_drop)
+        closest = min((m for m in ordered if m.measured_whole), key=lambda m: m.worst_drop)
         self.console.print(f"  {measured.candidate.key}: drop {measured.worst_drop:+.2f} pt (worst of "
                            f"{len(measured.seeds)}), {measured.best_seed['model_bytes'] / 1e6:.2f} MB, "
                            f"{measured.p50_ms:.1f} ms: {measured.status}; closest so far {closest.candidate.key} "
@@ -225,7 +231,7 @@ def fastest(within: list[Measured]) -> Measured | None:
 
 
 def _fastest_within_budget(ordered: list[Measured]) -> Measured | None:
-    return fastest([m for m in ordered if m.status == "within budget"])
+    return fastest([m for m in ordered if m.status == WITHIN_BUDGET])
 
 
 def reason_to_skip(measured: Measured, ordered: list[Measured], pick: Measured | None) -> str | None:

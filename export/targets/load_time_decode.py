@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import onnx
 from onnx import ModelProto, helper, shape_inference
 
+from ..onnx_graph import subgraphs
+
 
 @dataclass(frozen=True)
 class SplitModel:
@@ -69,8 +71,7 @@ def split_load_time_decode(model: ModelProto) -> SplitModel | None:
 
 def _outer_reads(node: onnx.NodeProto) -> set[str]:
     """What `node`'s subgraphs (an If's branches) read from the scope around them."""
-    graphs = [g for a in node.attribute for g in ([a.g] if a.HasField("g") else list(a.graphs))]
-    return {name for graph in graphs for name in _read_by(list(graph.node)) - _defined_in(graph)}
+    return {name for graph in subgraphs(node) for name in _read_by(list(graph.node)) - _defined_in(graph)}
 
 
 def _defined_in(graph: onnx.GraphProto) -> set[str]:
@@ -78,9 +79,8 @@ def _defined_in(graph: onnx.GraphProto) -> set[str]:
     defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     for node in graph.node:
         defined.update(node.output)
-        for attribute in node.attribute:
-            for inner in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
-                defined |= _defined_in(inner)
+        for inner in subgraphs(node):
+            defined |= _defined_in(inner)
     return defined
 
 
@@ -89,9 +89,8 @@ def _read_by(nodes: list[onnx.NodeProto]) -> set[str]:
     read = set()
     for node in nodes:
         read.update(node.input)
-        for attribute in node.attribute:
-            for graph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
-                read |= _read_by(list(graph.node))
+        for graph in subgraphs(node):
+            read |= _read_by(list(graph.node))
     return read
 
 
