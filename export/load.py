@@ -203,9 +203,17 @@ def _read_config(folder: Path) -> PretrainedConfig:
 def _load_model(task: Task, folder: Path) -> PreTrainedModel:
     # Eager attention traces to plain MatMul/Softmax, which every ORT build and the mobile op set support.
     try:
-        model = task.auto_model_class().from_pretrained(folder, attn_implementation="eager")
+        model, loading = task.auto_model_class().from_pretrained(folder, attn_implementation="eager",
+                                                                 output_loading_info=True)  # fmt: skip
     except Exception as err:
         raise UserInputError(f"checkpoint {folder} failed to load: {first_line(err)}") from None
+    # transformers fills weights the checkpoint lacks with random values and only warns (muted during an export);
+    # the bundle would then pass parity against the same random head, so a missing weight the outputs read is refused
+    missing = sorted(k for k in loading["missing_keys"] if not k.startswith(task.unread_weights))
+    if missing:
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise UserInputError(f"checkpoint {folder} lacks weights the model needs ({shown}); transformers would make "
+                             f"them up at random. Is it a {task.name} checkpoint?")  # fmt: skip
     return model.float().eval()
 
 

@@ -201,6 +201,21 @@ def test_a_multi_label_classifier_is_refused(capsys, tmp_path, tiny_checkpoint):
     assert not (tmp_path / "b").exists()
 
 
+
+def test_a_checkpoint_missing_the_weights_its_head_needs_is_refused(capsys, tmp_path_factory, tiny_checkpoint):
+    """An embedder's weights under a config that says classifier: transformers would make the head up at random
+    (a warning it prints is muted during exports), and the bundle would pass parity against that same random head."""
+    import shutil
+
+    tmp_path = tmp_path_factory.mktemp("head")  # short: the load stage's line names the folder, and must not wrap
+    checkpoint = tmp_path / "m"
+    shutil.copytree(tiny_checkpoint("bert"), checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "architectures": ["BertForSequenceClassification"]}))
+    code, err = run_cli(capsys, "bert", "--model", str(checkpoint), "--embedding", "int8", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "lacks weights the model needs (classifier.bias, classifier.weight)")
+    assert not (tmp_path / "b").exists()
+
 @pytest.mark.parametrize(
     ("kind", "preset", "expected"),
     [

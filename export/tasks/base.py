@@ -57,6 +57,7 @@ class Task(ABC):
     optimum_task: ClassVar[str]  # the name optimum's exporter knows it by (the baseline, the input names)
     pairs: ClassVar[bool] = False  # the model reads (text, text_pair)
     classifier: ClassVar[bool] = False  # outputs are logits over labels (compared by top label too)
+    unread_weights: ClassVar[tuple[str, ...]] = ()  # name prefixes of weights its outputs never read (may be missing)
 
     @abstractmethod
     def auto_model_class(self) -> type: ...

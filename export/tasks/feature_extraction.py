@@ -46,6 +46,7 @@ class FeatureExtraction(Task):
     output_name = "sentence_embedding"
     summary = "mean/CLS-pooled, L2-normalised sentence embedding"
     optimum_task = "feature-extraction"
+    unread_weights = ("pooler.",)  # the sentence embedding pools the last hidden states itself
 
     def auto_model_class(self) -> type:
         from transformers import AutoModel
