@@ -5,8 +5,9 @@
 
 Tables: all-MiniLM-L6-v2's real one (30522x384), and a 30522x768 one built with BERT-base's shape: no 768-wide
 checkpoint is available offline, so it is synthetic (a decaying spectrum and lognormal row lengths, seeded).
-`--tables xlm-r` adds a synthetic 250002x384 one, the shape of the xlm-roberta preset's default checkpoint
-(paraphrase-multilingual-MiniLM-L12-v2); it has no budget in the issue, so its column shows "-".
+`--tables xlm-r` adds a synthetic 250002x384 one, the shape of multilingual MiniLM models with XLM-R's vocabulary
+(paraphrase-multilingual-MiniLM-L12-v2, multilingual-e5-small: BERT models, the bert preset's); it has no budget in
+the issue, so its column shows "-".
 Time depends on the shape and the bits much more than on the values: lighttoken alternates decoder refits and
 passes over every bit until a round flips under 0.1% of them (12 rounds at most); direction-ae trains a fixed
 number of epochs.
