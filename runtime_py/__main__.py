@@ -199,9 +199,14 @@ def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -
     print(f"peak RSS of this process: {peak:.0f} MB" if peak is not None else "peak RSS: not available here")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The process entry of `python -m runtime_py` and the bert-edge-run script."""
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # Ctrl-C in a long --bench: a line, not a traceback
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -507,12 +507,17 @@ def test_output_where_nothing_can_be_written(capsys):
     assert_refused(code, err, "cannot write the bundle to /proc/bert-edge-test/b")
 
 
-def staged_export(tmp_path: Path, args: list[str], stderr: int) -> subprocess.Popen:
-    """`python -m export ARGS` (--out tmp_path/b) in a child process, returned once its staging folder .b.partial-*
-    exists beside --out, i.e. mid-export. The child starts with SIGINT at its default, as under a terminal's
-    Ctrl-C: a suite run as a shell's background job (`pytest &`) inherits SIGINT ignored, and Python then installs
-    no KeyboardInterrupt handler, so the export would run to the end."""
-    process = subprocess.Popen([sys.executable, "-m", "export", *args], cwd=Path(__file__).resolve().parents[1],
+# the two ways to start an export: the module, and the console script pyproject.toml installs beside the interpreter
+LAUNCHERS = {"module": [sys.executable, "-m", "export"],
+             "script": [str(Path(sys.executable).parent / "bert-edge-export")]}  # fmt: skip
+
+
+def staged_export(tmp_path: Path, args: list[str], stderr: int, launcher: str = "module") -> subprocess.Popen:
+    """`python -m export ARGS` (--out tmp_path/b; or the bert-edge-export script) in a child process, returned once
+    its staging folder .b.partial-* exists beside --out, i.e. mid-export. The child starts with SIGINT at its
+    default, as under a terminal's Ctrl-C: a suite run as a shell's background job (`pytest &`) inherits SIGINT
+    ignored, and Python then installs no KeyboardInterrupt handler, so the export would run to the end."""
+    process = subprocess.Popen([*LAUNCHERS[launcher], *args], cwd=Path(__file__).resolve().parents[1],
                                stdout=subprocess.DEVNULL, stderr=stderr, text=True,
                                preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -544,13 +549,16 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_run(tmp_path, ti
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.partial-x", "b"]
 
 
+@pytest.mark.parametrize("launcher", LAUNCHERS)
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_an_export_ended_by_a_signal_removes_its_staging_folder_and_says_one_line(tmp_path, tiny_checkpoint, sent):
-    """kill/timeout(1) (SIGTERM) and Ctrl-C (SIGINT) mid-export: nothing left beside --out, the shell's exit status
-    128 + signal, no traceback. Without export/__main__.py's handlers SIGTERM leaves .b.partial-* and its lock
-    (exit -15) and SIGINT prints KeyboardInterrupt's traceback."""
+def test_an_export_ended_by_a_signal_removes_its_staging_folder_and_says_one_line(tmp_path, tiny_checkpoint, sent,
+                                                                                  launcher):  # fmt: skip
+    """kill/timeout(1) (SIGTERM) and Ctrl-C (SIGINT) mid-export, by either launcher: nothing left beside --out, the
+    shell's exit status 128 + signal, no traceback. Without export/__main__.py's handlers SIGTERM leaves .b.partial-*
+    and its lock (exit -15) and SIGINT prints KeyboardInterrupt's traceback (so it went with a script that called
+    cli.main directly)."""
     args = ["bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "none", "--out", str(tmp_path / "b")]
-    process = staged_export(tmp_path, args, stderr=subprocess.PIPE)
+    process = staged_export(tmp_path, args, stderr=subprocess.PIPE, launcher=launcher)
     process.send_signal(sent)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 128 + sent, err
