@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UserInputError
-from .typed_fields import as_float, check_value
+from .typed_fields import check_value, plain_fields
 
 if TYPE_CHECKING:
     from .embedding import EmbeddingMethod
@@ -66,7 +66,7 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _path_or_none(self.text, "distill"))  # a str works as a path
-        object.__setattr__(self, "learning_rate", as_float(self.learning_rate))
+        plain_fields(self)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class VocabConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", _path_or_none(self.text, "vocab"))
-        object.__setattr__(self, "rest", as_float(self.rest))
+        plain_fields(self)
 
 
 def _path_or_none(text: str | Path | None, label: str) -> Path | None:
@@ -114,6 +114,9 @@ class ExportConfig:
     force: bool = False
     strict: bool = True
     opset: int = 14  # inside the 12-15 range of ORT's legacy mobile operator set
+
+    def __post_init__(self) -> None:
+        plain_fields(self)  # a numpy seed as the int it holds
 
     def reading(self, max_length: int) -> ExportConfig:
         """This configuration for a checkpoint that reads at most `max_length` tokens, fewer than the preset's."""

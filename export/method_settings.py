@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, TypeVar
 
 from .errors import UserInputError
-from .typed_fields import as_float, check_field_types
+from .typed_fields import check_field_types, plain_fields
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,7 @@ class MethodSettings:
     ratio_flag: ClassVar[str]  # the flag that sets `ratio`
 
     def __post_init__(self) -> None:
-        if self.sized():  # a TOML or Python int: stored and reported as a float
-            object.__setattr__(self, "ratio", as_float(self.ratio))
+        plain_fields(self)  # a TOML or Python int ratio: stored and reported as a float
 
     @classmethod
     def sized(cls) -> bool:

@@ -6,7 +6,7 @@ later, deep inside torch or numpy, and `build(target=["onnx"])` with a bare Type
 from __future__ import annotations
 
 from dataclasses import fields
-from numbers import Real
+from numbers import Integral, Real
 from os import PathLike
 from pathlib import Path
 
@@ -15,10 +15,19 @@ from runtime_py.arguments import whole_number
 from .errors import UserInputError
 
 
-def as_float(value: object) -> object:
-    """A Python int where a float is meant (rest=50, ratio=25) as the float the flag gives (--vocab-rest 50: 50.0),
-    so the report and a search's fingerprint read the same; anything else as it is, for the type checks to judge."""
-    return float(value) if whole_number(value) else value
+def plain_fields(settings: object) -> None:
+    """Store each number field of `settings` (a dataclass, in its __post_init__) as the Python number its declared
+    type names: an int where a float is meant (rest=50, ratio=25) as the float the flag gives (--vocab-rest 50: 50.0),
+    so the report and a search's fingerprint read the same, and a numpy scalar (`for seed in np.arange(5)`) as the
+    int or float it holds, which report.json's writer can write. Anything else stays as it is, for the type checks."""
+    for field in fields(settings):
+        value, names = getattr(settings, field.name), str(field.type).split(" | ")
+        if isinstance(value, bool):  # an int to Python, but no number here: the type checks refuse it
+            continue
+        if "float" in names and isinstance(value, Real):
+            object.__setattr__(settings, field.name, float(value))
+        elif "int" in names and isinstance(value, Integral):
+            object.__setattr__(settings, field.name, int(value))
 
 
 KINDS = {  # a declared type (as `from __future__ import annotations` leaves it: a string) → (test, what it means)

@@ -327,3 +327,25 @@ def test_empty_strings_and_python_numbers_mean_what_the_flags_do(tmp_path, tiny_
         export.Svd(ratio=True).check()  # what build() checks before any work
     folder = tiny_checkpoint("bert")
     assert export_config("bert", model=folder).checkpoint == str(folder)
+
+
+def test_numpy_numbers_are_stored_as_the_python_numbers_they_hold(tmp_path):
+    """`for seed in np.arange(5)` or a ratio from a numpy grid: accepted as numbers, and stored as Python ones, or
+    report.json's writer failed on them at the bundle stage, after the whole export (np.int64 and np.float32 are not
+    JSON)."""
+    import numpy as np
+
+    from export.budget import SearchSettings
+
+    config = export_config("bert", embedding=export.LightToken(ratio=np.float32(30)), seed=np.int64(3),
+                           distill=export.DistillConfig(text=tmp_path / "t.txt", steps=np.int64(5),
+                                                        learning_rate=np.float64(1e-4)),
+                           vocab=export.VocabConfig(text=tmp_path / "t.txt", min_count=np.int32(2),
+                                                    rest=np.float32(100)),
+                           out=tmp_path / "b")  # fmt: skip
+    written = json.loads(json.dumps(config.to_json("feature-extraction")))
+    assert (written["seed"], written["embedding"]["ratio"]) == (3, 30.0)
+    assert (written["distill"]["steps"], written["vocab"]["min_count"], written["vocab"]["rest"]) == (5, 2, 100.0)
+    assert type(config.seed) is int and type(config.embedding.ratio) is float
+    settings = SearchSettings(max_drop=np.float64(0.5), minutes=np.int64(5), seeds=np.int64(2))
+    assert (type(settings.max_drop), type(settings.minutes), type(settings.seeds)) == (float, float, int)

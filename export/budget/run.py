@@ -27,6 +27,7 @@ from rich.markup import escape
 from ..cache import Cache
 from ..config import DistillConfig, ExportConfig, VocabConfig
 from ..errors import UserInputError
+from ..typed_fields import plain_fields
 from .space import Candidate
 from .split import Split
 from .store import ResultStore
@@ -55,6 +56,8 @@ class SearchSettings:
     minutes: float = 45.0  # no new candidate starts after this
     seeds: int = 2  # seeds of a stochastic fit; its worst counts
 
+    def __post_init__(self) -> None:
+        plain_fields(self)
 
 @dataclass
 class Measured:
