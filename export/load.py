@@ -191,6 +191,18 @@ def trim_position_table(model: PreTrainedModel, rows: int) -> None:
     model.base_model.embeddings.position_embeddings = trimmed
 
 
+
+def drop_leading_positions(model: PreTrainedModel, count: int, padding_id: int) -> None:
+    """RoBERTa-style models number a text's positions from the padding id (padding id + 1 on): when --vocab moves
+    that id down by `count`, the position rows move down with it, so every position reads the row it read before."""
+    import torch
+
+    table = model.base_model.embeddings.position_embeddings
+    moved = torch.nn.Embedding(table.num_embeddings - count, table.embedding_dim, padding_idx=padding_id)
+    with torch.no_grad():
+        moved.weight.copy_(table.weight[count:])
+    model.base_model.embeddings.position_embeddings = moved
+
 def _read_config(folder: Path) -> PretrainedConfig:
     from transformers import AutoConfig
 

@@ -36,7 +36,7 @@ from .embedding.token_stats import TokenStats
 from .encoder import encoder_of
 from .encoder.calibration import CALIBRATION_PASSAGES, input_moments
 from .errors import UserInputError
-from .load import LoadedModel
+from .load import LoadedModel, drop_leading_positions
 from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
 from .parts import CompressedPart, lossy_parts, nodes_to_keep
@@ -137,9 +137,12 @@ def prune_vocabulary(
         if model.config.pad_token_id not in new_id:
             raise UserInputError(f"--vocab: the model's config.json names pad_token_id {model.config.pad_token_id}, "
                                  "which its tokenizer neither pads with nor names: the two disagree")  # fmt: skip
+        moved = model.config.pad_token_id - new_id[model.config.pad_token_id]
         model.config.pad_token_id = new_id[model.config.pad_token_id]
         if hasattr(model.base_model.embeddings, "padding_idx"):
             model.base_model.embeddings.padding_idx = model.config.pad_token_id
+        if loaded.architecture.positions_after_padding and moved:  # an ordinary piece before the padding id went
+            drop_leading_positions(model, moved, model.config.pad_token_id)
     deployed = replace(loaded, model=model, tokenizer=pruned.tokenizer, pruned_from=rows)
     return deployed, _pruning_facts(config, loaded, pruned, texts, pruned.tokenizer, evaluation_texts)
 

@@ -399,3 +399,47 @@ def test_an_unknown_token_only_the_model_names_is_kept():
     assert bool(reachable_rows(original, len(words))[words.index("[UNK]")])
     pruned = prune_tokenizer(original, ["the dog"], 1, len(words))
     assert pruned.tokenizer.tokenize("the dog é") == original.tokenize("the dog é") == ["the", "dog", "[UNK]"]
+
+
+def test_a_padding_id_that_moves_down_takes_roberta_s_position_rows_with_it(tmp_path):
+    """RoBERTa and XLM-R number positions from the padding id (padding id + 1 on). A tokenizer with an ordinary piece
+    before <pad> that the domain never uses moves the padding id down when --vocab drops it; the position rows read
+    must move with it, or every position reads another's row (parity, against the pruned PyTorch model, passes
+    either way: hidden states 1.9 apart on the domain's own text without the shift)."""
+    import torch
+    from tokenizers import decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaModel
+
+    from export import stages
+    from export.api import export_config
+    from export.embedding import NoCompression
+    from export.load import load
+
+    pieces = [("<s>", 0.0), ("▁zz", -3.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(c, -4.0) for c in "abcdefghijklmnopqrstuvwxyz"] + [("▁the", -2.5), ("▁cat", -3.0), ("▁sat", -3.0)]
+    backend = Tokenizer(models.Unigram(pieces, unk_id=4, byte_fallback=False))
+    backend.normalizer, backend.decoder = normalizers.NFKC(), decoders.Metaspace()
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                                           special_tokens=[("<s>", 0), ("</s>", 3)])  # fmt: skip
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", cls_token="<s>",
+                                        sep_token="</s>", pad_token="<pad>", unk_token="<unk>")  # fmt: skip
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(pieces), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=64, pad_token_id=2, initializer_range=0.1)  # fmt: skip
+    XLMRobertaModel(config).eval().save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    (tmp_path / "domain.txt").write_text("the cat sat\nthe cat\n", encoding="utf-8")
+    config = export_config("xlm-roberta", model=tmp_path / "m", vocab=tmp_path / "domain.txt",
+                           embedding=NoCompression())
+    loaded = load(config)
+    deployed, _ = stages.prune_vocabulary(config, loaded, None)
+    assert (loaded.tokenizer.pad_token_id, deployed.tokenizer.pad_token_id) == (2, 1)
+    before = loaded.tokenizer("the cat sat", return_tensors="pt")
+    after = deployed.tokenizer("the cat sat", return_tensors="pt")
+    pieces_read = [t.convert_ids_to_tokens(e["input_ids"][0]) for t, e in ((loaded.tokenizer, before),
+                                                                          (deployed.tokenizer, after))]  # fmt: skip
+    assert pieces_read[0] == pieces_read[1] == ["<s>", "▁the", "▁cat", "▁sat", "</s>"]
+    with torch.no_grad():
+        difference = loaded.model(**before).last_hidden_state - deployed.model(**after).last_hidden_state
+    assert difference.abs().max() < 1e-5
