@@ -138,11 +138,14 @@ class Tucker(EncoderMethod):
     def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
         width = min(layer.in_features for layer in layers.values())
-        blocked = {name: layer for name, layer in layers.items()
-                   if layer.in_features % width == 0 and layer.out_features % width == 0}  # fmt: skip
+        untiled = [f"{name} ({layer.in_features}x{layer.out_features})" for name, layer in layers.items()
+                   if layer.in_features % width or layer.out_features % width]  # fmt: skip
+        if untiled:  # left dense, the ratio would be missed unsaid
+            raise UserInputError(f"tucker cuts every encoder weight into blocks of the narrowest input width, {width}, "
+                                 f"which does not tile {untiled[0]}; choose another --encoder (lowrank, int4)")
         encoder.tucker_factors = nn.ModuleList()  # registered once; every TuckerLinear refers to its group's
         errors = []
-        for group in factor_groups(blocked, self.share):
+        for group in factor_groups(layers, self.share):
             factors, error = self.factorize_group(encoder, group, width, moments)
             encoder.tucker_factors.append(factors)
             errors.append((len(group), error))
@@ -150,11 +153,11 @@ class Tucker(EncoderMethod):
         blocks = sum(len(factors.mixing) for factors in groups)
         stored = sum(2 * width * factors.rank + len(factors.mixing) * factors.rank**2 for factors in groups)
         facts = {"ranks": sorted({factors.rank for factors in groups}), "block_width": width, "blocks": blocks,
-                 "factor_groups": len(groups), "dense_layers_left": len(layers) - len(blocked),
-                 "stored_weights": stored, "dense_weights": blocks * width * width}  # fmt: skip
+                 "factor_groups": len(groups), "stored_weights": stored,
+                 "dense_weights": blocks * width * width}  # fmt: skip
         if moments is not None:
             facts["output_error"] = {  # mean over layers of E‖x·(W − Ŵ)‖² / E‖x·W‖² on the calibration text
-                stage: round(sum(count * error[i] for count, error in errors) / len(blocked), 4)
+                stage: round(sum(count * error[i] for count, error in errors) / len(layers), 4)
                 for i, stage in enumerate(("hooi", "refined"))
             }
         return facts
