@@ -102,11 +102,14 @@ def distill(
     seed: int = 0,
     on_step: Callable[[int, float], None] = lambda step, loss: None,
     pooling: str | None = None,
+    shipped: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model,
 ) -> DistillResult:
     """Train `student` (an HF model carrying the compressed embedding) towards `teacher`; `seed` draws the
     held-out passages, the passage order and dropout. `config.learning_rate`, `config.attention` and
     `config.sentence` must be set (the distill stage fills in the encoder method's). `pooling` ("mean" or "cls"):
-    the sentence embedding an embedder outputs, for the sentence term; None for models with logits."""
+    the sentence embedding an embedder outputs, for the sentence term; None for models with logits. `shipped`: the
+    student as it will be exported (EncoderMethod.shipped: int4 rounds its trained weights back onto the grid), which
+    the held-out loss is measured on."""
     if config.learning_rate is None or config.attention is None or config.sentence is None:
         raise ValueError("distill() needs a learning rate and the loss terms chosen (stages.distill_encoder does it)")
     terms = _Terms(config.attention, pooling if config.sentence else None)
@@ -118,7 +121,7 @@ def distill(
         return {name: tensor.to(device) for name, tensor in encoded.items()}
 
     with on_device(device, student, teacher), seeded(device, seed):
-        before = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
+        before = _held_out_loss(shipped(student), teacher, batch_inputs(held_out), terms)
         parameters = [p for p in student.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
@@ -136,7 +139,8 @@ def distill(
             schedule.step()
             losses.append(float(loss.detach()))
             on_step(step, losses[-1])
-        after = _held_out_loss(student, teacher, batch_inputs(held_out), terms)
+        student.eval()  # as every later stage reads it
+        after = _held_out_loss(shipped(student), teacher, batch_inputs(held_out), terms)
     return DistillResult(losses, device_name(device), before, after)
 
 

@@ -268,7 +268,7 @@ def distill_encoder(
     settings = replace(config.distill, learning_rate=learning_rate, attention=attention, sentence=sentence)
     result = distill(
         student.model, loaded.model, loaded.tokenizer, loaded.input_names, passages, settings, config.seed, on_step,
-        pooling=loaded.output_pooling,
+        pooling=loaded.output_pooling, shipped=config.encoder.shipped,
     )
     return student, {
         "text": str(config.distill.text),
