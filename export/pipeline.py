@@ -32,6 +32,7 @@ from .charts import check_sweep
 from .config import ExportConfig
 from .datasets import data_file, read_examples, read_texts
 from .distill import Passage, device_name, read_passages, training_device
+from .embedding import NoCompression
 from .errors import ParityError, UserInputError
 from .load import load
 from .progress import Stages
@@ -90,6 +91,11 @@ def check_config(config: ExportConfig) -> ExportConfig:
         if rate is not None and not 0 < rate < 1:
             raise UserInputError(f"--distill-lr must be a learning rate between 0 and 1 (got {rate})")
         _refuse_the_scored_file(config, config.distill.text, "--distill", "the model was trained on")
+        if isinstance(config.embedding, NoCompression) and config.vocab.rest is None and not config.encoder.lossy:
+            # the student would start as the teacher: a loss of 0, which training with dropout on only raises
+            raise UserInputError(f"--distill heals a compressed table or encoder, and with --embedding none and "
+                                 f"--encoder {config.encoder.name} the model is the original (int8 rounds it only at "
+                                 "export): leave --distill out, or compress the table or the encoder")  # fmt: skip
         training_device(config.distill.device)
     if config.vocab.text is not None:
         if not read_texts(config.vocab.text, "vocabulary text"):
