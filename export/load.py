@@ -13,7 +13,7 @@ from .architectures import Architecture, get_architecture
 from .cache import contents_digest
 from .config import ExportConfig
 from .errors import UserInputError
-from .sentence_transformers import declared_max_length, declared_modules
+from .sentence_transformers import check_lower_case, declared_max_length, declared_modules
 from .tasks import TASKS, Task, detect_task
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
     input_names = architecture.onnx_input_names(hf_config, task.optimum_task)
     _check_token_types(tokenizer, input_names, task, folder)
     declared = declared_modules(folder)
+    check_lower_case(folder, tokenizer)
     model = _load_model(task, folder)
     max_length = tokens_read(folder, model, hf_config, architecture, config.preset.max_length)
     trim_position_table(model, architecture.position_rows(hf_config, max_length))

@@ -65,6 +65,18 @@ def declared_max_length(folder: Path, fewest: int) -> int | None:
     return length
 
 
+def check_lower_case(folder: Path, tokenizer) -> None:
+    """sentence_bert_config.json's do_lower_case: sentence-transformers lowercases the text before the tokenizer,
+    and a bundle runs tokenizer.json alone, so that tokenizer must lowercase on its own (BERT's uncased ones do)."""
+    settings_file = folder / "sentence_bert_config.json"
+    if not settings_file.is_file() or _read_object(settings_file).get("do_lower_case") is not True:
+        return
+    normalizer = tokenizer.backend_tokenizer.normalizer
+    if normalizer is None or normalizer.normalize_str("ABC") != "abc":
+        raise UserInputError(f"{settings_file}: do_lower_case: sentence-transformers lowercases the text, and the "
+                             "tokenizer does not, which a bundle runs alone; it would embed other tokens")  # fmt: skip
+
+
 def _check_similarity(settings_file: Path) -> None:
     """On unit vectors every dot product is a cosine: only a checkpoint that does not normalise needs this."""
     if not settings_file.is_file():

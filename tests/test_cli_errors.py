@@ -247,6 +247,27 @@ def test_a_config_whose_padding_id_the_tokenizer_does_not_name_is_refused(capsys
     assert not (tmp_path / "b").exists()
 
 
+def test_a_sentence_transformer_that_lowercases_before_a_cased_tokenizer_is_refused(capsys, tmp_path_factory,
+                                                                                    tiny_checkpoint):  # fmt: skip
+    """sentence_bert_config.json's do_lower_case: sentence-transformers lowercases the text before its tokenizer; a
+    bundle runs tokenizer.json alone, so with a cased one it would embed other tokens than the checkpoint does. A
+    tokenizer that lowercases anyway (BERT's uncased WordPiece) is fine."""
+    import shutil
+
+    tmp_path = tmp_path_factory.mktemp("case")  # short: the load stage's line names the folder, and must not wrap
+    for kind, preset in (("roberta", "roberta"), ("bert", "bert")):
+        checkpoint = tmp_path / kind
+        shutil.copytree(tiny_checkpoint(kind), checkpoint)
+        (checkpoint / "sentence_bert_config.json").write_text('{"max_seq_length": 64, "do_lower_case": true}')
+        code, err = run_cli(capsys, preset, "--model", str(checkpoint), "--embedding", "int8", "--out",
+                            str(tmp_path / f"b-{kind}"))  # fmt: skip
+        if kind == "roberta":
+            assert_refused(code, err, "do_lower_case: sentence-transformers lowercases the text, and the tokenizer "
+                                      "does not")  # fmt: skip
+            assert not (tmp_path / "b-roberta").exists()
+        else:
+            assert code == 0, err
+
 def test_distillation_text_not_found(capsys, tmp_path):
     code, err = run_cli(capsys, "bert", "--distill", str(tmp_path / "wiki"), "--out", str(tmp_path / "b"))
     assert_refused(code, err, "distillation text")
