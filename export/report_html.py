@@ -69,7 +69,7 @@ def vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
              f"{pruning['common']:,} most common, {pruning['kept_as_fallback']:,} fallback)")]
     for name, seen in pruning["coverage"].items():
         if seen:
-            unk = f"[UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"
+            unk = f"words with an [UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"
             rows.append((f"vocabulary: {name.replace('_', '-')} text", f"{seen['texts_unchanged']:.1%} of "
                          f"{seen['texts']:,} texts tokenized as before, {seen['words_split_differently']:.2%} of "
                          f"words split differently, {unk}"))  # fmt: skip

@@ -189,7 +189,7 @@ def test_a_multilingual_tokenizer_pruned_on_english_keeps_english_and_still_read
     assert seen["texts_unchanged"] == 1.0 and seen["unk_rate_pruned"] == seen["unk_rate_original"]
     test = [line.strip() for line in (SHARED_DATA / "wikitext-2" / "test.txt").read_text().splitlines() if line.strip()]
     unseen = coverage(multilingual, pruned.tokenizer, test)
-    assert unseen["words_split_differently"] < 0.03 and unseen["unk_rate_pruned"] <= unseen["unk_rate_original"]
+    assert unseen["words_split_differently"] < 0.03 and unseen["unk_rate_pruned"] == unseen["unk_rate_original"]
     for text in OUT_OF_DOMAIN:
         assert unknown_count(pruned.tokenizer, text) <= unknown_count(multilingual, text), text
 
@@ -443,3 +443,15 @@ def test_a_padding_id_that_moves_down_takes_roberta_s_position_rows_with_it(tmp_
     with torch.no_grad():
         difference = loaded.model(**before).last_hidden_state - deployed.model(**after).last_hidden_state
     assert difference.abs().max() < 1e-5
+
+
+def test_the_unk_rate_before_and_after_counts_against_the_same_words(tiny_checkpoint):
+    """The pruned tokenizer spells unseen words in more pieces; a rate per token then fell with the same [UNK]s (the
+    report said 30% → 23% with 7 [UNK]s either side), and could hide new ones. Per word, both sides count alike."""
+    original, pruned = pruned_tiny(tiny_checkpoint, "bert")
+    assert sum(map(len, map(original.tokenize, OUT_OF_DOMAIN))) < sum(map(len, map(pruned.tokenizer.tokenize,
+                                                                                   OUT_OF_DOMAIN)))  # fmt: skip
+    unknown = [unknown_count(original, text) for text in OUT_OF_DOMAIN]
+    assert sum(unknown) > 0 and unknown == [unknown_count(pruned.tokenizer, text) for text in OUT_OF_DOMAIN]
+    measured = coverage(original, pruned.tokenizer, OUT_OF_DOMAIN)
+    assert 0 < measured["unk_rate_pruned"] == measured["unk_rate_original"]

@@ -1,5 +1,7 @@
 """How a pruned tokenizer treats text it was not pruned on: the share of texts whose pieces are unchanged, the
-share of words split differently, and the [UNK] rate before and after."""
+share of words split differently, and the [UNK] rate before and after (the share of words with an [UNK] piece: per
+word, since the pruned tokenizer spells unseen words in more pieces, and a rate per token would fall with the
+same [UNK]s)."""
 
 from __future__ import annotations
 
@@ -15,31 +17,35 @@ def coverage(original, pruned, texts: list[str]) -> dict[str, Any] | None:
     before = plain_backend(original).encode_batch(texts, add_special_tokens=False)
     after = plain_backend(pruned).encode_batch(texts, add_special_tokens=False)
     unchanged = sum(a.tokens == b.tokens for a, b in zip(before, after, strict=True))
-    words = changed_words = 0
+    words = changed_words = unknown_before = unknown_after = 0
     for a, b in zip(before, after, strict=True):
         split_a, split_b = _words(a), _words(b)
         words += len(split_a)
         changed_words += sum(split_a[w] != split_b.get(w) for w in split_a)
+        unknown_before += _words_with(a, original.unk_token_id)
+        unknown_after += _words_with(b, pruned.unk_token_id)
     return {
         "texts": len(texts),
         "texts_unchanged": unchanged / len(texts),
         "words": words,
         "words_split_differently": changed_words / max(words, 1),
-        "unk_rate_original": _unk_rate(before, original.unk_token_id),
-        "unk_rate_pruned": _unk_rate(after, pruned.unk_token_id),
+        "unk_rate_original": unknown_before / max(words, 1),
+        "unk_rate_pruned": unknown_after / max(words, 1),
     }
 
 
-def _words(encoding) -> dict[int, list[str]]:
-    # both tokenizers share normalizer and pre-tokenizer, so word indices line up
-    pieces: dict[int, list[str]] = {}
-    for token, word in zip(encoding.tokens, encoding.word_ids, strict=True):
+def _words(encoding, pieces_of=lambda encoding: encoding.tokens) -> dict[int, list]:
+    # both tokenizers share normalizer and pre-tokenizer, so word indices line up (their ids do not: the pruned
+    # tokenizer renumbers them, so words are compared by their pieces' strings)
+    pieces: dict[int, list] = {}
+    for piece, word in zip(pieces_of(encoding), encoding.word_ids, strict=True):
         if word is not None:
-            pieces.setdefault(word, []).append(token)
+            pieces.setdefault(word, []).append(piece)
     return pieces
 
 
-def _unk_rate(encodings, unk_id: int | None) -> float:
-    tokens = sum(len(e.ids) for e in encodings)
-    unknown = sum(e.ids.count(unk_id) for e in encodings) if unk_id is not None else 0
-    return unknown / max(tokens, 1)
+def _words_with(encoding, unk_id: int | None) -> int:
+    """How many of the encoding's words hold an [UNK] piece."""
+    if unk_id is None:
+        return 0
+    return sum(unk_id in ids for ids in _words(encoding, lambda encoding: encoding.ids).values())
