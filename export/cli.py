@@ -156,11 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _preset_embeddings() -> str:
-    defaults = {name: load_preset(name).embedding for name in preset_names()}
-    spelled = {name: e.name + (f" at {e.ratio:g}x" if e.sized() else "") for name, e in defaults.items()}
+    spelled = {name: _default_embedding(name) for name in preset_names()}
     if len(set(spelled.values())) == 1:
         return f"{next(iter(spelled.values()))} for every preset"
     return ", ".join(f"{name} {text}" for name, text in spelled.items())
+
+
+def _default_embedding(preset: str) -> str:
+    """A preset's default table for --help; a broken preset file is named when it is used, not here."""
+    try:
+        embedding = load_preset(preset).embedding
+    except UserInputError:
+        return "(its preset file is broken)"
+    return embedding.name + (f" at {embedding.ratio:g}x" if embedding.sized() else "")
 
 
 def _encoder_ratios(encoders: dict) -> str:

@@ -51,6 +51,9 @@ class Preset:
 
 
 DISTILL_DEVICES = ("auto", "cpu", "cuda")
+# The fewest tokens a bundle may truncate to: a pair's special tokens (four for BPE: <s> A </s></s> B </s>) and a
+# token of each text, what runtime_py's and the Java core's pair check asks
+MIN_MAX_LENGTH = 6
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from runtime_py.session import first_line
 
 from .architectures import Architecture, get_architecture
 from .cache import contents_digest
-from .config import ExportConfig
+from .config import MIN_MAX_LENGTH, ExportConfig
 from .errors import UserInputError
 from .sentence_transformers import check_lower_case, declared_max_length, declared_modules
 from .tasks import TASKS, Task, detect_task
@@ -151,9 +151,6 @@ def _check_token_types(tokenizer, input_names: list[str], task: Task, folder: Pa
                              "pairs as the checkpoint does not")  # fmt: skip
 
 
-# The fewest tokens a bundle may truncate to: a pair's special tokens (four for BPE: <s> A </s></s> B </s>) and a
-# token of each text, what runtime_py's and the Java core's pair check asks
-MIN_MAX_LENGTH = 6
 
 
 def tokens_read(

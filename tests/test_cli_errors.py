@@ -712,3 +712,47 @@ def test_a_config_without_a_model_type_is_one_short_line(capsys, tmp_path):
 def test_a_sweep_folder_is_refused_as_a_folder(capsys, tmp_path):
     code, err = run_cli(capsys, "bert", "--sweep", str(tmp_path), "--out", str(tmp_path / "b"))
     assert_refused(code, err, f"--sweep {tmp_path} is a folder; give the sweep's CSV file")
+
+
+GOOD_PRESET = """description = "d"
+model_types = ["bert"]
+checkpoint = "sentence-transformers/all-MiniLM-L6-v2"
+pooling = "mean"
+max_length = 128
+[tolerance]
+min_cosine_margin = 0.01
+[embedding]
+method = "lighttoken"
+ratio = 25
+"""
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda t: t.replace('pooling = "mean"', 'pooling = "mean'), "not TOML"),
+    (lambda t: t.replace('pooling = "mean"', 'pooling = "max"'), "pooling must be mean or cls (got 'max')"),
+    (lambda t: t.replace('["bert"]', '"bert"'), "model_types must be a list of model types (got 'bert')"),
+    (lambda t: t.replace("max_length = 128", "max_length = 0"), "max_length must be a whole number of at least 6"),
+    (lambda t: t.replace("min_cosine_margin", "min_cosine_margn"), "unknown [tolerance] setting min_cosine_margn"),
+    (lambda t: t.replace("min_cosine_margin = 0.01", 'min_cosine_margin = "0.01"'),
+     "tolerance min_cosine_margin must be a number"),
+    (lambda t: t.replace('checkpoint = "sentence-transformers/all-MiniLM-L6-v2"\n', ""), "lacks checkpoint"),
+    (lambda t: "extra = 1\n" + t, "unknown setting extra"),
+    (lambda t: t + "extra = 1\n", "lighttoken has no setting extra"),
+    (lambda t: t.replace("ratio = 25", "ratio = 0.5"), "--ratio must be a number greater than 1"),
+])  # fmt: skip
+def test_a_broken_preset_file_is_named_in_one_line_and_help_still_works(capsys, tmp_path, monkeypatch, edit, expected):
+    """models/*.toml is package data, read for --help too: a broken one named in one line (it was a traceback, and
+    broke --help for every preset), and values the code would misread refused (pooling "max" was computed as mean,
+    a string of model types read letter by letter)."""
+    from export import presets
+
+    (tmp_path / "bert.toml").write_text(GOOD_PRESET, encoding="utf-8")
+    monkeypatch.setattr(presets, "_preset_files", lambda: {"bert": tmp_path / "bert.toml"})
+    assert presets.load_preset("bert").pooling == "mean"  # the file as written is good
+    (tmp_path / "bert.toml").write_text(edit(GOOD_PRESET), encoding="utf-8")
+    code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, f"preset file {tmp_path / 'bert.toml'}")
+    assert expected in err, err
+    assert not (tmp_path / "b").exists()
+    code, err = run_cli(capsys, "--help")
+    assert code == 0
