@@ -146,17 +146,31 @@ def _read_table(file: Path) -> tuple[list[str], list[list[str | None]]]:
     if file.suffix.lower() == ".jsonl":
         # split at "\n" alone: splitlines() also cuts at U+2028, U+2029 and U+0085, which JSON leaves raw in strings
         lines = file.read_text(encoding="utf-8-sig").split("\n")
-        objects = [_json_object(line, n) for n, line in enumerate(lines, 1) if line.strip()]
-        header = list(dict.fromkeys(k for o in objects for k in o))
+        objects = [(n, _json_object(line, n)) for n, line in enumerate(lines, 1) if line.strip()]
+        header = list(dict.fromkeys(k for _, o in objects for k in o))
         # a key an object lacks, or holds as null, stays None: read_examples refuses it in a column it reads
-        return header, [[None if o.get(k) is None else str(o.get(k)) for k in header] for o in objects]
+        return header, [[_json_field(o, k, n) for k in header] for n, o in objects]
     with file.open(encoding="utf-8-sig", newline="") as f:
         if file.suffix.lower() == ".csv":
             rows = list(csv.reader(f))
         else:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     rows = [r for r in rows if r]
+    twice = next((name for n, name in enumerate(rows[0] if rows else []) if name in rows[0][:n]), None)
+    if twice is not None:  # the first would be read, the second ignored
+        raise ValueError(f"column {twice} twice in the header")
     return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def _json_field(value: dict, key: str, line: int) -> str | None:
+    """A JSONL object's field as text: a string, or a number (a label or a score) as JSON writes it."""
+    field = value.get(key)
+    if field is None or isinstance(field, str):
+        return field
+    if isinstance(field, (int, float)) and not isinstance(field, bool):
+        return str(field)
+    kind = {bool: "bool", list: "list", dict: "object"}[type(field)]
+    raise ValueError(f"line {line}: {key} holds a {kind}, not text or a number")
 
 
 def check_row_lengths(file: Path, header: list[str], rows: list[list[str | None]], what: str = "") -> None:

@@ -360,6 +360,10 @@ def test_distillation_tsv_with_a_short_row(capsys, tmp_path):
         ("strings.jsonl", '"just a string"\n', "not a readable table (line 1 is not a JSON object)"),
         ("huge.tsv", "sentence\tlabel\n" + "x" * 200_000 + "\t1\n", "not a readable table (field larger than"),
         ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "not a readable table (line 1: nested too deeply)"),
+        # a list was read as the text "['a', 'b']", a second "text" column ignored
+        ("list.jsonl", '{"text": ["a", "b"], "label": 1}\n', "(line 1: text holds a list, not text or a number)"),
+        ("flag.jsonl", '{"text": "fine", "label": true}\n', "(line 1: label holds a bool, not text or a number)"),
+        ("twice.csv", "text,label,text\nfine,1,other\n", "not a readable table (column text twice in the header)"),
     ],
 )
 @pytest.mark.parametrize("flag", ["--distill", "--vocab", "--evaluate"])
