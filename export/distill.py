@@ -168,6 +168,7 @@ def seeded(device: torch.device, seed: int) -> Iterator[None]:
     kernels are held to their deterministic versions too (cuBLAS needs its workspace setting before first use)."""
     devices = [device.index or 0] if device.type == "cuda" else []
     deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
@@ -176,7 +177,7 @@ def seeded(device: torch.device, seed: int) -> Iterator[None]:
             torch.manual_seed(seed)
             yield
     finally:
-        torch.use_deterministic_algorithms(deterministic)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ class Spread:
             raise ValueError("no values to summarise")
         mean = sum(values) / len(values)
         sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-        return cls(mean, sd, min(values) if higher_is_better else max(values), len(values))
+        # a seed that scored NaN (a collapsed fit) is the worst; min() and max() keep or drop it by its place
+        worst = math.nan if any(math.isnan(v) for v in values) else (min if higher_is_better else max)(values)
+        return cls(mean, sd, worst, len(values))
 
     def text(self, digits: int = 4, signed: bool = False) -> str:
         """The mean and sd as text, e.g. 0.8624 ± 0.0055 (the mean alone for one value)."""

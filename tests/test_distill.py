@@ -235,3 +235,17 @@ def test_the_held_out_loss_is_measured_on_the_model_as_shipped(tiny_checkpoint):
                      shipped=lambda model: teacher)  # fmt: skip
     assert result.held_out_before == result.held_out_after == 0.0
     assert not student.training
+
+
+def test_seeding_leaves_the_callers_deterministic_settings_as_they_were():
+    """seeded() turns deterministic kernels on for CUDA and back off; a caller's warn-only mode came back strict."""
+    from export.distill import seeded
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        with seeded(torch.device("cpu"), 0):
+            pass
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])

@@ -28,6 +28,7 @@ from torch import nn
 
 from ..errors import UserInputError
 from .base import EncoderMethod, encoder_of, linear_layers_to_compress
+from .calibration import InputMoments
 from .int8 import quantize_int8
 
 BITS = 4
@@ -135,7 +136,7 @@ class Int4Encoder(EncoderMethod):
         if self.block_size not in (16, 32, 64, 128, 256):
             raise UserInputError(f"int4 block_size must be 16, 32, 64, 128 or 256 (got {self.block_size})")
 
-    def compress(self, encoder: nn.Module, seed: int) -> dict[str, Any]:
+    def compress(self, encoder: nn.Module, seed: int, moments: InputMoments | None = None) -> dict[str, Any]:
         layers = linear_layers_to_compress(encoder)
         block = block_for(self.block_size, min(layer.in_features for layer in layers.values()))
         with torch.no_grad():
