@@ -21,6 +21,8 @@ class TextPairClassification(TextClassification):
     def labelled_set(self, examples: Examples, labels: list[str] | None) -> LabelledSet:
         if not examples.pairs:
             raise UserInputError(f"{examples.dataset} holds single texts; a pair model is scored on pairs "
-                                 "(text and text_pair columns, or a GLUE pair layout)")  # fmt: skip
+                                 "(text and text_pair columns, or a GLUE pair layout). A one-output head is taken "
+                                 "for a cross-encoder: for a single-text regressor, pass --task "
+                                 "text-classification")  # fmt: skip
         metric, score = classes_or_scores(examples, labels)
         return LabelledSet(examples.dataset, metric, len(examples.texts), examples.texts, score, examples.text_pairs)
