@@ -2,7 +2,7 @@
 
     python benchmarks/compare.py [--models stsb sst2] [--ratios 25 50 100] [--runs 200] [--distill-steps 300]
                                  [--seeds 3] [--encoders int8 int4 tucker:4 lowrank:4]
-                                 [--out benchmarks/results/compare]
+                                 [--out benchmarks/results/compare-latest]
 
 For all-MiniLM-L6-v2 (scored on STS-B dev) and ../shared/models/minilm-l6-sst2 (SST-2 dev) it builds, each in a
 child process of its own (export wall time and peak memory are the child's):
@@ -294,7 +294,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per ratio of our bundles (default 3)")
     parser.add_argument("--encoders", nargs="+", default=["int8"],
                         help="encoder methods of our bundles, METHOD or METHOD:RATIO (default int8)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=HERE / "results/compare")
+    # not the checked-in results (benchmarks/results/compare*): a run writes there only when asked to, as sweep.py
+    parser.add_argument("--out", type=Path, default=HERE / "results/compare-latest",
+                        help="folder for its results (default benchmarks/results/compare-latest)")  # fmt: skip
     args = parser.parse_args()
     console = Console(stderr=True)
     rows = []

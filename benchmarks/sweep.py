@@ -9,11 +9,12 @@
 Every point is a full export (`python -m export bert --embedding M --ratio R --evaluate DATA`): int8 encoder,
 .ort file, scored one text at a time. The optimum/ORT int8 baseline and the fp32 scores are built once per model
 (export/cache.py). Writes sweep.csv (a row per point, appended as points finish, so a stopped run keeps
-what it measured), sweep.md (the table) and sweep.png (accuracy against ratio, one curve per method per model).
+what it measured), sweep.md (the table) and sweep.png (accuracy against ratio, one curve per method per model); a
+new run starts its folder's three files afresh, so runs to keep side by side each need their own --out.
 A ratio a method's sizes cannot land within 5% of is recorded as unreachable. A trained method's fit is a random
-draw, as is a distilled encoder, so each of their points is exported with seeds 0..N-1 (`--seeds N`) and sweep.md
-gives the mean, the sample sd and the worst seed; a deterministic method (svd) without distillation is exported
-once. The checked-in results (benchmarks/results/sweep) are rewritten only with `--out` naming them.
+draw, as is a distilled encoder and `--vocab-rest`'s codes, so each of their points is exported with seeds 0..N-1
+(`--seeds N`) and sweep.md gives the mean, the sample sd and the worst seed; a deterministic method (svd) without
+them is exported once. The checked-in results (benchmarks/results/sweep) are rewritten only with `--out` naming them.
 `--distill-steps N` distils every point's encoder on its model's training sentences (the GLUE task's train.tsv,
 labels unread), about 6 minutes a point on 2 cores. `--encoder` stores every point's encoder with that method
 (default int8, as the baseline).
@@ -210,11 +211,12 @@ def main() -> None:
         for key in args.models:
             with Cache() as cache:
                 for method in args.methods:
-                    # a trained table or a distilled encoder is a draw per seed (as the search counts them)
-                    seeds = range(args.seeds if method_type(method).stochastic or args.distill_steps else 1)
                     for ratio in args.ratios:
                         for vocab in vocab_settings:
-                            for seed in seeds:
+                            # a trained table, a distilled encoder or --vocab-rest's codes is a draw per seed (as
+                            # the search counts them)
+                            drawn = method_type(method).stochastic or args.distill_steps or (vocab and args.vocab_rest)
+                            for seed in range(args.seeds if drawn else 1):
                                 point = export_point(
                                     MODELS[key], method, ratio, args.distill_steps, cache, seed, encoder, vocab,
                                     args.target, args.vocab_rest,

@@ -52,7 +52,8 @@ def check_output_folder(out: Path, force: bool) -> None:
     if exists and not out.is_dir():
         raise UserInputError(f"output path {out} exists and is not a folder")
     if exists and not force:
-        raise UserInputError(f"output folder {out} already exists; pass --force to replace it")
+        raise UserInputError(f"output folder {out} already exists; name another with --out, or pass --force to "
+                             "replace it")  # fmt: skip
     if exists and not (out / "bundle.json").is_file() and any(out.iterdir()):
         # --force replaces the whole folder: never one that holds something other than a bundle
         raise UserInputError(f"--force replaces a bundle, and {out} is not one (no bundle.json) and not empty")

@@ -521,7 +521,7 @@ def test_output_exists_without_force(capsys, tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "keep.txt").write_text("mine")
     code, err = run_cli(capsys, "bert", "--out", str(tmp_path / "b"))
-    assert_refused(code, err, "already exists; pass --force")
+    assert_refused(code, err, "already exists; name another with --out, or pass --force")
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["keep.txt"]
 
 

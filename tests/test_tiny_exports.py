@@ -220,7 +220,7 @@ def test_a_folder_made_at_out_while_the_export_ran_is_not_replaced(tmp_path, tin
         (out / "mine.txt").write_text("mine")
 
     monkeypatch.setattr(report, "write_reports", and_meanwhile)
-    with pytest.raises(UserInputError, match="already exists; pass --force to replace it"):
+    with pytest.raises(UserInputError, match="already exists; name another with --out, or pass --force to replace it"):
         build("bert", model=str(tiny_checkpoint("bert")), embedding=Int8(), target="onnx", out=out, progress=False)
     assert [p.name for p in out.iterdir()] == ["mine.txt"] and [p.name for p in tmp_path.iterdir()] == ["bundle"]
 
