@@ -57,11 +57,12 @@ def calibration_texts() -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def smooth(module: nn.Module, tokenizer, input_names: list[str], max_length: int) -> int:
-    """Rescale the Linears where it lowers the simulated int8 error; returns how many were changed."""
+def smooth(module: nn.Module, tokenizer, input_names: list[str], max_length: int, pairs: bool = False) -> int:
+    """Rescale the Linears where it lowers the simulated int8 error; returns how many were changed. `pairs`: the
+    model reads two texts at once, so the calibration sentences are fed two by two, as the pairs it will see."""
     modules = dict(module.named_modules())
     changed = 0
-    for names, batches in _capture_linear_inputs(module, tokenizer, input_names, max_length):
+    for names, batches in _capture_linear_inputs(module, tokenizer, input_names, max_length, pairs):
         linears = [modules[name] for name in names]
         inverse_scale = _best_inverse_scale([lin.weight.detach() for lin in linears], batches)
         if inverse_scale is None:
@@ -118,7 +119,7 @@ def _per_tensor_uint8(x: torch.Tensor) -> torch.Tensor:
     return (torch.clamp(torch.round(x / scale) + zero_point, 0, 255) - zero_point) * scale
 
 
-def _capture_linear_inputs(module: nn.Module, tokenizer, input_names: list[str], max_length: int):
+def _capture_linear_inputs(module: nn.Module, tokenizer, input_names: list[str], max_length: int, pairs: bool):
     """Run the calibration text; group the Linears that read a LayerNorm output by that tensor, with its values."""
     names = {module: name for name, module in module.named_modules()}
     # The LayerNorm outputs of the current batch, kept alive: matching is by storage address, and a freed
@@ -139,13 +140,17 @@ def _capture_linear_inputs(module: nn.Module, tokenizer, input_names: list[str],
     hooks = [m.register_forward_hook(after_layer_norm) for m in module.modules() if isinstance(m, nn.LayerNorm)]
     hooks += [m.register_forward_pre_hook(before_linear) for m in module.modules() if isinstance(m, nn.Linear)]
     texts = calibration_texts()
+    batches = [texts[start : start + CALIBRATION_BATCH] for start in range(0, len(texts), CALIBRATION_BATCH)]
+    if pairs:
+        batches = [(texts[0::2][start : start + CALIBRATION_BATCH], texts[1::2][start : start + CALIBRATION_BATCH])
+                   for start in range(0, len(texts) // 2, CALIBRATION_BATCH)]  # fmt: skip
     try:
         with torch.no_grad():
-            for start in range(0, len(texts), CALIBRATION_BATCH):
+            for batch in batches:
+                first, second = batch if pairs else (batch, None)
                 encoded = tokenizer(
-                    texts[start : start + CALIBRATION_BATCH],
-                    padding=True, truncation=True, max_length=max_length, return_tensors="pt",
-                )  # fmt: skip
+                    first, second, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+                )
                 seen.clear()
                 layer_norm_outputs.clear()
                 module(*model_inputs(encoded, input_names).values())

@@ -288,7 +288,8 @@ def distill_encoder(
 def smooth_for_int8(config: ExportConfig, loaded: LoadedModel, compressed: CompressedModel) -> CompressedModel:
     """A copy of `compressed` with SmoothQuant scales where they lower the simulated int8 error (smooth.py)."""
     smoothed = _copied(compressed, "smooth")
-    smooth(loaded.task_module(smoothed.model), loaded.tokenizer, loaded.input_names, config.preset.max_length)
+    smooth(loaded.task_module(smoothed.model), loaded.tokenizer, loaded.input_names, config.preset.max_length,
+           loaded.task.pairs)
     return smoothed
 
 

@@ -85,6 +85,8 @@ def test_classifier_bundle_keeps_sst2_accuracy(sst2_bundle):
 # The STS-B cross-encoder's drop in Spearman against the int8 baseline at lighttoken 25x, 5 seeds (mean, sd):
 # `python benchmarks/sweep.py --methods lighttoken --ratios 25 --models cross --seeds 5` (benchmarks/README.md).
 CROSS_25X_DROP = (-0.0061, 0.0014)  # per seed 0.8526 0.8547 0.8539 0.8565 0.8547, baseline 0.8484
+# Smoothing calibrated on pairs since (docs/smoothing.md), seeds 0-4 scored 0.8526 0.8553 0.8538 0.8559 0.8530 (drop
+# -0.0057 ± 0.0014): the bound stays the first measurement's, the stricter of the two.
 
 
 def test_the_cross_encoder_exports_as_a_pair_model_and_keeps_its_stsb_spearman(cross_bundle):

@@ -29,7 +29,7 @@ def test_smoothing_changes_the_int8_groups_and_keeps_the_fp32_function(tiny_chec
     encoded = tokenizer(calibration_texts()[:16], padding=True, return_tensors="pt")
     with torch.no_grad():
         before = model(**encoded).logits
-    groups = _capture_linear_inputs(model, tokenizer, INPUTS, 128)
+    groups = _capture_linear_inputs(model, tokenizer, INPUTS, 128, pairs=False)
     errors = {names: _int8_error([dict(model.named_modules())[n].weight for n in names], batches,
                                  torch.ones(batches[0].shape[-1])) for names, batches in groups}  # fmt: skip
 
@@ -48,3 +48,27 @@ def test_smoothing_changes_the_int8_groups_and_keeps_the_fp32_function(tiny_chec
         assert all(lin.inverse_scale is linears[0].inverse_scale for lin in linears)  # one Mul a group (Q, K, V)
         original = [lin.weight * lin.inverse_scale[None, :] for lin in linears]  # W·s / s
         assert _int8_error(original, batches, linears[0].inverse_scale) < errors[names]
+
+
+class _RecordingTokenTypes(torch.nn.Module):
+    """The model, recording the token types of every batch it is given."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.seen = model, []
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        self.seen.append(token_type_ids)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+
+def test_a_pair_model_is_calibrated_on_pairs(tiny_checkpoint):
+    """A cross-encoder reads two texts at once: its scales are chosen on the calibration sentences two by two (the
+    second segment, token type 1, included), as the compress stage fits encoders, not on single texts."""
+    checkpoint = tiny_checkpoint("bert-cross")
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    for pairs in (False, True):
+        model = _RecordingTokenTypes(with_outliers(checkpoint))
+        smooth(model, tokenizer, INPUTS, 128, pairs=pairs)
+        assert any(bool((types == 1).any()) for types in model.seen) == pairs
+        assert sum(len(types) for types in model.seen) == len(calibration_texts()) // (2 if pairs else 1)
