@@ -106,11 +106,10 @@ def read_examples(path: Path) -> Examples:
     if not rows:
         raise UserInputError(f"{file} has no rows")
     check_row_lengths(file, header, rows)
-    index = {name: header.index(name) for name in layout.columns}
-    missing = next(((n, name) for n, row in enumerate(rows, 1) for name, i in index.items() if row[i] is None), None)
+    columns = read_columns(file, header, rows, list(layout.columns))
+    missing = next(((n, name) for name, values in columns.items() for n, v in enumerate(values, 1) if v is None), None)
     if missing is not None:
         raise UserInputError(f"{file}: object {missing[0]} has no {missing[1]} (or it is null)")
-    columns = {name: [row[i] for row in rows] for name, i in index.items()}
     examples = Examples(
         dataset=f"{layout.name}-{file.stem}",
         layout=layout,
@@ -156,10 +155,17 @@ def _read_table(file: Path) -> tuple[list[str], list[list[str | None]]]:
         else:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     rows = [r for r in rows if r]
-    twice = next((name for n, name in enumerate(rows[0] if rows else []) if name in rows[0][:n]), None)
-    if twice is not None:  # the first would be read, the second ignored
-        raise ValueError(f"column {twice} twice in the header")
     return (rows[0], rows[1:]) if rows else ([], [])
+
+
+class NotText(str):
+    """A JSONL field that is neither text nor a number (a list, an object, a bool): refused where a column is read
+    (`read_columns`), ignored in the columns no layout reads (metadata beside the text)."""
+
+    def __new__(cls, kind: str, line: int) -> NotText:
+        value = super().__new__(cls, "")
+        value.why = f"line {line} holds a {kind}, not text or a number"
+        return value
 
 
 def _json_field(value: dict, key: str, line: int) -> str | None:
@@ -169,8 +175,23 @@ def _json_field(value: dict, key: str, line: int) -> str | None:
         return field
     if isinstance(field, (int, float)) and not isinstance(field, bool):
         return str(field)
-    kind = {bool: "bool", list: "list", dict: "object"}[type(field)]
-    raise ValueError(f"line {line}: {key} holds a {kind}, not text or a number")
+    return NotText({bool: "bool", list: "list", dict: "object"}[type(field)], line)
+
+
+def read_columns(file: Path, header: list[str], rows: list[list[str | None]], names: list[str],
+                 what: str = "") -> dict[str, list[str | None]]:  # fmt: skip
+    """The values of the columns `names` (each in the header), refusing a name the header gives twice (the first
+    would be read, the second ignored) and a JSONL value that is not text or a number, in those columns only."""
+    prefix = f"{what + ' ' if what else ''}{file}"
+    twice = next((name for name in names if header.count(name) > 1), None)
+    if twice is not None:
+        raise UserInputError(f"{prefix}: column {twice} twice in the header")
+    columns = {name: [row[header.index(name)] for row in rows] for name in names}
+    for name, values in columns.items():
+        bad = next((v for v in values if isinstance(v, NotText)), None)
+        if bad is not None:
+            raise UserInputError(f"{prefix}: {name} on {bad.why}")
+    return columns
 
 
 def check_row_lengths(file: Path, header: list[str], rows: list[list[str | None]], what: str = "") -> None:
@@ -232,9 +253,9 @@ def read_text_pairs(path: Path, what: str) -> list[tuple[str, str]] | None:
     layout = next((lay for lay in LAYOUTS if lay.text_pair and {lay.text, lay.text_pair} <= set(header)), None)
     if layout is None:
         return None
-    first, second = header.index(layout.text), header.index(layout.text_pair)
     check_row_lengths(path, header, rows, what)
-    pairs = [((row[first] or "").strip(), (row[second] or "").strip()) for row in rows]  # None: a JSONL's missing
+    columns = read_columns(path, header, rows, [layout.text, layout.text_pair], what)
+    pairs = [((a or "").strip(), (b or "").strip()) for a, b in zip(*columns.values(), strict=True)]  # None: missing
     return [(a, b) for a, b in pairs if a and b]
 
 
@@ -244,8 +265,9 @@ def _text_lines(path: Path, what: str) -> list[str]:
     header, rows = read_table(path, what)
     if find_layout(header) is None and is_cola(header):  # CoLA's files have no header
         header, rows = COLA_COLUMNS, [header, *rows]
-    columns = [header.index(name) for name in TEXT_COLUMNS if name in header]
-    if not columns:
+    names = [name for name in TEXT_COLUMNS if name in header]
+    if not names:
         raise UserInputError(f"{what} {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")
     check_row_lengths(path, header, rows, what)
-    return [row[i] or "" for i in columns for row in rows]  # None: a JSONL object without that text
+    columns = read_columns(path, header, rows, names, what)
+    return [value or "" for values in columns.values() for value in values]  # None: a JSONL object without that text

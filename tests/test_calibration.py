@@ -53,10 +53,14 @@ def test_calibrated_factorisations_export_with_their_output_error_in_the_report(
         facts = result.report["encoder"]
         assert facts["calibration"] == f"{len(calibration_texts())} built-in sentences"
         assert result.report["config"]["encoder"]["calibrate"] is True
+        # deterministic fits of a seeded random model (measured on an AMD EPYC: tucker 0.3532 → 0.2087, lowrank
+        # 0.1722); 0.005 leaves room for another CPU's float sums, far under what a fit to the weights alone or to
+        # another layer's inputs changes
         if method.name == "tucker":
+            assert facts["output_error"] == pytest.approx({"hooi": 0.3532, "refined": 0.2087}, abs=0.005)
             assert facts["output_error"]["refined"] < 0.9 * facts["output_error"]["hooi"]
         else:
-            assert 0 < facts["output_error"] < 1
+            assert facts["output_error"] == pytest.approx(0.1722, abs=0.005)
     with pytest.raises(UserInputError, match=r"\(form IV\) is fitted to the weights alone: leave calibrate off"):
         Tucker(bank=4).check()  # calibrate is on by default
     Tucker(bank=4, calibrate=False).check()

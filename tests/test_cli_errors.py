@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,8 @@ from transformers import GPT2Config
 
 from export.bundle import remove_stale_staging, staging_folder
 from export.cli import build_parser, main, to_config
-from export.datasets import read_examples
+from export.datasets import read_examples, read_texts
+from export.errors import UserInputError
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
@@ -360,10 +362,6 @@ def test_distillation_tsv_with_a_short_row(capsys, tmp_path):
         ("strings.jsonl", '"just a string"\n', "not a readable table (line 1 is not a JSON object)"),
         ("huge.tsv", "sentence\tlabel\n" + "x" * 200_000 + "\t1\n", "not a readable table (field larger than"),
         ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", "not a readable table (line 1: nested too deeply)"),
-        # a list was read as the text "['a', 'b']", a second "text" column ignored
-        ("list.jsonl", '{"text": ["a", "b"], "label": 1}\n', "(line 1: text holds a list, not text or a number)"),
-        ("flag.jsonl", '{"text": "fine", "label": true}\n', "(line 1: label holds a bool, not text or a number)"),
-        ("twice.csv", "text,label,text\nfine,1,other\n", "not a readable table (column text twice in the header)"),
     ],
 )
 @pytest.mark.parametrize("flag", ["--distill", "--vocab", "--evaluate"])
@@ -373,6 +371,36 @@ def test_unreadable_tables_are_refused_for_every_flag_that_reads_one(capsys, tmp
     assert_refused(code, err, expected)
     assert not (tmp_path / "b").exists()
 
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        # a list was read as the text "['a', 'b']", a bool as "True", a second "text" column ignored
+        ("list.jsonl", '{"text": ["a", "b"], "label": 1}\n', "text on line 1 holds a list, not text or a number"),
+        ("flag.jsonl", '{"text": "a film", "label": true}\n', "label on line 1 holds a bool, not text or a number"),
+        ("twice.csv", "text,label,text\nfine,1,other\n", "column text twice in the header"),
+    ],
+)
+def test_a_column_read_twice_or_holding_no_text_is_refused(tmp_path, name, content, expected):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(UserInputError, match=re.escape(expected)):
+        read_examples(tmp_path / name)
+    if "label" not in expected:  # the unlabelled readers read the text columns only
+        with pytest.raises(UserInputError, match=re.escape(expected)):
+            read_texts(tmp_path / name, "vocabulary text")
+
+
+def test_columns_no_layout_reads_may_hold_anything(tmp_path):
+    """Metadata beside the text (an object, a token list, a flag, as HF datasets writes JSONL) and a spreadsheet's
+    empty trailing columns are not read, so not refused."""
+    (tmp_path / "meta.jsonl").write_text('{"text": "a fine film", "label": 1, "meta": {"source": "imdb"}, '
+                                         '"tokens": ["a", "fine"], "verified": true}\n'
+                                         '{"text": "a dull film", "label": 0, "meta": null}\n', encoding="utf-8")
+    (tmp_path / "sheet.csv").write_text("text,label,,\na fine film,1,,\na dull film,0,,\n", encoding="utf-8")
+    for name in ("meta.jsonl", "sheet.csv"):
+        examples = read_examples(tmp_path / name)
+        assert (examples.texts, examples.targets) == (["a fine film", "a dull film"], ["1", "0"])
+        assert read_texts(tmp_path / name, "vocabulary text") == ["a fine film", "a dull film"]
 
 @pytest.mark.parametrize("score", ["nan", "inf", "-inf"])
 def test_evaluation_scores_must_be_finite(capsys, tmp_path, score):

@@ -6,7 +6,8 @@ GLUE dev set as report.json gives it (--evaluate). Floors come from measured fig
   ../shared/models/minilm-l6-sst2 --embedding M --evaluate ../shared/data/glue/SST-2`);
 - direction-ae is trained, so a seed is one draw: 3 sd under its 5-seed mean (`python benchmarks/sweep.py
   --methods direction-ae --ratios 8 --models sst2 --seeds 5`);
-- lighttoken at 25x, the presets' default: 3 sd over the 5-seed mean of its drop against the int8 baseline.
+- lighttoken at 25x, the presets' default: 3 sd over the seeds' mean of its drop against the int8 baseline (SST-2
+  10 seeds, STS-B 5).
 A method that breaks (a wrong decode, a lost bit order, zeroed codes, a shuffled decoder) lands near 0.5 on SST-2:
 lighttoken with its codes zeroed after the fit scored 0.5126, with its decoder rows shuffled 0.4587
 (docs/lighttoken-fit.md, "Broken on purpose"). One SST-2 example is 0.115 pt.
