@@ -181,25 +181,27 @@ def trim_position_table(model: PreTrainedModel, rows: int) -> None:
     import torch
 
     table = getattr(model.base_model.embeddings, "position_embeddings", None)
-    if not isinstance(table, torch.nn.Embedding) or table.num_embeddings <= rows:
-        return
-    trimmed = torch.nn.Embedding(rows, table.embedding_dim, padding_idx=table.padding_idx)
-    with torch.no_grad():
-        trimmed.weight.copy_(table.weight[:rows])
-    model.base_model.embeddings.position_embeddings = trimmed
-
+    if isinstance(table, torch.nn.Embedding) and table.num_embeddings > rows:
+        _keep_positions(model, 0, rows, table.padding_idx)
 
 
 def drop_leading_positions(model: PreTrainedModel, count: int, padding_id: int) -> None:
     """RoBERTa-style models number a text's positions from the padding id (padding id + 1 on): when --vocab moves
     that id down by `count`, the position rows move down with it, so every position reads the row it read before."""
+    table = model.base_model.embeddings.position_embeddings
+    _keep_positions(model, count, table.num_embeddings - count, padding_id)
+
+
+def _keep_positions(model: PreTrainedModel, first: int, rows: int, padding_idx: int | None) -> None:
+    """The position table's rows first..first+rows-1 as the model's whole table."""
     import torch
 
     table = model.base_model.embeddings.position_embeddings
-    moved = torch.nn.Embedding(table.num_embeddings - count, table.embedding_dim, padding_idx=padding_id)
+    kept = torch.nn.Embedding(rows, table.embedding_dim, padding_idx=padding_idx)
     with torch.no_grad():
-        moved.weight.copy_(table.weight[count:])
-    model.base_model.embeddings.position_embeddings = moved
+        kept.weight.copy_(table.weight[first : first + rows])
+    model.base_model.embeddings.position_embeddings = kept
+
 
 def _read_config(folder: Path) -> PretrainedConfig:
     from transformers import AutoConfig

@@ -93,9 +93,10 @@ def check_config(config: ExportConfig) -> ExportConfig:
         _refuse_the_scored_file(config, config.distill.text, "--distill", "the model was trained on")
         if isinstance(config.embedding, NoCompression) and config.vocab.rest is None and not config.encoder.lossy:
             # the student would start as the teacher: a loss of 0, which training with dropout on only raises
+            rounded = " (int8 rounds it only at export)" if config.encoder.name == "int8" else ""
             raise UserInputError(f"--distill heals a compressed table or encoder, and with --embedding none and "
-                                 f"--encoder {config.encoder.name} the model is the original (int8 rounds it only at "
-                                 "export): leave --distill out, or compress the table or the encoder")  # fmt: skip
+                                 f"--encoder {config.encoder.name} the model is the original{rounded}: leave "
+                                 "--distill out, or compress the table or the encoder")  # fmt: skip
         training_device(config.distill.device)
     if config.vocab.text is not None:
         if not read_texts(config.vocab.text, "vocabulary text"):

@@ -11,10 +11,11 @@ from runtime_py.arguments import whole_number
 from .config import MIN_MAX_LENGTH, Preset, Tolerance
 from .embedding import EmbeddingMethod, make_method
 from .errors import UserInputError
+from .sentence_transformers import POOLING_MODES
 from .typed_fields import check_field_types, check_value
 
 SETTINGS = ("description", "model_types", "checkpoint", "pooling", "max_length", "tolerance", "embedding")
-POOLINGS = ("mean", "cls")  # what the sentence embedding (tasks/feature_extraction.py) computes
+POOLINGS = tuple(POOLING_MODES.values())  # what the sentence embedding (tasks/feature_extraction.py) computes
 
 
 def _preset_files() -> dict[str, resources.abc.Traversable]:

@@ -57,6 +57,11 @@ def calibration_texts() -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
+def as_pairs(texts: list[str]) -> list[tuple[str, str]]:
+    """Single texts two by two, as a pair model reads them (an odd last one left out)."""
+    return list(zip(texts[0::2], texts[1::2], strict=False))
+
+
 def smooth(module: nn.Module, tokenizer, input_names: list[str], max_length: int, pairs: bool = False) -> int:
     """Rescale the Linears where it lowers the simulated int8 error; returns how many were changed. `pairs`: the
     model reads two texts at once, so the calibration sentences are fed two by two, as the pairs it will see."""
@@ -139,15 +144,12 @@ def _capture_linear_inputs(module: nn.Module, tokenizer, input_names: list[str],
 
     hooks = [m.register_forward_hook(after_layer_norm) for m in module.modules() if isinstance(m, nn.LayerNorm)]
     hooks += [m.register_forward_pre_hook(before_linear) for m in module.modules() if isinstance(m, nn.Linear)]
-    texts = calibration_texts()
-    batches = [texts[start : start + CALIBRATION_BATCH] for start in range(0, len(texts), CALIBRATION_BATCH)]
-    if pairs:
-        batches = [(texts[0::2][start : start + CALIBRATION_BATCH], texts[1::2][start : start + CALIBRATION_BATCH])
-                   for start in range(0, len(texts) // 2, CALIBRATION_BATCH)]  # fmt: skip
+    passages = as_pairs(calibration_texts()) if pairs else calibration_texts()
     try:
         with torch.no_grad():
-            for batch in batches:
-                first, second = batch if pairs else (batch, None)
+            for start in range(0, len(passages), CALIBRATION_BATCH):
+                batch = passages[start : start + CALIBRATION_BATCH]
+                first, second = ([p[0] for p in batch], [p[1] for p in batch]) if pairs else (batch, None)
                 encoded = tokenizer(
                     first, second, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
                 )

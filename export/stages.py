@@ -41,7 +41,7 @@ from .onnx_export import export_onnx
 from .onnx_graph import load_graph, size_breakdown
 from .parts import CompressedPart, lossy_parts, nodes_to_keep
 from .probes import ProbeBatch
-from .smooth import calibration_texts, smooth
+from .smooth import as_pairs, calibration_texts, smooth
 from .targets.base import ModelFiles, TargetBuild
 from .validate import (
     Fidelity,
@@ -244,7 +244,7 @@ def calibration_passages(passages: list[Passage] | None, seed: int, pairs: bool)
     two, as pairs: the input it will see (its second segment included)."""
     texts = list(calibration_texts()) if not passages else split_passages(passages, seed)[1][:CALIBRATION_PASSAGES]
     if pairs and isinstance(texts[0], str):
-        return list(zip(texts[0::2], texts[1::2], strict=False))
+        return as_pairs(texts)
     return texts
 
 

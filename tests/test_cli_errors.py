@@ -761,7 +761,7 @@ ratio = 25
 
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda t: t.replace('pooling = "mean"', 'pooling = "mean'), "not TOML"),
-    (lambda t: t.replace('pooling = "mean"', 'pooling = "max"'), "pooling must be mean or cls (got 'max')"),
+    (lambda t: t.replace('pooling = "mean"', 'pooling = "max"'), "pooling must be cls or mean (got 'max')"),
     (lambda t: t.replace('["bert"]', '"bert"'), "model_types must be a list of model types (got 'bert')"),
     (lambda t: t.replace("max_length = 128", "max_length = 0"), "max_length must be a whole number of at least 6"),
     (lambda t: t.replace("min_cosine_margin", "min_cosine_margn"), "unknown [tolerance] setting min_cosine_margn"),

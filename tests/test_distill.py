@@ -249,3 +249,22 @@ def test_seeding_leaves_the_callers_deterministic_settings_as_they_were():
         assert torch.is_deterministic_algorithms_warn_only_enabled()
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def test_the_distill_stage_measures_the_held_out_loss_on_the_encoder_methods_shipped_form(tiny_checkpoint, tmp_path,
+                                                                                          monkeypatch):  # fmt: skip
+    """The stage hands distill() the encoder method's `shipped` (int4 rounds back onto its grid), so report.json's
+    held-out losses are the exported model's."""
+    from export import Int4Encoder, Int8, build, stages
+
+    given = []
+
+    def recorded(*args, **kwargs):
+        given.append(kwargs["shipped"])
+        return distill(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "distill", recorded)
+    text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+    build("bert", model=str(tiny_checkpoint("bert-classifier")), embedding=Int8(), encoder=Int4Encoder(),
+          distill=DistillConfig(text=text, steps=2), target="onnx", progress=False, out=tmp_path / "b")  # fmt: skip
+    assert len(given) == 1 and given[0].__func__ is Int4Encoder.shipped

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from export import smooth as smoothing
 from export.smooth import SmoothedLinear, _capture_linear_inputs, _int8_error, calibration_texts, smooth
 
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
@@ -62,9 +63,10 @@ class _RecordingTokenTypes(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
 
 
-def test_a_pair_model_is_calibrated_on_pairs(tiny_checkpoint):
+def test_a_pair_model_is_calibrated_on_pairs(tiny_checkpoint, monkeypatch):
     """A cross-encoder reads two texts at once: its scales are chosen on the calibration sentences two by two (the
-    second segment, token type 1, included), as the compress stage fits encoders, not on single texts."""
+    second segment, token type 1, included), as the compress stage fits encoders, not on single texts; an odd last
+    sentence is left out (it made a batch of 4 first texts and 3 second ones)."""
     checkpoint = tiny_checkpoint("bert-cross")
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     for pairs in (False, True):
@@ -72,3 +74,25 @@ def test_a_pair_model_is_calibrated_on_pairs(tiny_checkpoint):
         smooth(model, tokenizer, INPUTS, 128, pairs=pairs)
         assert any(bool((types == 1).any()) for types in model.seen) == pairs
         assert sum(len(types) for types in model.seen) == len(calibration_texts()) // (2 if pairs else 1)
+    odd = calibration_texts()[:39]
+    monkeypatch.setattr(smoothing, "calibration_texts", lambda: odd)
+    model = _RecordingTokenTypes(with_outliers(checkpoint))
+    smooth(model, tokenizer, INPUTS, 128, pairs=True)
+    assert sum(len(types) for types in model.seen) == 19
+
+
+def test_the_smooth_stage_calibrates_a_pair_model_on_pairs(tiny_checkpoint, tmp_path, monkeypatch):
+    """The stage passes the task's reading to smooth(): pairs for the cross-encoder, single texts for the embedder."""
+    from export import Int8, build, stages
+
+    asked = []
+
+    def recorded(*args, **kwargs):
+        asked.append(args[4] if len(args) > 4 else kwargs.get("pairs", False))
+        return smooth(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "smooth", recorded)
+    for kind in ("bert-cross", "bert"):
+        build("bert", model=str(tiny_checkpoint(kind)), embedding=Int8(), target="onnx", progress=False,
+              out=tmp_path / kind)  # fmt: skip
+    assert asked == [True, False]
