@@ -273,12 +273,22 @@ def check_file(path: Path, expected_sha256: str) -> None:
         raise BundleError(f"bundle file corrupt (sha256 differs from bundle.json): {path}")
 
 
+def strict_json(text: str) -> Any:
+    """json.loads without Python's extensions NaN, Infinity and -Infinity, which JSON, and so the Java core's
+    reader, does not have: both runtimes read a bundle's files alike."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BundleError(f"bundle file missing: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        data = strict_json(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
         raise BundleError(f"{path} is not valid JSON: {err}") from None
     except RecursionError:
         raise BundleError(f"{path} is nested too deeply to be a bundle's JSON") from None

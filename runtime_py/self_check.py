@@ -15,13 +15,12 @@ measure of the whole set (one probe has no spread to agree on), so a subset is r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .arguments import count_at_least
-from .manifest import BundleError
+from .manifest import BundleError, strict_json
 from .parity import agreement
 from .text import check_unicode
 
@@ -102,7 +101,7 @@ PROBE_FIELDS = ("text", "input_ids", "reference", "bundle")  # what every golden
 
 def _read_probes(path) -> list[dict]:
     try:
-        probes = json.loads(path.read_text(encoding="utf-8"))["probes"]
+        probes = strict_json(path.read_text(encoding="utf-8"))["probes"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BundleError(f"cannot read the probes in {path}: {err}") from None
     except RecursionError:

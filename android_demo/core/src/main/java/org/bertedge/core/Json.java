@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A small JSON reader for bundle.json, golden.json and tokenizer.json: objects become Maps, arrays Lists,
@@ -15,6 +16,9 @@ import java.util.Map;
 public final class Json {
     // deeper than any file of a bundle nests; past it, an error rather than the JVM's StackOverflowError
     private static final int MAX_DEPTH = 512;
+    // RFC 8259's number: an optional minus, no leading zeros, digits after a point, an exponent with digits
+    private static final Pattern NUMBER = Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
+    private static final Pattern HEX4 = Pattern.compile("[0-9a-fA-F]{4}");
     private final String text;
     private int pos;
     private int depth;
@@ -139,6 +143,10 @@ public final class Json {
             if (c == '"') {
                 return out.toString();
             }
+            if (c < 0x20) {  // JSON escapes these; Python's reader (runtime_py) refuses them raw too
+                pos--;
+                throw error("control character in string");
+            }
             if (c != '\\') {
                 out.append(c);
                 continue;
@@ -160,7 +168,12 @@ public final class Json {
                     if (pos + 4 > text.length()) {
                         throw error("unterminated \\u escape");
                     }
-                    out.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
+                    String hex = text.substring(pos, pos + 4);
+                    if (!HEX4.matcher(hex).matches()) {
+                        pos -= 2;
+                        throw error("bad \\u escape");
+                    }
+                    out.append((char) Integer.parseInt(hex, 16));
                     pos += 4;
                     break;
                 default: throw error("bad escape \\" + e);
@@ -176,6 +189,10 @@ public final class Json {
         String number = text.substring(start, pos);
         if (number.isEmpty()) {
             throw error("unexpected character");
+        }
+        if (!NUMBER.matcher(number).matches()) {  // Double.parseDouble also takes "+1", "1." and ".5"; Long "0256"
+            pos = start;
+            throw error("not a JSON number");
         }
         if (number.indexOf('.') < 0 && number.indexOf('e') < 0 && number.indexOf('E') < 0) {
             try {

@@ -64,4 +64,19 @@ public class JsonTest {
         assertEquals("JSON: nested deeper than 512 at offset 512",
             assertThrows(IllegalArgumentException.class, () -> Json.parse(deep.toString())).getMessage());
     }
+
+    @Test
+    public void onlyJsonsOwnNumbersAndStringsAreRead() {
+        // Python's json module (runtime_py) refuses each of these; the two runtimes read the same files alike
+        for (String bad : new String[] {"+256", "0256", "-", "1.", ".5", "1e", "1e+", "--1", "1.2.3", "0x10", "NaN",
+                                        "Infinity"}) {
+            assertThrows(bad, IllegalArgumentException.class, () -> Json.parse("[" + bad + "]"));
+        }
+        assertEquals("JSON: control character in string at offset 3",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("\"ab\ncd\"")).getMessage());
+        assertEquals("JSON: bad \\u escape at offset 2",
+            assertThrows(IllegalArgumentException.class, () -> Json.parse("\"a\\u00zz\"")).getMessage());
+        assertArrayEquals(new double[] {0, -0.0, 10, 1.5e-7, 2E+3, 0.25},
+            Json.doubles(Json.parse("[0, -0.0, 10, 1.5e-7, 2E+3, 0.25]")), 0.0);
+    }
 }
