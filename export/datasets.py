@@ -186,7 +186,8 @@ def read_columns(file: Path, header: list[str], rows: list[list[str | None]], na
     twice = next((name for name in names if header.count(name) > 1), None)
     if twice is not None:
         raise UserInputError(f"{prefix}: column {twice} twice in the header")
-    columns = {name: [row[header.index(name)] for row in rows] for name in names}
+    index = {name: header.index(name) for name in names}
+    columns = {name: [row[i] for row in rows] for name, i in index.items()}
     for name, values in columns.items():
         bad = next((v for v in values if isinstance(v, NotText)), None)
         if bad is not None:

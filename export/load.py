@@ -151,8 +151,6 @@ def _check_token_types(tokenizer, input_names: list[str], task: Task, folder: Pa
                              "pairs as the checkpoint does not")  # fmt: skip
 
 
-
-
 def tokens_read(
     folder: Path, model: PreTrainedModel, hf_config: PretrainedConfig, architecture: Architecture, preset_length: int
 ) -> int:

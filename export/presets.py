@@ -69,10 +69,12 @@ def _preset(name: str, data: dict) -> Preset:
 
 
 def _tolerance(table: object) -> Tolerance:
+    if not isinstance(table, dict):
+        raise UserInputError("[tolerance] must be a table")
     known = [field.name for field in fields(Tolerance)]
-    if not isinstance(table, dict) or set(table) - set(known):
-        raise UserInputError(f"unknown [tolerance] setting {sorted(set(table) - set(known))[0]}; known: "
-                             f"{', '.join(known)}" if isinstance(table, dict) else "[tolerance] must be a table")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise UserInputError(f"unknown [tolerance] setting {unknown[0]}; known: {', '.join(known)}")
     tolerance = Tolerance(**table)
     check_field_types(tolerance, "tolerance")
     return tolerance

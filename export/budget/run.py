@@ -59,6 +59,7 @@ class SearchSettings:
     def __post_init__(self) -> None:
         plain_fields(self)
 
+
 @dataclass
 class Measured:
     candidate: Candidate

@@ -22,8 +22,8 @@ def coverage(original, pruned, texts: list[str]) -> dict[str, Any] | None:
         split_a, split_b = _words(a), _words(b)
         words += len(split_a)
         changed_words += sum(split_a[w] != split_b.get(w) for w in split_a)
-        unknown_before += _words_with(a, original.unk_token_id)
-        unknown_after += _words_with(b, pruned.unk_token_id)
+        unknown_before += _words_with(split_a, original.unk_token)
+        unknown_after += _words_with(split_b, pruned.unk_token)
     return {
         "texts": len(texts),
         "texts_unchanged": unchanged / len(texts),
@@ -34,18 +34,16 @@ def coverage(original, pruned, texts: list[str]) -> dict[str, Any] | None:
     }
 
 
-def _words(encoding, pieces_of=lambda encoding: encoding.tokens) -> dict[int, list]:
+def _words(encoding) -> dict[int, list[str]]:
     # both tokenizers share normalizer and pre-tokenizer, so word indices line up (their ids do not: the pruned
     # tokenizer renumbers them, so words are compared by their pieces' strings)
-    pieces: dict[int, list] = {}
-    for piece, word in zip(pieces_of(encoding), encoding.word_ids, strict=True):
+    pieces: dict[int, list[str]] = {}
+    for token, word in zip(encoding.tokens, encoding.word_ids, strict=True):
         if word is not None:
-            pieces.setdefault(word, []).append(piece)
+            pieces.setdefault(word, []).append(token)
     return pieces
 
 
-def _words_with(encoding, unk_id: int | None) -> int:
-    """How many of the encoding's words hold an [UNK] piece."""
-    if unk_id is None:
-        return 0
-    return sum(unk_id in ids for ids in _words(encoding, lambda encoding: encoding.ids).values())
+def _words_with(words: dict[int, list[str]], unk_token: str | None) -> int:
+    """How many of the words (`_words`) hold the [UNK] piece."""
+    return 0 if unk_token is None else sum(unk_token in pieces for pieces in words.values())
