@@ -79,7 +79,7 @@ def check_config(config: ExportConfig) -> ExportConfig:
             raise UserInputError(f"{type(settings).__name__} settings without a text do nothing; give it text= "
                                  f"({flag} TEXT)")  # fmt: skip
     if config.distill.text is not None:
-        read_passages(config.distill.text)
+        _refuse_untrainable_text(config.distill.text)
         if not 1 <= config.distill.steps <= MAX_DISTILL_STEPS:
             raise UserInputError(f"--distill-steps must be from 1 to {MAX_DISTILL_STEPS:,} (got "
                                  f"{config.distill.steps})")  # fmt: skip
@@ -112,6 +112,15 @@ def check_config(config: ExportConfig) -> ExportConfig:
     return config
 
 
+def _refuse_untrainable_text(text: Path) -> None:
+    """Whether the model reads pairs is known once it loads: here, before that, only text that neither reading
+    (single texts, or a table's rows as pairs) can train on is refused."""
+    try:
+        read_passages(text)
+    except UserInputError:
+        read_passages(text, pairs=True)
+
+
 def _refuse_the_scored_file(config: ExportConfig, text: Path, flag: str, what: str) -> None:
     if config.evaluate is not None and data_file(config.evaluate).resolve() == text.resolve():
         raise UserInputError(f"{flag} and --evaluate name the same file: a score on text {what} measures nothing")
@@ -135,6 +144,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
         with stages("load", config.checkpoint):
             examples = read_examples(config.evaluate) if config.evaluate is not None else None
             loaded = load(config, pairs=examples is not None and examples.pairs)
+        passages = None if config.distill.text is None else read_passages(config.distill.text, loaded.task.pairs)
         if loaded.max_length < config.preset.max_length:
             console.print(f"note: the checkpoint reads at most {loaded.max_length} tokens; the bundle truncates "
                           f"there, not at the preset's {config.preset.max_length}")  # fmt: skip
@@ -155,9 +165,6 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
                 deployed, pruning = prune_vocabulary(config, loaded, evaluation_texts)
                 if deployed.tokenizer is not loaded.tokenizer:
                     reference = reference.retokenized(config, deployed)
-        passages = None
-        if config.distill.text is not None:
-            passages = read_passages(config.distill.text, pairs=deployed.task.pairs)
         with stages("compress", f"{config.embedding.name} table, {encoder.name} encoder"):
             compressed = compress_model(config, deployed, passages)
         distilled = None

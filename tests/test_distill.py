@@ -267,3 +267,40 @@ def test_the_distill_stage_measures_the_held_out_loss_on_the_encoder_methods_shi
     build("bert", model=str(tiny_checkpoint("bert-classifier")), embedding=Int8(), encoder=Int4Encoder(),
           distill=DistillConfig(text=text, steps=2), target="onnx", progress=False, out=tmp_path / "b")  # fmt: skip
     assert len(given) == 1 and given[0].__func__ is Int4Encoder.shipped
+
+
+def _short_pairs(tmp_path: Path) -> Path:
+    """Six rows of two 5-word sentences: no single text passes read_passages' 8 words, every pair does."""
+    table = tmp_path / "pairs.tsv"
+    table.write_text("sentence1\tsentence2\tscore\n" + "".join(f"a short first text {i}\tthe second text is {i}\t3\n"
+                                                          for i in range(6)))  # fmt: skip
+    return table
+
+
+def test_a_table_of_short_pairs_is_not_refused_before_the_model_says_whether_it_reads_pairs(tmp_path):
+    """Before loading it is not known whether the model reads pairs, so the early check refuses only text that no
+    reading can train on (a cross-encoder trains on these rows as pairs)."""
+    from export.api import export_config
+    from export.pipeline import check_config
+
+    table = _short_pairs(tmp_path)
+    assert len(read_passages(table, pairs=True)) == 6
+    check_config(export_config("bert", distill=table, out=tmp_path / "b"))  # no refusal
+    too_short = tmp_path / "short.tsv"
+    too_short.write_text("sentence1\tsentence2\tscore\n" + "".join(f"a {i}\tb {i}\t3\n" for i in range(6)))
+    with pytest.raises(UserInputError, match="fewer than 4 passages"):
+        check_config(export_config("bert", distill=too_short, out=tmp_path / "c"))
+
+
+def test_a_single_text_model_refuses_short_pairs_right_after_loading(tiny_checkpoint, tmp_path, monkeypatch):
+    """The model's own reading is taken as soon as it is loaded, before the reference outputs and any scoring."""
+    from export import build, pipeline
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the fp32 reference ran before the distillation text was read")
+
+    monkeypatch.setattr(pipeline, "fp32_reference", reached)
+    with pytest.raises(UserInputError, match="fewer than 4 passages"):
+        build("bert", model=str(tiny_checkpoint("bert-classifier")), distill=_short_pairs(tmp_path), target="onnx",
+              progress=False, out=tmp_path / "b")  # fmt: skip
+    assert not (tmp_path / "b").exists()
