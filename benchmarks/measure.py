@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime_py.bench import FILLER, Latency, cut_to_length, summarize
+from runtime_py.bench import Latency, cut_to_length, filler, summarize
 from runtime_py.session import ModelSession, session_options
 
 WARMUP = 10
@@ -59,7 +59,7 @@ def fixed_length_inputs(tokenizer_file: Path, tokens: int) -> dict[str, np.ndarr
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_padding()
     tokenizer.no_truncation()
-    ids = np.array([tokenizer.encode(FILLER).ids], dtype=np.int64)
+    ids = np.array([tokenizer.encode(filler(tokens)).ids], dtype=np.int64)
     full = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
     return cut_to_length(full, tokens)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import NoReturn
@@ -190,7 +191,8 @@ def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -
     threads = bundle.session.session.get_session_options().intra_op_num_threads or "default"
     for tokens in lengths:  # refuse a length the bundle cannot take before the table starts
         bench.check_length(bundle, tokens)
-    print(f"{bundle.manifest.model_file}: session load {load_ms:.0f} ms, threads {threads}, batch 1, {runs} runs")
+    loaded = f"bundle load (checksums, tokenizer, session) {load_ms:.0f} ms"
+    print(f"{bundle.manifest.model_file}: {loaded}, threads {threads}, batch 1, {runs} runs")
     print("| tokens | p50 ms | p95 ms |\n|---|---|---|")
     for tokens in lengths:
         latency = bench.measure(bundle, tokens, runs)
@@ -202,10 +204,15 @@ def print_bench(bundle: Bundle, lengths: list[int], runs: int, load_ms: float) -
 def run() -> None:
     """The process entry of `python -m runtime_py` and the bert-edge-run script."""
     try:
-        sys.exit(main())
+        code = main()
+        sys.stdout.flush()  # a reader that left shows here, inside the handler below, not at shutdown
     except KeyboardInterrupt:  # Ctrl-C in a long --bench: a line, not a traceback
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `... | head`: the reader left; end as a shell tool does, quietly, 128 + SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's own flush fails no more
+        sys.exit(141)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

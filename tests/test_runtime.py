@@ -559,3 +559,26 @@ def test_an_arm64_cpu_is_named_by_its_part_and_dot_product_instructions():
 def test_bench_lengths_default_to_what_the_bundle_reads():
     # a bundle of a checkpoint that reads 64 tokens refused the default 128 (export/load.py tokens_read)
     assert default_lengths(256) == [16, 128] and default_lengths(64) == [16, 64] and default_lengths(8) == [8]
+
+
+def test_output_piped_into_a_reader_that_leaves_ends_quietly(tiny_bundle):
+    """`python -m runtime_py B texts | head`: the closed pipe ends the run as a shell tool ends (128 + SIGPIPE),
+    with no BrokenPipeError traceback (there was one on every command that prints)."""
+    import os
+
+    for flags in (["a cat", "a dog"], ["--self-check"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader has left before the first line
+        result = subprocess.run([sys.executable, "-m", "runtime_py", str(tiny_bundle[0]), *flags], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        os.close(write_end)
+        assert (result.returncode, result.stderr) == (141, ""), flags
+
+
+def test_the_bench_text_is_as_long_as_any_length_asked():
+    """A fixed filler of 1,802 MiniLM tokens cut a longer --lengths row short and still labelled it as asked: the
+    text now grows with the length (more words than tokens asked, and every word is at least one token)."""
+    from runtime_py.bench import filler
+
+    for tokens in (2, 9, 10, 128, 5000):
+        assert len(filler(tokens).split()) > tokens
