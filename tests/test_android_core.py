@@ -32,7 +32,7 @@ from runtime_py.parity import agreement
 
 CORE = ROOT / "android_demo" / "core" / "src"
 BUILD_ORT_JAVA = ROOT / "android_demo" / "tools" / "build_ort_java.sh"
-APP_GRADLE = ROOT / "android_demo" / "app" / "build.gradle"
+GRADLE = ROOT / "android_demo"
 # ONNX Runtime 1.29.0 as released: its linux-x64 library and its Android AAR, both in one npm package (npm is
 # reachable from CI, Maven is not). The app pins this release; the tests run our bundles on its runtime and
 # compile the core against the AAR's own Java classes.
@@ -449,7 +449,12 @@ def test_java_runner_refuses_inputs_the_model_does_not_take(java_classes, ort_ja
 
 
 def pinned_android_ort_version() -> str:
-    return re.search(r"onnxruntime-android:([0-9.]+)", APP_GRADLE.read_text()).group(1)
+    """gradle.properties' ortVersion, which both modules' onnxruntime dependencies read (and nothing else pins)."""
+    pins = [GRADLE / "app" / "build.gradle", GRADLE / "core" / "build.gradle"]
+    assert all(re.findall(r'"com\.microsoft\.onnxruntime:onnxruntime(?:-android)?:\$\{ortVersion\}"', p.read_text())
+               for p in pins)  # fmt: skip
+    assert not [p for p in pins if re.search(r"onnxruntime(?:-android)?:[0-9]", p.read_text())]
+    return re.search(r"^ortVersion=([0-9.]+)$", (GRADLE / "gradle.properties").read_text(), re.M).group(1)
 
 
 @pytest.fixture(scope="module")

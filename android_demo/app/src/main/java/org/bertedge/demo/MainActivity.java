@@ -28,7 +28,8 @@ import org.bertedge.core.SelfCheck;
  * A thin shell around org.bertedge.core: copy the bundle out of the APK's assets, load it, run its golden
  * self-check, then answer each text the user types. All model work runs on one background thread, which also
  * closes the model (after whatever call is under way: ORT's close does not wait for a run). Rotation keeps the
- * Activity (AndroidManifest.xml's configChanges), so the model is loaded once per start.
+ * Activity (AndroidManifest.xml's configChanges); other changes (dark mode, font scale, locale) recreate it, which
+ * closes the model and loads it again.
  */
 public class MainActivity extends Activity {
     private static final Object COPYING = new Object();  // one copy at a time, should two Activities overlap
@@ -52,7 +53,7 @@ public class MainActivity extends Activity {
                 message = String.format(Locale.ROOT, "%s bundle · self-check %s (%d probes, %s %.4f)%s",
                     model.manifest.task, check.passed() ? "PASSED" : "FAILED", check.probes,
                     check.parity.measure, check.parity.minCosine, check.passed() ? "" : "\n" + String.join("\n", check.failures));
-            } catch (Exception e) {
+            } catch (Throwable e) {  // an Error too (an unsupported ABI's UnsatisfiedLinkError, memory): said on screen
                 message = "Cannot load the bundle: " + e.getMessage();
             }
             String shown = message;
@@ -77,7 +78,7 @@ public class MainActivity extends Activity {
                 body = String.join("\n", answer.lines)
                     + String.format(Locale.ROOT, "%sinference %.1f ms", answer.lines.isEmpty() ? "" : "\n\n",
                         answer.millis);
-            } catch (Exception e) {
+            } catch (Throwable e) {  // an Error too, or it would end the process unseen
                 title = "Error";
                 body = String.valueOf(e.getMessage());
             }
@@ -105,14 +106,24 @@ public class MainActivity extends Activity {
         if (stamp.isFile()) {
             return target;
         }
-        target.mkdirs();
-        for (String file : assets.list(name)) {
-            try (InputStream in = assets.open(name + "/" + file)) {
-                Files.copy(in, new File(target, file).toPath(), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
+        copyTree(assets, name, target);
         stamp.createNewFile();
         return target;
+    }
+
+    /** bundle.json may list files in subfolders (both readers take "a/b.json"): the asset tree is copied whole. */
+    private static void copyTree(AssetManager assets, String path, File target) throws IOException {
+        String[] children = assets.list(path);
+        if (children == null || children.length == 0) {  // a file (aapt leaves no empty folders)
+            try (InputStream in = assets.open(path)) {
+                Files.copy(in, target.toPath(), StandardCopyOption.REPLACE_EXISTING);
+            }
+            return;
+        }
+        target.mkdirs();
+        for (String child : children) {
+            copyTree(assets, path + "/" + child, new File(target, child));
+        }
     }
 
     private List<String> readSentences() throws IOException {

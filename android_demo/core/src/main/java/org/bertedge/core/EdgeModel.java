@@ -67,28 +67,43 @@ public final class EdgeModel implements AutoCloseable {
                     + e.getMessage());
             }
         }
+        OrtSession session = null;
+        boolean loaded = false;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             if (threads > 0) {
                 options.setIntraOpNumThreads(threads);
             }
-            OrtSession session = env.createSession(model.toString(), options);
+            session = env.createSession(model.toString(), options);
             String problem = inputProblem(manifest, session.getInputNames(), weights);
             if (problem == null) {
                 problem = outputProblem(manifest, session.getOutputInfo());
             }
             if (problem != null) {
-                session.close();
+                throw new BundleManifest.BundleException(problem);
+            }
+            EdgeModel edge = new EdgeModel(manifest, tokenizer, env, session, weights);
+            loaded = true;
+            return edge;
+        } catch (OrtException e) {
+            throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
+        } finally {
+            if (!loaded) {  // whatever failed after they were made: native memory a failed load would otherwise keep
+                closeQuietly(session);
                 if (weights != null) {
                     weights.close();
                 }
-                throw new BundleManifest.BundleException(problem);
             }
-            return new EdgeModel(manifest, tokenizer, env, session, weights);
-        } catch (OrtException e) {
-            if (weights != null) {
-                weights.close();  // decoded at load: native memory the failed model would otherwise keep
-            }
-            throw new BundleManifest.BundleException("onnxruntime cannot load " + model + ": " + e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(OrtSession session) {
+        if (session == null) {
+            return;
+        }
+        try {
+            session.close();
+        } catch (OrtException ignored) {
+            // the load's own failure is the one to report
         }
     }
 
