@@ -90,6 +90,7 @@ class DistillResult:
     device: str  # where it trained (device_name)
     held_out_before: float  # the loss on HELD_OUT passages never trained on, dropout off
     held_out_after: float
+    held_out_passages: int  # how many of the passages those are (at most a quarter)
 
 
 def distill(
@@ -143,7 +144,7 @@ def distill(
             on_step(step, losses[-1])
         student.eval()  # as every later stage reads it
         after = _held_out_loss(shipped(student), teacher, batch_inputs(held_out), terms)
-    return DistillResult(losses, device_name(device), before, after)
+    return DistillResult(losses, device_name(device), before, after, len(held_out))
 
 
 @contextmanager

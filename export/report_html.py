@@ -54,9 +54,11 @@ def shipped_model_files(report: dict[str, Any]) -> list[str]:
 def distill_rows(distilled: dict[str, Any] | None) -> list[tuple[str, str]]:
     if distilled is None:
         return []
-    return [("distillation", f"{distilled['steps']} steps on {distilled['passages']:,} passages of "
-             f"{distilled['text']} ({distilled['device']}); held-out loss {distilled['held_out_loss_before']:.4f} "
-             f"→ {distilled['held_out_loss_after']:.4f}")]  # fmt: skip
+    held_out = distilled["held_out_passages"]
+    trained = distilled["passages"] - held_out
+    losses = f"{distilled['held_out_loss_before']:.3g} → {distilled['held_out_loss_after']:.3g}"  # digits at any scale
+    return [("distillation", f"{distilled['steps']} steps on {trained:,} passages of {distilled['text']}, "
+             f"{held_out:,} more held out ({distilled['device']}); held-out loss {losses}")]  # fmt: skip
 
 
 def vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:

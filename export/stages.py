@@ -272,7 +272,8 @@ def distill_encoder(
     )
     return student, {
         "text": str(config.distill.text),
-        "passages": len(passages),
+        "passages": len(passages),  # all that were read; held_out_passages of them were never trained on
+        "held_out_passages": result.held_out_passages,
         "steps": settings.steps,
         "learning_rate": settings.learning_rate,
         "device": result.device,

@@ -110,17 +110,19 @@ def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literall
     from export.report import print_summary, write_reports
 
     report = json.loads(json.dumps(tiny_bundle[1]))  # a copy
-    report["distill"] = {"steps": 20, "passages": 3689, "text": "wiki|text", "device": "cpu",
-                         "held_out_loss_before": 0.9, "held_out_loss_after": 0.6}  # fmt: skip
+    report["distill"] = {"steps": 20, "passages": 3689, "held_out_passages": 64, "text": "wiki|text", "device": "cpu",
+                         "held_out_loss_before": 1.93e-05, "held_out_loss_after": 2.09e-05}  # fmt: skip
     report["vocab"] = {"rows_kept": 10, "rows_original": 40, "rest_ratio": None, "kept_from_text": 6,
                        "text": "my<domain>.txt", "kept_as_common": 0, "common": 0, "kept_as_fallback": 4,
                        "coverage": {}}  # fmt: skip
     write_reports(tmp_path, report)
     markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
-    row = "| distillation | 20 steps on 3,689 passages of wiki\\|text (cpu); held-out loss 0.9000 → 0.6000 |"
-    assert row in markdown
+    # the passages trained on and those held out; a small loss's digits (a rise read "0.0000 → 0.0000")
+    row = ("| distillation | 20 steps on 3,625 passages of wiki\\|text, 64 more held out (cpu); held-out loss "
+           "1.93e-05 → 2.09e-05 |")  # fmt: skip
+    assert row in markdown, markdown
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "Vocabulary and distillation" in html and "my&lt;domain&gt;.txt" in html and "held-out loss 0.9000" in html
+    assert "Vocabulary and distillation" in html and "my&lt;domain&gt;.txt" in html and "held-out loss 1.93e-05" in html
     console = Console(file=io.StringIO(), width=300, color_system=None)
     print_summary(console, report, Path("/tmp/out[red]x"))
     printed = console.file.getvalue()

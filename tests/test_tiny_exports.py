@@ -398,6 +398,7 @@ def test_distillation_runs_as_a_stage_and_the_bundle_is_held_to_the_distilled_en
     _, report, _ = export(tmp_path, export_cache, tiny_checkpoint("bert"), "bert", *flags)
     run = report["distill"]
     assert run["steps"] == 40 and run["passages"] == 39  # one of the 40 lines has 8 words or fewer
+    assert run["held_out_passages"] == 9  # a quarter of them, at most 64 (distill.HELD_OUT)
     assert run["final_loss"] < run["first_loss"]
     assert run["held_out_loss_after"] < run["held_out_loss_before"]
     assert report["parity"]["passed"] and report["parity"]["export_max_abs_diff"] < 1e-4
