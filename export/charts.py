@@ -7,8 +7,10 @@ date, a fixed id salt), and benchmarks/sweep.py saves the Pareto figure as its P
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,20 @@ def _pyplot():
     return plt
 
 
+def _as_written(build: Callable[..., Figure]) -> Callable[..., Figure]:
+    """The figure's labels (sweep columns, paths, candidate keys: the user's strings) drawn as they are written,
+    never parsed as math text: an unbalanced "$" failed the export after every stage, "$5 or $10" came out in
+    italics. A text keeps the setting it was made under, so building the figure inside the context is enough."""
+
+    @functools.wraps(build)
+    def built(*args, **kwargs) -> Figure:
+        with _pyplot().rc_context({"text.parse_math": False}):
+            return build(*args, **kwargs)
+
+    return built
+
+
+@_as_written
 def size_breakdown_figure(bars: dict[str, dict[str, int]]) -> Figure:
     """Horizontal stacked bars, one per model file: {bar label: {"embedding", "encoder", "other": bytes}}."""
     plt = _pyplot()
@@ -89,6 +105,7 @@ def check_sweep(path: Path) -> None:
         raise UserInputError(f"{path} holds no measured point")
 
 
+@_as_written
 def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None = None) -> Figure:
     """Score against achieved ratio, one panel per sweep model and one curve per method (with its encoder method
     and --vocab when a sweep varied those; the seeds' mean, their sd as error bars), the optimum/ORT int8
@@ -129,6 +146,7 @@ def _search_groups() -> list[tuple[str, str]]:
             (FAILED_SEED, "#7f7f7f")]  # fmt: skip
 
 
+@_as_written
 def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size") -> Figure:
     """Model size (or, for the latency objective, p50 at 128 tokens) against drop (points) for every measured
     candidate of a search, the budget as a vertical line and the chosen one starred."""

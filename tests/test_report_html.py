@@ -127,3 +127,17 @@ def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literall
     print_summary(console, report, Path("/tmp/out[red]x"))
     printed = console.file.getvalue()
     assert "bundle /tmp/out[red]x" in printed and "wiki|text" in printed
+
+
+def test_chart_labels_are_drawn_as_written_never_as_math():
+    """A sweep's columns and a search's keys are the user's strings: a "$" in one was parsed as matplotlib math
+    text, so an unbalanced one failed the export after every stage had run, and "$5 ... $10" came out in italics."""
+    from export.charts import pareto_figure, search_figure, svg
+
+    rows = [{"model": "costs $5 or $10", "checkpoint": "c", "method": "svd", "ratio": "8", "seed": "0",
+             "encoder": "int8", "vocab": "data/$x^$.txt", "achieved_ratio": 8.0, "metric": "acc", "bundle": 0.8,
+             "baseline_int8": 0.86}]
+    drawn = svg(pareto_figure(rows))
+    assert "costs $5 or $10" in drawn and "svd, vocab data/$x^$.txt" in drawn
+    candidate = {"key": "a_$b", "status": "within budget", "worst_drop": 0.1, "model_bytes": 5e6, "p50_ms": 1.0}
+    assert "a_$b" in svg(search_figure([candidate], 0.5, "a_$b"))
