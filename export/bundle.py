@@ -10,6 +10,7 @@ byte-identical across runs with the same inputs and seed.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ except ImportError:  # Windows
 
 from runtime_py.manifest import FORMAT_VERSION
 
-from .errors import UserInputError
+from .errors import ParityError, UserInputError
 
 TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 
@@ -183,7 +184,19 @@ def tool_versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    """JSON as RFC 8259 has it (no NaN or Infinity, which both runtimes refuse): a figure that is not a finite
+    number is written as null."""
+    path.write_text(json.dumps(_finite(data), indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
 
 def rounded(values: np.ndarray) -> list:
@@ -192,6 +205,12 @@ def rounded(values: np.ndarray) -> list:
 
 
 def write_golden(folder: Path, probes, original: np.ndarray, reference: np.ndarray, outputs: np.ndarray) -> None:
+    """golden.json; refused when an output is not a finite number (JSON has none to write, and a bundle whose
+    outputs are NaN could never pass its self-check), naming whose it is."""
+    for name, values in (("checkpoint's fp32", original), ("compressed PyTorch", reference), ("bundle", outputs)):
+        if not np.isfinite(values).all():
+            raise ParityError(f"the {name} outputs on the golden probes are not all finite (NaN or infinity): "
+                              "nothing to check a device against (a --distill-lr too high, or a broken compression)")
     rows = [
         {**_probe_input(probes, i), "reference": rounded(ref), "original": rounded(orig), "bundle": rounded(out)}
         for i, (ref, orig, out) in enumerate(zip(reference, original, outputs, strict=True))

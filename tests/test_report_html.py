@@ -141,3 +141,32 @@ def test_chart_labels_are_drawn_as_written_never_as_math():
     assert "costs $5 or $10" in drawn and "svd, vocab data/$x^$.txt" in drawn
     candidate = {"key": "a_$b", "status": "within budget", "worst_drop": 0.1, "model_bytes": 5e6, "p50_ms": 1.0}
     assert "a_$b" in svg(search_figure([candidate], 0.5, "a_$b"))
+
+
+def test_json_files_hold_only_json_numbers(tiny_bundle, tmp_path):
+    """RFC 8259 has no NaN or Infinity and both runtimes refuse them (runtime_py's strict_json, the Java Json):
+    report.json writes a figure that is not a number (a constant output's Spearman, a diverged loss) as null, and
+    golden.json is refused rather than written unreadable (a kept --no-strict bundle could never self-check)."""
+    import math
+
+    import numpy as np
+
+    from export.bundle import write_golden
+    from export.errors import ParityError
+    from export.report import write_reports
+    from runtime_py.manifest import strict_json
+
+    report = json.loads(json.dumps(tiny_bundle[1]))  # a copy
+    report["distill"] = {"steps": 2, "passages": 40, "held_out_passages": 10, "text": "t", "device": "cpu",
+                         "held_out_loss_before": 0.5, "held_out_loss_after": math.nan, "first_loss": math.inf}
+    write_reports(tmp_path, report)
+    written = strict_json((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert written["distill"]["held_out_loss_after"] is None and written["distill"]["first_loss"] is None
+    assert "held-out loss 0.5 → nan" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    probes = json.loads((tiny_bundle[0] / "golden.json").read_text(encoding="utf-8"))["probes"]
+    outputs = np.array([p["bundle"] for p in probes], dtype=np.float32)
+    broken = outputs.copy()
+    broken[3, 1] = np.nan
+    with pytest.raises(ParityError, match="bundle outputs on the golden probes are not all finite"):
+        write_golden(tmp_path, None, outputs, outputs, broken)
+    assert not (tmp_path / "golden.json").exists()
