@@ -147,9 +147,10 @@ def _search_groups() -> list[tuple[str, str]]:
 
 
 @_as_written
-def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size") -> Figure:
-    """Model size (or, for the latency objective, p50 at 128 tokens) against drop (points) for every measured
-    candidate of a search, the budget as a vertical line and the chosen one starred."""
+def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size",
+                  tokens: int = 128) -> Figure:  # fmt: skip
+    """Model size (or, for the latency objective, p50 at `tokens` tokens: the search's latency_tokens) against drop
+    (points) for every measured candidate of a search, the budget as a vertical line and the chosen one starred."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.5))
     measured = [c for c in candidates if "worst_drop" in c]
@@ -172,7 +173,7 @@ def search_figure(candidates: list[dict], max_drop: float, chosen: str, objectiv
               linestyle="", label="chosen")  # fmt: skip
     axis.axvline(max_drop, color="grey", linestyle="--", label=f"budget {max_drop:g} pt")
     axis.set_xlabel("drop vs the int8 baseline on the search part (points, worst seed)")
-    axis.set_ylabel("p50 ms, 128 tokens, 1 thread" if latency else "model file (MB)")
+    axis.set_ylabel(f"p50 ms, {tokens} tokens, 1 thread" if latency else "model file (MB)")
     axis.legend(fontsize="small")
     figure.tight_layout()
     return figure

@@ -115,9 +115,10 @@ def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
     tried = [c for c in search["candidates"] if "worst_drop" in c]
     chosen = next(c for c in tried if c["key"] == search["chosen"])
     confirmation = search["confirmation"]
+    closest = "" if search["within_budget"] else "; none within the budget: the closest, --no-strict"
     return [
         ("search: chosen", f"{chosen['key']}  (budget {search['max_drop']:g} pt, objective {search['objective']}; "
-         f"p50 {chosen['p50_ms']:.1f} ms at 128 tokens, 1 thread)"),
+         f"p50 {chosen['p50_ms']:.1f} ms at {search['latency_tokens']} tokens, 1 thread{closest})"),
         ("search: drop, search part", f"{chosen['worst_drop']:+.2f} pt  (worst seed, {search['split']['search']} "
          f"examples; {len(tried)} of {len(search['candidates'])} candidates measured)"),
         ("search: drop, confirmation part", f"{confirmation['drop']:+.2f} pt  (seed {confirmation['seed']}, "

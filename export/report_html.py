@@ -175,14 +175,18 @@ def search_section(search: dict[str, Any] | None) -> str:
     if not search:
         return ""
     confirmation = search["confirmation"]
+    chosen = ("the chosen bundle; confirmed" if search["within_budget"] else
+              "the closest, written as none kept within the budget (--no-strict); scored")  # fmt: skip
     caption = (f"Every candidate measured on the search part ({search['split']['search']} examples), the budget of "
-               f"{search['max_drop']:g} points and the chosen bundle; confirmed on the other "
+               f"{search['max_drop']:g} points and {chosen} on the other "
                f"{search['split']['confirm']}: {confirmation['drop']:+.2f} points{earlier_picks(search)}.")  # fmt: skip
-    figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"], search["objective"])
+    figure = charts.search_figure(search["candidates"], search["max_drop"], search["chosen"], search["objective"],
+                                  search["latency_tokens"])  # fmt: skip
     rows = [(escape(c["key"]), escape(c["status"]), f"{c['worst_drop']:+.2f}" if "worst_drop" in c else "—",
              _mb(c["model_bytes"]) if "model_bytes" in c else "—",
              f"{c['p50_ms']:.1f}" if "p50_ms" in c else "—") for c in search["candidates"]]  # fmt: skip
-    header = ("candidate", "status", "drop (pt, worst seed)", "model file", "p50 ms, 128 tokens, 1 thread")
+    header = ("candidate", "status", "drop (pt, worst seed)", "model file",
+              f"p50 ms, {search['latency_tokens']} tokens, 1 thread")  # fmt: skip
     return "<h2>Search</h2>" + _figure("search", figure, caption) + _table(rows, header)
 
 

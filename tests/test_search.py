@@ -22,7 +22,15 @@ from test_cli_errors import assert_refused, run_cli
 import export
 from export.api import export_config
 from export.budget import Candidate, NothingWithinBudget, SearchSettings, default_space, fingerprint
-from export.budget.run import FAILED_CONFIRMATION, LATENCY_TIE, OVER_BUDGET, Measured, fastest, reason_to_skip
+from export.budget.run import (
+    FAILED_CONFIRMATION,
+    LATENCY_TIE,
+    OVER_BUDGET,
+    Measured,
+    fastest,
+    latency_tokens,
+    reason_to_skip,
+)
 from export.budget.split import split_labelled_set, split_rows
 from export.budget.store import RESULTS, ResultStore
 from export.bundle import tool_versions
@@ -125,7 +133,7 @@ def test_the_chosen_candidate_is_the_smallest_within_budget_among_those_tried(tm
     search = result.report["search"]
     statuses = {c["key"]: c["status"] for c in search["candidates"]}
     assert statuses == {SPACE[0].key: "over budget", SPACE[1].key: "within budget"}
-    assert search["chosen"] == SPACE[1].key and search["confirmation"]["drop"] <= 1.0
+    assert search["chosen"] == SPACE[1].key and search["confirmation"]["drop"] <= 1.0 and search["within_budget"]
     # the user's data (it named the confirmation half's file in the removed work folder)
     assert result.report["config"]["evaluate"] == str(SST2_DIR)
     assert result.report["accuracy"]["dataset"].endswith("-confirm")
@@ -241,6 +249,10 @@ def test_without_strict_a_search_with_nothing_within_budget_writes_the_closest(t
     assert search["chosen"] == SPACE[1].key  # the closest: 2.0 against 3.0
     assert {c["status"] for c in search["candidates"]} == {"over budget"}
     assert json.loads((out / "bundle.json").read_text())["encoder"]["method"] == "int8"
+    # said so: report.json, the summary's row and the chart's caption read as a success
+    assert search["within_budget"] is False
+    assert "none within the budget: the closest, --no-strict" in (out / "report.md").read_text()
+    assert "the closest, written as none kept within the budget" in (out / "report.html").read_text()
 
 
 def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slower_encoder(tmp_path, tiny_checkpoint):
@@ -263,7 +275,7 @@ def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slowe
     assert candidates[same_encoder.key]["p50_ms"] > 1e-3  # exported, timed, slower than the stored pick
     assert candidates[slow_unexported.key]["status"] == \
         f"not needed: its encoder timed 30.0 ms, over 1.25x {fast.key}'s 0.0 ms"
-    assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text()
+    assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text() and search["latency_tokens"] == 128
 
 
 def test_the_latency_pick_is_the_fastest_of_all_within_budget_whatever_their_order(tmp_path, tiny_checkpoint):
@@ -305,15 +317,19 @@ def test_the_report_says_when_the_confirmation_part_failed_earlier_picks():
     row = {"drop": 0.0, "model_bytes": 1, "p50_ms": 1.0, "parity_passed": True, "seed": 0}
     failed = Measured(SPACE[0], 1, seeds=[row], status=FAILED_CONFIRMATION)
     chosen = Measured(SPACE[1], 2, seeds=[row], status="within budget")
-    split, confirmation = Split(Path("s"), Path("c"), [0, 1], [2, 3]), {"drop": 0.2, "seed": 0}
-    searched = _report(SearchSettings(max_drop=1.0), [failed, chosen], chosen, split, confirmation)
+    split = Split(Path("s"), Path("c"), [0, 1], [2, 3])
+    confirmation = {"drop": 0.2, "seed": 0, "parity_passed": True}
+    searched = _report(SearchSettings(max_drop=1.0), [failed, chosen], chosen, split, confirmation, 128)
     assert searched["confirmations"] == 2 and searched["split"]["seed"] == 0
     assert _search_rows(searched)[-1][1] == "+0.20 pt  (seed 0, 2 examples; it failed 1 earlier pick, so it is no " \
         "longer unseen)"
-    first_pick = _report(SearchSettings(max_drop=1.0), [chosen], chosen, split, confirmation)
+    first_pick = _report(SearchSettings(max_drop=1.0), [chosen], chosen, split, confirmation, 128)
     assert first_pick["confirmations"] == 1 and _search_rows(first_pick)[-1][1] == "+0.20 pt  (seed 0, 2 examples)"
+    # a checkpoint that reads 64 tokens is timed at 64, and said so (the row always said 128)
+    short = _report(SearchSettings(max_drop=1.0), [chosen], chosen, split, confirmation, latency_tokens(64))
+    assert "p50 1.0 ms at 64 tokens, 1 thread)" in _search_rows(short)[0][1]
     # --no-strict writing the closest, which had itself failed the confirmation part: one pick judged, not two
-    assert _report(SearchSettings(max_drop=1.0), [failed], failed, split, confirmation)["confirmations"] == 1
+    assert _report(SearchSettings(max_drop=1.0), [failed], failed, split, confirmation, 128)["confirmations"] == 1
 
 
 def test_candidates_that_differ_in_any_setting_have_their_own_keys_and_compare_only_within_a_method():

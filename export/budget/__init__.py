@@ -26,7 +26,17 @@ from ..config import ExportConfig
 from ..encoder import encoder_of, linear_layers
 from ..errors import ParityError, UserInputError
 from ..typed_fields import check_field_types
-from .run import FAILED_CONFIRMATION, SKIPPED, Measured, Search, SearchSettings, candidate_config, drop_points
+from .run import (
+    FAILED_CONFIRMATION,
+    SKIPPED,
+    WITHIN_BUDGET,
+    Measured,
+    Search,
+    SearchSettings,
+    candidate_config,
+    drop_points,
+    latency_tokens,
+)
 from .space import Candidate, default_space, estimated_bytes
 from .split import SPLIT_SEED, Split, split_labelled_set
 from .store import ResultStore
@@ -98,7 +108,8 @@ def run_search(
         chosen.status = FAILED_CONFIRMATION
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
                       "budget; searching on", highlight=False)  # fmt: skip
-    return _publish(search, final, _report(settings, ordered, chosen, split, confirmation))
+    searched = _report(settings, ordered, chosen, split, confirmation, _timed_tokens(final))
+    return _publish(search, final, searched)
 
 
 def _check_space(space: list[Candidate], base: ExportConfig) -> None:
@@ -146,7 +157,8 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
     console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
     confirmation, final = _confirm(search, closest)
-    return _publish(search, final, _report(search.settings, ordered, closest, search.split, confirmation))
+    searched = _report(search.settings, ordered, closest, search.split, confirmation, _timed_tokens(final))
+    return _publish(search, final, searched)
 
 
 def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str) -> list[Measured]:
@@ -215,7 +227,7 @@ def code_digest() -> str:
 
 
 def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured, split: Split,
-            confirmation: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+            confirmation: dict[str, Any], tokens: int) -> dict[str, Any]:  # fmt: skip
     return {
         "max_drop": settings.max_drop,
         "objective": settings.objective,
@@ -223,12 +235,21 @@ def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured,
         "seeds": settings.seeds,
         "split": {"search": len(split.search_rows), "confirm": len(split.confirm_rows), "seed": SPLIT_SEED},
         "chosen": chosen.candidate.key,
+        # False: nothing kept the drop within the budget (both parts, parity passed); --no-strict wrote the closest
+        "within_budget": chosen.status == WITHIN_BUDGET and confirmation["drop"] <= settings.max_drop
+        and confirmation["parity_passed"],
         "confirmation": confirmation,
         # picks the confirmation part judged, this one included: past 1 it has shaped the choice, so its figure
         # for the chosen one leans in its favour
         "confirmations": 1 + sum(m.status == FAILED_CONFIRMATION and m is not chosen for m in ordered),
+        "latency_tokens": tokens,  # the length p50_ms timed
         "candidates": [m.to_json() for m in ordered],
     }
+
+
+def _timed_tokens(final: Path) -> int:
+    """The sequence length p50_ms timed the bundles at (the checkpoint may read fewer than LATENCY_TOKENS)."""
+    return latency_tokens(json.loads((final / "bundle.json").read_text(encoding="utf-8"))["max_length"])
 
 
 def _publish(search: Search, final: Path, searched: dict[str, Any]) -> dict[str, Any]:

@@ -222,7 +222,12 @@ def p50_ms(folder: Path) -> float:
     from runtime_py.bench import measure
 
     bundle = Bundle.load(folder, threads=1, verify=False)
-    return round(measure(bundle, min(LATENCY_TOKENS, bundle.manifest.max_length), LATENCY_RUNS).p50_ms, 3)
+    return round(measure(bundle, latency_tokens(bundle.manifest.max_length), LATENCY_RUNS).p50_ms, 3)
+
+
+def latency_tokens(max_length: int) -> int:
+    """The sequence length p50_ms times for a bundle that reads `max_length` tokens."""
+    return min(LATENCY_TOKENS, max_length)
 
 
 def fastest(within: list[Measured]) -> Measured | None:
