@@ -14,7 +14,15 @@ from rich.text import Text
 from runtime_py.machine import machine
 
 from .bundle import write_json
-from .report_html import distill_rows, earlier_picks, measure_name, shipped_model_files, vocab_rows, write_html
+from .report_html import (
+    distill_rows,
+    earlier_picks,
+    measure_name,
+    shipped_model_files,
+    undecided_note,
+    vocab_rows,
+    write_html,
+)
 
 
 def build_report(
@@ -76,9 +84,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("export parity: max abs diff", f"{parity['max_abs_diff']:.2e}"),
     ]
     if parity["top1_agreement"] is not None:
-        undecided = parity.get("undecided_probes", 0)
-        left_out = f"  ({undecided} undecided probe(s) left out)" if undecided else ""
-        rows.append(("export parity: top-1 agreement", f"{parity['top1_agreement']:.3f}{left_out}"))
+        rows.append(("export parity: top-1 agreement", f"{parity['top1_agreement']:.3f}{undecided_note(parity)}"))
     rows.append(("export parity", "pass" if parity["passed"] else "FAIL: " + "; ".join(parity["failures"])))
     if measure_name(parity) == "score concordance":
         rows.append(("fidelity: score concordance", f"{fidelity['min_cosine']:.4f}  (vs the original fp32 model)"))
@@ -146,8 +152,8 @@ def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:
 
 
 def _cell(text: str) -> str:
-    """A Markdown table cell: a "|" in a path or a failure would end it."""
-    return text.replace("|", "\\|")
+    """A Markdown table cell: a "|" in a path or a failure would end it, and "<" would open raw HTML."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
 
 
 def write_reports(folder: Path, report: dict[str, Any], sweep: Path | None = None) -> None:

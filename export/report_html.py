@@ -14,6 +14,7 @@ from typing import Any
 
 from . import charts
 from .bundle import published_name
+from .tasks import TASKS
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
@@ -66,9 +67,11 @@ def vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
         return []
     rest = pruning.get("rest_ratio")
     others = f", the others as codes at {rest:g}x (tokenizer unchanged)" if rest else ""
+    common = (f"{pruning['kept_as_common']:,} more of its {pruning['common']:,} most common, " if pruning["common"]
+              else "")  # fmt: skip
     rows = [("vocabulary", f"{pruning['rows_kept']:,} of {pruning['rows_original']:,} rows kept{others}  "
-             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {pruning['kept_as_common']:,} more of its "
-             f"{pruning['common']:,} most common, {pruning['kept_as_fallback']:,} fallback)")]
+             f"({pruning['kept_from_text']:,} used by {pruning['text']}, {common}"
+             f"{pruning['kept_as_fallback']:,} fallback)")]
     for name, seen in pruning["coverage"].items():
         if seen:
             unk = f"words with an [UNK] {seen['unk_rate_original']:.2%} → {seen['unk_rate_pruned']:.2%}"
@@ -125,7 +128,7 @@ def parity_section(report: dict[str, Any]) -> str:
             f"{parity['tolerance']['min_cosine_margin']:g}, rounded down)",
         ),
         ("", "max abs diff", f"{parity['max_abs_diff']:.2e}"),
-        ("", "top-1 agreement", top1(parity["top1_agreement"])),
+        ("", "top-1 agreement", top1(parity["top1_agreement"]) + undecided_note(parity)),
         ("", "fp32 graph vs PyTorch, max abs diff", f"{parity['export_max_abs_diff']:.2e}"),
         ("fidelity", "vs the original fp32 model (reported, not enforced)", ""),
         ("", measure, f"{fidelity['min_cosine']:.4f}") if one_output
@@ -140,14 +143,21 @@ def measure_name(parity: dict[str, Any]) -> str:
     return "score concordance" if parity.get("measure") == "concordance" else "min cosine"
 
 
-def accuracy_section(accuracy: dict[str, Any] | None) -> str:
+def undecided_note(parity: dict[str, Any]) -> str:
+    """Probes whose fp32 top two classes tie are left out of top-1 agreement (stages.py); said when there are any."""
+    undecided = parity.get("undecided_probes", 0)
+    return f" ({undecided} undecided probe(s) left out)" if undecided and parity["top1_agreement"] is not None else ""
+
+
+def accuracy_section(accuracy: dict[str, Any] | None, task: str) -> str:
     if accuracy is None:
         return '<h2>Accuracy</h2><p class="note">Not evaluated (export with --evaluate GLUE_DIR).</p>'
     baseline = accuracy["baseline_int8"]
     drop = "—" if baseline is None else f"{accuracy['bundle'] - baseline:+.4f}"
     row = (f"{accuracy['original']:.4f}", "—" if baseline is None else f"{baseline:.4f}",
            f"{accuracy['bundle']:.4f}", drop)  # fmt: skip
-    title = f"{accuracy['dataset']} {accuracy['metric']}, {accuracy['examples']} examples, one text per call"
+    one = "pair" if TASKS[task].pairs else "text"
+    title = f"{accuracy['dataset']} {accuracy['metric']}, {accuracy['examples']} examples, one {one} per call"
     header = ("original fp32", "optimum/ORT int8", "this bundle", "bundle − int8")
     return f"<h2>Accuracy</h2><p>{escape(title)}</p>" + _table([row], header)
 
@@ -161,7 +171,8 @@ def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
         mark = (published_name(report["checkpoint"]), f"{accuracy['dataset']} {accuracy['metric']}",
                 report["size"]["embedding_ratio_vs_fp32"], accuracy["bundle"])  # fmt: skip
     caption = ("Score against embedding compression ratio for each method of a sweep (benchmarks/sweep.py, --sweep): "
-               "another run, perhaps on another machine, than this bundle's, whose star is this run's own score.")
+               "another run, perhaps on another machine, than this bundle's"
+               + (", whose star is this run's own score." if mark is not None else "."))
     return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
 
 
@@ -201,7 +212,7 @@ def render(report: dict[str, Any], sweep: list[dict] | None = None) -> str:
         f"<title>Export report: {escape(report['checkpoint'])}</title><style>{STYLE}</style></head><body>",
         f"<h1>Export report: {escape(report['checkpoint'])}</h1><p>{escape(subtitle)}</p>",
         search_section(report.get("search")), size_section(report), parity_section(report),
-        accuracy_section(report.get("accuracy")), training_section(report),
+        accuracy_section(report.get("accuracy"), report["task"]), training_section(report),
         pareto_section(report, sweep),
         f"<h2>Timings</h2><p>{escape(timings)}; export {report['timing']['export_seconds']:.1f} s</p>",
         f"<script>{SCRIPT}</script></body></html>", "",

@@ -121,6 +121,8 @@ def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literall
     row = ("| distillation | 20 steps on 3,625 passages of wiki\\|text, 64 more held out (cpu); held-out loss "
            "1.93e-05 → 2.09e-05 |")  # fmt: skip
     assert row in markdown, markdown
+    # no raw HTML from a path in report.md; no "0 more of its 0 most common" without --vocab-common
+    assert "(6 used by my&lt;domain>.txt, 4 fallback)" in markdown
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Vocabulary and distillation" in html and "my&lt;domain&gt;.txt" in html and "held-out loss 1.93e-05" in html
     console = Console(file=io.StringIO(), width=300, color_system=None)
@@ -170,3 +172,12 @@ def test_json_files_hold_only_json_numbers(tiny_bundle, tmp_path):
     with pytest.raises(ParityError, match="bundle outputs on the golden probes are not all finite"):
         write_golden(tmp_path, None, outputs, outputs, broken)
     assert not (tmp_path / "golden.json").exists()
+
+
+def test_a_pair_models_accuracy_is_scored_one_pair_per_call():
+    from export.report_html import accuracy_section
+
+    accuracy = {"dataset": "stsb-dev", "metric": "spearman", "examples": 1500, "original": 0.86,
+                "baseline_int8": 0.85, "bundle": 0.855}  # fmt: skip
+    assert "1500 examples, one pair per call" in accuracy_section(accuracy, "text-pair-classification")
+    assert "1500 examples, one text per call" in accuracy_section(accuracy, "feature-extraction")
