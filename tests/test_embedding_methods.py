@@ -348,3 +348,14 @@ def test_lighttoken_decode_stays_in_the_legacy_mobile_op_set(tmp_path, table):
                                "MatMulInteger", "Mul", "Add", "Constant"}  # fmt: skip
     decoder = [t for t in graph.graph.initializer if t.name == "word_embeddings.decoder.q"]
     assert decoder and decoder[0].data_type == onnx.TensorProto.INT8  # stays int8, not folded to fp32
+
+
+def test_lighttoken_without_token_counts_gives_the_exact_slots_to_the_rows_it_decodes_worst():
+    """With no statistics (the API's fit(table, seed)) every count was 0 and the slots went to the lowest ids; they
+    go to the rows the codes reproduce worst: here 100 rows of five times the norm, far from the codes' fit."""
+    table = torch.randn(3000, 96, generator=torch.Generator().manual_seed(2))
+    table[2000:2100] *= 5
+    module = LightToken(ratio=12.0).fit(table, 0)
+    slotted = torch.nonzero(module.slots).flatten()
+    assert len(slotted) == 88 and bool(((slotted >= 2000) & (slotted < 2100)).all())
+    assert float(row_cosine(decode(module, slotted[None])[0], table[slotted]).min()) > 0.9999

@@ -115,8 +115,9 @@ def split_bits(bits: int, stages: int) -> list[int]:
 def frequent_rows(
     decoded: LightTokenCodes, table: torch.Tensor, counts: torch.Tensor, rows: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(slots, rows) that make the `rows` most frequent tokens exact (to int8): each gets a slot and the difference
-    between its true row and the row `decoded` gives it. Ties in the counts go to the lower id."""
+    """(slots, rows) that make the `rows` tokens of the highest `counts` (occurrences; without statistics, the
+    decode's squared error) exact (to int8): each gets a slot and the difference between its true row and the row
+    `decoded` gives it. Ties in the counts go to the lower id."""
     top = torch.argsort(counts, descending=True, stable=True)[:rows]
     frequent = torch.zeros(1 + rows, table.shape[1])
     with torch.no_grad():
@@ -163,4 +164,7 @@ class LightToken(EmbeddingMethod):
         if not rows:
             return LightTokenCodes(packed, decoder, bias)
         decoded = LightTokenCodes(packed, decoder, bias)
+        if stats is None:  # no counts to rank by: the rows the codes reproduce worst get the exact slots
+            with torch.no_grad():
+                counts = (table - decoded.decode_codes(torch.arange(vocab))).square().sum(dim=1).double()
         return LightTokenCodes(packed, decoder, bias, frequent_rows(decoded, table, counts, rows))
