@@ -79,9 +79,10 @@ def read_sweep(path: Path) -> list[dict]:
             raise ValueError(f"no column(s) {', '.join(sorted(missing))}")
         rows = [r for r in reader if not r.get("note")]
     for r in rows:
+        empty = next((field for field in SWEEP_FIELDS if not (r[field] or "").strip()), None)
+        if empty is not None:  # a short row leaves its last fields None
+            raise ValueError(f"a row has no {empty} (an empty field, or fewer fields than the header)")
         for field in ("achieved_ratio", "bundle", "baseline_int8"):
-            if r[field] is None:
-                raise ValueError(f"a row has no {field} (fewer fields than the header)")
             r[field] = float(r[field])
             if not math.isfinite(r[field]) or (field == "achieved_ratio" and r[field] <= 0):
                 raise ValueError(f"a row's {field} is {r[field]}: ratios above 0 and finite scores only")

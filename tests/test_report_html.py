@@ -64,7 +64,10 @@ def test_every_bundle_carries_its_report_page(tiny_bundle, tmp_path):
 
 def test_sweep_that_is_not_a_sweep_is_refused(capsys, tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
-    for sweep, expected in ((tmp_path / "missing.csv", "not found"), (tmp_path / "other.csv", "not a sweep CSV")):
+    # a short row: its model, method and metric were None, and the charts failed after the whole export
+    (tmp_path / "short.csv").write_text("achieved_ratio,bundle,baseline_int8,model,method,metric\n2,0.5,0.6\n")
+    for sweep, expected in ((tmp_path / "missing.csv", "not found"), (tmp_path / "other.csv", "not a sweep CSV"),
+                            (tmp_path / "short.csv", "a row has no model")):  # fmt: skip
         code, err = run_cli(capsys, "bert", "--sweep", str(sweep), "--out", str(tmp_path / "b"))
         assert_refused(code, err, expected)
     assert not (tmp_path / "b").exists()
