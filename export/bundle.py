@@ -158,8 +158,7 @@ def publish(staging: Path, out: Path, force: bool) -> None:
     folder made there while the export ran (another export's, the user's) is replaced only as --force allows."""
     check_output_folder(out, force)
     if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")  # a name nothing else holds
         out.rename(old)
         staging.rename(out)
         shutil.rmtree(old)

@@ -200,10 +200,12 @@ def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
     out.mkdir()
     (out / "bundle.json").write_text("{}")  # an earlier bundle: --force replaces nothing else (test_cli_errors.py)
     (out / "old.txt").write_text("old")
+    (tmp_path / ".bundle.old").write_text("mine")  # a file of that name beside it failed the publish at the end
     flags = ["--force", "--target", "onnx", "--embedding", "none"]
     assert main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(out), *flags]) == 0
     assert not (out / "old.txt").exists() and (out / "model.onnx").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging or old folders left behind
+    assert (tmp_path / ".bundle.old").read_text() == "mine"  # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bundle.old", "bundle"]  # no staging or old folders left
 
 
 def test_a_folder_made_at_out_while_the_export_ran_is_not_replaced(tmp_path, tiny_checkpoint, monkeypatch):
