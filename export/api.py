@@ -79,6 +79,7 @@ def build(
         preset, model=model, target=target, task=task, embedding=embedding, encoder=encoder, evaluate=evaluate,
         distill=distill, vocab=vocab, out=out, force=force, strict=strict, seed=seed, sweep=sweep,
     )  # fmt: skip
+    _check_run_arguments(progress, cache)
     with quiet_libraries():
         from . import pipeline  # torch, transformers and onnxruntime: only once there is something to build
 
@@ -118,6 +119,7 @@ def search(
         preset, model=model, target=target, task=task, evaluate=evaluate, distill=distill, vocab=vocab,
         out=out if out is not None else Path("bundles") / f"{preset}-search", force=force, strict=strict,
     )  # fmt: skip
+    _check_run_arguments(progress, cache)
     with quiet_libraries():
         from .budget import SearchSettings, run_search  # torch and the pipeline: only once there is something to do
 
@@ -127,6 +129,13 @@ def search(
             with Cache() as own:
                 return ExportResult(config.out, run_search(config, settings, console, own, space))
         return ExportResult(config.out, run_search(config, settings, console, cache, space))
+
+
+def _check_run_arguments(progress: object, cache: object) -> None:
+    """build()'s and search()'s own arguments, refused before any work (a wrong cache failed after compressing)."""
+    check_value(progress, "bool", "progress")
+    if cache is not None and not isinstance(cache, Cache):
+        raise UserInputError(f"cache must be an export.Cache or None (got {cache!r})")
 
 
 def export_config(

@@ -102,7 +102,11 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
     [
         ({"embedding": export.LightToken(ratio=None)}, "lighttoken ratio must be a number (got None)"),
         ({"embedding": export.LightToken(stages=2.5)}, "lighttoken stages must be a whole number (got 2.5)"),
-        ({"embedding": export.LightToken(frequency_power=float("nan"))}, "lighttoken frequency_power must be finite"),
+        ({"embedding": export.LightToken(frequency_power=float("nan"))}, "lighttoken frequency_power must be from 0"),
+        # these three failed inside the fit: a LinAlgError, a MemoryError, a fit that would run for days
+        ({"embedding": export.LightToken(frequency_power=1e12)}, "frequency_power must be from 0 (every token alike)"),
+        ({"embedding": export.LightToken(stages=10**12)}, "lighttoken needs 1 <= stages <= 64"),
+        ({"embedding": export.LightToken(rounds=10**9)}, "lighttoken needs 1 <= stages <= 64, 0 <= rounds <= 100"),
         ({"embedding": export.LightToken(frequency_power="x")}, "frequency_power must be a number (got 'x')"),
         ({"embedding": export.DirectionAE(batch=0)}, "direction-ae needs epochs >= 1, batch >= 1"),
         ({"encoder": export.Int4Encoder(block_size=128.0)}, "int4 block_size must be a whole number (got 128.0)"),
@@ -119,6 +123,8 @@ def test_build_refuses_what_the_cli_refuses(tmp_path, tiny_checkpoint):
         ({"out": 5}, "out must be a path or None (got 5)"),
         ({"distill": 5}, "distill text must be a path or None (got 5)"),
         ({"strict": "no"}, "strict must be True or False (got 'no')"),
+        ({"progress": "no"}, "progress must be True or False (got 'no')"),
+        ({"cache": "x"}, "cache must be an export.Cache or None (got 'x')"),  # failed after the compress stage
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -129,7 +135,7 @@ def test_build_refuses_settings_of_the_wrong_type_before_any_work(tmp_path, sett
     (tmp_path / "t.txt").write_text("".join(f"passage {i} of text, long enough to count as one\n" for i in range(50)))
     settings = {key: replace_text(value, tmp_path) for key, value in settings.items()}
     with pytest.raises(export.UserInputError, match=re.escape(expected)):
-        export.build(**{"preset": "bert", "out": tmp_path / "b", **settings}, progress=False)
+        export.build(**{"preset": "bert", "out": tmp_path / "b", "progress": False, **settings})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
 
 

@@ -21,7 +21,6 @@ fit is deterministic and gives the same codes on any CPU.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +32,9 @@ from .bits import Int8Matrix, dequantize, lookup, pack_bits, shifted_sign_lut, s
 from .token_stats import TokenStats
 
 MAX_FREQUENT_ROWS = 255  # as many as a uint8 slot can name (slot 0: none)
+MAX_STAGES = 64  # each stage holds at least a byte of code bits; more leave stages empty
+MAX_ROUNDS = 100  # the fit settles in under 12 on every table measured
+MAX_FREQUENCY_POWER = 2.0  # counts reach 1e6: (count + 1)^2 already spans 12 orders of weight
 LUT_BYTES = 256 * 8
 
 
@@ -144,10 +146,13 @@ class LightToken(EmbeddingMethod):
         super().check()
         if not 0 <= self.frequent_rows <= MAX_FREQUENT_ROWS:
             raise UserInputError(f"lighttoken frequent_rows must be 0 to {MAX_FREQUENT_ROWS} (a uint8 slot each)")
-        if self.stages < 1 or self.rounds < 0 or not 0 <= self.frequent_share < 1:
-            raise UserInputError("lighttoken needs stages >= 1, rounds >= 0 and 0 <= frequent_share < 1")
-        if not math.isfinite(self.frequency_power):
-            raise UserInputError(f"lighttoken frequency_power must be finite (got {self.frequency_power})")
+        # beyond these a fit runs out of memory (a list of stages), time (rounds) or float range (the weights)
+        if not (1 <= self.stages <= MAX_STAGES and 0 <= self.rounds <= MAX_ROUNDS and 0 <= self.frequent_share < 1):
+            raise UserInputError(f"lighttoken needs 1 <= stages <= {MAX_STAGES}, 0 <= rounds <= {MAX_ROUNDS} and "
+                                 f"0 <= frequent_share < 1 (got {self.stages}, {self.rounds}, {self.frequent_share})")
+        if not 0 <= self.frequency_power <= MAX_FREQUENCY_POWER:
+            raise UserInputError(f"lighttoken frequency_power must be from 0 (every token alike) to "
+                                 f"{MAX_FREQUENCY_POWER:g} (got {self.frequency_power})")  # fmt: skip
 
     def fit(self, table: torch.Tensor, seed: int, stats: TokenStats | None = None) -> LightTokenCodes:
         vocab, dim = table.shape
