@@ -321,3 +321,15 @@ def test_the_text_classification_task_refuses_pair_data(tmp_path, tiny_checkpoin
     assert main(args) == 2
     assert "--task text-pair-classification" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_label_that_only_looks_like_a_number_is_refused_in_one_line(tmp_path):
+    """"²" passes str.isdigit() and int() refuses it; a 5,000-digit label passes too and is past int()'s limit:
+    both ended the export in a ValueError traceback after the model loaded."""
+    from export.tasks.base import label_indices
+
+    for label in ("²", "9" * 5000):
+        data = tmp_path / f"{len(label)}.tsv"
+        data.write_text(f"sentence\tlabel\nhello world\t{label}\nbad movie\t0\n", encoding="utf-8")
+        with pytest.raises(UserInputError, match="is not one of the model's labels"):
+            label_indices(read_examples(data), ["LABEL_0", "LABEL_1"])

@@ -140,19 +140,26 @@ def label_indices(examples: Examples, labels: list[str]) -> np.ndarray:
     glue_numbers = (
         bool(layout.number_names)
         and set(layout.number_names) <= set(names)
-        and all(v in {str(i) for i in range(len(layout.number_names))} or not v.isdigit() for v in targets)
+        and all(v in {str(i) for i in range(len(layout.number_names))} or _class_number(v) is None for v in targets)
     )
 
     def index(value: str) -> int:
         if value.lower() in names:
             return names.index(value.lower())
-        if glue_numbers and value.isdigit():
-            return names.index(layout.number_names[int(value)])
+        number = _class_number(value)
+        if glue_numbers and number is not None:
+            return names.index(layout.number_names[number])
         if generic and value in layout.label_order and (not labels or len(layout.label_order) == len(labels)):
             return layout.label_order.index(value)
-        if value.isdigit() and (not labels or int(value) < len(labels)):
-            return int(value)
+        if number is not None and (not labels or number < len(labels)):
+            return number
         raise UserInputError(f"{examples.dataset}: label {value!r} is not one of the model's labels "
                              f"({', '.join(labels)})")  # fmt: skip
 
     return np.array([index(v) for v in targets])
+
+
+def _class_number(value: str) -> int | None:
+    """A label written as a class number ("0", "12"), else None: str.isdigit() also takes "²" and other digits
+    int() refuses, and a number past int()'s 4,300 digits."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
