@@ -122,6 +122,7 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
     declared = declared_modules(folder)
     check_lower_case(folder, tokenizer)
     model = _load_model(task, folder)
+    _check_ids_fit_the_table(tokenizer, model, folder)
     max_length = tokens_read(folder, model, hf_config, architecture, config.preset.max_length)
     trim_position_table(model, architecture.position_rows(hf_config, max_length))
     return LoadedModel(
@@ -138,6 +139,15 @@ def load(config: ExportConfig, pairs: bool = False) -> LoadedModel:
         input_names=input_names,
         max_length=max_length,
     )
+
+
+def _check_ids_fit_the_table(tokenizer, model, folder: Path) -> None:
+    """A tokenizer that is not the model's (another checkpoint's, a vocabulary grown without resizing the table)
+    gives ids the table has no row for."""
+    largest, rows = max(tokenizer.get_vocab().values()), model.get_input_embeddings().num_embeddings
+    if largest >= rows:
+        raise UserInputError(f"the checkpoint in {folder} does not match: its tokenizer gives ids up to {largest}, "
+                             f"past the {rows} rows of its token table")  # fmt: skip
 
 
 def _check_token_types(tokenizer, input_names: list[str], task: Task, folder: Path) -> None:

@@ -645,6 +645,20 @@ def test_checkpoint_that_fails_to_load(capsys, tmp_path, tiny_checkpoint):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b")]
 
 
+def test_a_tokenizer_with_ids_past_the_models_table_is_refused(capsys, tmp_path, tiny_checkpoint):
+    """Another checkpoint's tokenizer (500 pieces) beside a 405-row table: the export failed on an IndexError inside
+    torch's embedding lookup after loading."""
+    swapped = tmp_path / "swapped"
+    shutil.copytree(tiny_checkpoint("bert"), swapped)
+    for f in tiny_checkpoint("roberta").iterdir():
+        if f.name not in ("config.json", "model.safetensors"):
+            shutil.copy(f, swapped / f.name)
+    (swapped / "vocab.txt").unlink(missing_ok=True)
+    code, err = run_cli(capsys, "bert", "--model", str(swapped), "--embedding", "none", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "its tokenizer gives ids up to 499, past the 405 rows of its token table")
+    assert not (tmp_path / "b").exists()
+
+
 def test_exit_code_and_single_line_from_a_real_process(tmp_path):
     result = run_process("bert", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "b"))
     assert result.returncode == 2
