@@ -28,6 +28,7 @@ except ImportError:  # Windows
 
 from runtime_py.manifest import FORMAT_VERSION
 
+from .config import expanded
 from .errors import ParityError, UserInputError
 
 TOOLS = ("bert-edge", "torch", "transformers", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
@@ -37,7 +38,7 @@ def published_name(checkpoint: str) -> str:
     """The checkpoint as bundle.json names it: a hub name as given, a local folder by its own name, since a path
     is the builder's file system (an absolute one names their home folder) and two spellings of one path would
     give two bundles (report.json keeps the path as given)."""
-    path = Path(checkpoint).expanduser()
+    path = expanded(checkpoint)
     return path.resolve().name if path.exists() else checkpoint
 
 

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from runtime_py.manifest import sha256
 
+from .config import expanded
+
 T = TypeVar("T")
 
 
@@ -48,7 +50,7 @@ def contents_digest(path: str | Path | None) -> str | None:
     subfolders' files (a trainer's checkpoint-N/, .git/) are never read. Part of a cached value's key wherever it
     was made from files that may change in place (a checkpoint saved again, data edited), since a path alone names
     both; each file's digest is remembered by its size and time."""
-    root = Path(path).expanduser() if path is not None else None
+    root = expanded(path) if path is not None else None
     if root is None or not root.exists():
         return None
     if not root.is_dir():

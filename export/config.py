@@ -91,6 +91,15 @@ def _path_or_none(text: str | Path | None, label: str) -> Path | None:
     return None if text is None else non_empty_path(text, f"{label} text")
 
 
+def expanded(path: str | Path) -> Path:
+    """`path` with ~ and ~user expanded as a shell does: a user this machine does not know leaves it as written
+    (Path.expanduser raised a RuntimeError)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 def non_empty_path(value: str | Path, label: str) -> Path:
     """An empty string is no path: Path("") would be the working folder, read or written in its place."""
     if not str(value).strip():

@@ -11,7 +11,7 @@ from runtime_py.session import first_line
 
 from .architectures import Architecture, get_architecture
 from .cache import contents_digest
-from .config import MIN_MAX_LENGTH, ExportConfig
+from .config import MIN_MAX_LENGTH, ExportConfig, expanded
 from .errors import UserInputError
 from .sentence_transformers import check_lower_case, declared_max_length, declared_modules
 from .tasks import TASKS, Task, detect_task
@@ -59,7 +59,7 @@ def resolve_checkpoint(name: str) -> Path:
         embedded = _embedded_folder(EMBEDDED_CHECKPOINTS[name])
         if embedded is not None:
             return embedded
-    path = Path(name).expanduser()
+    path = expanded(name)
     if path.exists():
         if not (path / "config.json").is_file():
             raise UserInputError(f"checkpoint folder {path} has no config.json")

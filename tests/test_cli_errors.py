@@ -802,3 +802,10 @@ def test_a_broken_preset_file_is_named_in_one_line_and_help_still_works(capsys, 
     assert not (tmp_path / "b").exists()
     code, err = run_cli(capsys, "--help")
     assert code == 0
+
+
+def test_a_home_folder_of_a_user_this_machine_does_not_know_is_a_path_not_found(capsys, tmp_path):
+    """~nouser stays as written, as a shell leaves it; Path.expanduser raised a RuntimeError traceback."""
+    code, err = run_cli(capsys, "bert", "--model", "~nouser-xyz/model", "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "checkpoint folder not found: ~nouser-xyz/model")
+    assert not (tmp_path / "b").exists()

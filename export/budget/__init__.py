@@ -22,7 +22,7 @@ from runtime_py.manifest import sha256
 
 from .. import bundle, report
 from ..cache import Cache, contents_digest
-from ..config import ExportConfig
+from ..config import ExportConfig, expanded
 from ..encoder import encoder_of, linear_layers
 from ..errors import ParityError, UserInputError
 from ..typed_fields import check_field_types
@@ -207,7 +207,7 @@ def _where(path: str | Path | None) -> str | None:
     """A local path as the absolute one it names; a hub name (nothing here by that name) as it is."""
     if path is None:
         return None
-    local = Path(path).expanduser()
+    local = expanded(path)
     return str(local.resolve()) if local.exists() else str(path)
 
 
