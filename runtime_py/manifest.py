@@ -130,13 +130,13 @@ class Manifest:
             task=raw["task"],
             labels=raw.get("labels"),
             pooling=raw.get("pooling"),
-            normalized=bool(raw["normalized"]),
+            normalized=json_bool(raw["normalized"], "normalized"),
             max_length=json_whole_number(raw["max_length"], "max_length"),
             model=ModelSpec(
                 model["file"],
                 model["format"],
-                [TensorSpec(**t) for t in model["inputs"]],
-                [TensorSpec(**t) for t in model["outputs"]],
+                [_tensor_spec(t, "model.inputs") for t in model["inputs"]],
+                [_tensor_spec(t, "model.outputs") for t in model["outputs"]],
                 model.get("weights"),
             ),
             tokenizer=TokenizerSpec(
@@ -151,6 +151,22 @@ class Manifest:
             files=dict(raw["files"]),
             folder=folder,
         )
+
+
+def json_bool(value: object, name: str) -> bool:
+    """JSON's true or false; bool() read the string "false" as true."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: {value!r} is not true or false")
+    return value
+
+
+def _tensor_spec(raw: object, where: str) -> TensorSpec:
+    """A tensor's name and dtype (strings) and shape (a list), nothing else: a list for a name failed later as a
+    TypeError where the names are compared."""
+    if not (isinstance(raw, dict) and set(raw) == {"name", "dtype", "shape"} and isinstance(raw["name"], str)
+            and isinstance(raw["dtype"], str) and isinstance(raw["shape"], list)):  # fmt: skip
+        raise ValueError(f"{where}: {raw!r} is not a tensor's name, dtype (strings) and shape (a list)")
+    return TensorSpec(raw["name"], raw["dtype"], raw["shape"])
 
 
 def json_whole_number(value: object, name: str) -> int:
@@ -237,6 +253,8 @@ def field_problem(manifest: Manifest) -> str | None:
         return f"{unlisted} {names[unlisted]} is not listed in files with its sha256"
     if not model.outputs:
         return "model.outputs lists no output"
+    if len(set(manifest.input_names)) < len(manifest.input_names):
+        return "model.inputs names an input twice"
     if not 2 <= manifest.max_length <= MAX_LENGTH_LIMIT:
         return f"max_length {manifest.max_length} is not between 2 and {MAX_LENGTH_LIMIT}"
     if not 0 <= tokenizer.pad_id < ID_LIMIT:

@@ -265,6 +265,14 @@ def test_an_unknown_format_version_or_broken_manifest_is_refused(bundle_copy):
         ({"tolerance": {"min_cosine": "0.9"}}, "min_cosine must be within"),
         ({"tolerance": {"min_top1_agreement": True}}, "min_top1_agreement within"),
         ({"labels": []}, "labels must be a list of label names"),
+        ({"normalized": "false"}, "normalized: 'false' is not true or false"),  # was read as true
+        # a list for a name was a TypeError traceback where the names are compared
+        ({"model": {"inputs": [{"name": ["input_ids"], "dtype": "int64", "shape": ["batch", "sequence"]}]}},
+         r"model\.inputs: .* is not a tensor's name, dtype \(strings\) and shape \(a list\)"),
+        ({"model": {"outputs": [{"name": "x", "dtype": 7, "shape": []}]}}, "model.outputs: .* is not a tensor's"),
+        ({"model": {"inputs": [{"name": n, "dtype": "int64", "shape": ["batch", "sequence"]}
+                               for n in ("input_ids", "input_ids", "attention_mask")]}},
+         "model.inputs names an input twice"),
     ],
 )
 def test_a_manifest_with_a_malformed_field_is_refused(bundle_copy, change, expected):
