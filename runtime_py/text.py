@@ -78,6 +78,7 @@ class TextEncoder:
                               f"{specials} special tokens and a token of each text need {specials + 2})")  # fmt: skip
         tokenizer.enable_truncation(manifest.max_length)
         self.tokenizer = tokenizer
+        self.path = path
         self.input_names = manifest.input_names
         self.pad_id = manifest.pad_id
 
@@ -86,11 +87,11 @@ class TextEncoder:
 
     def tokens(self, items: Sequence[Item]) -> list[tuple[list[int], list[int]]]:
         """Each item's token ids and token types."""
-        return [(e.ids, e.type_ids) for e in self.tokenizer.encode_batch(list(items))]
+        return [(e.ids, e.type_ids) for e in self._encode(items)]
 
     def inputs(self, items: Sequence[Item]) -> dict[str, np.ndarray]:
         """A padded int64 batch, keyed by the model's input names."""
-        encodings = self.tokenizer.encode_batch(list(items))
+        encodings = self._encode(items)
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(items), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(items), width), dtype=np.int64)
@@ -100,3 +101,9 @@ class TextEncoder:
             ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
         columns = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return {name: columns[name] for name in self.input_names}
+
+    def _encode(self, items: Sequence[Item]) -> list:
+        try:
+            return self.tokenizer.encode_batch(list(items))
+        except Exception as err:  # a tokenizer.json that loads and cannot encode (a WordLevel one without [UNK])
+            raise BundleError(f"the tokenizer {self.path} cannot encode the text: {err}") from None

@@ -19,7 +19,7 @@ from export.tasks import load_set
 from runtime_py import Bundle, BundleError
 from runtime_py.__main__ import default_lengths
 from runtime_py.__main__ import main as runtime_main
-from runtime_py.manifest import Manifest
+from runtime_py.manifest import Manifest, sha256
 from runtime_py.parity import agreement
 
 
@@ -204,6 +204,22 @@ def bundle_copy(tiny_bundle, tmp_path):
     folder = tmp_path / "bundle"
     shutil.copytree(tiny_bundle[0], folder)
     return folder
+
+
+def test_a_tokenizer_that_loads_but_cannot_encode_is_a_bundle_error(bundle_copy, capsys):
+    """A WordLevel tokenizer.json without [UNK] loads, then fails on a word it lacks with the library's bare
+    Exception: a traceback from the CLI before."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    Tokenizer(WordLevel({}, unk_token="[UNK]")).save(str(bundle_copy / "tokenizer.json"))
+    with pytest.raises(BundleError, match=r"the tokenizer .*tokenizer\.json cannot encode the text: .*Missing"):
+        Bundle.load(bundle_copy, verify=False).embed("hello")
+    manifest = json.loads((bundle_copy / "bundle.json").read_text())
+    manifest["files"]["tokenizer.json"] = sha256(bundle_copy / "tokenizer.json")
+    (bundle_copy / "bundle.json").write_text(json.dumps(manifest))
+    assert runtime_main([str(bundle_copy), "hello"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: the tokenizer ")
 
 
 def test_a_missing_file_is_named(bundle_copy):
