@@ -215,6 +215,8 @@ class Bundle:
         self._require("text-pair-classification", "rerank")
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, not {type(query).__name__}")
+        if isinstance(passages, str):  # as search() refuses one str for its corpus
+            raise TypeError("passages must be a list of texts, not one str")
         texts, _ = as_texts(passages)
         k = len(texts) if k is None else count_at_least(k, "k", 0)
         scores = self.score([(query, p) for p in texts], label) if texts else np.zeros(0)

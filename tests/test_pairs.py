@@ -280,6 +280,8 @@ def test_a_one_output_pair_model_is_detected_scores_and_reranks(tmp_path, export
     assert [h.index for h in hits] == list(np.argsort(-scores, kind="stable"))
     assert [h.score for h in hits] == pytest.approx(sorted(scores, reverse=True))
     assert len(bundle.rerank("the cat", passages, k=2)) == 2 and bundle.rerank("q", []) == []
+    with pytest.raises(TypeError, match="passages must be a list of texts, not one str"):  # was one passage
+        bundle.rerank("the cat", "a cat on a mat")
     with pytest.raises(BundleError, match=r"one output .* use score\(\) or rerank\(\)"):
         bundle.classify(("a", "b"))
     with pytest.raises(BundleError, match=r"embed\(\) needs a feature-extraction bundle; .*: use score\(\)"):
