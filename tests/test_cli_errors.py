@@ -203,6 +203,20 @@ def test_a_multi_label_classifier_is_refused(capsys, tmp_path, tiny_checkpoint):
     assert not (tmp_path / "b").exists()
 
 
+def test_a_classifier_naming_a_class_twice_is_refused(capsys, tmp_path, tiny_checkpoint):
+    """Its bundle answered "pos" for either class (exit 0 before), and --evaluate's labels map by name."""
+    import shutil
+
+    checkpoint = tmp_path / "twice"
+    shutil.copytree(tiny_checkpoint("bert-classifier"), checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    labels = {"id2label": {"0": "pos", "1": "POS"}, "label2id": {"pos": 0, "POS": 1}}
+    (checkpoint / "config.json").write_text(json.dumps({**config, **labels}))
+    code, err = run_cli(capsys, "bert", "--model", str(checkpoint), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "checkpoint's config.json id2label names the class 'pos' twice")
+    assert not (tmp_path / "b").exists()
+
+
 
 def test_a_checkpoint_missing_the_weights_its_head_needs_is_refused(capsys, tmp_path_factory, tiny_checkpoint):
     """An embedder's weights under a config that says classifier: transformers would make the head up at random

@@ -95,6 +95,11 @@ def check_classification_head(hf_config: PretrainedConfig) -> None:
             f"checkpoint has no sequence-classification head (architectures: {hf_config.architectures}); "
             "use --task feature-extraction"
         )
+    names = [name.lower() for name in label_names(hf_config)]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:  # the runtimes answer with a label, and --evaluate's labels map by name
+        raise UserInputError(f"checkpoint's config.json id2label names the class {twice!r} twice; a bundle names its "
+                             "classes by label, so each needs its own")  # fmt: skip
     if getattr(hf_config, "problem_type", None) == "multi_label_classification":  # sigmoid per label
         raise UserInputError("checkpoint is a multi-label classifier (problem_type multi_label_classification: "
                              "a sigmoid per label); bundles read classes by softmax, which would misreport it")
