@@ -126,7 +126,11 @@ def prune_vocabulary(
     settings = _prune_settings(config, rows)
     if config.vocab.rest is not None:
         kept = vocab.kept_ids(loaded.tokenizer, texts, *settings)
-        deployed = replace(loaded, domain_rows=_id_mask(kept.kept_ids, rows))
+        domain = _id_mask(kept.kept_ids, rows)
+        if not bool((reachable_rows(loaded.tokenizer, rows) & ~domain).any()):  # it was ignored, unsaid
+            raise UserInputError("--vocab-rest keeps the rows outside the domain, and there are none: the text (and "
+                                 "--vocab-common) use every row; leave --vocab-rest out")  # fmt: skip
+        deployed = replace(loaded, domain_rows=domain)
         return deployed, _pruning_facts(config, loaded, kept, texts, None, evaluation_texts)
     pruned = vocab.prune_tokenizer(loaded.tokenizer, texts, *settings)
     model = copy.deepcopy(loaded.model)

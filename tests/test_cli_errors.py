@@ -325,6 +325,12 @@ def test_vocab_rest_on_too_few_rows_says_no_ratio_is_reachable(capsys, tmp_path,
     code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "int8", "--vocab",
                         str(SST2_DEV), "--vocab-rest", "50", "--out", str(tmp_path / "b"))  # fmt: skip
     assert_refused(code, err, "rows outside the domain (reachable: none on so few rows)")
+    # and none at all: --vocab-common keeps every row (--vocab-rest was ignored, exit 0)
+    code, err = run_cli(capsys, "bert", "--model", str(tiny_checkpoint("bert")), "--embedding", "int8", "--vocab",
+                        str(SST2_DEV), "--vocab-common", "100000", "--vocab-rest", "50",
+                        "--out", str(tmp_path / "c"))  # fmt: skip
+    assert_refused(code, err, "--vocab-rest keeps the rows outside the domain, and there are none")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 
 
 @pytest.mark.parametrize("rate", ["0", "-0.001", "nan", "2"])
