@@ -55,9 +55,12 @@ FIRST_LINE_CHARS = 300  # a library's first line can list every value it knows (
 
 
 def first_line(err: BaseException) -> str:
-    """A library error's first line, cut at FIRST_LINE_CHARS: what one line of our own error message quotes."""
-    lines = str(err).strip().splitlines()
+    """A library error's first line, cut at FIRST_LINE_CHARS: what one line of our own error message quotes. A
+    first line that ends in ":" (torch's "Error(s) in loading state_dict for Embedding:") goes on with the next."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     line = lines[0] if lines else type(err).__name__
+    if line.endswith(":") and len(lines) > 1:
+        line = f"{line} {lines[1]}"
     return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + " …"
 
 

@@ -606,3 +606,14 @@ def test_the_bench_text_is_as_long_as_any_length_asked():
 
     for tokens in (2, 9, 10, 128, 5000):
         assert len(filler(tokens).split()) > tokens
+
+
+def test_a_library_errors_first_line_goes_on_when_it_ends_in_a_colon():
+    """torch's "Error(s) in loading state_dict for Embedding:" said nothing of what failed; the line after it does."""
+    from runtime_py.session import first_line
+
+    torch_says = RuntimeError("Error(s) in loading state_dict for Embedding:\n\tsize mismatch for weight: copying a "
+                              "param with shape [10, 4]\n\tmore")  # fmt: skip
+    assert first_line(torch_says) == ("Error(s) in loading state_dict for Embedding: size mismatch for weight: "
+                                      "copying a param with shape [10, 4]")  # fmt: skip
+    assert first_line(ValueError("one line\nsecond")) == "one line" and first_line(ValueError("")) == "ValueError"
