@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from runtime_py.session import one_line
+
 from .api import build, export_config, search
 from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, VocabConfig
 from .embedding import EmbeddingMethod, make_method
@@ -38,7 +40,7 @@ nothing within budget), 2 bad input (nothing is written), 130 Ctrl-C, 143 SIGTER
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse prints the whole usage block by default
-        print(f"error: {message} (see --help)", file=sys.stderr)
+        print(f"error: {one_line(message)} (see --help)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -286,6 +288,6 @@ def main(argv: list[str] | None = None) -> int:
             build(**build_arguments(args))
     except (UserInputError, ParityError) as err:
         # the message quotes paths and values the user gave: printed as they are, not read as markup
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[red]error:[/] {escape(one_line(str(err)))}", highlight=False, soft_wrap=True)
         return err.exit_code
     return 0

@@ -13,7 +13,7 @@ import numpy as np
 from . import bench
 from .bundle import Bundle
 from .manifest import BundleError
-from .session import check_threads
+from .session import check_threads, one_line
 
 EPILOG = """examples:
   python -m runtime_py bundles/minilm "a cat sits on the mat" "a kitten on a rug"
@@ -28,7 +28,7 @@ exit codes: 0 done (self-check passed); 1 self-check failed; 2 bad bundle or bad
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse prints the whole usage block by default
-        print(f"error: {message} (see --help)", file=sys.stderr)
+        print(f"error: {one_line(message)} (see --help)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             print_bench(bundle, args.lengths or default_lengths(bundle.manifest.max_length), args.runs or 100, load_ms)
         return code
     except (BundleError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(str(err))}", file=sys.stderr)
         return 2
 
 

@@ -54,6 +54,12 @@ class ModelLoadError(Exception):
 FIRST_LINE_CHARS = 300  # a library's first line can list every value it knows (transformers: 300 model types)
 
 
+def one_line(message: str) -> str:
+    """An error message as the one line it is meant to be: a line break inside a quoted path or value written as
+    \\n (a folder name may hold one)."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def first_line(err: BaseException) -> str:
     """A library error's first line, cut at FIRST_LINE_CHARS: what one line of our own error message quotes. A
     first line that ends in ":" (torch's "Error(s) in loading state_dict for Embedding:") goes on with the next."""

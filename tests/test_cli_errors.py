@@ -829,3 +829,13 @@ def test_a_home_folder_of_a_user_this_machine_does_not_know_is_a_path_not_found(
     code, err = run_cli(capsys, "bert", "--model", "~nouser-xyz/model", "--out", str(tmp_path / "b"))
     assert_refused(code, err, "checkpoint folder not found: ~nouser-xyz/model")
     assert not (tmp_path / "b").exists()
+
+
+def test_a_path_holding_a_line_break_is_quoted_on_the_one_error_line(capsys, tmp_path):
+    """A folder name may hold a line break: the message printed it and took two lines."""
+    code, err = run_cli(capsys, "bert", "--model", str(tmp_path / "two\nlines"), "--out", str(tmp_path / "b"))
+    assert_refused(code, err, "checkpoint folder not found: " + str(tmp_path / "two\\nlines"))
+    from runtime_py.__main__ import main as runtime_main
+
+    assert runtime_main([str(tmp_path / "two\nlines"), "hello"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: bundle folder not found: " + str(tmp_path / "two\\nlines")]
