@@ -7,10 +7,8 @@ date, a fixed id salt), and benchmarks/sweep.py saves the Pareto figure as its P
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,20 +30,13 @@ def _pyplot():
     return plt
 
 
-def _as_written(build: Callable[..., Figure]) -> Callable[..., Figure]:
-    """The figure's labels (sweep columns, paths, candidate keys: the user's strings) drawn as they are written,
-    never parsed as math text: an unbalanced "$" failed the export after every stage, "$5 or $10" came out in
-    italics. A text keeps the setting it was made under, so building the figure inside the context is enough."""
-
-    @functools.wraps(build)
-    def built(*args, **kwargs) -> Figure:
-        with _pyplot().rc_context({"text.parse_math": False}):
-            return build(*args, **kwargs)
-
-    return built
+def _literal(text: str) -> str:
+    """A user's string (a sweep column, a path, a candidate key) drawn as written: matplotlib reads text between
+    "$" signs as math (an unbalanced "$" failed the export after every stage, "$5 or $10" came out in italics).
+    Only these strings are escaped: the log axis's own tick labels are math text."""
+    return text.replace("$", r"\$")
 
 
-@_as_written
 def size_breakdown_figure(bars: dict[str, dict[str, int]]) -> Figure:
     """Horizontal stacked bars, one per model file: {bar label: {"embedding", "encoder", "other": bytes}}."""
     plt = _pyplot()
@@ -106,7 +97,6 @@ def check_sweep(path: Path) -> None:
         raise UserInputError(f"{path} holds no measured point")
 
 
-@_as_written
 def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None = None) -> Figure:
     """Score against achieved ratio, one panel per sweep model and one curve per method (with its encoder method
     and --vocab when a sweep varied those; the seeds' mean, their sd as error bars), the optimum/ORT int8
@@ -122,14 +112,14 @@ def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None =
             curve = _seed_means([r for r in points if _curve(r) == label])
             ratios, spreads = zip(*curve, strict=True)
             means, sds = [s.mean for s in spreads], [s.sd for s in spreads]
-            axis.errorbar(ratios, means, yerr=sds, marker="o", capsize=3, label=label)
+            axis.errorbar(ratios, means, yerr=sds, marker="o", capsize=3, label=_literal(label))
         axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
         if mark is not None and mark[1] == points[0]["metric"] and points[0].get("checkpoint", mark[0]) == mark[0]:
             axis.plot([mark[2]], [mark[3]], marker="*", markersize=16, color="black", linestyle="", label="this bundle")
         axis.set_xscale("log")
         axis.set_xlabel("embedding compression ratio vs fp32 (log)")
-        axis.set_ylabel(points[0]["metric"])
-        axis.set_title(model)
+        axis.set_ylabel(_literal(points[0]["metric"]))
+        axis.set_title(_literal(model))
         axis.legend(fontsize="small")
     figure.tight_layout()
     return figure
@@ -147,7 +137,6 @@ def _search_groups() -> list[tuple[str, str]]:
             (FAILED_SEED, "#7f7f7f")]  # fmt: skip
 
 
-@_as_written
 def search_figure(candidates: list[dict], max_drop: float, chosen: str, objective: str = "size",
                   tokens: int = 128) -> Figure:  # fmt: skip
     """Model size (or, for the latency objective, p50 at `tokens` tokens: the search's latency_tokens) against drop
@@ -168,7 +157,7 @@ def search_figure(candidates: list[dict], max_drop: float, chosen: str, objectiv
             continue
         axis.scatter([c["worst_drop"] for c in group], [y(c) for c in group], label=label, color=color)
         for c in group:
-            axis.annotate(c["key"], (c["worst_drop"], y(c)), fontsize="x-small")
+            axis.annotate(_literal(c["key"]), (c["worst_drop"], y(c)), fontsize="x-small")
     picked = [c for c in measured if c["key"] == chosen]
     axis.plot([c["worst_drop"] for c in picked], [y(c) for c in picked], marker="*", markersize=16, color="black",
               linestyle="", label="chosen")  # fmt: skip

@@ -142,8 +142,12 @@ def test_chart_labels_are_drawn_as_written_never_as_math():
     rows = [{"model": "costs $5 or $10", "checkpoint": "c", "method": "svd", "ratio": "8", "seed": "0",
              "encoder": "int8", "vocab": "data/$x^$.txt", "achieved_ratio": 8.0, "metric": "acc", "bundle": 0.8,
              "baseline_int8": 0.86}]
+    rows = [rows[0], {**rows[0], "ratio": "80", "achieved_ratio": 80.0}]  # a log axis with ticks
     drawn = svg(pareto_figure(rows))
     assert "costs $5 or $10" in drawn and "svd, vocab data/$x^$.txt" in drawn
+    # the log axis's ticks are math text of matplotlib's own, drawn as such (10 with a superscript), not as markup
+    texts = re.findall(r"<text[^>]*>(.*?)</text>", drawn, flags=re.S)
+    assert texts and not [t for t in texts if "mathdefault" in t]
     candidate = {"key": "a_$b", "status": "within budget", "worst_drop": 0.1, "model_bytes": 5e6, "p50_ms": 1.0}
     assert "a_$b" in svg(search_figure([candidate], 0.5, "a_$b"))
 
