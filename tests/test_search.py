@@ -7,6 +7,7 @@ resumes from), and everything else runs for real."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -253,6 +254,40 @@ def test_without_strict_a_search_with_nothing_within_budget_writes_the_closest(t
     assert search["within_budget"] is False
     assert "none within the budget: the closest, --no-strict" in (out / "report.md").read_text()
     assert "the closest, written as none kept within the budget" in (out / "report.html").read_text()
+
+
+def test_a_candidate_whose_outputs_are_not_numbers_is_skipped_not_the_search_ended(tmp_path, tiny_checkpoint,
+                                                                                    monkeypatch):  # fmt: skip
+    """write_golden refuses outputs that are not finite with a ParityError, even not strict: the search took it for
+    its own end (exit 1). The candidate is skipped, the next one exported and chosen; the published report is the
+    export's own (report.json read back holds null for a figure that is not a number)."""
+    from export import pipeline
+
+    checkpoint = tiny_checkpoint("bert-classifier")
+    out = tmp_path / "bundle"
+    stored_over_budget(out, checkpoint, {SPACE[1].key: 0.0})  # the int8 encoder: within budget, exported at the end
+    real_run = pipeline.run
+
+    def diverged(config, console, cache=None):
+        if config.encoder.name == "int4":
+            raise export.ParityError("the bundle outputs on the golden probes are not all finite (NaN or infinity)")
+        return real_run(config, console, cache)
+
+    monkeypatch.setattr(pipeline, "run", diverged)
+    result = export.search("bert", model=str(checkpoint), evaluate=SST2_DIR, max_drop=1.0, space=SPACE, out=out,
+                           progress=False)  # fmt: skip
+    statuses = {c["key"]: c["status"] for c in result.report["search"]["candidates"]}
+    assert statuses[SPACE[0].key].startswith("skipped: the bundle outputs on the golden probes are not all finite")
+    assert result.report["search"]["chosen"] == SPACE[1].key
+
+
+def test_a_seed_whose_score_is_not_a_number_is_the_worst_whatever_its_place():
+    """max() over [0.1, nan] is 0.1 and over [nan, 0.1] nan: a candidate with a NaN seed (a constant output's
+    Spearman) could count as within budget."""
+    row = {"model_bytes": 1, "p50_ms": 1.0, "parity_passed": True}
+    for drops in ([0.1, math.nan], [math.nan, 0.1]):
+        measured = Measured(SPACE[0], 1, seeds=[{**row, "seed": i, "drop": d} for i, d in enumerate(drops)])
+        assert measured.worst_drop == math.inf
 
 
 def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slower_encoder(tmp_path, tiny_checkpoint):

@@ -102,14 +102,14 @@ def run_search(
         chosen = search.explore(ordered)
         if chosen is None:
             return _nothing_within_budget(search, ordered, console)
-        confirmation, final = _confirm(search, chosen)
+        confirmation, final, confirmed = _confirm(search, chosen)
         if confirmation["drop"] <= settings.max_drop and confirmation["parity_passed"]:
             break
         chosen.status = FAILED_CONFIRMATION
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
                       "budget; searching on", highlight=False)  # fmt: skip
     searched = _report(settings, ordered, chosen, split, confirmation, _timed_tokens(final))
-    return _publish(search, final, searched)
+    return _publish(search, final, confirmed, searched)
 
 
 def _check_space(space: list[Candidate], base: ExportConfig) -> None:
@@ -124,8 +124,9 @@ def _check_space(space: list[Candidate], base: ExportConfig) -> None:
             raise UserInputError(f"candidate {candidate.key} needs the text it names (pass vocab= / distill=)")
 
 
-def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:
-    """Export the chosen candidate (its best seed on the search part) again, scored on the confirmation part."""
+def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path, dict[str, Any]]:
+    """Export the chosen candidate (its best seed on the search part) again, scored on the confirmation part:
+    (the confirmation's row, the bundle's folder, its report)."""
     seed = chosen.best_seed["seed"]
     final = search.work / "final"
     # not strict: a parity failure here is one more reason to go on to the next candidate, not the end
@@ -135,13 +136,13 @@ def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path]:
     accuracy = result["accuracy"]
     return {"seed": seed, "score": accuracy["bundle"], "baseline": accuracy["baseline_int8"],
             "drop": drop_points(accuracy), "examples": accuracy["examples"],
-            "parity_passed": result["parity"]["passed"]}, final  # fmt: skip
+            "parity_passed": result["parity"]["passed"]}, final, result  # fmt: skip
 
 
 def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:
     tried = [m for m in ordered if m.measured_whole]
     if not tried:
-        failed = [m for m in ordered if m.status.startswith(SKIPPED)]  # each an export's UserInputError
+        failed = [m for m in ordered if m.status.startswith(SKIPPED)]  # each an export's refusal
         if failed and not any(m.status == "not tried" for m in ordered):
             first = failed[0]
             others = f" ({len(failed) - 1} more, each with its error above)" if len(failed) > 1 else ""
@@ -156,9 +157,9 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
     if search.base.strict:
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
     console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
-    confirmation, final = _confirm(search, closest)
+    confirmation, final, confirmed = _confirm(search, closest)
     searched = _report(search.settings, ordered, closest, search.split, confirmation, _timed_tokens(final))
-    return _publish(search, final, searched)
+    return _publish(search, final, confirmed, searched)
 
 
 def _ordered(space: list[Candidate], loaded, base: ExportConfig, objective: str) -> list[Measured]:
@@ -252,10 +253,10 @@ def _timed_tokens(final: Path) -> int:
     return latency_tokens(json.loads((final / "bundle.json").read_text(encoding="utf-8"))["max_length"])
 
 
-def _publish(search: Search, final: Path, searched: dict[str, Any]) -> dict[str, Any]:
-    """Move the confirmed bundle into place with the search recorded in its reports, remove the work folder and
-    print the summary."""
-    result = json.loads((final / "report.json").read_text(encoding="utf-8"))
+def _publish(search: Search, final: Path, result: dict[str, Any], searched: dict[str, Any]) -> dict[str, Any]:
+    """Move the confirmed bundle into place with the search recorded in its reports (`result`: its report as the
+    export returned it; report.json, read back, holds null for a figure that is not a number), remove the work
+    folder and print the summary."""
     # the user's data, not the confirmation half's file in the work folder removed below (the accuracy section's
     # dataset names the half it scored)
     result["config"]["evaluate"] = str(search.base.evaluate)

@@ -13,6 +13,7 @@ time. Drops are in points (the metric ×100, positive = worse than the optimum/O
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from rich.markup import escape
 
 from ..cache import Cache
 from ..config import DistillConfig, ExportConfig, VocabConfig
-from ..errors import UserInputError
+from ..errors import ParityError, UserInputError
 from ..typed_fields import plain_fields
 from .space import Candidate
 from .split import Split
@@ -76,7 +77,10 @@ class Measured:
 
     @property
     def worst_drop(self) -> float:
-        return max(row["drop"] for row in self.seeds)
+        """The largest drop of its seeds; a seed whose score is not a number (a constant output's Spearman) is the
+        worst there is (max() kept or lost a NaN by its place)."""
+        drops = [row["drop"] for row in self.seeds]
+        return math.inf if any(math.isnan(d) for d in drops) else max(drops)
 
     @property
     def p50_ms(self) -> float:
@@ -190,7 +194,7 @@ class Search:
             if "error" in row:
                 return row["error"]
             measured.seeds.append(row)
-            if row["drop"] > self.settings.max_drop or not row["parity_passed"]:
+            if not row["drop"] <= self.settings.max_drop or not row["parity_passed"]:  # NaN too
                 break
         return None
 
@@ -199,7 +203,9 @@ class Search:
         try:
             result = self.run_export(config, self.cache)
             latency = p50_ms(config.out)
-        except UserInputError as err:  # a ratio the table cannot reach, a method the model cannot take
+        # a ratio the table cannot reach, a method the model cannot take; outputs that are not finite numbers
+        # (write_golden's ParityError, even not strict): a candidate that cannot be built, not the search's end
+        except (UserInputError, ParityError) as err:
             return {"key": candidate.key, "seed": seed, "error": str(err)}
         finally:
             shutil.rmtree(config.out, ignore_errors=True)
