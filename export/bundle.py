@@ -159,6 +159,8 @@ def publish(staging: Path, out: Path, force: bool) -> None:
     folder made there while the export ran (another export's, the user's) is replaced only as --force allows."""
     check_output_folder(out, force)
     if out.exists():
+        for left in out.parent.glob(f".{out.name}.old-*"):  # an earlier publish that was ended between its renames
+            shutil.rmtree(left, ignore_errors=True)
         old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")  # a name nothing else holds
         out.rename(old)
         staging.rename(out)
@@ -207,10 +209,12 @@ def rounded(values: np.ndarray) -> list:
 def write_golden(folder: Path, probes, original: np.ndarray, reference: np.ndarray, outputs: np.ndarray) -> None:
     """golden.json; refused when an output is not a finite number (JSON has none to write, and a bundle whose
     outputs are NaN could never pass its self-check), naming whose it is."""
-    for name, values in (("checkpoint's fp32", original), ("compressed PyTorch", reference), ("bundle", outputs)):
+    made_here = " (a --distill-lr too high, or a broken compression)"
+    for name, values, cause in (("checkpoint's fp32", original, ""), ("compressed PyTorch", reference, made_here),
+                                ("bundle", outputs, made_here)):  # fmt: skip
         if not np.isfinite(values).all():
             raise ParityError(f"the {name} outputs on the golden probes are not all finite (NaN or infinity): "
-                              "nothing to check a device against (a --distill-lr too high, or a broken compression)")
+                              f"nothing to check a device against{cause}")  # fmt: skip
     rows = [
         {**_probe_input(probes, i), "reference": rounded(ref), "original": rounded(orig), "bundle": rounded(out)}
         for i, (ref, orig, out) in enumerate(zip(reference, original, outputs, strict=True))

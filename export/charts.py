@@ -114,7 +114,7 @@ def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None =
             means, sds = [s.mean for s in spreads], [s.sd for s in spreads]
             axis.errorbar(ratios, means, yerr=sds, marker="o", capsize=3, label=_literal(label))
         axis.axhline(points[0]["baseline_int8"], color="grey", linestyle="--", label="optimum/ORT int8")
-        if mark is not None and mark[1] == points[0]["metric"] and points[0].get("checkpoint", mark[0]) == mark[0]:
+        if starred(points[0], mark):
             axis.plot([mark[2]], [mark[3]], marker="*", markersize=16, color="black", linestyle="", label="this bundle")
         axis.set_xscale("log")
         axis.set_xlabel("embedding compression ratio vs fp32 (log)")
@@ -123,6 +123,12 @@ def pareto_figure(rows: list[dict], mark: tuple[str, str, float, float] | None =
         axis.legend(fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def starred(row: dict, mark: tuple[str, str, float, float] | None) -> bool:
+    """Whether the panel of a sweep `row` carries the bundle's star: the metric is the mark's, and the checkpoint
+    too where the sweep names its checkpoints."""
+    return mark is not None and mark[1] == row["metric"] and row.get("checkpoint", mark[0]) == mark[0]
 
 
 FAILED_SEED = "a seed failed to export"  # a measured candidate's "skipped: ..." (a later seed's export error)

@@ -172,7 +172,7 @@ def pareto_section(report: dict[str, Any], sweep: list[dict] | None) -> str:
                 report["size"]["embedding_ratio_vs_fp32"], accuracy["bundle"])  # fmt: skip
     caption = ("Score against embedding compression ratio for each method of a sweep (benchmarks/sweep.py, --sweep): "
                "another run, perhaps on another machine, than this bundle's"
-               + (", whose star is this run's own score." if mark is not None else "."))
+               + (", whose star is this run's own score." if any(charts.starred(r, mark) for r in sweep) else "."))
     return "<h2>Methods compared</h2>" + _figure("pareto", charts.pareto_figure(sweep, mark), caption)
 
 

@@ -188,3 +188,22 @@ def test_a_pair_models_accuracy_is_scored_one_pair_per_call():
                 "baseline_int8": 0.85, "bundle": 0.855}  # fmt: skip
     assert "1500 examples, one pair per call" in accuracy_section(accuracy, "text-pair-classification")
     assert "1500 examples, one text per call" in accuracy_section(accuracy, "feature-extraction")
+
+
+def test_the_sweep_caption_promises_a_star_only_where_one_is_drawn_and_the_parity_table_names_undecided_probes(
+    tiny_bundle,
+):
+    from export.bundle import published_name
+    from export.report_html import pareto_section, parity_section
+
+    report = json.loads(json.dumps(tiny_bundle[1]))  # a copy
+    report["accuracy"] = {"dataset": "d", "metric": "acc", "bundle": 0.8, "baseline_int8": 0.8, "original": 0.8,
+                          "examples": 10}  # fmt: skip
+    row = {"model": "m", "checkpoint": published_name(report["checkpoint"]), "method": "svd", "ratio": "8",
+           "seed": "0", "encoder": "int8", "vocab": "", "achieved_ratio": 8.0, "metric": "d acc", "bundle": 0.8,
+           "baseline_int8": 0.86}  # fmt: skip
+    assert "whose star" in pareto_section(report, [row])
+    assert "whose star" not in pareto_section(report, [{**row, "metric": "other"}])  # no panel of its metric
+    assert "whose star" not in pareto_section(report, [{**row, "checkpoint": "another"}])
+    report["parity"].update(top1_agreement=1.0, undecided_probes=2)
+    assert "1.000 (2 undecided probe(s) left out)" in parity_section(report)

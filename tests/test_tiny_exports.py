@@ -201,6 +201,7 @@ def test_force_replaces_an_existing_bundle(tmp_path, tiny_checkpoint):
     (out / "bundle.json").write_text("{}")  # an earlier bundle: --force replaces nothing else (test_cli_errors.py)
     (out / "old.txt").write_text("old")
     (tmp_path / ".bundle.old").write_text("mine")  # a file of that name beside it failed the publish at the end
+    (tmp_path / ".bundle.old-0a1b2c3d").mkdir()  # an earlier publish ended between its two renames
     flags = ["--force", "--target", "onnx", "--embedding", "none"]
     assert main(["bert", "--model", str(tiny_checkpoint("bert")), "--out", str(out), *flags]) == 0
     assert not (out / "old.txt").exists() and (out / "model.onnx").is_file()
