@@ -278,6 +278,27 @@ def row(model: CompareModel, entry: Entry, scores: dict, speed: dict, mem: dict)
     }
 
 
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refused before the baselines are built: a bad setting failed only after builds (a) to (c), or after every
+    export and all the scoring (--runs 0)."""
+    from export import LightToken, UserInputError
+    from export.encoder import make_encoder
+    from export.pipeline import MAX_DISTILL_STEPS
+
+    if args.runs < 1 or args.seeds < 1:
+        parser.error(f"--runs and --seeds must be at least 1 (got {args.runs}, {args.seeds})")
+    if not (args.distill_steps == 0 or 1 <= args.distill_steps <= MAX_DISTILL_STEPS):
+        parser.error(f"--distill-steps must be 0 (none) or from 1 to {MAX_DISTILL_STEPS:,} (got {args.distill_steps})")
+    try:
+        for ratio in args.ratios:
+            LightToken(ratio=ratio).check()
+        for spec in args.encoders:
+            method, _, ratio = spec.partition(":")
+            make_encoder(method, **({"ratio": float(ratio)} if ratio else {}))  # make() checks the settings
+    except (UserInputError, ValueError) as err:
+        parser.error(str(err))
+
+
 def main() -> None:
     from report_tables import write_outputs
 
@@ -298,6 +319,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results/compare-latest",
                         help="folder for its results (default benchmarks/results/compare-latest)")  # fmt: skip
     args = parser.parse_args()
+    check_arguments(parser, args)
     console = Console(stderr=True)
     rows = []
     for key in args.models:

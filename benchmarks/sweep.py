@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from export.bundle import published_name
 from export.charts import pareto_figure
 from export.embedding import make_method, method_type
 from export.encoder import EncoderMethod, make_encoder
+from export.pipeline import MAX_DISTILL_STEPS
 from export.spread import Spread
 from runtime_py.machine import cpu_name
 
@@ -154,9 +156,10 @@ def write_table(rows: list[dict], path: Path) -> None:
              "worst drop | model MB | fit s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in summarise(rows):
-        if r.get("note"):
+        if r.get("note"):  # "unreachable" where no size of the method lands near the ratio, else what went wrong
+            note = "unreachable" if "cannot reach ratio" in r["note"] else r["note"].replace("|", "\\|")
             lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | {r['vocab'] or '—'} "
-                         "| unreachable | | | | | | | | |")  # fmt: skip
+                         f"| {note} | | | | | | | | |")  # fmt: skip
             continue
         bundle, drop = r["bundle"], r["drop"]
         lines.append(f"| {r['model']} | {r['method']} | {r['ratio']:g} | {r['encoder']} | {r['vocab'] or '—'} | "
@@ -168,8 +171,28 @@ def write_table(rows: list[dict], path: Path) -> None:
 
 
 def write_plot(rows: list[dict], path: Path) -> None:
-    figure = pareto_figure([r for r in rows if not r.get("note")])  # the same curves report.html draws
-    figure.savefig(path, dpi=120)
+    measured = [r for r in rows if not r.get("note")]
+    if not measured:  # nothing to draw; and no earlier run's chart left beside this run's table
+        path.unlink(missing_ok=True)
+        return
+    pareto_figure(measured).savefig(path, dpi=120)  # the same curves report.html draws
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every setting refused before sweep.csv is opened (afresh): a typo in a method once emptied a results
+    folder's CSV and then failed, and a bad ratio or step count was recorded as "unreachable"."""
+    try:
+        for method in args.methods:
+            for ratio in args.ratios:
+                make_method(method, ratio=ratio)  # make() checks the settings
+    except UserInputError as err:
+        parser.error(str(err))
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1 (got {args.seeds})")
+    if not (args.distill_steps == 0 or 1 <= args.distill_steps <= MAX_DISTILL_STEPS):
+        parser.error(f"--distill-steps must be 0 (none) or from 1 to {MAX_DISTILL_STEPS:,} (got {args.distill_steps})")
+    if args.vocab_rest is not None and (args.vocab == "off" or not 1 < args.vocab_rest < math.inf):
+        parser.error("--vocab-rest takes a finite ratio above 1, with --vocab on or both")
 
 
 def main() -> None:
@@ -202,6 +225,7 @@ def main() -> None:
         encoder = make_encoder(args.encoder, **({} if args.encoder_ratio is None else {"ratio": args.encoder_ratio}))
     except UserInputError as err:
         parser.error(str(err))
+    check_arguments(parser, args)
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "sweep.csv"
     rows = []

@@ -187,3 +187,33 @@ def test_latency_script_times_each_model_against_the_reference_and_profiles_its_
     assert all(cell.rstrip(" |").endswith("(1.000x)") for row in rows if row[0] == "| reference" for cell in row[2:])
     profile = {line.split(" | ")[0]: line for line in out.splitlines() if line.startswith("| ") and " ms |" in line}
     assert "| DynamicQuantizeMatMul" in profile and "| total" in profile
+
+
+@pytest.mark.parametrize(
+    ("script", "flags", "expected"),
+    [
+        ("sweep.py", ["--methods", "bogus"], "unknown embedding method 'bogus'"),  # emptied sweep.csv, then failed
+        ("sweep.py", ["--distill-steps", "-5"], "--distill-steps must be 0 (none) or from 1"),  # was "unreachable"
+        ("compare.py", ["--runs", "0"], "--runs and --seeds must be at least 1"),  # failed after every export
+        ("compare.py", ["--encoders", "tucker:0.5"], "--encoder-ratio must be a number greater than 1"),
+    ],
+)
+def test_a_benchmarks_bad_settings_are_refused_before_it_writes_or_builds(tmp_path, script, flags, expected):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *flags, "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and expected in result.stderr.splitlines()[-1], result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_sweep_point_that_failed_says_why_and_only_an_unreachable_ratio_is_called_so(tmp_path):
+    import sweep
+
+    named = {"model": "m", "method": "svd", "ratio": 8.0, "encoder": "int8", "vocab": "", "seed": 0}
+    rows = [{**named, "note": "svd cannot reach ratio 8 on a 10x4 table (reachable: none); choose ..."},
+            {**named, "ratio": 9.0, "note": "--distill-steps must be from 1 to 100,000 (got -5)"}]  # fmt: skip
+    sweep.write_table(rows, tmp_path / "sweep.md")
+    table = (tmp_path / "sweep.md").read_text()
+    assert "| 8 | int8 | — | unreachable |" in table and "| 9 | int8 | — | --distill-steps must be from 1" in table
+    (tmp_path / "sweep.png").write_text("an earlier run's chart")
+    sweep.write_plot(rows, tmp_path / "sweep.png")  # nothing measured: no chart (it failed on an empty figure)
+    assert not (tmp_path / "sweep.png").exists()
