@@ -21,7 +21,9 @@ import time
 import torch
 
 from export.embedding import make_method
+from export.embedding.base import RatioOutOfReach
 from export.errors import UserInputError
+from runtime_py.machine import cpu_name
 
 
 def minilm_table() -> torch.Tensor:
@@ -53,7 +55,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tables", nargs="+", choices=list(TABLES), default=["minilm", "bert-base"])
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1 (got {args.threads})")
+    try:  # before any table is built: a typo was printed as "unreachable"
+        for method in args.methods:
+            for ratio in args.ratios:
+                make_method(method, ratio=ratio)
+    except UserInputError as err:
+        parser.error(str(err))
     torch.set_num_threads(args.threads)
+    print(f"CPU: {cpu_name()}\n")
     print(f"| table | method | ratio | fit s ({args.threads} threads) | budget s |\n|---|---|---|---|---|")
     for name, build, budget in (TABLES[t] for t in args.tables):
         table = build()
@@ -63,7 +74,7 @@ def main() -> None:
                 try:
                     make_method(method, ratio=ratio).compress(table)
                     seconds = f"{time.perf_counter() - started:.0f}"
-                except UserInputError:
+                except RatioOutOfReach:
                     seconds = "unreachable"
                 print(f"| {name} | {method} | {ratio:g} | {seconds} | {budget or '-'} |", flush=True)
 

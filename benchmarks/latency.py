@@ -3,12 +3,13 @@
     python benchmarks/latency.py [--baseline CHECKPOINT | --reference MODEL] BUNDLE_OR_MODEL ...
                                  [--tokens 128 16] [--runs 300] [--repeats 2] [--threads 1] [--profile]
 
-`--baseline CHECKPOINT` builds the optimum/ORT int8 baseline of that checkpoint (`.ort`, as every export's report
-compares against) and times every model against it; `--reference MODEL` takes a model file or bundle folder
-instead. Each repeat runs every model once per round in a shuffled order (benchmarks/measure.py's
-`interleaved_latency`), so the machine's drift spreads over all of them; the table gives each repeat's p50 and
-its ratio to the reference. `--profile` adds ONNX Runtime's own per-operator profile of every model at the first
-token count: milliseconds a call by operator type, the kernels' time only.
+`--baseline CHECKPOINT` builds the optimum/ORT int8 baseline of that checkpoint (`.ort`, or `.onnx` when the first
+model is one: each export's report compares against its own target's) and times every model against it;
+`--reference MODEL` takes a model file or bundle folder instead. Each repeat runs every model once per round in a
+shuffled order (benchmarks/measure.py's `interleaved_latency`), so the machine's drift spreads over all of them;
+the table gives each repeat's p50 with its ratio to the reference, and the p95; the header names the CPU.
+`--profile` adds ONNX Runtime's own per-operator profile of every model at the first token count: milliseconds a
+call by operator type, the kernels' time only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 from measure import feed_for, fixed_length_inputs, interleaved_latency, session
+
+from runtime_py.machine import cpu_name
 
 PROFILED_RUNS = 60
 
@@ -40,8 +43,9 @@ def tokenizer_file(paths: list[Path]) -> Path:
     sys.exit("error: no tokenizer.json beside any model: pass a bundle folder")
 
 
-def build_baseline_model(checkpoint: str, work: Path) -> Path:
-    """The optimum/ORT int8 baseline of `checkpoint` as the export builds it (export/baseline.py), as `.ort`."""
+def build_baseline_model(checkpoint: str, work: Path, target: str) -> Path:
+    """The optimum/ORT int8 baseline of `checkpoint` as the export builds it (export/baseline.py) for `target`
+    (`.ort` for onnx-mobile, `.onnx` for onnx): the form of the bundles it is timed against."""
     from export.api import export_config, quiet_libraries
     from export.baseline import build_baseline, encoder_scope
     from export.load import load
@@ -50,7 +54,7 @@ def build_baseline_model(checkpoint: str, work: Path) -> Path:
     with quiet_libraries():
         loaded = load(export_config(model=checkpoint))
         baseline = build_baseline(
-            loaded.checkpoint_dir, loaded.task.optimum_task, work, get_target("onnx-mobile"),
+            loaded.checkpoint_dir, loaded.task.optimum_task, work, get_target(target),
             encoder_scope(loaded.model),
         )  # fmt: skip
     return baseline.model_path
@@ -92,23 +96,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="per-operator time of every model")
     args = parser.parse_args()
+    if min(args.tokens) < 2 or min(args.runs, args.repeats, args.threads) < 1:  # before the baseline is built
+        parser.error("--tokens must be at least 2 ([CLS] and [SEP]), --runs, --repeats and --threads at least 1")
+    target = "onnx" if model_file(args.models[0]).suffix == ".onnx" else "onnx-mobile"
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        first = build_baseline_model(args.baseline, work / "baseline") if args.baseline else model_file(args.reference)
+        first = (build_baseline_model(args.baseline, work / "baseline", target) if args.baseline
+                 else model_file(args.reference))  # fmt: skip
         models = {"reference": first} | {str(path): model_file(path) for path in args.models}
         sessions = {name: session(path, args.threads) for name, path in models.items()}
         tokenizer = tokenizer_file([*args.models, *([args.reference] if args.reference else [])])
-        print(f"reference: {args.baseline + ' (optimum/ORT int8, .ort)' if args.baseline else args.reference}; "
-              f"{args.threads} thread(s), p50 of {args.runs} interleaved rounds per repeat")  # fmt: skip
-        print("\n| model | tokens | " + " | ".join(f"p50, repeat {r + 1}" for r in range(args.repeats)) + " |")
+        built = f"{args.baseline} (optimum/ORT int8, {first.suffix})" if args.baseline else args.reference
+        print(f"reference: {built}; {args.threads} thread(s), p50 and p95 of {args.runs} interleaved rounds per "
+              f"repeat; {cpu_name()}")  # fmt: skip
+        heads = [f"p50 (ratio), p95; repeat {r + 1}" for r in range(args.repeats)]
+        print("\n| model | tokens | " + " | ".join(heads) + " |")
         print("|---|---|" + "---|" * args.repeats)
         for tokens in args.tokens:
             inputs = fixed_length_inputs(tokenizer, tokens)
             repeats = [interleaved_latency(sessions, inputs, args.runs, seed=r) for r in range(args.repeats)]
             for name in models:
-                cells = [f"{lat[name].p50_ms:.2f} ms ({lat[name].p50_ms / lat['reference'].p50_ms:.3f}x)"
-                         for lat in repeats]  # fmt: skip
+                cells = [f"{lat[name].p50_ms:.2f} ms ({lat[name].p50_ms / lat['reference'].p50_ms:.3f}x) "
+                         f"p95 {lat[name].p95_ms:.2f} ms" for lat in repeats]  # fmt: skip
                 print(f"| {name} | {tokens} | " + " | ".join(cells) + " |")
         if args.profile:
             inputs = fixed_length_inputs(tokenizer, args.tokens[0])
