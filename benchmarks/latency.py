@@ -118,7 +118,7 @@ def main() -> None:
             repeats = [interleaved_latency(sessions, inputs, args.runs, seed=r) for r in range(args.repeats)]
             for name in models:
                 cells = [f"{lat[name].p50_ms:.2f} ms ({lat[name].p50_ms / lat['reference'].p50_ms:.3f}x) "
-                         f"p95 {lat[name].p95_ms:.2f} ms" for lat in repeats]  # fmt: skip
+                         f", p95 {lat[name].p95_ms:.2f} ms" for lat in repeats]  # fmt: skip
                 print(f"| {name} | {tokens} | " + " | ".join(cells) + " |")
         if args.profile:
             inputs = fixed_length_inputs(tokenizer, args.tokens[0])
