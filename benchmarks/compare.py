@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -226,15 +227,18 @@ def latencies(entries: list[Entry], tokenizer: Path, runs: int, console: Console
 
 
 def memory(entries: list[Entry], tokenizer: Path, work: Path) -> dict[str, dict]:
-    """Load time and peak memory of a fresh process per model (median of MEMORY_PROCESSES), 128 tokens."""
+    """Load time and peak memory of a fresh process per model (median of MEMORY_PROCESSES), 128 tokens. Rounds
+    interleave the models in a shuffled order, as the latencies do, so the machine's drift spreads over all of
+    them (each model's processes ran back to back before)."""
     feed = work / "feed-128.npz"
     np.savez(feed, **fixed_length_inputs(tokenizer, 128))
-    result = {}
-    for entry in entries:
-        command = [sys.executable, str(HERE / "measure.py"), str(entry.model), str(feed)]
-        runs = [child_json(command) for _ in range(MEMORY_PROCESSES)]
-        result[entry.key] = {name: float(np.median([r[name] for r in runs])) for name in runs[0]}
-    return result
+    runs: dict[str, list[dict]] = {entry.key: [] for entry in entries}
+    order, shuffle = list(entries), random.Random(0).shuffle
+    for _ in range(MEMORY_PROCESSES):
+        shuffle(order)
+        for entry in order:
+            runs[entry.key].append(child_json([sys.executable, str(HERE / "measure.py"), str(entry.model), str(feed)]))
+    return {key: {name: float(np.median([r[name] for r in rows])) for name in rows[0]} for key, rows in runs.items()}
 
 
 def compare_model(

@@ -117,7 +117,7 @@ def main() -> None:
             inputs = fixed_length_inputs(tokenizer, tokens)
             repeats = [interleaved_latency(sessions, inputs, args.runs, seed=r) for r in range(args.repeats)]
             for name in models:
-                cells = [f"{lat[name].p50_ms:.2f} ms ({lat[name].p50_ms / lat['reference'].p50_ms:.3f}x) "
+                cells = [f"{lat[name].p50_ms:.2f} ms ({lat[name].p50_ms / lat['reference'].p50_ms:.3f}x)"
                          f", p95 {lat[name].p95_ms:.2f} ms" for lat in repeats]  # fmt: skip
                 print(f"| {name} | {tokens} | " + " | ".join(cells) + " |")
         if args.profile:
