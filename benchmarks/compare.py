@@ -19,7 +19,8 @@ measured on seed 0's bundle. Then, for each model file: its size and its size de
 carries it); the dev-set score, one text at a time; parity with (a) on the same texts; ORT CPU latency at
 batch 1 for 16 and 128 tokens with 1 and 2 intra-op threads (all models interleaved round by round after a
 warm-up; p50 and p95); session load time and peak memory of a fresh process that loads the model and runs it
-10 times (medians of 3 processes).
+10 times (medians of 3 processes, in rounds that interleave the models in a shuffled order; until the
+thirty-third session each model's three ran back to back, as for the checked-in results).
 (a)-(c) ship the .onnx their tools write; our bundles ship model.ort (and weights.ort, int4-as-int8's 4-bit
 decode run once at load). Sizes are of the model file(s) alone: every build needs the same tokenizer files
 beside it.
