@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from export.evaluate import bundle_outputs
 from export.tasks import load_set
+from runtime_py.machine import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,9 +39,11 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=ROOT.parent / "shared/models/minilm-l6-sst2")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/glue/SST-2/dev.tsv")
     args = parser.parse_args()
-    data = load_set(args.data, "text-classification")
-    max_length = json.loads((args.bundle / "bundle.json").read_text())["max_length"]
-    fp32 = data.score(fp32_logits(args.checkpoint, data.texts, max_length))
+    manifest = json.loads((args.bundle / "bundle.json").read_text())
+    # GLUE's 0/1 mapped by the model's own label names (a checkpoint labelled POSITIVE, NEGATIVE scored inverted)
+    data = load_set(args.data, "text-classification", manifest["labels"])
+    fp32 = data.score(fp32_logits(args.checkpoint, data.texts, manifest["max_length"]))
+    print(f"CPU: {cpu_name()}; for the ratio to the optimum/ORT int8 baseline, export with --evaluate (report.json)\n")
     print(f"| model | SST-2 dev accuracy (n={data.examples}) | vs fp32 |\n|---|---|---|")
     print(f"| fp32 PyTorch ({args.checkpoint.name}) | {fp32:.4f} | |")
     for batch_size in (1, 64):  # 1 is how apps run it and what reports use; see export/evaluate.py
