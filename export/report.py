@@ -97,7 +97,8 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     rows.extend(_search_rows(report.get("search")))
     ops = report.get("operators")
     if ops:
-        rows.append(("legacy mobile op set", "inside" if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
+        inside = "inside (operators; its data types are not compared)"
+        rows.append(("legacy mobile op set", inside if ops["inside"] else "outside: " + ", ".join(ops["outside"])))
     rows.append(("export time", f"{report['timing']['export_seconds']:.1f} s"))
     return rows
 

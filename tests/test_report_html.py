@@ -132,6 +132,11 @@ def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literall
     print_summary(console, report, Path("/tmp/out[red]x"))
     printed = console.file.getvalue()
     assert "bundle /tmp/out[red]x" in printed and "wiki|text" in printed
+    from export.report import summary_rows
+
+    report["operators"] = {**report["operators"], "inside": True, "outside": []}
+    rows = dict(summary_rows(report))  # what the op-set check judges, said where it passes
+    assert rows["legacy mobile op set"] == "inside (operators; its data types are not compared)"
 
 
 def test_chart_labels_are_drawn_as_written_never_as_math():

@@ -86,7 +86,9 @@ def check_against_legacy_mobile_ops(required: Path) -> dict[str, Any]:
 
     Our config lists each kernel by the opset it was introduced in (Where@9), the legacy one by the model opsets
     it serves (Where at 12-15). A kernel is covered when the op is listed and its version is not newer than the
-    highest listed opset: then it is the kernel in effect at that opset.
+    highest listed opset: then it is the kernel in effect at that opset. Operators only: the legacy package also
+    reduced data types (float, int8 and uint8 globally, int32/int64 "internally" for index and shape operators, a
+    set its config does not list), so int64 Cast or --vocab-rest's int16 row map are not judged here.
     """
     newest: dict[tuple[str, str], int] = {}
     for domain, opset, op in read_ops(LEGACY_MOBILE_OPS):
