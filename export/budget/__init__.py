@@ -103,7 +103,7 @@ def run_search(
         if chosen is None:
             return _nothing_within_budget(search, ordered, console)
         confirmation, final, confirmed = _confirm(search, chosen)
-        if confirmation["drop"] <= settings.max_drop and confirmation["parity_passed"]:
+        if _confirmed(confirmation, settings):
             break
         chosen.status = FAILED_CONFIRMATION
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
@@ -137,6 +137,11 @@ def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path, di
     return {"seed": seed, "score": accuracy["bundle"], "baseline": accuracy["baseline_int8"],
             "drop": drop_points(accuracy), "examples": accuracy["examples"],
             "parity_passed": result["parity"]["passed"]}, final, result  # fmt: skip
+
+
+def _confirmed(confirmation: dict[str, Any], settings: SearchSettings) -> bool:
+    """The pick held on the confirmation part: within the budget, and its export's parity passed."""
+    return confirmation["drop"] <= settings.max_drop and confirmation["parity_passed"]
 
 
 def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:
@@ -237,8 +242,7 @@ def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured,
         "split": {"search": len(split.search_rows), "confirm": len(split.confirm_rows), "seed": SPLIT_SEED},
         "chosen": chosen.candidate.key,
         # False: nothing kept the drop within the budget (both parts, parity passed); --no-strict wrote the closest
-        "within_budget": chosen.status == WITHIN_BUDGET and confirmation["drop"] <= settings.max_drop
-        and confirmation["parity_passed"],
+        "within_budget": chosen.status == WITHIN_BUDGET and _confirmed(confirmation, settings),
         "confirmation": confirmation,
         # picks the confirmation part judged, this one included: past 1 it has shaped the choice, so its figure
         # for the chosen one leans in its favour
