@@ -313,6 +313,20 @@ def test_the_latency_objective_picks_the_fastest_within_budget_and_skips_a_slowe
     assert "p50 ms, 128 tokens, 1 thread" in (out / "report.html").read_text() and search["latency_tokens"] == 128
 
 
+
+def test_a_checkpoint_that_reads_fewer_tokens_is_timed_at_its_own_length(tmp_path):
+    """A tiny embedder of 64 positions under the bert preset's 256: its candidates are timed at 64 tokens, and
+    report.json and report.html say 64 (the length comes from the confirmed export's report)."""
+    from test_tiny_exports import _tiny_bert_reading
+
+    checkpoint = _tiny_bert_reading(tmp_path / "model", 64)
+    out = tmp_path / "bundle"
+    result = export.search("bert", model=str(checkpoint), evaluate=STSB_DIR, max_drop=100.0, out=out,
+                           space=[Candidate(export.Int8(), export.Int8Encoder())], objective="latency", seeds=1,
+                           progress=False)  # fmt: skip
+    assert result.report["search"]["latency_tokens"] == 64 == result.report["config"]["max_length"]
+    assert "p50 ms, 64 tokens, 1 thread" in (out / "report.html").read_text()
+
 def test_the_latency_pick_is_the_fastest_of_all_within_budget_whatever_their_order(tmp_path, tiny_checkpoint):
     """Visited by estimated size: a (10.0 ms, 5 MB), c (10.9 ms, 3 MB: tied with a), b (9.5 ms, 8 MB). Over all
     three the pick is a, within 10% of b's 9.5 ms and smaller. Carried from one candidate to the next, the pick went

@@ -10,7 +10,6 @@ report. Work files live in `.NAME.search` beside the output folder, removed once
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import shutil
 from pathlib import Path
@@ -108,7 +107,7 @@ def run_search(
         chosen.status = FAILED_CONFIRMATION
         console.print(f"  {chosen.candidate.key}: {confirmation['drop']:+.2f} pt on the confirmation part, over "
                       "budget; searching on", highlight=False)  # fmt: skip
-    searched = _report(settings, ordered, chosen, split, confirmation, _timed_tokens(final))
+    searched = _report(settings, ordered, chosen, split, confirmation, _timed_tokens(confirmed))
     return _publish(search, final, confirmed, searched)
 
 
@@ -163,7 +162,8 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
     console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
     confirmation, final, confirmed = _confirm(search, closest)
-    searched = _report(search.settings, ordered, closest, search.split, confirmation, _timed_tokens(final))
+    searched = _report(search.settings, ordered, closest, search.split, confirmation,
+                       _timed_tokens(confirmed))
     return _publish(search, final, confirmed, searched)
 
 
@@ -252,9 +252,10 @@ def _report(settings: SearchSettings, ordered: list[Measured], chosen: Measured,
     }
 
 
-def _timed_tokens(final: Path) -> int:
-    """The sequence length p50_ms timed the bundles at (the checkpoint may read fewer than LATENCY_TOKENS)."""
-    return latency_tokens(json.loads((final / "bundle.json").read_text(encoding="utf-8"))["max_length"])
+def _timed_tokens(result: dict[str, Any]) -> int:
+    """The sequence length p50_ms timed the bundles at, from an export's report (the checkpoint may read fewer
+    than LATENCY_TOKENS: its config's max_length is the length the bundle reads)."""
+    return latency_tokens(result["config"]["max_length"])
 
 
 def _publish(search: Search, final: Path, result: dict[str, Any], searched: dict[str, Any]) -> dict[str, Any]:
