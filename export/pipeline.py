@@ -166,7 +166,7 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
                 if deployed.tokenizer is not loaded.tokenizer:
                     reference = reference.retokenized(config, deployed)
         with stages("compress", f"{config.embedding.name} table, {encoder.name} encoder"):
-            compressed = compress_model(config, deployed, passages)
+            compressed = compress_model(config, deployed, passages, cache)
         distilled = None
         if passages is not None:
             compressed, distilled = _distill(config, deployed, compressed, passages, stages)

@@ -243,6 +243,39 @@ def test_a_shared_cache_builds_afresh_from_a_checkpoint_saved_again_in_place(tmp
     assert again.accuracy == fresh.accuracy and again.report["parity"] == fresh.report["parity"]
 
 
+
+def test_a_shared_cache_fits_a_table_once_and_gives_the_same_bundle_bytes(tmp_path, tiny_checkpoint, monkeypatch):
+    """A search exports each table with several encoders and again to confirm its pick: in one Cache a table is
+    fitted once per method, seed and rows (stages.compressed_table), and the bundle is byte for byte what a fit of
+    its own gives. Another seed, ratio or checkpoint fits anew."""
+    from export.embedding.lighttoken import LightToken
+
+    fits = []
+    fit = LightToken.fit
+    monkeypatch.setattr(LightToken, "fit", lambda self, *a, **k: fits.append(self) or fit(self, *a, **k))
+    model, other = str(tiny_checkpoint("bert")), str(tiny_checkpoint("bert-classifier"))
+    table = export.LightToken(ratio=4)
+    with export.Cache() as cache:
+        def build(name: str, **settings) -> Path:
+            arguments = {"model": model, "embedding": table, "encoder": export.Int8Encoder(), **settings}
+            export.build("bert", out=tmp_path / name, cache=cache, progress=False, **arguments)
+            return tmp_path / name
+
+        first = build("first")
+        assert len(fits) == 1
+        build("int4", encoder=export.Int4AsInt8())  # the same table, another encoder
+        again = build("again")
+        assert len(fits) == 1
+        build("seed", seed=1)
+        build("ratio", embedding=export.LightToken(ratio=5))
+        build("other", model=other)
+        assert len(fits) == 4
+    fresh = tmp_path / "fresh"
+    export.build("bert", model=model, embedding=table, out=fresh, progress=False)
+    assert len(fits) == 5
+    for name in ("model.ort", "golden.json", "bundle.json"):
+        assert (again / name).read_bytes() == (first / name).read_bytes() == (fresh / name).read_bytes(), name
+
 def test_a_cache_entry_whose_making_failed_leaves_the_next_one_its_own_folder():
     def failing(folder):
         raise RuntimeError("an optimum export that failed")
