@@ -91,6 +91,9 @@ class DistillResult:
     held_out_before: float  # the loss on HELD_OUT passages never trained on, dropout off
     held_out_after: float
     held_out_passages: int  # how many of the passages those are (at most a quarter)
+    # the share of those passages whose top class is the teacher's (top1_agreement); None without class logits
+    held_out_agreement_before: float | None = None
+    held_out_agreement_after: float | None = None
 
 
 def distill(
@@ -124,7 +127,7 @@ def distill(
         return {name: tensor.to(device) for name, tensor in encoded.items()}
 
     with on_device(device, student, teacher), seeded(device, seed):
-        before = _held_out_loss(shipped(student), teacher, batch_inputs(held_out), terms)
+        before = _held_out(shipped(student), teacher, batch_inputs(held_out), terms)
         parameters = [p for p in student.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config.steps))
@@ -143,8 +146,9 @@ def distill(
             losses.append(float(loss.detach()))
             on_step(step, losses[-1])
         student.eval()  # as every later stage reads it
-        after = _held_out_loss(shipped(student), teacher, batch_inputs(held_out), terms)
-    return DistillResult(losses, device_name(device), before, after, len(held_out))
+        after = _held_out(shipped(student), teacher, batch_inputs(held_out), terms)
+    return DistillResult(losses, device_name(device), before.loss, after.loss, len(held_out), before.agreement,
+                         after.agreement)  # fmt: skip
 
 
 @contextmanager
@@ -196,14 +200,32 @@ def _outputs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], attention:
     return model(**inputs, output_hidden_states=True, output_attentions=attention)
 
 
-def _held_out_loss(
+@dataclass(frozen=True)
+class _HeldOut:
+    loss: float
+    agreement: float | None
+
+
+def _held_out(
     student: torch.nn.Module, teacher: torch.nn.Module, inputs: dict[str, torch.Tensor], terms: _Terms
-) -> float:
+) -> _HeldOut:
     student.eval()
     with torch.no_grad():
         student_out = _outputs(student, inputs, terms.attention)
         teacher_out = _outputs(teacher, inputs, terms.attention)
-        return float(_loss(student_out, teacher_out, inputs["attention_mask"], terms))
+        loss = float(_loss(student_out, teacher_out, inputs["attention_mask"], terms))
+    return _HeldOut(loss, top1_agreement(student_out, teacher_out))
+
+
+def top1_agreement(student_out, teacher_out) -> float | None:
+    """The share of passages whose highest logit is the teacher's: a classifier's answer, which the loss can leave
+    behind while it falls (the logits are one term beside every layer's hidden states; docs/encoder.md has a short
+    run that fell to one label for every text). None for a model without class logits (an embedder, or a
+    regression head's one output)."""
+    logits = getattr(student_out, "logits", None)
+    if logits is None or logits.shape[-1] < 2:
+        return None
+    return float((logits.argmax(-1) == teacher_out.logits.argmax(-1)).float().mean())
 
 
 def _lr_factor(step: int, steps: int) -> float:

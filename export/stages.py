@@ -313,6 +313,8 @@ def distill_encoder(
         "final_loss": result.losses[-1],
         "held_out_loss_before": result.held_out_before,
         "held_out_loss_after": result.held_out_after,
+        "held_out_agreement_before": result.held_out_agreement_before,  # top-1, classifiers only (else None)
+        "held_out_agreement_after": result.held_out_agreement_after,
     }
 
 

@@ -17,6 +17,7 @@ from export.distill import (
     distill,
     read_passages,
     split_passages,
+    top1_agreement,
 )
 from export.errors import UserInputError
 
@@ -235,6 +236,47 @@ def test_the_held_out_loss_is_measured_on_the_model_as_shipped(tiny_checkpoint):
     assert result.held_out_before == result.held_out_after == 0.0
     assert not student.training
 
+
+
+def test_top1_agreement_counts_the_passages_whose_top_class_is_the_teachers():
+    """A classifier's answer, which the held-out loss can leave behind (docs/encoder.md: a tucker run whose loss fell
+    while it came to answer one label for every text); None where there is no class to agree on."""
+    from types import SimpleNamespace
+
+    teacher = SimpleNamespace(logits=torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.5], [0.2, 0.1]]))
+    one_label = SimpleNamespace(logits=torch.tensor([[0.0, 1.0]] * 4))  # the other class for every passage
+    assert top1_agreement(teacher, teacher) == 1.0
+    assert top1_agreement(one_label, teacher) == 0.25
+    regression = SimpleNamespace(logits=torch.ones(4, 1))
+    assert top1_agreement(regression, regression) is None
+    assert top1_agreement(SimpleNamespace(last_hidden_state=torch.ones(4, 3, 2)), teacher) is None
+
+
+def test_the_held_out_agreement_is_measured_before_and_after_on_a_classifier(tiny_checkpoint):
+    """The student starts as a compressed copy; its held-out answers are compared with the teacher's on the held-out
+    passages before training and after, as a share of them. An embedder has none."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint("bert-classifier"))
+    teacher = AutoModelForSequenceClassification.from_pretrained(tiny_checkpoint("bert-classifier")).eval()
+    student = copy.deepcopy(teacher)
+    config = DistillConfig(steps=2, batch=4, max_tokens=16, learning_rate=1e-4, attention=False, sentence=False)
+    result = distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], PASSAGES, config)
+    assert result.held_out_agreement_before == 1.0  # the student is the teacher before training
+    agreeing = result.held_out_agreement_after * result.held_out_passages
+    assert agreeing == pytest.approx(round(agreeing))  # a share of the held-out passages
+    with torch.no_grad():
+        student.classifier.bias.copy_(torch.tensor([-100.0, 100.0]))  # one label for every text
+    wrecked = distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], PASSAGES,
+                      DistillConfig(steps=1, batch=4, max_tokens=16, learning_rate=1e-12, attention=False,
+                                    sentence=False))  # fmt: skip
+    held_out = tokenizer(split_passages(PASSAGES, 0)[0], padding=True, truncation=True, max_length=16,
+                         return_tensors="pt")  # fmt: skip
+    teacher_labels = teacher(**held_out).logits
+    expected = float((teacher_labels.argmax(-1) == 1).float().mean())  # 0.0: the tiny teacher answers 0 throughout
+    assert wrecked.held_out_agreement_before == pytest.approx(expected) == wrecked.held_out_agreement_after < 0.5
+    embedder = AutoModel.from_pretrained(tiny_checkpoint("bert")).eval()
+    plain = distill(copy.deepcopy(embedder), embedder, AutoTokenizer.from_pretrained(tiny_checkpoint("bert")),
+                    ["input_ids", "attention_mask"], PASSAGES, config)  # fmt: skip
+    assert plain.held_out_agreement_before is None and plain.held_out_agreement_after is None
 
 def test_seeding_leaves_the_callers_deterministic_settings_as_they_were():
     """seeded() turns deterministic kernels on for CUDA and back off; a caller's warn-only mode came back strict."""
