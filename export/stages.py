@@ -214,12 +214,12 @@ def _estimate_tokenizer(config: ExportConfig, loaded: LoadedModel, counted: list
 
 
 def compress_model(
-    config: ExportConfig, loaded: LoadedModel, passages: list[Passage] | None = None, cache: Cache | None = None
+    config: ExportConfig, loaded: LoadedModel, passages: list[Passage] | None, cache: Cache
 ) -> CompressedModel:
     """A copy of the loaded model with the token table compressed by the embedding method and the encoder put
     into the encoder method's form; a calibrated encoder method is fitted to what its layers read on
-    `passages` (--distill's text; None: the built-in calibration sentences). With `cache`, a table fitted once
-    in this process is reused (compressed_table)."""
+    `passages` (--distill's text; None: the built-in calibration sentences). A table `cache` already holds a fit
+    of is reused (compressed_table)."""
     table = loaded.model.get_input_embeddings().weight.detach().float()
     embedding = compressed_table(config, loaded, table, cache)
     model = copy.deepcopy(loaded.model)
@@ -237,26 +237,23 @@ def compress_model(
 
 
 def compressed_table(
-    config: ExportConfig, loaded: LoadedModel, table: torch.Tensor, cache: Cache | None = None
+    config: ExportConfig, loaded: LoadedModel, table: torch.Tensor, cache: Cache
 ) -> CompressedEmbedding:
-    """The embedding method's fit of `table`. With `cache`, a fit is made once a process for the same table,
-    tokenizer, rows, method, seed and --vocab-rest ratio, and each export gets its own copy: a search exports each
-    table with every encoder, with and without --distill, and once more to confirm its pick, and a lighttoken fit
-    is most of a plain export's time (docs/search.md). The fit depends on nothing else, so the bundle is the same
-    bytes either way."""
+    """The embedding method's fit of `table`, made once per `cache` for the same table, tokenizer, rows, method,
+    seed and --vocab-rest ratio, and each export gets its own copy: a search exports each table with every encoder,
+    with and without --distill, and once more to confirm its pick, and a lighttoken fit is most of a plain export's
+    time (docs/search.md). The fit depends on nothing else, so the bundle is the same bytes either way."""
     stats = TokenStats(loaded.tokenizer, table.shape[0])
     keep = reachable_rows(loaded.tokenizer, table.shape[0])
     domain = keep if loaded.domain_rows is None else loaded.domain_rows & keep
 
-    def fit(_folder: Path | None = None) -> CompressedEmbedding:
+    def fit(_folder: Path) -> CompressedEmbedding:
         if bool((keep & ~domain).any()):  # --vocab-rest, and rows the domain's text did not use
             return compress_with_rest(
                 config.embedding, table, config.seed, stats, domain, keep & ~domain, config.vocab.rest
             )
         return config.embedding.compress(table, config.seed, stats, keep, loaded.pruned_from)
 
-    if cache is None:
-        return fit()
     tokenizer = loaded.tokenizer.backend_tokenizer.to_str()
     key = ("token table", config.embedding, config.seed, config.vocab.rest, loaded.pruned_from,
            *(_digest(t) for t in (table, keep, domain)), hashlib.sha256(tokenizer.encode()).hexdigest())  # fmt: skip

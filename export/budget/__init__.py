@@ -162,8 +162,7 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
     console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
     confirmation, final, confirmed = _confirm(search, closest)
-    searched = _report(search.settings, ordered, closest, search.split, confirmation,
-                       _timed_tokens(confirmed))
+    searched = _report(search.settings, ordered, closest, search.split, confirmation, _timed_tokens(confirmed))
     return _publish(search, final, confirmed, searched)
 
 
