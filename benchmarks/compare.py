@@ -112,7 +112,7 @@ def encoder_flags(spec: str) -> list[str]:
 
 def build_entries(
     model: CompareModel, ratios: list[float], distill_steps: int, seeds: int, work: Path, console: Console,
-    encoders: tuple[str, ...] = ("int8",),
+    encoders: tuple[str, ...],
 ) -> list[Entry]:
     checkpoint = resolve_checkpoint(model.checkpoint)
     embedder = model.task == "feature-extraction"

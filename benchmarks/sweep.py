@@ -76,13 +76,12 @@ def export_point(
     ratio: float,
     distill_steps: int,
     cache: Cache,
-    seed: int = 0,
-    encoder: EncoderMethod | None = None,
-    vocab: bool = False,
-    target: str = "onnx-mobile",
-    vocab_rest: float | None = None,
+    seed: int,
+    encoder: EncoderMethod,
+    vocab: bool,
+    target: str,
+    vocab_rest: float | None,
 ) -> dict:
-    encoder = encoder or make_encoder()
     named = {"model": model.name, "method": method, "ratio": ratio, "encoder": _encoder_name(encoder),
              "vocab": _vocab_name(vocab, vocab_rest), "seed": seed}  # fmt: skip
     distill = DistillConfig(text=model.data / "train.tsv", steps=distill_steps) if distill_steps else None

@@ -16,15 +16,14 @@ from pathlib import Path
 from torch import nn
 
 from .encoder import encoder_of
-from .onnx_export import module_path_of
+from .onnx_export import scope_of
 from .onnx_graph import Scope, bypass_weight_copies, load_graph, size_breakdown, token_table_bytes
 from .targets import Target
 
 
 @dataclass(frozen=True)
 class Baseline:
-    onnx_path: Path  # model_quantized.onnx as optimum writes it
-    onnx_bytes: int
+    onnx_bytes: int  # model_quantized.onnx as optimum writes it
     model_path: Path  # the same model in the bundle's target format (.ort for onnx-mobile), as a user would ship it
     model_bytes: int
     breakdown: dict[str, int]  # of model_path's bytes: token table / encoder layers / everything else
@@ -32,7 +31,7 @@ class Baseline:
 
 def encoder_scope(model: nn.Module) -> Scope:
     """Where `model`'s encoder layers sit in the baseline's graph (for its bytes-by-part breakdown)."""
-    return Scope(module_path_of(model, encoder_of(model)))
+    return scope_of(model, encoder_of(model))
 
 
 def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target, encoder: Scope) -> Baseline:
@@ -57,4 +56,4 @@ def build_baseline(checkpoint_dir: Path, task: str, work: Path, target: Target, 
     graph = load_graph(onnx_path)
     bypass_weight_copies(graph)  # read as ours is: a weight's copy counts where its reader is
     breakdown = size_breakdown(token_table_bytes(graph), encoder.in_graph(graph).stored_bytes(graph), model_bytes)
-    return Baseline(onnx_path, onnx_path.stat().st_size, model_path, model_bytes, breakdown)
+    return Baseline(onnx_path.stat().st_size, model_path, model_bytes, breakdown)

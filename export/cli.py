@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict, fields
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from runtime_py.session import one_line
+from runtime_py.messages import OneLineParser, one_line
 
 from .api import build, export_config, search
 from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, VocabConfig
@@ -38,23 +37,17 @@ nothing within budget), 2 bad input (nothing is written), 130 Ctrl-C, 143 SIGTER
 """
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints the whole usage block by default
-        print(f"error: {one_line(message)} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .embedding import METHODS
     from .encoder import ENCODERS
     from .targets import TARGETS
     from .tasks import TASKS
 
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog="python -m export",
         description="Export a BERT-family model to a small, validated ONNX Runtime bundle: model file, "
         "tokenizer, bundle.json manifest, golden probe outputs and a size/parity report.",
-        epilog=EXAMPLES,
+        epilog=_presets() + EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("preset", help=f"model family preset from models/: {', '.join(preset_names())}")
@@ -156,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "same embedding, on the probe texts) falls below what the optimum/ORT int8 baseline keeps "
                         "on this CPU less the preset's margin")  # fmt: skip
     return parser
+
+
+def _presets() -> str:
+    """The presets and what each is for (its file's description), for --help's epilog."""
+    lines = []
+    for name in preset_names():
+        try:
+            about = load_preset(name).description
+        except UserInputError:
+            about = "(its preset file is broken)"
+        lines.append(f"  {name:<12} {about}")
+    return "presets (models/*.toml):\n" + "\n".join(lines) + "\n\n"
 
 
 def _preset_embeddings() -> str:

@@ -98,8 +98,6 @@ def read_examples(path: Path) -> Examples:
         raise UserInputError(f"evaluation data {path} not found (give a GLUE task folder, or a .tsv, .csv or .jsonl)")
     header, rows = read_table(file)
     layout = find_layout(header)
-    if layout is None and is_cola(header):
-        layout, header, rows = COLA, COLA_COLUMNS, [header, *rows]
     if layout is None:
         raise UserInputError(f"{file}: its columns ({', '.join(header)}) match no known layout: a GLUE task's, or "
                              "text, optional text_pair, and label or score")  # fmt: skip
@@ -134,11 +132,15 @@ def read_examples(path: Path) -> Examples:
 def read_table(file: Path, what: str = "") -> tuple[list[str], list[list[str | None]]]:
     """(header, rows) of a .jsonl (objects, one per line), a .csv, or a tab-separated file. TSVs are read with
     QUOTE_NONE because GLUE sentences contain bare quotes; CSVs with standard quoting. A byte-order mark is
-    skipped. Anything unreadable is a UserInputError naming the file (and `what` it was given as)."""
+    skipped. CoLA's files have no header: theirs get CoLA's column names. Anything unreadable is a UserInputError
+    naming the file (and `what` it was given as)."""
     try:
-        return _read_table(file)
+        header, rows = _read_table(file)
     except (ValueError, csv.Error) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise UserInputError(f"{what + ' ' if what else ''}{file}: not a readable table ({err})") from None
+    if find_layout(header) is None and is_cola(header):
+        return COLA_COLUMNS, [header, *rows]
+    return header, rows
 
 
 def _read_table(file: Path) -> tuple[list[str], list[list[str | None]]]:
@@ -264,8 +266,6 @@ def _text_lines(path: Path, what: str) -> list[str]:
     if path.suffix.lower() not in TABLE_SUFFIXES:
         return path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark is no text
     header, rows = read_table(path, what)
-    if find_layout(header) is None and is_cola(header):  # CoLA's files have no header
-        header, rows = COLA_COLUMNS, [header, *rows]
     names = [name for name in TEXT_COLUMNS if name in header]
     if not names:
         raise UserInputError(f"{what} {path} has none of the text columns {', '.join(TEXT_COLUMNS)}")

@@ -30,7 +30,7 @@ class Accuracy:
     metric: str
     examples: int
     original: float  # fp32 PyTorch, the checkpoint as loaded
-    baseline_int8: float | None  # optimum export + ORT dynamic int8 (arm64 config)
+    baseline_int8: float  # optimum export + ORT dynamic int8 (arm64 config)
     bundle: float
 
     def to_json(self) -> dict:
@@ -109,13 +109,13 @@ def bundle_outputs(
     return ort_text_outputs(files, encoder, texts, batch_size, text_pairs=text_pairs)
 
 
-def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray | None, bundle: np.ndarray) -> Accuracy:
+def score_all(data: LabelledSet, original: np.ndarray, baseline: np.ndarray, bundle: np.ndarray) -> Accuracy:
     return Accuracy(
         dataset=data.dataset,
         metric=data.metric,
         examples=data.examples,
         original=data.score(original),
-        baseline_int8=None if baseline is None else data.score(baseline),
+        baseline_int8=data.score(baseline),
         bundle=data.score(bundle),
     )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime_py.session import first_line
+from runtime_py.messages import first_line
 
 from .architectures import Architecture, get_architecture
 from .cache import contents_digest

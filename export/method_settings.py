@@ -16,7 +16,6 @@ from .typed_fields import check_field_types, plain_fields
 class MethodSettings:
     name: ClassVar[str]
     summary: ClassVar[str]
-    kind: ClassVar[str]  # "embedding" or "encoder": its flag is --KIND
     ratio_flag: ClassVar[str]  # the flag that sets `ratio`
 
     def __post_init__(self) -> None:

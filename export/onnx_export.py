@@ -10,7 +10,6 @@ the baseline is built with optimum's exporter itself (baseline.py).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
@@ -24,17 +23,6 @@ from .probes import model_inputs
 _TRACE_TEXTS = ["a short text", "a somewhat longer text that needs a few more tokens to encode"]
 
 
-@dataclass(frozen=True)
-class ExportedGraph:
-    path: Path
-    input_names: list[str]
-    output_name: str
-
-    def scope_of(self, exported: nn.Module, part: nn.Module) -> Scope:
-        """Where `part`, a submodule of the `exported` module, sits in the graph."""
-        return Scope(module_path_of(exported, part))
-
-
 def export_onnx(
     module: nn.Module,
     tokenizer,
@@ -42,7 +30,7 @@ def export_onnx(
     output_name: str,
     path: Path,
     opset: int,
-) -> ExportedGraph:
+) -> None:
     encoded = tokenizer(_TRACE_TEXTS, padding=True, return_tensors="pt")
     args = tuple(model_inputs(encoded, input_names).values())
     dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
@@ -63,11 +51,12 @@ def export_onnx(
     model = onnx.load(str(path))
     if bypass_weight_copies(model):
         onnx.save(model, str(path))
-    return ExportedGraph(path, input_names, output_name)
 
 
-def module_path_of(root: nn.Module, target: nn.Module) -> str:
+def scope_of(root: nn.Module, part: nn.Module) -> Scope:
+    """Where `part`, a submodule of the exported module `root`, sits in the graph (torch.onnx names each node
+    after the module path it came from)."""
     for name, module in root.named_modules():
-        if module is target:
-            return name
-    raise ValueError(f"{type(target).__name__} is not part of the exported module")
+        if module is part:
+            return Scope(name)
+    raise ValueError(f"{type(part).__name__} is not part of the exported module")

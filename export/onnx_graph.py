@@ -65,8 +65,8 @@ class Scope:
         ]
 
 
-def weight_bytes(model: onnx.ModelProto, tensor_prefix: str = "", node_prefix: str = "") -> int:
-    """Bytes of the initializers and Constant node values whose names start with the prefixes (all by default)."""
+def weight_bytes(model: onnx.ModelProto, tensor_prefix: str, node_prefix: str) -> int:
+    """Bytes of the initializers and Constant node values whose names start with the prefixes."""
     initializers = sum(
         numpy_helper.to_array(t).nbytes for t in model.graph.initializer if t.name.startswith(tensor_prefix)
     )

@@ -14,7 +14,6 @@ from .onnx_graph import Scope
 @dataclass(frozen=True)
 class CompressedPart:
     name: str  # "token embedding", "encoder"
-    method: str  # the method that compressed it ("lighttoken", "int4")
     scope: Scope  # where its nodes and tensors sit in the exported ONNX graph
     lossy: bool  # its outputs differ from the original module's (config.Tolerance.margin_for)
     quantizable: bool  # the encoder method's passes may rewrite it (the encoder, an uncompressed fp32 table)

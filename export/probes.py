@@ -76,8 +76,8 @@ def encode_probes(tokenizer, input_names: list[str], max_length: int, texts=PROB
     return ProbeBatch(tuple(texts), token_ids, inputs, tuple(text_pairs), token_types)
 
 
-def encode_pair_probes(tokenizer, input_names: list[str], max_length: int, pairs=PAIR_PROBES) -> ProbeBatch:
-    return encode_probes(tokenizer, input_names, max_length, [a for a, _ in pairs], [b for _, b in pairs])
+def encode_pair_probes(tokenizer, input_names: list[str], max_length: int) -> ProbeBatch:
+    return encode_probes(tokenizer, input_names, max_length, [a for a, _ in PAIR_PROBES], [b for _, b in PAIR_PROBES])
 
 
 def single(batch: ProbeBatch, index: int) -> dict[str, np.ndarray]:

@@ -59,8 +59,8 @@ def build_report(
     }
 
 
-def mb(n: int | None) -> str:
-    return "—" if n is None else f"{n / 1e6:.2f} MB"
+def mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -108,12 +108,11 @@ def _accuracy_rows(accuracy: dict[str, Any] | None) -> list[tuple[str, str]]:
         return []
     name = f"{accuracy['dataset']} {accuracy['metric']}"
     baseline = accuracy["baseline_int8"]
-    rows = [(f"{name}: original fp32", f"{accuracy['original']:.4f}")]
-    if baseline is not None:
-        rows.append((f"{name}: baseline int8", f"{baseline:.4f}"))
-    versus = "" if baseline is None else f"  ({accuracy['bundle'] - baseline:+.4f} vs baseline)"
-    rows.append((f"{name}: bundle", f"{accuracy['bundle']:.4f}{versus}"))
-    return rows
+    return [
+        (f"{name}: original fp32", f"{accuracy['original']:.4f}"),
+        (f"{name}: baseline int8", f"{baseline:.4f}"),
+        (f"{name}: bundle", f"{accuracy['bundle']:.4f}  ({accuracy['bundle'] - baseline:+.4f} vs baseline)"),
+    ]
 
 
 def _search_rows(search: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -138,8 +137,8 @@ def _left_out(report: dict[str, Any]) -> str:
     return f"; {unreachable:,} rows no text can reach left out" if unreachable else ""
 
 
-def _ratio(a: int, b: int | None) -> str:
-    return "—" if not b else f"{a / b:.3f}x"
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.3f}x"
 
 
 def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:

@@ -156,9 +156,8 @@ def accuracy_section(accuracy: dict[str, Any] | None, task: str) -> str:
     if accuracy is None:
         return '<h2>Accuracy</h2><p class="note">Not evaluated (export with --evaluate GLUE_DIR).</p>'
     baseline = accuracy["baseline_int8"]
-    drop = "—" if baseline is None else f"{accuracy['bundle'] - baseline:+.4f}"
-    row = (f"{accuracy['original']:.4f}", "—" if baseline is None else f"{baseline:.4f}",
-           f"{accuracy['bundle']:.4f}", drop)  # fmt: skip
+    row = (f"{accuracy['original']:.4f}", f"{baseline:.4f}", f"{accuracy['bundle']:.4f}",
+           f"{accuracy['bundle'] - baseline:+.4f}")  # fmt: skip
     one = "pair" if TASKS[task].pairs else "text"
     title = f"{accuracy['dataset']} {accuracy['metric']}, {accuracy['examples']} examples, one {one} per call"
     header = ("original fp32", "optimum/ORT int8", "this bundle", "bundle − int8")

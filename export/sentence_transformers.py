@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime_py.arguments import whole_number
-from runtime_py.session import first_line
+from runtime_py.messages import first_line
 
 from .errors import UserInputError
 

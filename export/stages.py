@@ -38,7 +38,7 @@ from .encoder import encoder_of
 from .encoder.calibration import CALIBRATION_PASSAGES, input_moments
 from .errors import UserInputError
 from .load import LoadedModel, drop_leading_positions
-from .onnx_export import export_onnx
+from .onnx_export import export_onnx, scope_of
 from .onnx_graph import load_graph, size_breakdown
 from .parts import CompressedPart, lossy_parts, nodes_to_keep
 from .probes import ProbeBatch
@@ -345,17 +345,14 @@ def export_compressed(
     shipped = config.encoder.shipped(compressed.model)
     module = loaded.task_module(shipped)
     outputs = torch_batch_outputs(module, probes)
-    graph = export_onnx(module, loaded.tokenizer, loaded.input_names, loaded.task.output_name, path, config.opset)
-    embedding, encoder = config.embedding, config.encoder
+    export_onnx(module, loaded.tokenizer, loaded.input_names, loaded.task.output_name, path, config.opset)
     # --vocab-rest keeps the rows outside the domain as lighttoken codes: a lossy table whatever --embedding is
-    lossy_table = embedding.lossy or config.vocab.rest is not None
+    lossy_table = config.embedding.lossy or config.vocab.rest is not None
+    table = scope_of(module, shipped.get_input_embeddings())
     parts = [
-        CompressedPart(
-            EMBEDDING_PART, embedding.name, graph.scope_of(module, shipped.get_input_embeddings()), lossy_table,
-            compressed.embedding.quantizable,
-        ),
-        CompressedPart(ENCODER_PART, encoder.name, graph.scope_of(module, encoder_of(shipped)), encoder.lossy, True),
-    ]  # fmt: skip
+        CompressedPart(EMBEDDING_PART, table, lossy_table, compressed.embedding.quantizable),
+        CompressedPart(ENCODER_PART, scope_of(module, encoder_of(shipped)), config.encoder.lossy, True),
+    ]
     return ExportedModel(path, parts, outputs, export_max_abs_diff(path, outputs, probes))
 
 

@@ -6,14 +6,14 @@ import argparse
 import os
 import sys
 import time
-from typing import NoReturn
 
 import numpy as np
 
 from . import bench
 from .bundle import Bundle
 from .manifest import BundleError
-from .session import check_threads, one_line
+from .messages import OneLineParser, one_line
+from .session import check_threads
 
 EPILOG = """examples:
   python -m runtime_py bundles/minilm "a cat sits on the mat" "a kitten on a rug"
@@ -24,12 +24,6 @@ EPILOG = """examples:
   python -m runtime_py bundles/minilm --self-check --probes 2
   python -m runtime_py bundles/minilm --bench --lengths 16 128 --runs 200 --threads 1
 exit codes: 0 done (self-check passed); 1 self-check failed; 2 bad bundle or bad input"""
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse prints the whole usage block by default
-        print(f"error: {one_line(message)} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def positive_int(text: str) -> int:
@@ -63,7 +57,7 @@ def thread_count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog="python -m runtime_py",
         description="Run an exported bundle on onnxruntime (no torch): embed or classify texts, score text pairs "
         "or rerank texts against a query (pair models), replay the bundle's golden probes, or time it.",

@@ -13,8 +13,9 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, R
 
 from .arguments import count_at_least
 from .manifest import BundleError, Manifest, read_manifest
+from .messages import first_line
 from .parity import softmax
-from .session import ModelLoadError, ModelSession, first_line, session_options
+from .session import ModelLoadError, ModelSession, session_options
 from .text import Item, TextEncoder, as_pairs, as_texts
 
 # One text per model call by default. ORT's dynamic int8 quantizes activations with one range per call, so in

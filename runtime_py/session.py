@@ -16,6 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .arguments import whole_number
+from .messages import first_line
 
 
 def check_threads(threads: object) -> None:
@@ -49,25 +50,6 @@ class ModelLoadError(Exception):
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"onnxruntime cannot load {path}: {reason}")
         self.path = path
-
-
-FIRST_LINE_CHARS = 300  # a library's first line can list every value it knows (transformers: 300 model types)
-
-
-def one_line(message: str) -> str:
-    """An error message as the one line it is meant to be: a line break inside a quoted path or value written as
-    \\n (a folder name may hold one)."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def first_line(err: BaseException) -> str:
-    """A library error's first line, cut at FIRST_LINE_CHARS: what one line of our own error message quotes. A
-    first line that ends in ":" (torch's "Error(s) in loading state_dict for Embedding:") goes on with the next."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    line = lines[0] if lines else type(err).__name__
-    if line.endswith(":") and len(lines) > 1:
-        line = f"{line} {lines[1]}"
-    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + " …"
 
 
 class ModelSession:

@@ -708,6 +708,10 @@ def test_help_explains_the_flags(capsys):
     for word in ("--target", "onnx-mobile", "--embedding", "svd", "--ratio", "--encoder", "int4", "--evaluate",
                  "--no-strict", "exit codes", "--encoder-calibrate"):  # fmt: skip
         assert word in text
+    from export.presets import load_preset, preset_names
+
+    for name in preset_names():  # each preset with what its file says it is for
+        assert f"  {name:<12} {load_preset(name).description}\n" in text
 
 
 def test_vocabulary_text_not_found(capsys, tmp_path):
@@ -820,8 +824,10 @@ def test_a_broken_preset_file_is_named_in_one_line_and_help_still_works(capsys, 
     assert_refused(code, err, f"preset file {tmp_path / 'bert.toml'}")
     assert expected in err, err
     assert not (tmp_path / "b").exists()
-    code, err = run_cli(capsys, "--help")
-    assert code == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "  bert         (its preset file is broken)\n" in capsys.readouterr().out
 
 
 def test_a_home_folder_of_a_user_this_machine_does_not_know_is_a_path_not_found(capsys, tmp_path):

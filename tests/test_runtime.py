@@ -610,7 +610,7 @@ def test_the_bench_text_is_as_long_as_any_length_asked():
 
 def test_a_library_errors_first_line_goes_on_when_it_ends_in_a_colon():
     """torch's "Error(s) in loading state_dict for Embedding:" said nothing of what failed; the line after it does."""
-    from runtime_py.session import first_line
+    from runtime_py.messages import first_line
 
     torch_says = RuntimeError("Error(s) in loading state_dict for Embedding:\n\tsize mismatch for weight: copying a "
                               "param with shape [10, 4]\n\tmore")  # fmt: skip

@@ -100,7 +100,7 @@ def run_search(
     while True:
         chosen = search.explore(ordered)
         if chosen is None:
-            return _nothing_within_budget(search, ordered, console)
+            return _nothing_within_budget(search, ordered)
         confirmation, final, confirmed = _confirm(search, chosen)
         if _confirmed(confirmation, settings):
             break
@@ -128,8 +128,7 @@ def _confirm(search: Search, chosen: Measured) -> tuple[dict[str, Any], Path, di
     (the confirmation's row, the bundle's folder, its report)."""
     seed = chosen.best_seed["seed"]
     final = search.work / "final"
-    # not strict: a parity failure here is one more reason to go on to the next candidate, not the end
-    config = candidate_config(search.base, chosen.candidate, seed, search.split.confirm, final, strict=False)
+    config = candidate_config(search.base, chosen.candidate, seed, search.split.confirm, final)
     search.console.print(f"  confirming {chosen.candidate.key} (seed {seed}) on the other part …", highlight=False)
     result = search.run_export(config, search.cache)
     accuracy = result["accuracy"]
@@ -143,7 +142,7 @@ def _confirmed(confirmation: dict[str, Any], settings: SearchSettings) -> bool:
     return confirmation["drop"] <= settings.max_drop and confirmation["parity_passed"]
 
 
-def _nothing_within_budget(search: Search, ordered: list[Measured], console: Console) -> dict[str, Any]:
+def _nothing_within_budget(search: Search, ordered: list[Measured]) -> dict[str, Any]:
     tried = [m for m in ordered if m.measured_whole]
     if not tried:
         failed = [m for m in ordered if m.status.startswith(SKIPPED)]  # each an export's refusal
@@ -160,7 +159,7 @@ def _nothing_within_budget(search: Search, ordered: list[Measured], console: Con
                f"(closest on the search part: {closest.candidate.key}, {closest.worst_drop:+.2f} pt)")  # fmt: skip
     if search.base.strict:
         raise NothingWithinBudget(message + "; --no-strict writes the closest anyway")
-    console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
+    search.console.print(f"[yellow]warning:[/] {message}; writing it (--no-strict)", highlight=False)
     confirmation, final, confirmed = _confirm(search, closest)
     searched = _report(search.settings, ordered, closest, search.split, confirmation, _timed_tokens(confirmed))
     return _publish(search, final, confirmed, searched)

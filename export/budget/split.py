@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets import COLA, COLA_COLUMNS, data_file, find_layout, is_cola, read_table
+from ..datasets import COLA, data_file, find_layout, read_table
 from ..errors import UserInputError
 
 SPLIT_SEED = 0
@@ -71,8 +71,6 @@ def split_labelled_set(path: Path, stratified: bool) -> PlannedSplit:
     """Split `path` (what --evaluate takes) in two; refused when a part would be too small to rank on."""
     file = data_file(path)
     header, rows = read_table(file)
-    if find_layout(header) is None and is_cola(header):
-        header, rows = COLA_COLUMNS, [header, *rows]
     target = (find_layout(header) or COLA).target
     search, confirm = split_rows([row[header.index(target)].strip() for row in rows], stratified)
     if min(len(search), len(confirm)) < MIN_PART:

@@ -82,7 +82,6 @@ class EmbeddingMethod(MethodSettings, ABC):
     """A token-table compression method with its settings (method_settings.py: fields are hyperparameters, a
     `ratio` field when --ratio sizes it)."""
 
-    kind = "embedding"
     ratio_flag = "--ratio"
     # Does decoding lose more than int8 rounding? Lossy methods get the preset's looser parity floor
     # (Tolerance.lossy_min_cosine_margin, per lossy part): the int8 encoder's error grows on the rows they decode.

@@ -31,7 +31,6 @@ class EncoderMethod(MethodSettings, ABC):
     """An encoder method with its settings (method_settings.py: fields are hyperparameters, a `ratio` field when
     --encoder-ratio sizes it), recorded in report.json and bundle.json."""
 
-    kind = "encoder"
     ratio_flag = "--encoder-ratio"
     # Does the shipped encoder compute something other than the original weights up to int8 rounding? A lossy
     # encoder is one more lossy part for export parity's margin (config.Tolerance.margin_for).
