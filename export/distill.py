@@ -94,6 +94,10 @@ class DistillResult:
     # the share of those passages whose top class is the teacher's (top1_agreement); None without class logits
     held_out_agreement_before: float | None = None
     held_out_agreement_after: float | None = None
+    # how many labels are the top class of some held-out passage (answered_labels): the teacher's, the student's
+    held_out_labels_original: int | None = None
+    held_out_labels_before: int | None = None
+    held_out_labels_after: int | None = None
 
 
 def distill(
@@ -148,7 +152,7 @@ def distill(
         student.eval()  # as every later stage reads it
         after = _held_out(shipped(student), teacher, batch_inputs(held_out), terms)
     return DistillResult(losses, device_name(device), before.loss, after.loss, len(held_out), before.agreement,
-                         after.agreement)  # fmt: skip
+                         after.agreement, before.original_labels, before.labels, after.labels)  # fmt: skip
 
 
 @contextmanager
@@ -204,6 +208,8 @@ def _outputs(model: torch.nn.Module, inputs: dict[str, torch.Tensor], attention:
 class _HeldOut:
     loss: float
     agreement: float | None
+    labels: int | None  # the student's answered_labels
+    original_labels: int | None  # the teacher's
 
 
 def _held_out(
@@ -214,7 +220,8 @@ def _held_out(
         student_out = _outputs(student, inputs, terms.attention)
         teacher_out = _outputs(teacher, inputs, terms.attention)
         loss = float(_loss(student_out, teacher_out, inputs["attention_mask"], terms))
-    return _HeldOut(loss, top1_agreement(student_out, teacher_out))
+    return _HeldOut(loss, top1_agreement(student_out, teacher_out), answered_labels(student_out),
+                    answered_labels(teacher_out))  # fmt: skip
 
 
 def top1_agreement(student_out, teacher_out) -> float | None:
@@ -226,6 +233,15 @@ def top1_agreement(student_out, teacher_out) -> float | None:
     if logits is None or logits.shape[-1] < 2:
         return None
     return float((logits.argmax(-1) == teacher_out.logits.argmax(-1)).float().mean())
+
+
+def answered_labels(out) -> int | None:
+    """How many labels are the highest logit of some passage: 1 for a classifier that gives one answer to every
+    text (a 40-step tucker run did, its held-out loss falling: docs/distillation.md). None without class logits."""
+    logits = getattr(out, "logits", None)
+    if logits is None or logits.shape[-1] < 2:
+        return None
+    return int(logits.argmax(-1).unique().numel())
 
 
 def _lr_factor(step: int, steps: int) -> float:

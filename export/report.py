@@ -151,6 +151,19 @@ def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:
     console.print(table)
 
 
+def distillation_warning(report: dict[str, Any]) -> str | None:
+    """Said after the summary when the distilled classifier gives one label to every held-out passage and the
+    original more. Its held-out loss can fall while that happens (every layer's hidden states outweigh the logits
+    in it): a 40-step tucker run did so (docs/distillation.md). A fall of the held-out top-1 agreement is not
+    warned of: on 64 passages it is as often noise (a run whose dev accuracy rose like the others' fell as far)."""
+    distilled = report.get("distill")
+    if distilled is None or not distilled["held_out_labels_after"] == 1 < distilled["held_out_labels_original"]:
+        return None
+    return (f"the distilled model gives one label to all {distilled['held_out_passages']} held-out passages, where "
+            f"the original gives {distilled['held_out_labels_original']}: it may answer worse than one exported "
+            "without --distill; more --distill-steps or a lower --distill-lr may mend it (--evaluate scores either)")
+
+
 def _cell(text: str) -> str:
     """A Markdown table cell: a "|" in a path or a failure would end it, and "<" would open raw HTML."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")

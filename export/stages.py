@@ -312,6 +312,9 @@ def distill_encoder(
         "held_out_loss_after": result.held_out_after,
         "held_out_agreement_before": result.held_out_agreement_before,  # top-1, classifiers only (else None)
         "held_out_agreement_after": result.held_out_agreement_after,
+        "held_out_labels_original": result.held_out_labels_original,  # labels answered on them (classifiers only)
+        "held_out_labels_before": result.held_out_labels_before,
+        "held_out_labels_after": result.held_out_labels_after,
     }
 
 

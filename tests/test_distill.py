@@ -346,3 +346,89 @@ def test_a_single_text_model_refuses_short_pairs_right_after_loading(tiny_checkp
         build("bert", model=str(tiny_checkpoint("bert-classifier")), distill=_short_pairs(tmp_path), target="onnx",
               progress=False, out=tmp_path / "b")  # fmt: skip
     assert not (tmp_path / "b").exists()
+
+
+def _classifier_of_two_answers(checkpoint: Path, held_out: list[str], max_tokens: int):
+    """The tiny classifier (which answers 0 to every text) with its bias moved to the widest gap between its margins
+    on `held_out` near their middle: it answers 0 to some of those passages and 1 to the others."""
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    encoded = tokenizer(held_out, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoded).logits
+        margins = (logits[:, 1] - logits[:, 0]).sort().values
+        gap = max(range(1, len(margins) - 2), key=lambda i: float(margins[i + 1] - margins[i]))
+        model.classifier.bias[1] -= (margins[gap] + margins[gap + 1]) / 2
+        assert model(**encoded).logits.argmax(-1).unique().numel() == 2
+    return tokenizer, model
+
+
+def test_the_labels_a_classifier_answers_on_the_held_out_passages_are_counted(tiny_checkpoint):
+    """Teacher and student each: how many labels are the top class of some held-out passage; a student pushed to
+    one label (its bias) counts 1 where the teacher counts 2, an untouched copy as many as the teacher."""
+    config = DistillConfig(steps=1, batch=4, max_tokens=16, learning_rate=1e-12, attention=False, sentence=False)
+    tokenizer, teacher = _classifier_of_two_answers(tiny_checkpoint("bert-classifier"), split_passages(PASSAGES, 0)[0],
+                                                    config.max_tokens)  # fmt: skip
+    student = copy.deepcopy(teacher)
+    kept = distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], PASSAGES, config)
+    assert (kept.held_out_labels_original, kept.held_out_labels_before, kept.held_out_labels_after) == (2, 2, 2)
+    with torch.no_grad():
+        student.classifier.bias.copy_(torch.tensor([-100.0, 100.0]))  # one label for every text
+    one = distill(student, teacher, tokenizer, ["input_ids", "attention_mask"], PASSAGES, config)
+    assert (one.held_out_labels_original, one.held_out_labels_before, one.held_out_labels_after) == (2, 1, 1)
+    embedder = AutoModel.from_pretrained(tiny_checkpoint("bert")).eval()
+    plain = distill(copy.deepcopy(embedder), embedder, AutoTokenizer.from_pretrained(tiny_checkpoint("bert")),
+                    ["input_ids", "attention_mask"], PASSAGES, config)  # fmt: skip
+    assert plain.held_out_labels_original is plain.held_out_labels_after is None
+
+
+def test_a_distilled_classifier_that_gives_one_label_to_every_held_out_passage_is_warned_about(
+    tiny_checkpoint, tmp_path, capsys, monkeypatch
+):
+    """The export says so after its summary, from what the distill stage counted. Teaching a classifier to answer
+    one label takes a real model minutes (a 40-step tucker run on minilm-l6-sst2, docs/distillation.md), and the
+    tiny one answers one label before any training, so the stage's real result is given the counts of that run (the
+    original 2 labels, the student 1); without that, nothing is said."""
+    import json
+    from dataclasses import replace
+
+    from export import stages
+    from export.cli import main
+
+    real = stages.distill
+
+    def collapsed(*args, **kwargs) -> DistillResult:
+        return replace(real(*args, **kwargs), held_out_labels_original=2, held_out_labels_after=1)
+
+    text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+    for one_label in (True, False):
+        if one_label:
+            monkeypatch.setattr(stages, "distill", collapsed)
+        else:
+            monkeypatch.undo()
+        out = tmp_path / str(one_label)
+        # --distill-lr 1e-12: the weights, and so the answers, stay where they were
+        code = main(["bert", "--no-strict", "--model", str(tiny_checkpoint("bert-classifier")), "--embedding", "int8",
+                     "--distill", str(text), "--distill-steps", "2", "--distill-lr", "1e-12", "--target", "onnx",
+                     "--out", str(out)])  # fmt: skip
+        err = capsys.readouterr().err
+        distilled = json.loads((out / "report.json").read_text())["distill"]
+        assert code == 0 and distilled["held_out_labels_after"] == 1
+        assert distilled["held_out_labels_original"] == (2 if one_label else 1)  # the tiny one answers 0 throughout
+        warned = "warning: the distilled model gives one label to all 9 held-out passages, where the original gives 2"
+        assert (warned in err) == one_label, err
+
+
+def test_no_distillation_warning_without_class_logits_or_one_label_for_all():
+    from export.report import distillation_warning
+
+    def report(original, after):
+        return {"distill": {"held_out_labels_original": original, "held_out_labels_after": after,
+                            "held_out_passages": 64}}  # fmt: skip
+
+    assert distillation_warning({"distill": None}) is None  # no --distill
+    assert distillation_warning(report(None, None)) is None  # an embedder, a regression head
+    assert distillation_warning(report(2, 2)) is None
+    assert distillation_warning(report(1, 1)) is None  # the original gives one label too
+    assert distillation_warning(report(3, 2)) is None  # fewer labels, but not one for all
+    assert "one label to all 64 held-out passages, where the original gives 2" in distillation_warning(report(2, 1))
