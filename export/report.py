@@ -17,6 +17,7 @@ from .bundle import write_json
 from .report_html import (
     distill_rows,
     earlier_picks,
+    gives_one_label,
     measure_name,
     shipped_model_files,
     undecided_note,
@@ -157,7 +158,7 @@ def distillation_warning(report: dict[str, Any]) -> str | None:
     in it): a 40-step tucker run did so (docs/distillation.md). A fall of the held-out top-1 agreement is not
     warned of: on 64 passages it is as often noise (a run whose dev accuracy rose like the others' fell as far)."""
     distilled = report.get("distill")
-    if distilled is None or not distilled["held_out_labels_after"] == 1 < distilled["held_out_labels_original"]:
+    if not gives_one_label(distilled):
         return None
     return (f"the distilled model gives one label to all {distilled['held_out_passages']} held-out passages, where "
             f"the original gives {distilled['held_out_labels_original']}: it may answer worse than one exported "

@@ -115,7 +115,9 @@ def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literall
     report = json.loads(json.dumps(tiny_bundle[1]))  # a copy
     report["distill"] = {"steps": 20, "passages": 3689, "held_out_passages": 64, "text": "wiki|text", "device": "cpu",
                          "held_out_loss_before": 1.93e-05, "held_out_loss_after": 2.09e-05,
-                         "held_out_agreement_before": 0.890625, "held_out_agreement_after": 0.5}  # fmt: skip
+                         "held_out_agreement_before": 0.890625, "held_out_agreement_after": 0.5,
+                         "held_out_labels_original": 2, "held_out_labels_before": 2,
+                         "held_out_labels_after": 1}  # fmt: skip
     report["vocab"] = {"rows_kept": 10, "rows_original": 40, "rest_ratio": None, "kept_from_text": 6,
                        "text": "my<domain>.txt", "kept_as_common": 0, "common": 0, "kept_as_fallback": 4,
                        "coverage": {}}  # fmt: skip
@@ -123,7 +125,8 @@ def test_reports_show_distillation_and_vocabulary_and_take_user_strings_literall
     markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
     # the passages trained on and those held out; a small loss's digits (a rise read "0.0000 → 0.0000")
     row = ("| distillation | 20 steps on 3,625 passages of wiki\\|text, 64 more held out (cpu); held-out loss "
-           "1.93e-05 → 2.09e-05, top-1 agreement with the original 0.891 → 0.500 |")  # fmt: skip
+           "1.93e-05 → 2.09e-05, top-1 agreement with the original 0.891 → 0.500, one label for every held-out "
+           "passage (the original gives 2) |")  # fmt: skip
     assert row in markdown, markdown
     # no raw HTML from a path in report.md; no "0 more of its 0 most common" without --vocab-common
     assert "(6 used by my&lt;domain>.txt, 4 fallback)" in markdown
@@ -174,7 +177,9 @@ def test_json_files_hold_only_json_numbers(tiny_bundle, tmp_path):
     report = json.loads(json.dumps(tiny_bundle[1]))  # a copy
     report["distill"] = {"steps": 2, "passages": 40, "held_out_passages": 10, "text": "t", "device": "cpu",
                          "held_out_loss_before": 0.5, "held_out_loss_after": math.nan, "first_loss": math.inf,
-                         "held_out_agreement_before": None, "held_out_agreement_after": None}
+                         "held_out_agreement_before": None, "held_out_agreement_after": None,
+                         "held_out_labels_original": None, "held_out_labels_before": None,
+                         "held_out_labels_after": None}  # fmt: skip
     write_reports(tmp_path, report)
     written = strict_json((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert written["distill"]["held_out_loss_after"] is None and written["distill"]["first_loss"] is None
