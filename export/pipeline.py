@@ -206,9 +206,6 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             )
         bundle.publish(staging, config.out, config.force)
     report.print_summary(console, result, config.out)
-    warning = report.distillation_warning(result)
-    if warning is not None:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if not checked.parity.passed:
         console.print("[yellow]warning:[/] parity failed; bundle kept because of --no-strict")
     return result

@@ -150,6 +150,9 @@ def print_summary(console: Console, report: dict[str, Any], out: Path) -> None:
     for name, value in summary_rows(report):
         table.add_row(Text(name), Text(value))
     console.print(table)
+    warning = distillation_warning(report)
+    if warning is not None:  # an export's and a search's bundle alike
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
 def distillation_warning(report: dict[str, Any]) -> str | None:
@@ -160,9 +163,13 @@ def distillation_warning(report: dict[str, Any]) -> str | None:
     distilled = report.get("distill")
     if not gives_one_label(distilled):
         return None
-    return (f"the distilled model gives one label to all {distilled['held_out_passages']} held-out passages, where "
-            f"the original gives {distilled['held_out_labels_original']}: it may answer worse than one exported "
-            "without --distill; more --distill-steps or a lower --distill-lr may mend it (--evaluate scores either)")
+    said = (f"the distilled model gives one label to all {distilled['held_out_passages']} held-out passages, where "
+            f"the original gives {distilled['held_out_labels_original']}")
+    if distilled["held_out_labels_before"] == 1:  # the compressed model did so before it trained
+        return (f"{said}, as the compressed model did before distilling: more --distill-steps or a less compressed "
+                "model may mend it (--evaluate scores either)")
+    return (f"{said}: it may answer worse than one exported without --distill; more --distill-steps or a lower "
+            "--distill-lr may mend it (--evaluate scores either)")
 
 
 def _cell(text: str) -> str:

@@ -422,13 +422,20 @@ def test_a_distilled_classifier_that_gives_one_label_to_every_held_out_passage_i
 def test_no_distillation_warning_without_class_logits_or_one_label_for_all():
     from export.report import distillation_warning
 
-    def report(original, after):
-        return {"distill": {"held_out_labels_original": original, "held_out_labels_after": after,
-                            "held_out_passages": 64}}  # fmt: skip
+    def report(original, after, before=2):
+        return {"distill": {"held_out_labels_original": original, "held_out_labels_before": before,
+                            "held_out_labels_after": after, "held_out_passages": 64}}  # fmt: skip
 
     assert distillation_warning({"distill": None}) is None  # no --distill
     assert distillation_warning(report(None, None)) is None  # an embedder, a regression head
     assert distillation_warning(report(2, 2)) is None
     assert distillation_warning(report(1, 1)) is None  # the original gives one label too
     assert distillation_warning(report(3, 2)) is None  # fewer labels, but not one for all
-    assert "one label to all 64 held-out passages, where the original gives 2" in distillation_warning(report(2, 1))
+    assert distillation_warning(report(2, 1)) == (
+        "the distilled model gives one label to all 64 held-out passages, where the original gives 2: it may answer "
+        "worse than one exported without --distill; more --distill-steps or a lower --distill-lr may mend it "
+        "(--evaluate scores either)")  # fmt: skip
+    # the compressed model gave one label before it trained: exporting without --distill is no way out
+    assert distillation_warning(report(2, 1, before=1)).endswith(
+        "where the original gives 2, as the compressed model did before distilling: more --distill-steps or a less "
+        "compressed model may mend it (--evaluate scores either)")  # fmt: skip
