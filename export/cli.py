@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "paper's; default) or layer (each transformer layer its own pair: a smaller rank at the "
                         "same --encoder-ratio, closer to the layers' outputs once calibrated)")  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for trained methods (lighttoken: the start of its fit, "
-                        "which is then the same on any CPU) and distillation (default 0; --max-drop draws its "
-                        "own)")  # fmt: skip
+                        "which is then the same on any CPU; direction-ae), distillation and --vocab-rest's codes; "
+                        "nothing else reads it (default 0; --max-drop draws its own)")  # fmt: skip
     parser.add_argument("--evaluate", metavar="DATA",
                         help="score the original model, the int8 baseline and the bundle on a labelled set: a "
                         "GLUE task folder (SST-2, CoLA, MRPC, QQP, RTE, WNLI, QNLI, MNLI, STS-B; its dev file is "

@@ -130,6 +130,13 @@ class ExportConfig:
     def __post_init__(self) -> None:
         plain_fields(self)  # a numpy seed as the int it holds
 
+    @property
+    def drawn(self) -> bool:
+        """Does the seed change the bundle? It draws a trained table's start (lighttoken, direction-ae),
+        distillation's held-out and calibration passages, their order and dropout, and --vocab-rest's codes
+        (lighttoken whatever --embedding is); nothing else reads it."""
+        return self.embedding.stochastic or self.distill.text is not None or self.vocab.rest is not None
+
     def reading(self, max_length: int) -> ExportConfig:
         """This configuration for a checkpoint that reads at most `max_length` tokens, fewer than the preset's."""
         distill = self.distill  # its passages held to max_length too, where there are any

@@ -149,6 +149,9 @@ def run(config: ExportConfig, console: Console, cache: Cache | None = None) -> d
             console.print(f"note: the checkpoint reads at most {loaded.max_length} tokens; the bundle truncates "
                           f"there, not at the preset's {config.preset.max_length}")  # fmt: skip
             config = config.reading(loaded.max_length)
+        if config.seed and not config.drawn:  # recorded in bundle.json all the same
+            console.print(f"note: --seed {config.seed} changes nothing in this export: nothing is drawn from it "
+                          "(a trained table, --distill or --vocab-rest would be)", soft_wrap=True)  # fmt: skip
         if loaded.normalized_by_the_bundle and loaded.output_pooling is not None:
             console.print("note: the checkpoint's sentence-transformers modules do not normalise; the bundle's "
                           "vectors are its own at unit length (the same cosines, other dot products)")  # fmt: skip

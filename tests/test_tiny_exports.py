@@ -659,3 +659,26 @@ def test_a_weights_second_use_reads_the_weight_itself(tmp_path):
     quantized = onnx.load(str(quantize_int8(tmp_path / "fp32.onnx", [], tmp_path / "int8.onnx")))
     assert [t.data_type for t in quantized.graph.initializer if list(t.dims) == [4, 4]] == [TensorProto.UINT8]
     assert [n.op_type for n in quantized.graph.node].count("MatMulInteger") == 2
+
+
+def test_a_seed_nothing_draws_from_is_said_to_change_nothing(tmp_path, tiny_checkpoint, capsys):
+    """--seed reaches a trained table's start, distillation and --vocab-rest's codes; with none of them a user's
+    seed changes no byte of the model, and the export says so (bundle.json still records it)."""
+    from export import DirectionAE, Int8, LightToken, VocabConfig
+    from export.api import export_config
+
+    text = Path(__file__).resolve().parents[1] / "export" / "data" / "calibration.txt"
+    assert not export_config(embedding=Int8(), seed=3).drawn
+    assert export_config(embedding=LightToken(), seed=3).drawn and export_config(embedding=DirectionAE()).drawn
+    assert export_config(embedding=Int8(), distill=text).drawn
+    assert export_config(embedding=Int8(), vocab=VocabConfig(text, rest=100.0)).drawn
+    model = str(tiny_checkpoint("bert"))
+    for flags, told in ((["--seed", "3"], True), ([], False), (["--seed", "3", "--distill", str(text),
+                                                                  "--distill-steps", "1"], False)):  # fmt: skip
+        out = tmp_path / f"b{len(flags)}"
+        assert main(["bert", "--model", model, "--embedding", "int8", "--target", "onnx", "--out", str(out),
+                     *flags]) == 0  # fmt: skip
+        said = "note: --seed 3 changes nothing in this export: nothing is drawn from it" in capsys.readouterr().err
+        assert said == told
+        assert json.loads((out / "report.json").read_text())["config"]["seed"] == (3 if flags else 0)
+

@@ -178,10 +178,8 @@ class Search:
         counts); returns the error when the candidate cannot be exported at all, or TIME_UP (seeds left empty) when
         a seed it needs is not stored and the deadline has passed."""
         candidate = measured.candidate
-        # --vocab-rest fits the rest's lighttoken codes whatever the domain rows' method is
-        rest_codes = candidate.vocab and self.base.vocab.rest is not None
-        stochastic = candidate.embedding.stochastic or candidate.distill or rest_codes
-        for seed in range(self.settings.seeds if stochastic else 1):
+        drawn = candidate_config(self.base, candidate, 0, self.split.search, self.work / "candidate").drawn
+        for seed in range(self.settings.seeds if drawn else 1):
             row = self.store.get(candidate.key, seed)
             if row is None and time.monotonic() > self.deadline:
                 measured.seeds.clear()
