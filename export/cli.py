@@ -12,7 +12,7 @@ from rich.markup import escape
 from runtime_py.messages import OneLineParser, one_line
 
 from .api import build, export_config, search
-from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, VocabConfig
+from .config import DISTILL_DEVICES, DistillConfig, ExportConfig, Preset, VocabConfig
 from .embedding import EmbeddingMethod, make_method
 from .encoder import DEFAULT_ENCODER, EncoderMethod, make_encoder
 from .encoder.tucker import SHARES
@@ -43,11 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .targets import TARGETS
     from .tasks import TASKS
 
+    presets = _readable_presets()
     parser = OneLineParser(
         prog="python -m export",
         description="Export a BERT-family model to a small, validated ONNX Runtime bundle: model file, "
         "tokenizer, bundle.json manifest, golden probe outputs and a size/parity report.",
-        epilog=_presets() + EXAMPLES,
+        epilog=_presets(presets) + EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("preset", help=f"model family preset from models/: {', '.join(preset_names())}")
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "head; with one, text-pair-classification if it has one output (a cross-encoder) or "
                         "--evaluate holds pairs, else text-classification")  # fmt: skip
     parser.add_argument("--embedding", metavar="METHOD",
-                        help=_choices(METHODS, f"the preset's: {_preset_embeddings()}"))  # fmt: skip
+                        help=_choices(METHODS, f"the preset's: {_preset_embeddings(presets)}"))  # fmt: skip
     parser.add_argument("--ratio", type=float, help="embedding compression ratio vs the whole fp32 table, within 5%% "
                         "(methods that take one; default: the preset's with its method, else the method's own). "
                         "Rows no text can reach are left out of every bundle, so their bytes go to the rows "
@@ -151,31 +152,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _presets() -> str:
-    """The presets and what each is for (its file's description), for --help's epilog."""
-    lines = []
+BROKEN_PRESET = "(its preset file is broken)"
+
+
+def _readable_presets() -> dict[str, Preset | None]:
+    """Every preset for --help, each file read once; None for a broken one (named in one line when it is used,
+    not here: --help must still work)."""
+    presets: dict[str, Preset | None] = {}
     for name in preset_names():
         try:
-            about = load_preset(name).description
+            presets[name] = load_preset(name)
         except UserInputError:
-            about = "(its preset file is broken)"
-        lines.append(f"  {name:<12} {about}")
+            presets[name] = None
+    return presets
+
+
+def _presets(presets: dict[str, Preset | None]) -> str:
+    """The presets and what each is for (its file's description), for --help's epilog."""
+    lines = [f"  {name:<12} {BROKEN_PRESET if p is None else p.description}" for name, p in presets.items()]
     return "presets (models/*.toml):\n" + "\n".join(lines) + "\n\n"
 
 
-def _preset_embeddings() -> str:
-    spelled = {name: _default_embedding(name) for name in preset_names()}
+def _preset_embeddings(presets: dict[str, Preset | None]) -> str:
+    spelled = {name: _default_embedding(preset) for name, preset in presets.items()}
     if len(set(spelled.values())) == 1:
         return f"{next(iter(spelled.values()))} for every preset"
     return ", ".join(f"{name} {text}" for name, text in spelled.items())
 
 
-def _default_embedding(preset: str) -> str:
-    """A preset's default table for --help; a broken preset file is named when it is used, not here."""
-    try:
-        embedding = load_preset(preset).embedding
-    except UserInputError:
-        return "(its preset file is broken)"
+def _default_embedding(preset: Preset | None) -> str:
+    """A preset's default table for --help."""
+    if preset is None:
+        return BROKEN_PRESET
+    embedding = preset.embedding
     return embedding.name + (f" at {embedding.ratio:g}x" if embedding.sized() else "")
 
 
