@@ -229,19 +229,22 @@ def top1_agreement(student_out, teacher_out) -> float | None:
     behind while it falls (the logits are one term beside every layer's hidden states; docs/encoder.md has a short
     run that fell to one label for every text). None for a model without class logits (an embedder, or a
     regression head's one output)."""
-    logits = getattr(student_out, "logits", None)
-    if logits is None or logits.shape[-1] < 2:
-        return None
-    return float((logits.argmax(-1) == teacher_out.logits.argmax(-1)).float().mean())
+    answers = _answers(student_out)
+    return None if answers is None else float((answers == _answers(teacher_out)).float().mean())
 
 
 def answered_labels(out) -> int | None:
     """How many labels are the highest logit of some passage: 1 for a classifier that gives one answer to every
     text (a 40-step tucker run did, its held-out loss falling: docs/distillation.md). None without class logits."""
+    answers = _answers(out)
+    return None if answers is None else int(answers.unique().numel())
+
+
+def _answers(out) -> torch.Tensor | None:
+    """Each passage's top class; None for a model without class logits (an embedder, a regression head's one
+    output)."""
     logits = getattr(out, "logits", None)
-    if logits is None or logits.shape[-1] < 2:
-        return None
-    return int(logits.argmax(-1).unique().numel())
+    return None if logits is None or logits.shape[-1] < 2 else logits.argmax(-1)
 
 
 def _lr_factor(step: int, steps: int) -> float:

@@ -67,13 +67,13 @@ def distill_rows(distilled: dict[str, Any] | None) -> list[tuple[str, str]]:
     trained = distilled["passages"] - held_out
     losses = f"{distilled['held_out_loss_before']:.3g} → {distilled['held_out_loss_after']:.3g}"  # digits at any scale
     before, after = distilled["held_out_agreement_before"], distilled["held_out_agreement_after"]
-    agreement = (f", top-1 agreement with the original {before:.3f} → {after:.3f}"
-                 if before is not None and after is not None else "")  # fmt: skip
+    answers = (f", top-1 agreement with the original {before:.3f} → {after:.3f}"
+               if before is not None and after is not None else "")  # fmt: skip
     if gives_one_label(distilled):
         original = distilled["held_out_labels_original"]
-        agreement += f", one label for every held-out passage (the original gives {original})"
+        answers += f", one label for every held-out passage (the original gives {original})"
     return [("distillation", f"{distilled['steps']} steps on {trained:,} passages of {distilled['text']}, "
-             f"{held_out:,} more held out ({distilled['device']}); held-out loss {losses}{agreement}")]  # fmt: skip
+             f"{held_out:,} more held out ({distilled['device']}); held-out loss {losses}{answers}")]  # fmt: skip
 
 
 def vocab_rows(pruning: dict[str, Any] | None) -> list[tuple[str, str]]:
